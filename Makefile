@@ -1,0 +1,40 @@
+# cephboot — build, test, demo. Everything runs as root on a Debian 12 host; `make test`
+# installs what it needs first (scripts/install-deps is idempotent).
+CARGO ?= cargo
+STATE ?= $(CURDIR)/state/demo
+BIN := target/debug/cephboot
+
+.PHONY: all deps build lint test unit-test integration-test demo demo-clean bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(CARGO) build --workspace --all-targets
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The whole suite: unit tests (no root needed) and integration tests on loop devices and a
+# real Ceph cluster (root). Test threads are limited: each cluster test runs its own mon/mgr/osd.
+test: deps lint
+	$(CARGO) test --workspace --all-targets -- --test-threads=2
+
+unit-test: deps
+	$(CARGO) test --workspace --lib --bins
+
+demo: build
+	scripts/demo "$(STATE)"
+
+demo-clean:
+	scripts/demo-clean "$(STATE)"
+
+bench: deps
+	$(CARGO) build --release
+	bench/inventory/run
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,15 @@
+//! cephboot-ffi: every `unsafe` line of cephboot, each behind a safe API.
+//!
+//! * [`blkid`]: libblkid probing (filesystems, RAID, LVM, crypto, partition tables with their
+//!   magic) and wiping of what it finds — the partition-table magic flag that the safe
+//!   libblkid-rs API lacks is here.
+//! * [`blockdev`]: block-device ioctls (`BLKPG` add/delete partition, `BLKRRPART`,
+//!   `BLKGETSIZE64`, `BLKSSZGET`, `BLKROGET`, `BLKFLSBUF`).
+//! * [`rados`]: a librados cluster handle with mon/mgr commands whose output buffers are copied
+//!   before they are freed.
+//!
+//! Nothing here decides anything; callers in the main crate do.
+
+pub mod blkid;
+pub mod blockdev;
+pub mod rados;

@@ -1,0 +1,246 @@
+//! librados: a connected cluster handle and the monitor/manager command calls cephboot needs.
+//!
+//! Output buffers that librados allocates are copied into owned Rust values before
+//! `rados_buffer_free` is called on them (reading them after the free is the bug of the
+//! `ceph` crate on crates.io). Every error carries the negative errno and the status text
+//! Ceph returned, so the caller can say what went wrong.
+
+use std::ffi::{c_char, c_int, CString};
+use std::fmt;
+use std::ptr;
+
+type RawCluster = *mut std::ffi::c_void;
+
+#[link(name = "rados")]
+extern "C" {
+    fn rados_create2(
+        cluster: *mut RawCluster,
+        clustername: *const c_char,
+        name: *const c_char,
+        flags: u64,
+    ) -> c_int;
+    fn rados_conf_read_file(cluster: RawCluster, path: *const c_char) -> c_int;
+    fn rados_conf_set(cluster: RawCluster, option: *const c_char, value: *const c_char) -> c_int;
+    fn rados_connect(cluster: RawCluster) -> c_int;
+    fn rados_shutdown(cluster: RawCluster);
+    fn rados_buffer_free(buf: *mut c_char);
+    fn rados_mon_command(
+        cluster: RawCluster,
+        cmd: *mut *const c_char,
+        cmdlen: usize,
+        inbuf: *const c_char,
+        inbuflen: usize,
+        outbuf: *mut *mut c_char,
+        outbuflen: *mut usize,
+        outs: *mut *mut c_char,
+        outslen: *mut usize,
+    ) -> c_int;
+    fn rados_mgr_command(
+        cluster: RawCluster,
+        cmd: *mut *const c_char,
+        cmdlen: usize,
+        inbuf: *const c_char,
+        inbuflen: usize,
+        outbuf: *mut *mut c_char,
+        outbuflen: *mut usize,
+        outs: *mut *mut c_char,
+        outslen: *mut usize,
+    ) -> c_int;
+}
+
+/// A librados failure: which call, the errno, and Ceph's own status text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadosError {
+    /// The librados call that failed (`rados_connect`, `rados_mon_command`, ...).
+    pub call: &'static str,
+    /// Positive errno (`ETIMEDOUT` = 110, `ENOENT` = 2, `EPERM` = 1, ...).
+    pub errno: i32,
+    /// The status string Ceph returned with the error, if any.
+    pub status: String,
+}
+
+impl fmt::Display for RadosError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let os = std::io::Error::from_raw_os_error(self.errno);
+        write!(f, "{} failed: {}", self.call, os)?;
+        if !self.status.is_empty() {
+            write!(f, ": {}", self.status.trim())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RadosError {}
+
+fn err(call: &'static str, rc: c_int, status: String) -> RadosError {
+    RadosError {
+        call,
+        errno: rc.saturating_neg(),
+        status,
+    }
+}
+
+fn cstring(call: &'static str, s: &str) -> Result<CString, RadosError> {
+    CString::new(s).map_err(|_| RadosError {
+        call,
+        errno: libc::EINVAL,
+        status: "argument contains a NUL byte".into(),
+    })
+}
+
+/// The reply to a monitor or manager command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandReply {
+    /// The output buffer (usually JSON when the command asked for `"format": "json"`).
+    pub output: Vec<u8>,
+    /// The status string (human text such as "pool 'x' created").
+    pub status: String,
+}
+
+/// A librados cluster handle, configured but not yet connected.
+#[derive(Debug)]
+pub struct Cluster {
+    raw: RawCluster,
+    connected: bool,
+}
+
+// SAFETY: librados cluster handles are thread-safe (documented in librados.h: "the rados_t
+// handle ... may be used from multiple threads").
+unsafe impl Send for Cluster {}
+// SAFETY: as above.
+unsafe impl Sync for Cluster {}
+
+impl Cluster {
+    /// `rados_create2(cluster_name, entity_name)`, e.g. ("ceph", "client.admin").
+    pub fn create(cluster_name: &str, entity_name: &str) -> Result<Self, RadosError> {
+        let cluster = cstring("rados_create2", cluster_name)?;
+        let name = cstring("rados_create2", entity_name)?;
+        let mut raw: RawCluster = ptr::null_mut();
+        // SAFETY: out-pointer is a valid local; strings are NUL-terminated and outlive the call.
+        let rc = unsafe { rados_create2(&mut raw, cluster.as_ptr(), name.as_ptr(), 0) };
+        if rc < 0 || raw.is_null() {
+            return Err(err("rados_create2", rc.min(-libc::ENOMEM), String::new()));
+        }
+        Ok(Cluster {
+            raw,
+            connected: false,
+        })
+    }
+
+    /// Reads a ceph.conf file into the handle's configuration.
+    pub fn read_conf_file(&mut self, path: &str) -> Result<(), RadosError> {
+        let p = cstring("rados_conf_read_file", path)?;
+        // SAFETY: raw is a live handle; p is NUL-terminated.
+        let rc = unsafe { rados_conf_read_file(self.raw, p.as_ptr()) };
+        if rc < 0 {
+            return Err(err("rados_conf_read_file", rc, format!("reading {path}")));
+        }
+        Ok(())
+    }
+
+    /// Sets one configuration option (before `connect`).
+    pub fn conf_set(&mut self, option: &str, value: &str) -> Result<(), RadosError> {
+        let o = cstring("rados_conf_set", option)?;
+        let v = cstring("rados_conf_set", value)?;
+        // SAFETY: raw is a live handle; strings are NUL-terminated.
+        let rc = unsafe { rados_conf_set(self.raw, o.as_ptr(), v.as_ptr()) };
+        if rc < 0 {
+            return Err(err("rados_conf_set", rc, format!("option {option}")));
+        }
+        Ok(())
+    }
+
+    /// Connects to the monitors (bounded by `client_mount_timeout`).
+    pub fn connect(&mut self) -> Result<(), RadosError> {
+        // SAFETY: raw is a live, configured handle.
+        let rc = unsafe { rados_connect(self.raw) };
+        if rc < 0 {
+            return Err(err("rados_connect", rc, String::new()));
+        }
+        self.connected = true;
+        Ok(())
+    }
+
+    /// Sends a JSON command to the monitors (`ceph ...`), with an optional input buffer.
+    pub fn mon_command(&self, cmd: &str, input: &[u8]) -> Result<CommandReply, RadosError> {
+        self.command("rados_mon_command", cmd, input, false)
+    }
+
+    /// Sends a JSON command to the active manager.
+    pub fn mgr_command(&self, cmd: &str, input: &[u8]) -> Result<CommandReply, RadosError> {
+        self.command("rados_mgr_command", cmd, input, true)
+    }
+
+    fn command(
+        &self,
+        call: &'static str,
+        cmd: &str,
+        input: &[u8],
+        mgr: bool,
+    ) -> Result<CommandReply, RadosError> {
+        if !self.connected {
+            return Err(RadosError {
+                call,
+                errno: libc::ENOTCONN,
+                status: "not connected".into(),
+            });
+        }
+        let c = cstring(call, cmd)?;
+        let mut cmds = [c.as_ptr()];
+        let mut outbuf: *mut c_char = ptr::null_mut();
+        let mut outbuflen: usize = 0;
+        let mut outs: *mut c_char = ptr::null_mut();
+        let mut outslen: usize = 0;
+        let f = if mgr {
+            rados_mgr_command
+        } else {
+            rados_mon_command
+        };
+        // SAFETY: raw is a connected handle; cmds holds one NUL-terminated string alive for the
+        // call; input is a valid slice; out-pointers are valid locals.
+        let rc = unsafe {
+            f(
+                self.raw,
+                cmds.as_mut_ptr(),
+                1,
+                input.as_ptr().cast(),
+                input.len(),
+                &mut outbuf,
+                &mut outbuflen,
+                &mut outs,
+                &mut outslen,
+            )
+        };
+        // Copy both buffers into owned values first, then free them.
+        let output = take_buffer(outbuf, outbuflen);
+        let status = String::from_utf8_lossy(&take_buffer(outs, outslen)).into_owned();
+        if rc < 0 {
+            return Err(err(call, rc, status));
+        }
+        Ok(CommandReply { output, status })
+    }
+}
+
+fn take_buffer(buf: *mut c_char, len: usize) -> Vec<u8> {
+    if buf.is_null() {
+        return Vec::new();
+    }
+    let copy = if len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: librados allocated `len` bytes at `buf` for this reply.
+        unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec()
+    };
+    // SAFETY: buf was allocated by librados for this reply and is freed exactly once, after
+    // its contents were copied.
+    unsafe { rados_buffer_free(buf) };
+    copy
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // SAFETY: raw was created by rados_create2 and is shut down exactly once. shutdown is
+        // valid on a handle that never connected.
+        unsafe { rados_shutdown(self.raw) }
+    }
+}

@@ -1,0 +1,95 @@
+//! Rendering helpers shared by commands: JSON to stdout, human sizes, simple tables.
+
+use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
+
+use super::Format;
+
+/// Writes `value` as JSON in the chosen style (table callers render themselves).
+pub fn print_json<T: Serialize>(format: Format, value: &T) {
+    let text = match format {
+        Format::JsonPretty => serde_json::to_string_pretty(value),
+        _ => serde_json::to_string(value),
+    };
+    match text {
+        Ok(t) => println!("{t}"),
+        Err(e) => eprintln!("cephboot: cannot render JSON: {e}"),
+    }
+}
+
+/// `4.0G`, `512M`, `0B`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut v = bytes;
+    let mut unit = 0;
+    let mut rem = 0;
+    while v >= 1024 && unit + 1 < UNITS.len() {
+        rem = v % 1024;
+        v /= 1024;
+        unit += 1;
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("?");
+    if unit == 0 || v >= 100 {
+        format!("{v}{name}")
+    } else {
+        format!("{v}.{}{name}", rem * 10 / 1024)
+    }
+}
+
+/// Renders rows as left-aligned columns; the last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.width());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let w = widths.get(i).copied().unwrap_or(0);
+                s.push_str(c);
+                s.push_str(&" ".repeat(w.saturating_sub(c.width()) + 2));
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_lsblk() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(4 << 30), "4.0G");
+        assert_eq!(human_size(1536 << 20), "1.5G");
+        assert_eq!(human_size(300 << 20), "300M");
+    }
+
+    #[test]
+    fn table_aligns_wide_characters_by_display_width() {
+        let t = table(
+            &["A", "B"],
+            &[
+                vec!["新加卷".into(), "x".into()],
+                vec!["ab".into(), "y".into()],
+            ],
+        );
+        assert_eq!(t, "A       B\n新加卷  x\nab      y\n");
+    }
+}

@@ -1,0 +1,146 @@
+//! One error type for the program: what was being done, to which device, and what to do next;
+//! each kind maps to a stable, documented exit code (docs/exit-codes.md).
+
+use std::path::PathBuf;
+
+/// Exit codes. Stable: deployers branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success (also: nothing to do).
+    Ok = 0,
+    /// A failure not covered below.
+    Failure = 1,
+    /// Bad usage: unknown flag, invalid value, contradictory options.
+    Usage = 2,
+    /// Refused by a safety guard: in use, not consented, not ours. Nothing was written.
+    Refused = 3,
+    /// A named device, OSD or file does not exist.
+    NotFound = 4,
+    /// The Ceph cluster could not be reached or refused a command.
+    Cluster = 5,
+    /// A device operation (I/O, ioctl, external tool) failed part-way.
+    Device = 6,
+    /// Timed out waiting for something (named in the message).
+    Timeout = 7,
+}
+
+/// Everything that can go wrong, with the context a person needs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid request.
+    #[error("{0}")]
+    Usage(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A guard refused; nothing was written.
+    #[error("{device}: {reason}: {hint}")]
+    Refused {
+        /// The device (or object) that was refused.
+        device: PathBuf,
+        /// Why.
+        reason: String,
+        /// What to do next.
+        hint: String,
+    },
+    /// A Ceph call failed.
+    #[error("{context}: {message}")]
+    Cluster {
+        /// What was being done.
+        context: String,
+        /// What Ceph said.
+        message: String,
+        /// errno, when known (110 = timed out).
+        errno: Option<i32>,
+    },
+    /// I/O on a device or file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the device or file.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An external program failed.
+    #[error("{command} failed ({status}): {stderr}")]
+    Command {
+        /// The full command line.
+        command: String,
+        /// Exit status description.
+        status: String,
+        /// The tail of its stderr.
+        stderr: String,
+    },
+    /// A device operation failed for a reason that is not a plain OS error.
+    #[error("{device}: {message}")]
+    Device {
+        /// The device.
+        device: PathBuf,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// Waited too long.
+    #[error("timed out after {seconds}s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) => ExitCode::Usage,
+            Error::NotFound(_) => ExitCode::NotFound,
+            Error::Refused { .. } => ExitCode::Refused,
+            Error::Cluster {
+                errno: Some(110), ..
+            } => ExitCode::Timeout,
+            Error::Cluster { .. } => ExitCode::Cluster,
+            Error::Io { .. } | Error::Command { .. } | Error::Device { .. } => ExitCode::Device,
+            Error::Timeout { .. } => ExitCode::Timeout,
+        }
+    }
+
+    /// A short machine-readable kind for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::NotFound(_) => "not_found",
+            Error::Refused { .. } => "refused",
+            Error::Cluster { .. } => "cluster",
+            Error::Io { .. } => "io",
+            Error::Command { .. } => "command",
+            Error::Device { .. } => "device",
+            Error::Timeout { .. } => "timeout",
+        }
+    }
+
+    /// Shorthand for an I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for a refusal.
+    pub fn refused(
+        device: impl Into<PathBuf>,
+        reason: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::Refused {
+            device: device.into(),
+            reason: reason.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// The program's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,10 @@
+//! cephboot: turns raw disks into running Ceph OSDs and wires the result into OpenStack.
+//!
+//! The library holds the engine; `main.rs` is the command line. Deciding code (`disk::classify`,
+//! `disk::label`, the plans) is pure; acting code goes through narrow traits. Every `unsafe`
+//! line lives in the `cephboot-ffi` crate.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod disk;
+pub mod error;

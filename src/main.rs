@@ -1,0 +1,76 @@
+//! cephboot: turns raw disks into running Ceph OSDs and wires the result into OpenStack.
+//!
+//! `main` parses arguments, sets up logging on stderr, dispatches, and maps errors to the
+//! documented exit codes. Every `unsafe` line lives in the `cephboot-ffi` crate.
+#![forbid(unsafe_code)]
+
+use cephboot::cli::{self, Cli, Command, DisksCommand, Format};
+use cephboot::disk::label::LabelGrammar;
+use cephboot::error::Error;
+use clap::Parser;
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CEPHBOOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cephboot={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: &Cli) -> Result<(), Error> {
+    let grammar = LabelGrammar::new(&cli.global.label_prefix).map_err(Error::Usage)?;
+    match &cli.command {
+        Command::Disks(DisksCommand::List(args)) => {
+            cli::disks::list(args, cli.global.format, &grammar)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorReport<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    kind: &'a str,
+    exit_code: i32,
+    message: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    match run(&cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code() as i32;
+            if cli.global.format != Format::Table {
+                cli::output::print_json(
+                    cli.global.format,
+                    &ErrorReport {
+                        error: ErrorBody {
+                            kind: e.kind(),
+                            exit_code: code,
+                            message: e.to_string(),
+                        },
+                    },
+                );
+            }
+            eprintln!("cephboot: error: {e}");
+            std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Test harness: loop devices the test creates and always removes, and a way to run the
+//! cephboot binary. Tests that need root skip with a message when not run as root
+//! (`make test` runs them as root). `NO_TEST_CLEAN_UP=1` keeps devices for inspection.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// True when running as root; otherwise prints why the test is skipped.
+pub fn root_or_skip(test: &str) -> bool {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_string()));
+    if uid.as_deref() == Some("0") {
+        true
+    } else {
+        eprintln!("SKIP {test}: needs root (run `make test` as root)");
+        false
+    }
+}
+
+/// Runs a command, panicking with its full output when it fails.
+pub fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A sparse file attached as a loop device; detached and deleted on drop (also on panic).
+pub struct LoopDisk {
+    pub dev: PathBuf,
+    pub file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDisk {
+    /// A new loop device of `size` bytes.
+    pub fn new(size: u64) -> Self {
+        let dir = tempfile::Builder::new().prefix("cephboot-test-").tempdir_in("/var/tmp").expect("tempdir");
+        let file = dir.path().join("disk.img");
+        let f = std::fs::File::create(&file).expect("create image");
+        f.set_len(size).expect("size image");
+        drop(f);
+        let dev = sh("losetup", &["-f", "--show", file.to_str().unwrap()]).trim().to_string();
+        LoopDisk { dev: PathBuf::from(dev), file, _dir: dir }
+    }
+
+    pub fn path(&self) -> &str {
+        self.dev.to_str().unwrap()
+    }
+
+    /// Kernel name (`loop3`).
+    pub fn name(&self) -> String {
+        self.dev.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    /// Node of partition `n` (`/dev/loop3p2`).
+    pub fn part(&self, n: u32) -> String {
+        format!("{}p{n}", self.path())
+    }
+
+    /// Tells the kernel about every partition in the on-disk table (`partx -a`), since this
+    /// kernel has no GPT parser.
+    pub fn partx_add(&self) {
+        let _ = Command::new("partx").args(["-d", self.path()]).output();
+        sh("partx", &["-a", self.path()]);
+    }
+
+    /// sha256 of the whole device.
+    pub fn checksum(&self) -> String {
+        sh("sha256sum", &[self.path()]).split_whitespace().next().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for LoopDisk {
+    fn drop(&mut self) {
+        if std::env::var_os("NO_TEST_CLEAN_UP").is_some() {
+            eprintln!("NO_TEST_CLEAN_UP: keeping {} ({})", self.dev.display(), self.file.display());
+            std::mem::forget(std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap()));
+            return;
+        }
+        // Unmount anything a test left mounted on its partitions, then detach.
+        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
+            for line in mounts.lines() {
+                let mut f = line.split_whitespace();
+                if let (Some(src), Some(mp)) = (f.next(), f.next()) {
+                    if src.starts_with(self.path()) {
+                        let _ = Command::new("umount").arg("-l").arg(mp).output();
+                    }
+                }
+            }
+        }
+        let _ = Command::new("partx").args(["-d", self.path()]).output();
+        let _ = Command::new("losetup").args(["-d", self.path()]).output();
+    }
+}
+
+/// The cephboot binary built for this test run.
+pub fn cephboot_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cephboot")
+}
+
+/// Runs cephboot with `args`.
+pub fn cephboot(args: &[&str]) -> Output {
+    Command::new(cephboot_bin()).args(args).env("CEPHBOOT_LOG", "cephboot=info").output().expect("run cephboot")
+}
+
+/// Runs cephboot with `--format json` and parses stdout.
+pub fn cephboot_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    let out = cephboot(&a);
+    let code = out.status.code().unwrap_or(-1);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "cephboot {a:?} did not print JSON ({e}); exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, v)
+}
+
+/// The device record for `path` in a `disks list` JSON answer.
+pub fn device<'a>(list: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    list["devices"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["path"] == path))
+        .unwrap_or_else(|| panic!("{path} not in {list:#}"))
+}
+
+/// Writes `bytes` at `offset` of `path` (for what the standard tools refuse to write).
+pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).expect("open for write");
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(bytes).unwrap();
+    f.sync_all().unwrap();
+}
