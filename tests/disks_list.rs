@@ -22,7 +22,16 @@ fn windows_volume_label_in_a_bootstrap_partition_is_decoded_and_kept_bootstrap()
         return;
     }
     let d = LoopDisk::new(128 * MIB);
-    sh("sgdisk", &["-n1:1M:+40M", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", "-n2:0:+40M", "-c2:新加卷", d.path()]);
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:+40M",
+            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS",
+            "-n2:0:+40M",
+            "-c2:新加卷",
+            d.path(),
+        ],
+    );
     d.partx_add();
     sh("mkntfs", &["-Q", "-F", "-L", "新加卷", &d.part(1)]);
     sh("mkfs.ext4", &["-q", "-F", "-L", "新加卷", &d.part(2)]);
@@ -33,8 +42,14 @@ fn windows_volume_label_in_a_bootstrap_partition_is_decoded_and_kept_bootstrap()
     assert_eq!(p1["fs_type"], "ntfs");
     assert_eq!(p1["fs_label"], "新加卷");
     // NTFS stores UTF-16LE: 新 = U+65B0.
-    assert!(p1["fs_label_raw_hex"].as_str().unwrap().starts_with("b065"), "{p1:#}");
-    assert!(p1["reasons"].to_string().contains("will be wiped"), "{p1:#}");
+    assert!(
+        p1["fs_label_raw_hex"].as_str().unwrap().starts_with("b065"),
+        "{p1:#}"
+    );
+    assert!(
+        p1["reasons"].to_string().contains("will be wiped"),
+        "{p1:#}"
+    );
     let p2 = device(&v, &d.part(2));
     assert_eq!(p2["partition_name"], "新加卷");
     assert_eq!(p2["fs_type"], "ext4");
@@ -59,17 +74,25 @@ fn unusual_names_numbers_and_partitions_unknown_to_the_kernel() {
     sh(
         "sgdisk",
         &[
-            "-n1:1M:+2M", "-c1:with space/and slash",
-            "-n2:0:+2M", "-c2:rocket 🚀 𝄞",
-            "-n3:0:+2M", &format!("-c3:{long36}"),
-            "-n12:0:+2M", "-c12:KOLLA_CEPH_OSD_BOOTSTRAP_BS_9_W",
-            "-n13:0:+8M", "-c13:KOLLA_CEPH_OSD_BOOTSTRAP_BS_9",
+            "-n1:1M:+2M",
+            "-c1:with space/and slash",
+            "-n2:0:+2M",
+            "-c2:rocket 🚀 𝄞",
+            "-n3:0:+2M",
+            &format!("-c3:{long36}"),
+            "-n12:0:+2M",
+            "-c12:KOLLA_CEPH_OSD_BOOTSTRAP_BS_9_W",
+            "-n13:0:+8M",
+            "-c13:KOLLA_CEPH_OSD_BOOTSTRAP_BS_9",
             d.path(),
         ],
     );
     // The kernel has not been told (no GPT parser here): partitions still listed.
     let v = list(&[&d]);
-    assert_eq!(device(&v, &d.part(1))["partition_name"], "with space/and slash");
+    assert_eq!(
+        device(&v, &d.part(1))["partition_name"],
+        "with space/and slash"
+    );
     assert_eq!(device(&v, &d.part(2))["partition_name"], "rocket 🚀 𝄞");
     assert_eq!(device(&v, &d.part(3))["partition_name"], long36.as_str());
     let wal = device(&v, &d.part(12));
@@ -90,7 +113,11 @@ fn unusual_names_numbers_and_partitions_unknown_to_the_kernel() {
 fn patch_gpt_name(disk: &LoopDisk, index: usize, units: &[u16]) {
     use std::io::{Read, Seek, SeekFrom};
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(&disk.dev).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&disk.dev)
+        .unwrap();
     let size = f.seek(SeekFrom::End(0)).unwrap();
     for header_lba in [1, size / 512 - 1] {
         let mut hdr = vec![0u8; 512];
@@ -136,9 +163,22 @@ fn external_journal_on_a_second_disk_and_a_missing_partner() {
     }
     let data = LoopDisk::new(64 * MIB);
     let ssd = LoopDisk::new(64 * MIB);
-    sh("sgdisk", &["-n1:1M:0", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_5", data.path()]);
-    sh("sgdisk", &["-n1:1M:+8M", "-c1:other", "-n11:0:+8M", "-c11:KOLLA_CEPH_OSD_BOOTSTRAP_5_J",
-        "-n12:0:+8M", "-c12:KOLLA_CEPH_OSD_BOOTSTRAP_6_J", ssd.path()]);
+    sh(
+        "sgdisk",
+        &["-n1:1M:0", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_5", data.path()],
+    );
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:+8M",
+            "-c1:other",
+            "-n11:0:+8M",
+            "-c11:KOLLA_CEPH_OSD_BOOTSTRAP_5_J",
+            "-n12:0:+8M",
+            "-c12:KOLLA_CEPH_OSD_BOOTSTRAP_6_J",
+            ssd.path(),
+        ],
+    );
     let v = list(&[&data, &ssd]);
     let d = device(&v, &data.part(1));
     let j = device(&v, &ssd.part(11));
@@ -150,7 +190,12 @@ fn external_journal_on_a_second_disk_and_a_missing_partner() {
     let orphan = device(&v, &ssd.part(12));
     assert_eq!(orphan["state"], "bootstrap");
     assert_eq!(orphan["ready"], false);
-    assert!(orphan["reasons"].to_string().contains("KOLLA_CEPH_OSD_BOOTSTRAP_6 was found"), "{orphan:#}");
+    assert!(
+        orphan["reasons"]
+            .to_string()
+            .contains("KOLLA_CEPH_OSD_BOOTSTRAP_6 was found"),
+        "{orphan:#}"
+    );
 }
 
 #[test]
@@ -159,14 +204,52 @@ fn whole_disk_label_mbr_disk_prepared_disk_and_mounted_partition() {
         return;
     }
     let whole = LoopDisk::new(32 * MIB);
-    sh("mkntfs", &["-Q", "-F", "-L", "KOLLA_CEPH_OSD_BOOTSTRAP_BS", whole.path()]);
+    sh(
+        "mkntfs",
+        &[
+            "-Q",
+            "-F",
+            "-L",
+            "KOLLA_CEPH_OSD_BOOTSTRAP_BS",
+            whole.path(),
+        ],
+    );
     let mbr = LoopDisk::new(64 * MIB);
-    sh("parted", &["-s", mbr.path(), "mklabel", "msdos", "mkpart", "primary", "1MiB", "30MiB"]);
+    sh(
+        "parted",
+        &[
+            "-s",
+            mbr.path(),
+            "mklabel",
+            "msdos",
+            "mkpart",
+            "primary",
+            "1MiB",
+            "30MiB",
+        ],
+    );
     let prepared = LoopDisk::new(64 * MIB);
-    sh("sgdisk", &["-n1:1M:+10M", "-c1:KOLLA_CEPH_DATA_BS_3", "-t1:4fbd7e29-9d25-41b8-afd0-062c0ceff05d",
-        "-n2:0:0", "-c2:KOLLA_CEPH_DATA_BS_3_B", "-t2:cafecafe-9b03-4f30-b4c6-b4b80ceff106", prepared.path()]);
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:+10M",
+            "-c1:KOLLA_CEPH_DATA_BS_3",
+            "-t1:4fbd7e29-9d25-41b8-afd0-062c0ceff05d",
+            "-n2:0:0",
+            "-c2:KOLLA_CEPH_DATA_BS_3_B",
+            "-t2:cafecafe-9b03-4f30-b4c6-b4b80ceff106",
+            prepared.path(),
+        ],
+    );
     let mounted = LoopDisk::new(64 * MIB);
-    sh("sgdisk", &["-n1:1M:0", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", mounted.path()]);
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:0",
+            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS",
+            mounted.path(),
+        ],
+    );
     mounted.partx_add();
     sh("mkfs.ext4", &["-q", "-F", &mounted.part(1)]);
     let mnt = tempfile::tempdir().unwrap();
@@ -183,7 +266,10 @@ fn whole_disk_label_mbr_disk_prepared_disk_and_mounted_partition() {
     let m = device(&v, mbr.path());
     assert_eq!(m["table"], "mbr");
     assert_eq!(m["state"], "foreign");
-    assert_eq!(device(&v, &mbr.part(1))["size_bytes"].as_u64().unwrap(), 29 * MIB);
+    assert_eq!(
+        device(&v, &mbr.part(1))["size_bytes"].as_u64().unwrap(),
+        29 * MIB
+    );
 
     let p = device(&v, prepared.path());
     assert_eq!(p["state"], "prepared");
@@ -194,8 +280,16 @@ fn whole_disk_label_mbr_disk_prepared_disk_and_mounted_partition() {
 
     let u = device(&v, mounted.path());
     assert_eq!(u["state"], "in_use");
-    assert!(u["reasons"].to_string().contains(mnt.path().to_str().unwrap()), "{u:#}");
-    assert_eq!(device(&v, &mounted.part(1))["mountpoints"][0], mnt.path().to_str().unwrap());
+    assert!(
+        u["reasons"]
+            .to_string()
+            .contains(mnt.path().to_str().unwrap()),
+        "{u:#}"
+    );
+    assert_eq!(
+        device(&v, &mounted.part(1))["mountpoints"][0],
+        mnt.path().to_str().unwrap()
+    );
 }
 
 #[test]
@@ -204,12 +298,18 @@ fn corrupt_primary_gpt_is_read_from_the_backup() {
         return;
     }
     let d = LoopDisk::new(32 * MIB);
-    sh("sgdisk", &["-n1:1M:+4M", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", d.path()]);
+    sh(
+        "sgdisk",
+        &["-n1:1M:+4M", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", d.path()],
+    );
     write_at(&d.dev, 512, &[0u8; 512]); // destroy the primary header
     let v = list(&[&d]);
     let disk = device(&v, d.path());
     assert_eq!(disk["table"], "gpt-backup");
-    assert!(disk["reasons"].to_string().contains("backup GPT"), "{disk:#}");
+    assert!(
+        disk["reasons"].to_string().contains("backup GPT"),
+        "{disk:#}"
+    );
     assert_eq!(device(&v, &d.part(1))["role"], "bluestore");
 }
 

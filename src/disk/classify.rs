@@ -101,7 +101,12 @@ fn describe_signature(sig: &cephboot_ffi::blkid::Signature) -> String {
             &sig.kind
         }
     );
-    if let Some(l) = sig.label.as_ref().or(sig.label_raw.as_ref()).filter(|l| !l.is_empty()) {
+    if let Some(l) = sig
+        .label
+        .as_ref()
+        .or(sig.label_raw.as_ref())
+        .filter(|l| !l.is_empty())
+    {
         s.push_str(&format!(
             " labelled \"{}\"",
             FsLabel::from_bytes(l).to_display()

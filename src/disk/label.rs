@@ -24,7 +24,12 @@ impl PartitionName {
         let units = field
             .chunks_exact(2)
             .take(GPT_NAME_UNITS)
-            .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .take_while(|&u| u != 0)
             .collect();
         PartitionName { units }

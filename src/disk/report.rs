@@ -83,8 +83,12 @@ impl DeviceReport {
     /// Builds the record for one device and its verdict.
     pub fn new(d: &Device, v: &Verdict) -> Self {
         let fs = d.filesystem();
-        let label = fs.and_then(|s| s.label.as_deref().or(s.label_raw.as_deref())).map(FsLabel::from_bytes);
-        let label_raw = fs.and_then(|s| s.label_raw.as_deref()).map(FsLabel::from_bytes);
+        let label = fs
+            .and_then(|s| s.label.as_deref().or(s.label_raw.as_deref()))
+            .map(FsLabel::from_bytes);
+        let label_raw = fs
+            .and_then(|s| s.label_raw.as_deref())
+            .map(FsLabel::from_bytes);
         DeviceReport {
             path: d.path.display().to_string(),
             kind: d.kind,

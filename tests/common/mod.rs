@@ -10,7 +10,11 @@ use std::process::{Command, Output};
 pub fn root_or_skip(test: &str) -> bool {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_string()));
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_string())
+        });
     if uid.as_deref() == Some("0") {
         true
     } else {
@@ -21,7 +25,10 @@ pub fn root_or_skip(test: &str) -> bool {
 
 /// Runs a command, panicking with its full output when it fails.
 pub fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(
         out.status.success(),
         "{cmd} {args:?} failed: {}\n{}",
@@ -41,13 +48,22 @@ pub struct LoopDisk {
 impl LoopDisk {
     /// A new loop device of `size` bytes.
     pub fn new(size: u64) -> Self {
-        let dir = tempfile::Builder::new().prefix("cephboot-test-").tempdir_in("/var/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cephboot-test-")
+            .tempdir_in("/var/tmp")
+            .expect("tempdir");
         let file = dir.path().join("disk.img");
         let f = std::fs::File::create(&file).expect("create image");
         f.set_len(size).expect("size image");
         drop(f);
-        let dev = sh("losetup", &["-f", "--show", file.to_str().unwrap()]).trim().to_string();
-        LoopDisk { dev: PathBuf::from(dev), file, _dir: dir }
+        let dev = sh("losetup", &["-f", "--show", file.to_str().unwrap()])
+            .trim()
+            .to_string();
+        LoopDisk {
+            dev: PathBuf::from(dev),
+            file,
+            _dir: dir,
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -73,15 +89,26 @@ impl LoopDisk {
 
     /// sha256 of the whole device.
     pub fn checksum(&self) -> String {
-        sh("sha256sum", &[self.path()]).split_whitespace().next().unwrap_or("").to_string()
+        sh("sha256sum", &[self.path()])
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
 impl Drop for LoopDisk {
     fn drop(&mut self) {
         if std::env::var_os("NO_TEST_CLEAN_UP").is_some() {
-            eprintln!("NO_TEST_CLEAN_UP: keeping {} ({})", self.dev.display(), self.file.display());
-            std::mem::forget(std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap()));
+            eprintln!(
+                "NO_TEST_CLEAN_UP: keeping {} ({})",
+                self.dev.display(),
+                self.file.display()
+            );
+            std::mem::forget(std::mem::replace(
+                &mut self._dir,
+                tempfile::tempdir().unwrap(),
+            ));
             return;
         }
         // Unmount anything a test left mounted on its partitions, then detach.
@@ -107,7 +134,11 @@ pub fn cephboot_bin() -> &'static str {
 
 /// Runs cephboot with `args`.
 pub fn cephboot(args: &[&str]) -> Output {
-    Command::new(cephboot_bin()).args(args).env("CEPHBOOT_LOG", "cephboot=info").output().expect("run cephboot")
+    Command::new(cephboot_bin())
+        .args(args)
+        .env("CEPHBOOT_LOG", "cephboot=info")
+        .output()
+        .expect("run cephboot")
 }
 
 /// Runs cephboot with `--format json` and parses stdout.
@@ -137,7 +168,10 @@ pub fn device<'a>(list: &'a serde_json::Value, path: &str) -> &'a serde_json::Va
 /// Writes `bytes` at `offset` of `path` (for what the standard tools refuse to write).
 pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     use std::io::{Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new().write(true).open(path).expect("open for write");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open for write");
     f.seek(SeekFrom::Start(offset)).unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();
