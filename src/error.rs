@@ -80,6 +80,10 @@ pub enum Error {
         /// What went wrong and what to do.
         message: String,
     },
+    /// An error whose details were already printed (JSON or per-item lines); only the exit
+    /// code and a one-line summary remain.
+    #[error("{0}")]
+    AlreadyReported(Box<Error>),
     /// Waited too long.
     #[error("timed out after {seconds}s waiting for {what}")]
     Timeout {
@@ -103,6 +107,7 @@ impl Error {
             Error::Cluster { .. } => ExitCode::Cluster,
             Error::Io { .. } | Error::Command { .. } | Error::Device { .. } => ExitCode::Device,
             Error::Timeout { .. } => ExitCode::Timeout,
+            Error::AlreadyReported(e) => e.exit_code(),
         }
     }
 
@@ -117,6 +122,7 @@ impl Error {
             Error::Command { .. } => "command",
             Error::Device { .. } => "device",
             Error::Timeout { .. } => "timeout",
+            Error::AlreadyReported(e) => e.kind(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
 
+pub mod ceph;
 pub mod cli;
 pub mod disk;
 pub mod error;

@@ -35,6 +35,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Disks(DisksCommand::List(args)) => {
             cli::disks::list(args, cli.global.format, &grammar)
         }
+        Command::Disks(DisksCommand::Zap(args)) => cli::disks::zap(args, &cli.global),
     }
 }
 
@@ -57,7 +58,8 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code() as i32;
-            if cli.global.format != Format::Table {
+            let reported = matches!(e, Error::AlreadyReported(_));
+            if cli.global.format != Format::Table && !reported {
                 cli::output::print_json(
                     cli.global.format,
                     &ErrorReport {

@@ -59,6 +59,12 @@ pub struct Global {
         default_value = "KOLLA_CEPH"
     )]
     pub label_prefix: String,
+    /// Ceph cluster name (selects /etc/ceph/<cluster>.conf).
+    #[arg(long, global = true, default_value = "ceph")]
+    pub cluster: String,
+    /// Ceph configuration file [default: $CEPH_CONF, else /etc/ceph/<cluster>.conf].
+    #[arg(long, global = true)]
+    pub conf: Option<PathBuf>,
 }
 
 /// Top-level commands.
@@ -78,6 +84,29 @@ pub enum DisksCommand {
     /// Reads partition tables and signatures from the devices themselves: works without
     /// udev and finds partitions the kernel has not been told about yet. Read-only.
     List(ListArgs),
+    /// Wipe disks: every signature libblkid finds on the disk and its partitions (filesystems,
+    /// RAID, LVM, crypto, partition tables incl. the protective MBR), the primary and backup
+    /// GPT areas, BlueStore labels at 0/1/10/100/1000 GiB, and the kernel's partitions.
+    ///
+    /// Every safety guard is checked for every named disk before the first byte is written:
+    /// mounted, held by dm/md/LVM, swap, the system disk, open by a process (named), in use
+    /// by a ceph-osd, read-only, or a BlueStore OSD of another cluster (needs --force).
+    /// Afterwards the disk is probed again and the command fails if anything is left.
+    Zap(ZapArgs),
+}
+
+/// `disks zap` options.
+#[derive(Debug, Args)]
+pub struct ZapArgs {
+    /// Whole disks to wipe (/dev/sdb, sdb, /dev/disk/by-id/...).
+    #[arg(required = true)]
+    pub devices: Vec<PathBuf>,
+    /// Also wipe a BlueStore OSD that belongs to another (or an unknown) cluster.
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be removed and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `disks list` options.

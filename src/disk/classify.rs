@@ -208,6 +208,10 @@ fn classify_partition(d: &Device, grammar: &LabelGrammar) -> Verdict {
         }
         None => {}
     }
+    if let Some(m) = &d.kernel_mismatch {
+        v.reasons
+            .push(format!("{m} (the next zap or prepare re-syncs the kernel)"));
+    }
     if v.state != State::Bootstrap {
         v.ready = false;
     }
@@ -520,6 +524,7 @@ mod tests {
             table: Some(TableInfo::None),
             gpt: None,
             signatures: vec![],
+            kernel_mismatch: None,
             errors: vec![],
         }
     }

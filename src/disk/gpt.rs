@@ -183,7 +183,7 @@ fn read_header<R: Read + Seek>(r: &mut R, lba: u64, ss: u64) -> HeaderRead {
     if h.num_entries > MAX_ENTRIES
         || h.entry_size < 128
         || h.entry_size > 1024
-        || h.entry_size % 8 != 0
+        || !h.entry_size.is_multiple_of(8)
     {
         return HeaderRead::Bad(format!(
             "header at LBA {lba} declares {} entries of {} bytes",

@@ -115,6 +115,9 @@ pub struct Device {
     pub gpt: Option<GptInfo>,
     /// Signatures libblkid found in the device's bytes (filesystems, RAID, LVM, tables).
     pub signatures: Vec<Signature>,
+    /// The kernel's view of this partition when it differs from the on-disk table (a stale
+    /// kernel table: the next zap or prepare re-syncs it).
+    pub kernel_mismatch: Option<String>,
     /// Read problems: a non-empty list makes the device state `error`.
     pub errors: Vec<String>,
 }
@@ -139,6 +142,7 @@ impl Device {
             table: None,
             gpt: None,
             signatures: Vec::new(),
+            kernel_mismatch: None,
             errors: Vec::new(),
         }
     }
@@ -412,12 +416,14 @@ fn table_partition<'a>(
         entry.start_bytes = Some(start);
         entry.size_bytes = len;
     } else if entry.start_bytes != Some(start) || entry.size_bytes != len {
-        entry.errors.push(format!(
-            "the kernel's partition {} ({} bytes at {}) differs from the on-disk table ({len} bytes at {start}); the kernel holds a stale table: run `cephboot disks zap` or prepare the disk again",
-            entry.name,
+        entry.kernel_mismatch = Some(format!(
+            "the kernel still uses an old table: it has {} bytes at {}, the disk's table says {len} bytes at {start}",
             entry.size_bytes,
             entry.start_bytes.unwrap_or(0)
         ));
+        // Describe what is on the disk; the kernel's stale view is in the note.
+        entry.start_bytes = Some(start);
+        entry.size_bytes = len;
     }
     entry
 }

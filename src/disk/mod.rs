@@ -2,9 +2,17 @@
 //! the JSON record (`report`), and the acting parts (`guard`, `wipe`, `table`, `sync`) that
 //! go through the `blockops` trait.
 
+pub mod blockops;
+pub mod bluestore;
 pub mod classify;
 pub mod gpt;
+pub mod guard;
 pub mod inventory;
 pub mod label;
+pub mod lock;
 pub mod report;
+pub mod rewrite;
+pub mod sync;
+pub mod table;
 pub mod types;
+pub mod wipe;

@@ -1,0 +1,154 @@
+# Shared by tests/openstack/start-*: writing configs, starting a daemon in its own
+# process group with its PID recorded, bounded waits, and cleanup on failure.
+# Sourced, not run. Everything listens on 127.0.0.1 only.
+
+# Debian's python3 (the one the OpenStack packages are built for), not a pyenv shim.
+PY=/usr/bin/python3
+
+# PID files written by this run; on failure (see fail) only these are stopped.
+STARTED_PIDFILES=()
+
+# fail MESSAGE [LOG...]: print MESSAGE and the tail of each LOG to stderr, stop what this
+# run started, exit 1.
+fail() {
+  local msg=$1; shift
+  echo "$SCRIPT_NAME: $msg" >&2
+  local log
+  for log in "$@"; do
+    if [ -s "$log" ]; then
+      echo "--- last lines of $log ---" >&2
+      tail -n 30 "$log" >&2
+    fi
+  done
+  # Helpers still running in the background (a db sync), then the daemons.
+  local job
+  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
+  stop_started
+  exit 1
+}
+
+# group_alive PGID: true while any non-zombie process is in process group PGID.
+group_alive() {
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# stop_pidfile FILE: SIGTERM the process group recorded in FILE, wait up to 15 s, then
+# SIGKILL; remove FILE.
+stop_pidfile() {
+  local file=$1 pid i
+  pid=$(cat "$file" 2>/dev/null) || return 0
+  case $pid in '' | *[!0-9]*) rm -f "$file"; return 0 ;; esac
+  if group_alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+      group_alive "$pid" || break
+      sleep 0.1
+    done
+    if group_alive "$pid"; then
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do
+        group_alive "$pid" || break
+        sleep 0.1
+      done
+    fi
+  elif kill -0 "$pid" 2>/dev/null; then
+    # Not a group leader (should not happen): stop the process alone.
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+stop_started() {
+  local f
+  for f in "${STARTED_PIDFILES[@]}"; do stop_pidfile "$f"; done
+  STARTED_PIDFILES=()
+}
+
+# port_listening PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
+port_listening() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+check_port() {
+  case $1 in '' | *[!0-9]*) fail "port '$1' is not a number" ;; esac
+  if port_listening "$1"; then fail "127.0.0.1:$1 is already in use"; fi
+}
+
+# claim_port PORT: check_port, and note PORT in $STATE/ports for stop to verify.
+claim_port() {
+  check_port "$1"
+  echo "$1" >>"$STATE/ports"
+}
+
+# spawn NAME LOG CMD...: start CMD in a new session (so its PID is also its process group,
+# and stop can kill its workers too), stdin from /dev/null, output to LOG; record the PID
+# in $STATE/NAME.pid.
+spawn() {
+  local name=$1 log=$2; shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$STATE/$name.pid"
+  STARTED_PIDFILES+=("$STATE/$name.pid")
+}
+
+# wait_http NAME LOG SECONDS WANT_CODE URL [CURL_ARGS...]: poll URL until it answers
+# WANT_CODE; fail (with LOG's tail) after SECONDS or when NAME's process died.
+wait_http() {
+  local name=$1 log=$2 secs=$3 want=$4 url=$5; shift 5
+  local pid code deadline
+  pid=$(cat "$STATE/$name.pid")
+  deadline=$((SECONDS + secs))
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$url" 2>/dev/null) || true
+    [ "$code" = "$want" ] && return 0
+    group_alive "$pid" || fail "$name exited before answering $url" "$log"
+    [ $SECONDS -ge $deadline ] && fail "$name did not answer $want on $url within ${secs}s (last: $code)" "$log"
+    sleep 0.2
+  done
+}
+
+# write_cinder_conf FILE PORT AUTH_STRATEGY: a private cinder.conf for the API service
+# alone (no scheduler, no volume service, no message bus), all state under $STATE.
+write_cinder_conf() {
+  local file=$1 port=$2 auth=$3
+  mkdir -p "$STATE/cinder" "$STATE/cinder/locks"
+  cat >"$file" <<EOF
+[DEFAULT]
+auth_strategy = $auth
+transport_url = fake://
+api_paste_config = /etc/cinder/api-paste.ini
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = $port
+osapi_volume_workers = 1
+my_ip = 127.0.0.1
+host = cephboot-test
+enabled_backends =
+state_path = $STATE/cinder
+log_file = $STATE/cinder-api.log
+use_stderr = false
+# The default accepts only hex ids; noauth tokens use names such as "admin".
+project_id_regex = [0-9a-zA-Z_\-]+
+
+[database]
+connection = sqlite:///$STATE/cinder/cinder.sqlite
+
+[oslo_concurrency]
+lock_path = $STATE/cinder/locks
+
+[coordination]
+backend_url = file://$STATE/cinder/locks
+
+[oslo_messaging_notifications]
+driver = noop
+EOF
+}
+
+# start_cinder CONF PORT: db sync, start cinder-api, record its PID as cinder.pid.
+start_cinder() {
+  local conf=$1 port=$2
+  if ! cinder-manage --config-file "$conf" db sync >"$STATE/cinder-manage.log" 2>&1; then
+    fail "cinder-manage db sync failed" "$STATE/cinder-manage.log"
+  fi
+  check_port "$port"
+  spawn cinder "$STATE/cinder-api.out" cinder-api --config-file "$conf"
+}
