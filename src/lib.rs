@@ -7,5 +7,8 @@
 
 pub mod ceph;
 pub mod cli;
+pub mod cluster;
 pub mod disk;
 pub mod error;
+pub mod exec;
+pub mod osd;

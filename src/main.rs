@@ -4,7 +4,7 @@
 //! documented exit codes. Every `unsafe` line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
 
-use cephboot::cli::{self, Cli, Command, DisksCommand, Format};
+use cephboot::cli::{self, Cli, ClusterCommand, Command, DisksCommand, Format, OsdCommand};
 use cephboot::disk::label::LabelGrammar;
 use cephboot::error::Error;
 use clap::Parser;
@@ -36,6 +36,13 @@ fn run(cli: &Cli) -> Result<(), Error> {
             cli::disks::list(args, cli.global.format, &grammar)
         }
         Command::Disks(DisksCommand::Zap(args)) => cli::disks::zap(args, &cli.global),
+        Command::Cluster(ClusterCommand::Bootstrap(args)) => {
+            cli::cluster::bootstrap(args, &cli.global)
+        }
+        Command::Cluster(ClusterCommand::Stop) => cli::cluster::stop(&cli.global),
+        Command::Osd(OsdCommand::Prepare(args)) => cli::osd::prepare(args, &cli.global, &grammar),
+        Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
+        Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
     }
 }
 

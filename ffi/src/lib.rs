@@ -12,4 +12,5 @@
 
 pub mod blkid;
 pub mod blockdev;
+pub mod process;
 pub mod rados;

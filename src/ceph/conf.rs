@@ -74,6 +74,61 @@ impl CephConf {
     pub fn fsid(&self) -> Option<&str> {
         self.global("fsid")
     }
+
+    /// A daemon option as Ceph resolves it: `[osd.3]`, then `[osd]`, then `[global]`, then
+    /// `default`, with `$cluster`, `$type`, `$id` and `$name` expanded.
+    pub fn daemon_value(
+        &self,
+        cluster: &str,
+        kind: &str,
+        id: &str,
+        key: &str,
+        default: &str,
+    ) -> String {
+        let name = format!("{kind}.{id}");
+        let raw = self
+            .get(&name, key)
+            .or_else(|| self.get(kind, key))
+            .or_else(|| self.global(key))
+            .unwrap_or(default);
+        raw.replace("$cluster", cluster)
+            .replace("$type", kind)
+            .replace("$id", id)
+            .replace("$name", &name)
+    }
+
+    /// The data directory of OSD `id`.
+    pub fn osd_data(&self, cluster: &str, id: u32) -> PathBuf {
+        PathBuf::from(self.daemon_value(
+            cluster,
+            "osd",
+            &id.to_string(),
+            "osd_data",
+            "/var/lib/ceph/osd/$cluster-$id",
+        ))
+    }
+
+    /// The pidfile of OSD `id`.
+    pub fn osd_pidfile(&self, cluster: &str, id: u32) -> PathBuf {
+        PathBuf::from(self.daemon_value(
+            cluster,
+            "osd",
+            &id.to_string(),
+            "pid_file",
+            "/var/run/ceph/$cluster-$name.pid",
+        ))
+    }
+
+    /// The log file of OSD `id`.
+    pub fn osd_log(&self, cluster: &str, id: u32) -> PathBuf {
+        PathBuf::from(self.daemon_value(
+            cluster,
+            "osd",
+            &id.to_string(),
+            "log_file",
+            "/var/log/ceph/$cluster-$name.log",
+        ))
+    }
 }
 
 /// The config file to use: `--conf`, else `CEPH_CONF`, else `/etc/ceph/<cluster>.conf`.
@@ -85,6 +140,21 @@ pub fn locate(explicit: Option<&Path>, cluster: &str) -> PathBuf {
         return PathBuf::from(p);
     }
     PathBuf::from(format!("/etc/ceph/{cluster}.conf"))
+}
+
+/// Like [`locate`], but falls back to `<state_dir>/<cluster>.conf` (a cluster made by
+/// `cephboot cluster bootstrap`) when the system config does not exist.
+pub fn locate_with_state(explicit: Option<&Path>, cluster: &str, state_dir: &Path) -> PathBuf {
+    let p = locate(explicit, cluster);
+    let from_state = state_dir.join(format!("{cluster}.conf"));
+    if explicit.is_none()
+        && std::env::var_os("CEPH_CONF").is_none()
+        && !p.exists()
+        && from_state.exists()
+    {
+        return from_state;
+    }
+    p
 }
 
 #[cfg(test)]
@@ -100,5 +170,22 @@ mod tests {
         assert_eq!(c.fsid(), Some("abc"));
         assert_eq!(c.global("mon_host"), Some("v2:127.0.0.1:3300"));
         assert_eq!(c.get("osd", "osd data"), Some("/x"));
+    }
+
+    #[test]
+    fn daemon_values_expand_metavariables_and_fall_back() {
+        let c = CephConf::parse(
+            Path::new("x"),
+            "[global]\npid file = /s/run/$cluster-$name.pid\n[osd.3]\nosd data = /d3\n",
+        );
+        assert_eq!(
+            c.osd_pidfile("ceph", 7),
+            PathBuf::from("/s/run/ceph-osd.7.pid")
+        );
+        assert_eq!(c.osd_data("ceph", 3), PathBuf::from("/d3"));
+        assert_eq!(
+            c.osd_data("ceph", 4),
+            PathBuf::from("/var/lib/ceph/osd/ceph-4")
+        );
     }
 }

@@ -1,3 +1,6 @@
-//! Ceph access: configuration discovery (`conf`), and the client the engine talks to.
+//! Ceph access: configuration discovery (`conf`), the client trait and its librados
+//! implementation (`client`), and typed monitor commands (`commands`).
 
+pub mod client;
+pub mod commands;
 pub mod conf;

@@ -1,7 +1,9 @@
 //! Command-line definitions (clap) and output rendering. `cli` turns arguments into typed
 //! requests; the engine never sees clap types.
 
+pub mod cluster;
 pub mod disks;
+pub mod osd;
 pub mod output;
 
 use std::path::PathBuf;
@@ -62,9 +64,45 @@ pub struct Global {
     /// Ceph cluster name (selects /etc/ceph/<cluster>.conf).
     #[arg(long, global = true, default_value = "ceph")]
     pub cluster: String,
-    /// Ceph configuration file [default: $CEPH_CONF, else /etc/ceph/<cluster>.conf].
+    /// Ceph configuration file [default: $CEPH_CONF, else /etc/ceph/<cluster>.conf, else
+    /// <state-dir>/ceph.conf].
     #[arg(long, global = true)]
     pub conf: Option<PathBuf>,
+    /// Ceph entity to authenticate as.
+    #[arg(long = "name", global = true, default_value = "client.admin")]
+    pub entity: String,
+    /// Keyring file [default: what the config says, then Ceph's search path].
+    #[arg(long, global = true)]
+    pub keyring: Option<PathBuf>,
+    /// Where cephboot keeps its state: a bootstrapped cluster, loop-file disks.
+    #[arg(
+        long,
+        global = true,
+        env = "CEPHBOOT_STATE_DIR",
+        default_value = "/var/lib/cephboot"
+    )]
+    pub state_dir: PathBuf,
+    /// Seconds to wait for the cluster on each call (connect, each command).
+    #[arg(long, global = true, default_value_t = 20)]
+    pub timeout: u64,
+}
+
+impl Global {
+    /// The ceph.conf to use.
+    pub fn conf_path(&self) -> PathBuf {
+        crate::ceph::conf::locate_with_state(self.conf.as_deref(), &self.cluster, &self.state_dir)
+    }
+
+    /// Connection options for the Ceph client.
+    pub fn connect_options(&self) -> crate::ceph::client::ConnectOptions {
+        crate::ceph::client::ConnectOptions {
+            cluster: self.cluster.clone(),
+            conf: self.conf_path(),
+            name: self.entity.clone(),
+            keyring: self.keyring.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+        }
+    }
 }
 
 /// Top-level commands.
@@ -73,6 +111,115 @@ pub enum Command {
     /// Block devices: list them with their state, wipe them.
     #[command(subcommand)]
     Disks(DisksCommand),
+    /// A single-node cluster on this host (all-in-one, demo, tests).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// OSDs: prepare disks, activate prepared OSDs, list them.
+    #[command(subcommand)]
+    Osd(OsdCommand),
+}
+
+/// `cephboot osd ...`
+#[derive(Debug, Subcommand)]
+pub enum OsdCommand {
+    /// Turn disks into OSDs: wipe, lay out (bluestore: block + optional db/wal; filestore:
+    /// xfs data + journal), create the OSD in the cluster, mkfs, place it in CRUSH, and label
+    /// the partitions KOLLA_CEPH_DATA_… as the last step.
+    ///
+    /// A disk is taken when it is named and free, named and labelled for bootstrap, or named
+    /// with --wipe (consent to destroy what it holds); --all-bootstrap takes every disk
+    /// carrying a bootstrap label. A prepared disk is reported `unchanged`. An interrupted
+    /// run is recognised by its "being prepared" partition types and cleaned up (including
+    /// the OSD id it allocated) by the next run. Does not start the OSD: see `osd activate`.
+    Prepare(PrepareArgs),
+    /// Start prepared OSDs found on this host's disks (by their labels): rebuild the OSD
+    /// directory, start ceph-osd with a pidfile, and wait until the cluster sees it up.
+    /// Re-attaches loop-file disks of --state-dir first.
+    Activate(ActivateArgs),
+    /// Prepared OSDs on this host, with their partitions and (when the cluster answers)
+    /// whether they are up and in.
+    List,
+}
+
+/// `osd prepare` options.
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Disks: /dev/sdb, sdb, /dev/disk/by-id/..., or loop:SIZE (a sparse file under
+    /// <state-dir>/loops attached as a loop device; the Nth loop:SIZE of a command line is
+    /// always the same file, so a rerun finds it again).
+    pub devices: Vec<String>,
+    /// Also every disk carrying a bootstrap label (KOLLA_CEPH_OSD_BOOTSTRAP...).
+    #[arg(long)]
+    pub all_bootstrap: bool,
+    /// Object store for unlabelled disks [default: bluestore]; labelled disks must agree.
+    #[arg(long, value_enum)]
+    pub store: Option<StoreArg>,
+    /// External filestore journal: a partition (used in place) or a free disk.
+    #[arg(long, value_name = "DEV")]
+    pub journal: Option<std::path::PathBuf>,
+    /// External bluestore block.db: a partition (used in place) or a free disk.
+    #[arg(long, value_name = "DEV")]
+    pub db: Option<std::path::PathBuf>,
+    /// External bluestore block.wal: a partition or a free disk (may be the --db disk).
+    #[arg(long, value_name = "DEV")]
+    pub wal: Option<std::path::PathBuf>,
+    /// Consent to destroy what a named device holds (a filesystem, a table, LVM, another
+    /// cluster's OSD).
+    #[arg(long)]
+    pub wipe: bool,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Size of a journal on the data disk (filestore).
+    #[arg(long, default_value = "5G")]
+    pub journal_size: String,
+    /// Size of block.wal when it shares a disk with block.db.
+    #[arg(long, default_value = "1G")]
+    pub wal_size: String,
+}
+
+/// Object store choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    /// BlueStore.
+    Bluestore,
+    /// FileStore (deprecated by Ceph, still supported by Ceph 16).
+    Filestore,
+}
+
+/// `osd activate` options.
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// Every prepared OSD on this host.
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+    /// Only this OSD.
+    pub id: Option<u32>,
+    /// Run ceph-osd in the foreground in place of this process (container entrypoint).
+    #[arg(long)]
+    pub exec: bool,
+}
+
+/// `cephboot cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start a monitor and a manager on 127.0.0.1 with every file under --state-dir
+    /// (ceph.conf, admin and bootstrap-osd keyrings, data, pidfiles, logs), and wait for
+    /// quorum and an available manager. A rerun reports `unchanged`, or starts what stopped.
+    Bootstrap(BootstrapArgs),
+    /// Stop every daemon of the --state-dir cluster (OSDs, manager, monitor) by pidfile.
+    Stop,
+}
+
+/// `cluster bootstrap` options.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Required: this command only builds a one-host cluster.
+    #[arg(long, required = true)]
+    pub single_node: bool,
+    /// Monitor port (msgr2) [default: a free port].
+    #[arg(long)]
+    pub port: Option<u16>,
 }
 
 /// `cephboot disks ...`

@@ -3,6 +3,7 @@
 # Sourced, not run. Everything listens on 127.0.0.1 only.
 
 # Debian's python3 (the one the OpenStack packages are built for), not a pyenv shim.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PY=/usr/bin/python3
 
 # PID files written by this run; on failure (see fail) only these are stopped.
@@ -91,18 +92,23 @@ spawn() {
   STARTED_PIDFILES+=("$STATE/$name.pid")
 }
 
-# wait_http NAME LOG SECONDS WANT_CODE URL [CURL_ARGS...]: poll URL until it answers
-# WANT_CODE; fail (with LOG's tail) after SECONDS or when NAME's process died.
+# Logs worth showing when a daemon fails, by daemon name (set by the start scripts).
+declare -A DAEMON_LOGS=()
+
+# wait_http NAME SECONDS WANT_CODE URL [CURL_ARGS...]: poll URL until it answers WANT_CODE;
+# fail (with the tails of DAEMON_LOGS[NAME]) after SECONDS or when NAME's process died.
 wait_http() {
-  local name=$1 log=$2 secs=$3 want=$4 url=$5; shift 5
-  local pid code deadline
+  local name=$1 secs=$2 want=$3 url=$4; shift 4
+  local pid code deadline logs
+  read -r -a logs <<<"${DAEMON_LOGS[$name]:-}"
   pid=$(cat "$STATE/$name.pid")
   deadline=$((SECONDS + secs))
   while :; do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$url" 2>/dev/null) || true
     [ "$code" = "$want" ] && return 0
-    group_alive "$pid" || fail "$name exited before answering $url" "$log"
-    [ $SECONDS -ge $deadline ] && fail "$name did not answer $want on $url within ${secs}s (last: $code)" "$log"
+    group_alive "$pid" || fail "$name exited before answering $url" "${logs[@]}"
+    [ $SECONDS -ge $deadline ] &&
+      fail "$name did not answer $want on $url within ${secs}s (last: $code)" "${logs[@]}"
     sleep 0.2
   done
 }
@@ -143,12 +149,19 @@ driver = noop
 EOF
 }
 
-# start_cinder CONF PORT: db sync, start cinder-api, record its PID as cinder.pid.
+# start_cinder_api CONF PORT: start cinder-api on a synced database, PID as cinder.pid.
+start_cinder_api() {
+  local conf=$1 port=$2
+  check_port "$port"
+  DAEMON_LOGS[cinder]="$STATE/cinder-api.out $STATE/cinder-api.log"
+  spawn cinder "$STATE/cinder-api.out" cinder-api --config-file "$conf"
+}
+
+# start_cinder CONF PORT: db sync, then start_cinder_api.
 start_cinder() {
   local conf=$1 port=$2
   if ! cinder-manage --config-file "$conf" db sync >"$STATE/cinder-manage.log" 2>&1; then
     fail "cinder-manage db sync failed" "$STATE/cinder-manage.log"
   fi
-  check_port "$port"
-  spawn cinder "$STATE/cinder-api.out" cinder-api --config-file "$conf"
+  start_cinder_api "$conf" "$port"
 }

@@ -10,13 +10,16 @@ Debian's /usr/bin/python3; arguments come from the environment:
   TWO_REGIONS      "1": also a region RegionTwo with a volumev3 endpoint
   REGION_TWO_URL   the RegionTwo endpoint (default: CINDER_URL)
   DEMO_PASSWORD    password for the non-admin `demo` user
+  CLOUDS_YAML      where to write clouds.yaml (clouds `admin` and `demo`, RegionOne)
 
 Creates: project `service` with user `cinder` (role admin), one service per type
 (volumev3 -> name cinderv3, block-storage -> name cinder, others named after their type)
 with public/internal/admin endpoints in RegionOne, project `demo` with user `demo`
-(role member). Prints nothing; fails with a traceback.
+(role member). Prints the admin's token and project id (for a readiness check), nothing
+else; fails with a traceback.
 """
 
+import json
 import os
 
 from keystoneauth1 import session
@@ -37,7 +40,8 @@ auth = v3.Password(
     user_domain_id="default",
     project_domain_id="default",
 )
-ks = client.Client(session=session.Session(auth=auth, timeout=30), interface="public")
+admin_session = session.Session(auth=auth, timeout=30)
+ks = client.Client(session=admin_session, interface="public")
 
 domain = "default"
 roles = {r.name: r for r in ks.roles.list()}
@@ -71,3 +75,33 @@ demo_user = ks.users.create(
     "demo", domain=domain, password=env["DEMO_PASSWORD"], default_project=demo_project
 )
 ks.roles.grant(roles["member"], user=demo_user, project=demo_project)
+
+
+def cloud(user, password, project):
+    # JSON strings are YAML strings: any password is quoted correctly.
+    return {
+        "auth": {
+            "auth_url": ks_url,
+            "username": user,
+            "password": password,
+            "project_name": project,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "region_name": "RegionOne",
+        "interface": "public",
+        "identity_api_version": 3,
+    }
+
+
+clouds = {
+    "clouds": {
+        "admin": cloud("admin", env["ADMIN_PASSWORD"], "admin"),
+        "demo": cloud("demo", env["DEMO_PASSWORD"], "demo"),
+    }
+}
+with open(env["CLOUDS_YAML"], "w") as f:
+    json.dump(clouds, f, indent=2)
+    f.write("\n")
+
+print(admin_session.get_token(), admin_session.get_project_id())

@@ -1,0 +1,127 @@
+//! Typed monitor commands: each builds its JSON from arguments and reads the reply into
+//! plain values, so the engine never handles raw JSON.
+
+use serde_json::{json, Value};
+
+use super::client::CephClient;
+use crate::error::{Error, Result};
+
+fn bad_reply(what: &str, v: &Value) -> Error {
+    Error::Cluster {
+        context: format!("reading the reply to `{what}`"),
+        message: format!("unexpected reply: {v}"),
+        errno: None,
+    }
+}
+
+/// One OSD in the OSD map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsdInfo {
+    /// Id.
+    pub id: u32,
+    /// Its uuid.
+    pub uuid: String,
+    /// Up.
+    pub up: bool,
+    /// In.
+    pub is_in: bool,
+    /// Ever booted (`up_from` > 0).
+    pub ever_up: bool,
+}
+
+/// The cluster fsid.
+pub fn fsid(c: &dyn CephClient) -> Result<String> {
+    let v = c.mon(json!({"prefix": "fsid"}))?;
+    v.get("fsid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| bad_reply("fsid", &v))
+}
+
+/// Every OSD in the map.
+pub fn osds(c: &dyn CephClient) -> Result<Vec<OsdInfo>> {
+    let v = c.mon(json!({"prefix": "osd dump"}))?;
+    let list = v
+        .get("osds")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_reply("osd dump", &v))?;
+    Ok(list
+        .iter()
+        .filter_map(|o| {
+            Some(OsdInfo {
+                id: u32::try_from(o.get("osd")?.as_u64()?).ok()?,
+                uuid: o
+                    .get("uuid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                up: o.get("up").and_then(Value::as_u64) == Some(1),
+                is_in: o.get("in").and_then(Value::as_u64) == Some(1),
+                ever_up: o.get("up_from").and_then(Value::as_u64).unwrap_or(0) > 0,
+            })
+        })
+        .collect())
+}
+
+/// `osd new UUID` with a cephx secret (passed as input, never logged): the OSD id. Idempotent
+/// for the same uuid.
+pub fn osd_new(c: &dyn CephClient, uuid: &str, cephx_secret: &str) -> Result<u32> {
+    let input = json!({"cephx_secret": cephx_secret}).to_string();
+    let out = c.mon_raw(
+        &json!({"prefix": "osd new", "uuid": uuid, "format": "json"}),
+        input.as_bytes(),
+    )?;
+    let v: Value = serde_json::from_slice(&out).map_err(|e| Error::Cluster {
+        context: "reading the reply to `osd new`".into(),
+        message: e.to_string(),
+        errno: None,
+    })?;
+    v.get("osdid")
+        .and_then(Value::as_u64)
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| bad_reply("osd new", &v))
+}
+
+/// `osd purge-new ID`: removes an OSD that was created but never booted.
+pub fn osd_purge_new(c: &dyn CephClient, id: u32) -> Result<()> {
+    c.mon(json!({"prefix": "osd purge-new", "id": id, "yes_i_really_mean_it": true}))?;
+    Ok(())
+}
+
+/// `osd crush create-or-move`: places the OSD under `host=HOST root=default`.
+pub fn osd_crush_create_or_move(
+    c: &dyn CephClient,
+    id: u32,
+    weight: f64,
+    host: &str,
+) -> Result<()> {
+    c.mon(json!({
+        "prefix": "osd crush create-or-move",
+        "id": id,
+        "weight": weight,
+        "args": [format!("host={host}"), "root=default"],
+    }))?;
+    Ok(())
+}
+
+/// `mon getmap`: the binary monmap.
+pub fn monmap(c: &dyn CephClient) -> Result<Vec<u8>> {
+    c.mon_raw(&json!({"prefix": "mon getmap"}), &[])
+}
+
+/// `auth get-or-create ENTITY caps...` in keyring format.
+pub fn auth_get_or_create_keyring(
+    c: &dyn CephClient,
+    entity: &str,
+    caps: &[(&str, &str)],
+) -> Result<String> {
+    let caps: Vec<String> = caps
+        .iter()
+        .flat_map(|(k, v)| [k.to_string(), v.to_string()])
+        .collect();
+    let out = c.mon_raw(
+        &json!({"prefix": "auth get-or-create", "entity": entity, "caps": caps, "format": "plain"}),
+        &[],
+    )?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}

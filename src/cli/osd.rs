@@ -1,0 +1,439 @@
+//! `cephboot osd prepare | activate | list`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::output::{print_json, table};
+use super::{ActivateArgs, Format, Global, PrepareArgs, StoreArg};
+use crate::ceph::client::{CephClient, RadosClient};
+use crate::ceph::commands;
+use crate::ceph::conf::CephConf;
+use crate::disk::classify::classify;
+use crate::disk::inventory::{self, Filter, Roots, Snapshot};
+use crate::disk::label::{LabelGrammar, Store};
+use crate::error::{Error, Result};
+use crate::osd::plan::{self, PlanEntry, PrepareRequest};
+use crate::osd::{activate, prepare, target};
+
+fn scan() -> Snapshot {
+    inventory::scan(
+        &Roots::default(),
+        &Filter {
+            all: true,
+            only: vec![],
+        },
+    )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| {
+            h.trim()
+                .split('.')
+                .next()
+                .unwrap_or("localhost")
+                .to_string()
+        })
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// One device's prepare result.
+#[derive(Debug, Serialize)]
+struct PrepareItem {
+    device: String,
+    /// `created`, `unchanged`, `would_create`, `refused`, `failed`.
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    osd_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prepared: Option<prepare::Prepared>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<plan::OsdPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PrepareReport {
+    dry_run: bool,
+    changed: bool,
+    osds: Vec<PrepareItem>,
+}
+
+fn connect(global: &Global) -> Result<(RadosClient, CephConf)> {
+    let opts = global.connect_options();
+    let conf = CephConf::read(&opts.conf).map_err(|e| {
+        Error::NotFound(format!(
+            "Ceph config {}: {e}: pass --conf, set CEPH_CONF, or run `cephboot cluster bootstrap`",
+            opts.conf.display()
+        ))
+    })?;
+    Ok((RadosClient::connect(&opts)?, conf))
+}
+
+/// Runs `osd prepare`.
+pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    if args.devices.is_empty() && !args.all_bootstrap {
+        return Err(Error::Usage(
+            "name the disks to prepare, or pass --all-bootstrap".into(),
+        ));
+    }
+    let name_of = |p: &Option<std::path::PathBuf>| -> Result<Option<String>> {
+        p.as_deref()
+            .map(|p| target::kernel_name_of(p).map(|(_, n)| n))
+            .transpose()
+    };
+    let targets = target::resolve(&args.devices, &global.state_dir, args.dry_run)?;
+    let req = PrepareRequest {
+        disks: targets.iter().map(|t| t.name.clone()).collect(),
+        all_bootstrap: args.all_bootstrap,
+        store: args.store.map(|s| match s {
+            StoreArg::Bluestore => Store::Bluestore,
+            StoreArg::Filestore => Store::Filestore,
+        }),
+        journal: name_of(&args.journal)?,
+        db: name_of(&args.db)?,
+        wal: name_of(&args.wal)?,
+        wipe: args.wipe,
+        journal_size: target::parse_size(&args.journal_size)?,
+        wal_size: target::parse_size(&args.wal_size)?,
+    };
+    let snapshot = scan();
+    let entries = plan::plan(&snapshot, &classify(&snapshot, grammar), grammar, &req);
+    if args.all_bootstrap && entries.is_empty() {
+        tracing::warn!(
+            "no disk carries a bootstrap label ({}...); see `cephboot disks list`",
+            grammar.bootstrap(crate::disk::label::Role::FilestoreData, None)
+        );
+    }
+
+    let mut items = Vec::new();
+    let mut first_error: Option<Error> = None;
+    let needs_cluster = !args.dry_run
+        && entries
+            .iter()
+            .any(|e| matches!(e, PlanEntry::Prepare { .. }));
+    // The cluster must answer before any disk is touched.
+    let cluster = if needs_cluster {
+        Some(connect(global)?)
+    } else {
+        None
+    };
+    let fsid = match &cluster {
+        Some((c, _)) => Some(commands::fsid(c)?),
+        None => None,
+    };
+    let host = hostname();
+    for entry in entries {
+        match entry {
+            PlanEntry::Unchanged { device, osd_id } => items.push(PrepareItem {
+                device: device.display().to_string(),
+                action: "unchanged",
+                osd_id,
+                prepared: None,
+                plan: None,
+                reason: None,
+            }),
+            PlanEntry::Refused {
+                device,
+                reason,
+                usage,
+            } => {
+                let e = if usage {
+                    Error::Usage(format!("{}: {reason}", device.display()))
+                } else {
+                    Error::refused(&device, reason.clone(), "nothing was written to it")
+                };
+                eprintln!("cephboot: {e}");
+                first_error.get_or_insert(e);
+                items.push(PrepareItem {
+                    device: device.display().to_string(),
+                    action: "refused",
+                    osd_id: None,
+                    prepared: None,
+                    plan: None,
+                    reason: Some(reason),
+                });
+            }
+            PlanEntry::Prepare { device, plan } if args.dry_run => items.push(PrepareItem {
+                device: device.display().to_string(),
+                action: "would_create",
+                osd_id: None,
+                prepared: None,
+                plan: Some(*plan),
+                reason: None,
+            }),
+            PlanEntry::Prepare { device, .. } => {
+                let (Some((client, conf)), Some(fsid)) = (&cluster, &fsid) else {
+                    continue;
+                };
+                // Re-plan this device on a fresh snapshot: an earlier OSD may have changed a
+                // shared disk.
+                let fresh = scan();
+                let verdicts = classify(&fresh, grammar);
+                let mut one = req.clone();
+                one.disks = vec![fresh
+                    .find(&device)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default()];
+                one.all_bootstrap = false;
+                let planned = plan::plan(&fresh, &verdicts, grammar, &one)
+                    .into_iter()
+                    .next();
+                let Some(PlanEntry::Prepare { plan, .. }) = planned else {
+                    continue;
+                };
+                let env = prepare::Env {
+                    client,
+                    conf,
+                    cluster: &global.cluster,
+                    fsid,
+                    grammar,
+                    host: &host,
+                    wipe: args.wipe,
+                };
+                tracing::info!(device = %device.display(), store = %plan.store, "preparing");
+                match prepare::prepare(&env, &fresh, &plan) {
+                    Ok(p) => items.push(PrepareItem {
+                        device: device.display().to_string(),
+                        action: "created",
+                        osd_id: Some(p.osd_id),
+                        prepared: Some(p),
+                        plan: None,
+                        reason: None,
+                    }),
+                    Err(e) => {
+                        eprintln!("cephboot: {}: {e}", device.display());
+                        items.push(PrepareItem {
+                            device: device.display().to_string(),
+                            action: "failed",
+                            osd_id: None,
+                            prepared: None,
+                            plan: None,
+                            reason: Some(e.to_string()),
+                        });
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+    }
+    let report = PrepareReport {
+        dry_run: args.dry_run,
+        changed: items.iter().any(|i| i.action == "created"),
+        osds: items,
+    };
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+    } else {
+        for i in &report.osds {
+            match (&i.prepared, &i.plan, &i.reason) {
+                (Some(p), _, _) => {
+                    println!(
+                        "{}: created osd.{} ({}, uuid {})",
+                        i.device, p.osd_id, p.store, p.osd_uuid
+                    );
+                    for part in &p.partitions {
+                        println!(
+                            "  {} {} {}",
+                            part.path.display(),
+                            part.role.as_str(),
+                            part.name
+                        );
+                    }
+                }
+                (_, Some(pl), _) => {
+                    println!(
+                        "{}: would create a {} OSD (dry run, nothing written)",
+                        i.device, pl.store
+                    );
+                    if let Some(u) = pl.resume_osd_uuid {
+                        println!("  clean up the interrupted preparation of OSD uuid {u} first");
+                    }
+                    for dw in std::iter::once(&pl.main).chain(pl.extra_disks.iter()) {
+                        println!("  wipe {} and write a new GPT:", dw.disk.display());
+                        for p in &dw.partitions {
+                            let size = p
+                                .size_bytes
+                                .map_or("rest of disk".to_string(), super::output::human_size);
+                            println!(
+                                "    partition {} {} ({size}) labelled {}",
+                                p.number,
+                                p.role.as_str(),
+                                p.label
+                            );
+                        }
+                    }
+                    for r in &pl.reuse {
+                        println!(
+                            "  reuse {} as {} (wiped)",
+                            r.node.display(),
+                            r.role.as_str()
+                        );
+                    }
+                }
+                (_, _, reason) => println!(
+                    "{}: {}{}{}",
+                    i.device,
+                    i.action,
+                    i.osd_id
+                        .map(|id| format!(" (osd.{id})"))
+                        .unwrap_or_default(),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(Error::AlreadyReported(Box::new(e))),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ActivateReport {
+    changed: bool,
+    osds: Vec<activate::Activated>,
+}
+
+/// Runs `osd activate`.
+pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    if !args.all && args.id.is_none() {
+        return Err(Error::Usage("name an OSD id or pass --all".into()));
+    }
+    target::reattach_all(&global.state_dir)?;
+    let snapshot = scan();
+    let found = activate::find_prepared(&snapshot, &classify(&snapshot, grammar));
+    let chosen: Vec<&activate::FoundOsd> = found
+        .iter()
+        .filter(|o| args.id.is_none_or(|id| o.osd_id == id))
+        .collect();
+    if let Some(id) = args.id.filter(|_| chosen.is_empty()) {
+        return Err(Error::NotFound(format!(
+            "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
+        )));
+    }
+    let (client, conf) = connect(global)?;
+    let env = activate::Env {
+        client: &client,
+        conf: &conf,
+        cluster: &global.cluster,
+        wait_up: Duration::from_secs(global.timeout.max(60)),
+    };
+    if args.exec {
+        let [one] = chosen.as_slice() else {
+            return Err(Error::Usage(format!(
+                "--exec runs one OSD in the foreground; {} were found: name one",
+                chosen.len()
+            )));
+        };
+        return Err(activate::exec_foreground(&env, one, &snapshot));
+    }
+    let results: Vec<activate::Activated> = chosen
+        .iter()
+        .map(|o| activate::start(&env, o, &snapshot))
+        .collect();
+    let failed = results
+        .iter()
+        .find(|r| r.action == "failed")
+        .map(|r| format!("osd.{}: {}", r.osd_id, r.error.clone().unwrap_or_default()));
+    let report = ActivateReport {
+        changed: results.iter().any(|r| r.action == "started"),
+        osds: results,
+    };
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+    } else if report.osds.is_empty() {
+        println!("no prepared OSD on this host's disks");
+    } else {
+        for r in &report.osds {
+            println!(
+                "osd.{}: {}{}",
+                r.osd_id,
+                r.action,
+                r.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    match failed {
+        Some(msg) => Err(Error::AlreadyReported(Box::new(Error::Device {
+            device: "ceph-osd".into(),
+            message: msg,
+        }))),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ListItem {
+    #[serde(flatten)]
+    osd: activate::FoundOsd,
+    up: Option<bool>,
+    #[serde(rename = "in")]
+    is_in: Option<bool>,
+}
+
+/// Runs `osd list`.
+pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    let snapshot = scan();
+    let found = activate::find_prepared(&snapshot, &classify(&snapshot, grammar));
+    let states = connect(global)
+        .ok()
+        .and_then(|(c, _)| commands::osds(&c).ok());
+    let items: Vec<ListItem> = found
+        .into_iter()
+        .map(|o| {
+            let s = states
+                .as_ref()
+                .and_then(|s| s.iter().find(|x| x.id == o.osd_id));
+            ListItem {
+                up: s.map(|s| s.up),
+                is_in: s.map(|s| s.is_in),
+                osd: o,
+            }
+        })
+        .collect();
+    if global.format != Format::Table {
+        print_json(global.format, &serde_json::json!({ "osds": items }));
+        return Ok(());
+    }
+    let yn = |b: Option<bool>| b.map_or("?", |b| if b { "yes" } else { "no" }).to_string();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let parts = i
+                .osd
+                .partitions
+                .iter()
+                .map(|(r, p)| format!("{r}={}", p.display()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![
+                format!("osd.{}", i.osd.osd_id),
+                i.osd.store.to_string(),
+                yn(i.up),
+                yn(i.is_in),
+                parts,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["OSD", "STORE", "UP", "IN", "PARTITIONS"], &rows)
+    );
+    let _ = Path::new("");
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _assert_client(_: &dyn CephClient) {}

@@ -1,0 +1,435 @@
+//! `cluster bootstrap --single-node`: a monitor and a manager on this host, on loopback, with
+//! every file under one state directory (ceph.conf, keyrings, daemon data, pidfiles, logs).
+//! The all-in-one path, the demo, and what the tests use. Idempotent: a rerun reports
+//! `unchanged` when both daemons run, and starts whichever is stopped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::daemons;
+use crate::ceph::client::{CephClient, ConnectOptions, RadosClient};
+use crate::ceph::commands;
+use crate::ceph::conf::CephConf;
+use crate::error::{Error, Result};
+use crate::exec;
+
+/// What to bootstrap.
+#[derive(Debug, Clone)]
+pub struct BootstrapRequest {
+    /// The state directory (created if missing).
+    pub state_dir: PathBuf,
+    /// Monitor port; a free one is chosen when `None`.
+    pub port: Option<u16>,
+    /// How long to wait for quorum and for the manager.
+    pub timeout: Duration,
+}
+
+/// One daemon's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonReport {
+    /// `mon.a`, `mgr.x`.
+    pub name: String,
+    /// `created`, `started`, `unchanged`.
+    pub action: &'static str,
+    /// Pid.
+    pub pid: Option<u32>,
+}
+
+/// The bootstrap outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootstrapReport {
+    /// Whether anything changed.
+    pub changed: bool,
+    /// The cluster fsid.
+    pub fsid: String,
+    /// ceph.conf to pass as `--conf` / `CEPH_CONF`.
+    pub conf: PathBuf,
+    /// The admin keyring.
+    pub admin_keyring: PathBuf,
+    /// The monitor address.
+    pub mon_host: String,
+    /// Daemons.
+    pub daemons: Vec<DaemonReport>,
+}
+
+/// Paths inside a state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    /// ceph.conf.
+    pub fn conf(&self) -> PathBuf {
+        self.root.join("ceph.conf")
+    }
+    /// A pidfile of daemon `name` (`mon.a`).
+    pub fn pidfile(&self, name: &str) -> PathBuf {
+        self.root.join("run").join(format!("ceph-{name}.pid"))
+    }
+    /// The admin keyring.
+    pub fn admin_keyring(&self) -> PathBuf {
+        self.root.join("ceph.client.admin.keyring")
+    }
+    /// The monitor's data dir.
+    pub fn mon_data(&self) -> PathBuf {
+        self.root.join("mon").join("ceph-a")
+    }
+    /// The manager's data dir.
+    pub fn mgr_data(&self) -> PathBuf {
+        self.root.join("mgr").join("ceph-x")
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::io("finding a free port on 127.0.0.1", e))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io("finding a free port", e))
+}
+
+fn mkdir(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p).map_err(|e| Error::io(format!("creating {}", p.display()), e))
+}
+
+fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(format!("setting the mode of {}", p.display()), e))
+}
+
+/// The ceph.conf of a single-node cluster whose files all live under `s`.
+fn render_conf(s: &StateDir, fsid: &str, port: u16) -> String {
+    let r = s.root.display();
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# Written by `cephboot cluster bootstrap --single-node`. Everything lives under {r}."
+    );
+    let _ = writeln!(c, "[global]");
+    for (k, v) in [
+        ("fsid", fsid.to_string()),
+        ("mon host", format!("v2:127.0.0.1:{port}")),
+        ("public addr", "127.0.0.1".into()),
+        ("cluster addr", "127.0.0.1".into()),
+        ("ms bind msgr1", "false".into()),
+        ("auth cluster required", "cephx".into()),
+        ("auth service required", "cephx".into()),
+        ("auth client required", "cephx".into()),
+        ("auth allow insecure global id reclaim", "false".into()),
+        ("run dir", format!("{r}/run")),
+        ("pid file", format!("{r}/run/$cluster-$name.pid")),
+        ("admin socket", format!("{r}/run/$cluster-$name.asok")),
+        ("log file", format!("{r}/log/$cluster-$name.log")),
+        ("keyring", format!("{r}/$cluster.$name.keyring")),
+        ("mon data", format!("{r}/mon/$cluster-$id")),
+        ("mgr data", format!("{r}/mgr/$cluster-$id")),
+        ("osd data", format!("{r}/osd/$cluster-$id")),
+        ("osd objectstore", "bluestore".into()),
+        ("osd memory target", "939524096".into()),
+        ("mon allow pool delete", "true".into()),
+        // A loop-device test or demo host often has less than 30% free on its root disk.
+        ("mon data avail warn", "10".into()),
+    ] {
+        let _ = writeln!(c, "{k} = {v}");
+    }
+    let _ = writeln!(c, "\n[mgr]\nkeyring = {r}/mgr/$cluster-$id/keyring");
+    let _ = writeln!(c, "\n[osd]\nkeyring = {r}/osd/$cluster-$id/keyring");
+    c
+}
+
+/// Connects as client.admin to the cluster of this state dir.
+pub fn admin_client(s: &StateDir, timeout: Duration) -> Result<RadosClient> {
+    RadosClient::connect(&ConnectOptions {
+        cluster: "ceph".into(),
+        conf: s.conf(),
+        name: "client.admin".into(),
+        keyring: Some(s.admin_keyring()),
+        timeout,
+    })
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return Ok(v);
+        }
+        if started.elapsed() > timeout {
+            return Err(Error::Timeout {
+                what: what.into(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
+    let conf = s.conf().display().to_string();
+    exec::start_daemon(
+        bin,
+        &["--cluster", "ceph", "-c", &conf, "-i", id],
+        Duration::from_secs(60),
+    )
+    .map_err(|e| match e {
+        Error::Command {
+            command, status, ..
+        } => Error::Command {
+            command,
+            status,
+            stderr: format!(
+                "see {}/log/ceph-{}.{id}.log",
+                s.root.display(),
+                bin.trim_start_matches("ceph-")
+            ),
+        },
+        other => other,
+    })
+}
+
+/// Bootstraps (or restarts) the single-node cluster of `req.state_dir`.
+pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
+    let root = std::path::absolute(&req.state_dir)
+        .map_err(|e| Error::io(format!("resolving {}", req.state_dir.display()), e))?;
+    let s = StateDir { root };
+    for d in ["run", "log", "mon", "mgr", "osd"] {
+        mkdir(&s.root.join(d))?;
+    }
+    let mut daemons_out = Vec::new();
+    let mut changed = false;
+
+    // The monitor.
+    let conf_path = s.conf();
+    let (fsid, mon_host) = if conf_path.exists() {
+        let conf = CephConf::read(&conf_path)
+            .map_err(|e| Error::io(format!("reading {}", conf_path.display()), e))?;
+        let fsid = conf.fsid().map(str::to_string).ok_or_else(|| {
+            Error::Usage(format!(
+                "{} has no fsid: remove the state dir or choose another",
+                conf_path.display()
+            ))
+        })?;
+        if !s.mon_data().join("store.db").exists() {
+            return Err(Error::Usage(format!(
+                "{} exists but has no monitor data: it is not a cephboot state dir; remove it or choose another",
+                s.root.display()
+            )));
+        }
+        (fsid, conf.global("mon_host").unwrap_or("").to_string())
+    } else {
+        let port = match req.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let fsid = uuid::Uuid::new_v4().to_string();
+        write_file(&conf_path, &render_conf(&s, &fsid, port), 0o644)?;
+        create_mon(&s, &fsid, port)?;
+        (fsid, format!("v2:127.0.0.1:{port}"))
+    };
+    let mon_pid = s.pidfile("mon.a");
+    let mon_action = if daemons::running_pid(&mon_pid, "ceph-mon").is_some() {
+        "unchanged"
+    } else {
+        start_daemon(&s, "ceph-mon", "a")?;
+        changed = true;
+        "started"
+    };
+    let client = wait_for("the monitor to form a quorum", req.timeout, || {
+        let c = admin_client(&s, Duration::from_secs(5)).ok()?;
+        c.mon(json!({"prefix": "quorum_status"})).ok()?;
+        Some(c)
+    })?;
+    daemons_out.push(DaemonReport {
+        name: "mon.a".into(),
+        action: mon_action,
+        pid: daemons::running_pid(&mon_pid, "ceph-mon"),
+    });
+
+    // The manager.
+    let mgr_keyring = s.mgr_data().join("keyring");
+    if !mgr_keyring.exists() {
+        mkdir(&s.mgr_data())?;
+        let keyring = commands::auth_get_or_create_keyring(
+            &client,
+            "mgr.x",
+            &[
+                ("mon", "allow profile mgr"),
+                ("osd", "allow *"),
+                ("mds", "allow *"),
+            ],
+        )?;
+        write_file(&mgr_keyring, &keyring, 0o600)?;
+    }
+    let mgr_pid = s.pidfile("mgr.x");
+    let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {
+        "unchanged"
+    } else {
+        start_daemon(&s, "ceph-mgr", "x")?;
+        changed = true;
+        "started"
+    };
+    wait_for("the manager to become available", req.timeout, || {
+        let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;
+        v.get("available")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|a| *a)
+    })?;
+    daemons_out.push(DaemonReport {
+        name: "mgr.x".into(),
+        action: mgr_action,
+        pid: daemons::running_pid(&mgr_pid, "ceph-mgr"),
+    });
+
+    Ok(BootstrapReport {
+        changed,
+        fsid,
+        conf: conf_path,
+        admin_keyring: s.admin_keyring(),
+        mon_host,
+        daemons: daemons_out,
+    })
+}
+
+/// Keyrings, monmap and `ceph-mon --mkfs`.
+fn create_mon(s: &StateDir, fsid: &str, port: u16) -> Result<()> {
+    let t = Duration::from_secs(30);
+    let mon_keyring = s.root.join("mon.keyring");
+    let mk = |path: &Path, name: &str, caps: &[(&str, &str)]| -> Result<()> {
+        let p = path.display().to_string();
+        let mut args: Vec<String> = vec![
+            "--create-keyring".into(),
+            p,
+            "--gen-key".into(),
+            "-n".into(),
+            name.into(),
+        ];
+        for (k, v) in caps {
+            args.extend(["--cap".to_string(), k.to_string(), v.to_string()]);
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        exec::run("ceph-authtool", &a, None, t)?;
+        Ok(())
+    };
+    mk(&mon_keyring, "mon.", &[("mon", "allow *")])?;
+    mk(
+        &s.admin_keyring(),
+        "client.admin",
+        &[
+            ("mon", "allow *"),
+            ("osd", "allow *"),
+            ("mds", "allow *"),
+            ("mgr", "allow *"),
+        ],
+    )?;
+    let bootstrap_osd = s.root.join("ceph.client.bootstrap-osd.keyring");
+    mk(
+        &bootstrap_osd,
+        "client.bootstrap-osd",
+        &[("mon", "profile bootstrap-osd"), ("mgr", "allow r")],
+    )?;
+    for k in [s.admin_keyring(), bootstrap_osd] {
+        exec::run(
+            "ceph-authtool",
+            &[
+                &mon_keyring.display().to_string(),
+                "--import-keyring",
+                &k.display().to_string(),
+            ],
+            None,
+            t,
+        )?;
+    }
+    let monmap = s.root.join("monmap");
+    let _ = std::fs::remove_file(&monmap);
+    exec::run(
+        "monmaptool",
+        &[
+            "--create",
+            "--add",
+            "a",
+            &format!("v2:127.0.0.1:{port}"),
+            "--fsid",
+            fsid,
+            &monmap.display().to_string(),
+        ],
+        None,
+        t,
+    )?;
+    let conf = s.conf().display().to_string();
+    exec::run(
+        "ceph-mon",
+        &[
+            "--cluster",
+            "ceph",
+            "-c",
+            &conf,
+            "--mkfs",
+            "-i",
+            "a",
+            "--monmap",
+            &monmap.display().to_string(),
+            "--keyring",
+            &mon_keyring.display().to_string(),
+        ],
+        None,
+        Duration::from_secs(60),
+    )?;
+    Ok(())
+}
+
+/// One stopped daemon.
+#[derive(Debug, Clone, Serialize)]
+pub struct StopReport {
+    /// Daemons that were running and are now stopped.
+    pub stopped: Vec<String>,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+/// Stops every daemon of the state dir (OSDs, manager, monitor), by pidfile.
+pub fn stop(state_dir: &Path) -> Result<StopReport> {
+    let s = StateDir {
+        root: state_dir.to_path_buf(),
+    };
+    let mut stopped = Vec::new();
+    let run = s.root.join("run");
+    let mut osds: Vec<PathBuf> = std::fs::read_dir(&run)
+        .map(|rd| {
+            rd.filter_map(std::result::Result::ok)
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    osds.retain(|p| {
+        p.file_name().is_some_and(|n| {
+            n.to_string_lossy().starts_with("ceph-osd.") && n.to_string_lossy().ends_with(".pid")
+        })
+    });
+    osds.sort();
+    for p in osds {
+        if daemons::stop(&p, "ceph-osd", Duration::from_secs(20)) {
+            stopped.push(
+                p.file_stem()
+                    .map(|n| n.to_string_lossy().trim_start_matches("ceph-").to_string())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    for (name, comm) in [("mgr.x", "ceph-mgr"), ("mon.a", "ceph-mon")] {
+        if daemons::stop(&s.pidfile(name), comm, Duration::from_secs(20)) {
+            stopped.push(name.to_string());
+        }
+    }
+    Ok(StopReport {
+        changed: !stopped.is_empty(),
+        stopped,
+    })
+}

@@ -1,0 +1,40 @@
+//! Daemons cephboot starts (mon, mgr, osd): pidfiles, liveness, and stopping by pid.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cephboot_ffi::process::{self, Signal};
+
+/// The pid in `pidfile` if that process is alive and its command is `comm`.
+pub fn running_pid(pidfile: &Path, comm: &str) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    let actual = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    // A zombie still has /proc/PID; treat it as gone.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or("");
+    (actual.trim() == comm && state != "Z").then_some(pid)
+}
+
+/// Stops the process in `pidfile` (SIGTERM, then SIGKILL after `grace`). Returns whether one
+/// was running.
+pub fn stop(pidfile: &Path, comm: &str, grace: Duration) -> bool {
+    let Some(pid) = running_pid(pidfile, comm) else {
+        return false;
+    };
+    let _ = process::send(pid, Signal::Term);
+    let started = Instant::now();
+    while running_pid(pidfile, comm).is_some() {
+        if started.elapsed() > grace {
+            let _ = process::send(pid, Signal::Kill);
+            std::thread::sleep(Duration::from_millis(200));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(pidfile);
+    true
+}

@@ -1,0 +1,138 @@
+//! External programs: resolved once from PATH (plus /usr/sbin and /sbin), run with a timeout,
+//! and every failure carries the full command line and the tail of stderr.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Finds `name` in PATH, /usr/sbin, /sbin, /usr/bin, /bin.
+pub fn resolve(name: &str) -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+    dirs.iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::NotFound(format!("{name} is not installed (not found in PATH, /usr/sbin or /sbin): run scripts/install-deps")))
+}
+
+fn tail(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let lines: Vec<&str> = s.lines().rev().take(8).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// Runs `name args...` with stdin from `input`, waiting at most `timeout`. Non-zero exit is an
+/// error naming the command.
+pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Result<Output> {
+    let bin = resolve(name)?;
+    let line = format!("{} {}", bin.display(), args.join(" "));
+    tracing::debug!(command = %line, "running");
+    let mut child = Command::new(&bin)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {line}"), e))?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        use std::io::Write;
+        stdin
+            .write_all(data)
+            .map_err(|e| Error::io(format!("writing to {line}"), e))?;
+    }
+    // Drain the pipes on threads so a chatty program cannot block on a full pipe.
+    let out_pipe = child.stdout.take();
+    let err_pipe = child.stderr.take();
+    let reader = |p: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out_t = reader(out_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err_t = reader(err_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child
+            .try_wait()
+            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
+        {
+            break s;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Timeout {
+                what: line,
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    if !status.success() {
+        return Err(Error::Command {
+            command: line,
+            status: status.to_string(),
+            stderr: tail(&stderr),
+        });
+    }
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Starts a daemon that forks into the background (ceph-mon, ceph-mgr, ceph-osd): its stdio
+/// goes to /dev/null (the daemon keeps no pipe of ours open) and the parent's exit status is
+/// awaited with `timeout`.
+pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> {
+    let bin = resolve(name)?;
+    let line = format!("{} {}", bin.display(), args.join(" "));
+    tracing::debug!(command = %line, "starting daemon");
+    let mut child = Command::new(&bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {line}"), e))?;
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child
+            .try_wait()
+            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
+        {
+            if s.success() {
+                return Ok(());
+            }
+            return Err(Error::Command {
+                command: line,
+                status: s.to_string(),
+                stderr: String::new(),
+            });
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Timeout {
+                what: line,
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

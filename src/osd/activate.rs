@@ -1,0 +1,279 @@
+//! `osd activate`: finds prepared OSDs by their partition labels (no udev, no LVM tags),
+//! makes the kernel see their partitions, rebuilds the OSD directory (bluestore: from the
+//! BlueStore label with `ceph-bluestore-tool prime-osd-dir`, links to the partition nodes;
+//! filestore: mounts the xfs data partition, links the journal), and starts `ceph-osd` —
+//! daemonised with a pidfile, or in the foreground in place of this process (`--exec`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::prepare::{is_mountpoint, sync_to_table};
+use crate::ceph::client::CephClient;
+use crate::ceph::commands;
+use crate::ceph::conf::CephConf;
+use crate::cluster::daemons;
+use crate::disk::classify::{State, Verdict};
+use crate::disk::inventory::{Device, Snapshot};
+use crate::disk::label::{Role, Store};
+use crate::disk::lock::LockedDisk;
+use crate::error::{Error, Result};
+use crate::exec;
+
+/// A prepared OSD found on this host's disks.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundOsd {
+    /// Id.
+    pub osd_id: u32,
+    /// Object store.
+    pub store: Store,
+    /// Partitions by role.
+    pub partitions: BTreeMap<&'static str, PathBuf>,
+    /// PARTUUID of the main partition (the OSD uuid).
+    pub osd_uuid: Option<String>,
+    #[serde(skip)]
+    main: Option<Device>,
+    #[serde(skip)]
+    members: Vec<Device>,
+}
+
+/// Prepared OSDs on this host, from the labels.
+pub fn find_prepared(snapshot: &Snapshot, verdicts: &[Verdict]) -> Vec<FoundOsd> {
+    let mut by_id: BTreeMap<u32, FoundOsd> = BTreeMap::new();
+    for (d, v) in snapshot.devices.iter().zip(verdicts.iter()) {
+        let (Some(id), Some(role)) = (v.osd_id, v.role) else {
+            continue;
+        };
+        if v.state != State::Prepared || d.kind != crate::disk::inventory::DeviceKind::Partition {
+            continue;
+        }
+        let e = by_id.entry(id).or_insert_with(|| FoundOsd {
+            osd_id: id,
+            store: role.store(),
+            partitions: BTreeMap::new(),
+            osd_uuid: None,
+            main: None,
+            members: Vec::new(),
+        });
+        e.partitions.insert(role.as_str(), d.path.clone());
+        if role.is_primary() {
+            e.main = Some(d.clone());
+            e.osd_uuid = d.gpt.as_ref().map(|g| g.unique_guid.to_string());
+        }
+        e.members.push(d.clone());
+    }
+    by_id.into_values().collect()
+}
+
+/// What activation needs.
+#[derive(Debug)]
+pub struct Env<'a> {
+    /// The cluster, to wait for the OSD to come up.
+    pub client: &'a dyn CephClient,
+    /// Its config.
+    pub conf: &'a CephConf,
+    /// Cluster name.
+    pub cluster: &'a str,
+    /// How long to wait for `up`.
+    pub wait_up: Duration,
+}
+
+/// One OSD's activation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activated {
+    /// Id.
+    pub osd_id: u32,
+    /// `started`, `unchanged` (already running), or `failed`.
+    pub action: &'static str,
+    /// ceph-osd's pid.
+    pub pid: Option<u32>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn link(target: &Path, at: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(at);
+    std::os::unix::fs::symlink(target, at).map_err(|e| {
+        Error::io(
+            format!("linking {} -> {}", at.display(), target.display()),
+            e,
+        )
+    })
+}
+
+/// Makes the OSD's partitions visible to the kernel and its directory ready. Returns the dir.
+pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result<PathBuf> {
+    let main = osd.main.as_ref().ok_or_else(|| {
+        Error::NotFound(format!(
+            "osd.{}: its main partition was not found",
+            osd.osd_id
+        ))
+    })?;
+    // A partition only in the on-disk table (after a reboot on a kernel without a GPT parser,
+    // or before udev ran): tell the kernel first.
+    let mut disks: Vec<PathBuf> = osd
+        .members
+        .iter()
+        .filter(|m| !m.in_kernel)
+        .filter_map(|m| m.parent.clone())
+        .collect();
+    disks.dedup();
+    for disk in disks {
+        let name = snapshot
+            .find(&disk)
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
+        let lock = LockedDisk::open(&disk, &name, Duration::from_secs(10))?;
+        sync_to_table(&lock)?;
+    }
+    let dir = env.conf.osd_data(env.cluster, osd.osd_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let dir_s = dir.display().to_string();
+    match osd.store {
+        Store::Bluestore => {
+            exec::run(
+                "ceph-bluestore-tool",
+                &[
+                    "prime-osd-dir",
+                    "--dev",
+                    &main.path.display().to_string(),
+                    "--path",
+                    &dir_s,
+                    "--no-mon-config",
+                ],
+                None,
+                Duration::from_secs(120),
+            )?;
+            link(&main.path, &dir.join("block"))?;
+            for (role, file) in [
+                (Role::BluestoreDb, "block.db"),
+                (Role::BluestoreWal, "block.wal"),
+            ] {
+                if let Some(p) = osd.partitions.get(role.as_str()) {
+                    link(p, &dir.join(file))?;
+                }
+            }
+        }
+        Store::Filestore => {
+            if !is_mountpoint(&dir) {
+                exec::run(
+                    "mount",
+                    &[
+                        "-o",
+                        "noatime,inode64",
+                        &main.path.display().to_string(),
+                        &dir_s,
+                    ],
+                    None,
+                    Duration::from_secs(60),
+                )?;
+            }
+            let journal = osd
+                .partitions
+                .get(Role::FilestoreJournal.as_str())
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "osd.{}: its journal partition (_J) was not found",
+                        osd.osd_id
+                    ))
+                })?;
+            link(journal, &dir.join("journal"))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Starts the OSD as a daemon and waits until the cluster sees it up.
+pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
+    let pidfile = env.conf.osd_pidfile(env.cluster, osd.osd_id);
+    if let Some(pid) = daemons::running_pid(&pidfile, "ceph-osd") {
+        return Activated {
+            osd_id: osd.osd_id,
+            action: "unchanged",
+            pid: Some(pid),
+            error: None,
+        };
+    }
+    let result = (|| {
+        prepare_dir(env, osd, snapshot)?;
+        let conf = env.conf.path.display().to_string();
+        let id = osd.osd_id.to_string();
+        exec::start_daemon(
+            "ceph-osd",
+            &["--cluster", env.cluster, "-c", &conf, "-i", &id],
+            Duration::from_secs(120),
+        )
+        .map_err(|e| Error::Device {
+            device: PathBuf::from(format!("osd.{id}")),
+            message: format!(
+                "{e}; see {}",
+                env.conf.osd_log(env.cluster, osd.osd_id).display()
+            ),
+        })?;
+        wait_up(env, osd.osd_id)
+    })();
+    match result {
+        Ok(()) => Activated {
+            osd_id: osd.osd_id,
+            action: "started",
+            pid: daemons::running_pid(&pidfile, "ceph-osd"),
+            error: None,
+        },
+        Err(e) => Activated {
+            osd_id: osd.osd_id,
+            action: "failed",
+            pid: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+fn wait_up(env: &Env<'_>, id: u32) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        if commands::osds(env.client)?
+            .iter()
+            .any(|o| o.id == id && o.up)
+        {
+            return Ok(());
+        }
+        if started.elapsed() > env.wait_up {
+            return Err(Error::Timeout {
+                what: format!(
+                    "osd.{id} to be up (see {})",
+                    env.conf.osd_log(env.cluster, id).display()
+                ),
+                seconds: env.wait_up.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Replaces this process with `ceph-osd -f` for one OSD (the container entrypoint case).
+pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Error {
+    use std::os::unix::process::CommandExt;
+    if let Err(e) = prepare_dir(env, osd, snapshot) {
+        return e;
+    }
+    let bin = match exec::resolve("ceph-osd") {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let err = std::process::Command::new(bin)
+        .args([
+            "--cluster",
+            env.cluster,
+            "-c",
+            &env.conf.path.display().to_string(),
+            "-i",
+            &osd.osd_id.to_string(),
+            "-f",
+        ])
+        .exec();
+    Error::io(format!("executing ceph-osd for osd.{}", osd.osd_id), err)
+}
