@@ -132,6 +132,8 @@ fn render_conf(s: &StateDir, fsid: &str, port: u16) -> String {
         ("mon data", format!("{r}/mon/$cluster-$id")),
         ("mgr data", format!("{r}/mgr/$cluster-$id")),
         ("osd data", format!("{r}/osd/$cluster-$id")),
+        // Ceph's default journal path is not relative to `osd data`.
+        ("osd journal", format!("{r}/osd/$cluster-$id/journal")),
         ("osd objectstore", "bluestore".into()),
         ("osd memory target", "939524096".into()),
         ("mon allow pool delete", "true".into()),

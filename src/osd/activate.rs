@@ -46,7 +46,10 @@ pub fn find_prepared(snapshot: &Snapshot, verdicts: &[Verdict]) -> Vec<FoundOsd>
         let (Some(id), Some(role)) = (v.osd_id, v.role) else {
             continue;
         };
-        if v.state != State::Prepared || d.kind != crate::disk::inventory::DeviceKind::Partition {
+        // By label: a prepared partition may also be in use (mounted at its OSD dir).
+        if !matches!(v.state, State::Prepared | State::InUse)
+            || d.kind != crate::disk::inventory::DeviceKind::Partition
+        {
             continue;
         }
         let e = by_id.entry(id).or_insert_with(|| FoundOsd {

@@ -314,18 +314,17 @@ fn finish(
     match plan.store {
         Store::Bluestore => {
             link(&main.node, &dir.join("block"))?;
+            // ceph-osd --mkfs makes the block.db / block.wal links itself from these paths.
             if let Some(db) = find(Role::BluestoreDb) {
-                link(&db.node, &dir.join("block.db"))?;
                 mkfs_args.extend([
                     "--bluestore-block-db-path".into(),
-                    dir.join("block.db").display().to_string(),
+                    db.node.display().to_string(),
                 ]);
             }
             if let Some(wal) = find(Role::BluestoreWal) {
-                link(&wal.node, &dir.join("block.wal"))?;
                 mkfs_args.extend([
                     "--bluestore-block-wal-path".into(),
-                    dir.join("block.wal").display().to_string(),
+                    wal.node.display().to_string(),
                 ]);
             }
         }
