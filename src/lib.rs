@@ -12,3 +12,4 @@ pub mod disk;
 pub mod error;
 pub mod exec;
 pub mod osd;
+pub mod pools;

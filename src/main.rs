@@ -4,7 +4,9 @@
 //! documented exit codes. Every `unsafe` line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
 
-use cephboot::cli::{self, Cli, ClusterCommand, Command, DisksCommand, Format, OsdCommand};
+use cephboot::cli::{
+    self, Cli, ClusterCommand, Command, DisksCommand, Format, OsdCommand, PoolsCommand,
+};
 use cephboot::disk::label::LabelGrammar;
 use cephboot::error::Error;
 use clap::Parser;
@@ -43,6 +45,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Osd(OsdCommand::Prepare(args)) => cli::osd::prepare(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
+        Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// What the engine needs from Ceph.
-pub trait CephClient: std::fmt::Debug {
+pub trait CephClient: std::fmt::Debug + Sync {
     /// Sends a monitor command (a JSON object with `prefix`) and returns the raw output.
     fn mon_raw(&self, cmd: &Value, input: &[u8]) -> Result<Vec<u8>>;
     /// Sends a manager command.

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod disks;
 pub mod osd;
 pub mod output;
+pub mod pools;
 
 use std::path::PathBuf;
 
@@ -117,6 +118,71 @@ pub enum Command {
     /// OSDs: prepare disks, activate prepared OSDs, list them.
     #[command(subcommand)]
     Osd(OsdCommand),
+    /// OpenStack pools sized for this cluster, with client keyrings.
+    #[command(subcommand)]
+    Pools(PoolsCommand),
+}
+
+/// `cephboot pools ...`
+#[derive(Debug, Subcommand)]
+pub enum PoolsCommand {
+    /// Size pools for the cluster's shape and create the OpenStack pools and clients.
+    ///
+    /// Policy (docs/pools.md): one host with one OSD -> size 1 (mon_allow_pool_size_one is
+    /// set); one host with k OSDs -> min(3,k) copies across OSDs; two hosts -> 2 across
+    /// hosts; three or more -> 3 across hosts, min_size 2. The defaults go into the
+    /// monitors' config database so later pools get them too. Existing pools are adjusted,
+    /// never recreated; data is never touched. Rerunning after adding hosts or OSDs applies
+    /// the policy to the new shape. Clients: client.glance, client.cinder,
+    /// client.cinder-backup, client.nova with `profile rbd` caps; keyrings mode 0600.
+    Init(PoolsInitArgs),
+}
+
+/// `pools init` options.
+#[derive(Debug, Args)]
+pub struct PoolsInitArgs {
+    /// Assert that the cluster is one host (fails if OSDs are on several).
+    #[arg(long, conflicts_with = "replicas")]
+    pub single_node: bool,
+    /// Copies per object, overriding the policy (checked against what the cluster can hold).
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// Pools to create or bring to policy.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "images,volumes,backups,vms"
+    )]
+    pub pools: Vec<String>,
+    /// pg_num of new pools (the autoscaler adjusts it where a manager runs).
+    #[arg(long, default_value_t = 32)]
+    pub pg_num: u32,
+    /// Where client keyrings are written [default: the directory of the Ceph config; with
+    /// --layout kolla: /etc/kolla/config].
+    #[arg(long)]
+    pub keyring_dir: Option<PathBuf>,
+    /// Keyring file layout: `plain` (<dir>/ceph.client.X.keyring) or `kolla` (the paths of
+    /// kolla-ansible's external Ceph guide: glance/, cinder/cinder-volume/, ...).
+    #[arg(long, value_enum, default_value = "plain")]
+    pub layout: KeyringLayout,
+    /// Do not write keyring files (clients are still created).
+    #[arg(long)]
+    pub no_keyrings: bool,
+    /// Mute the POOL_NO_REDUNDANCY health warning that size-1 pools raise.
+    #[arg(long)]
+    pub mute_size_warning: bool,
+    /// Report what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Keyring file layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyringLayout {
+    /// <dir>/ceph.client.NAME.keyring
+    Plain,
+    /// kolla-ansible's /etc/kolla/config/<service>/... paths
+    Kolla,
 }
 
 /// `cephboot osd ...`

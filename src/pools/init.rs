@@ -1,0 +1,565 @@
+//! `pools init`: applies the sizing policy to the cluster through one connection — cluster
+//! defaults in the monitors' config database, a replicated CRUSH rule for the failure domain,
+//! the OpenStack pools (created or brought to policy, never recreated), and one cephx client
+//! per OpenStack service with its keyring. Every object is reported `created`, `updated` or
+//! `unchanged`; a rerun on an unchanged cluster changes nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::policy::{self, Decision, Shape};
+use crate::ceph::client::CephClient;
+use crate::error::{Error, Result};
+
+/// The request.
+#[derive(Debug, Clone)]
+pub struct PoolsRequest {
+    /// Assert a one-host cluster.
+    pub single_node: bool,
+    /// Explicit replica count.
+    pub replicas: Option<u32>,
+    /// Pools to create.
+    pub pools: Vec<String>,
+    /// pg_num for new pools.
+    pub pg_num: u32,
+    /// Where keyrings go (`None`: do not write keyrings).
+    pub keyring_dir: Option<PathBuf>,
+    /// Write keyrings where kolla-ansible expects them under `keyring_dir`.
+    pub kolla_layout: bool,
+    /// Mute the "pool has no replicas" health check on size-1 pools.
+    pub mute_size_warning: bool,
+    /// Report what would change; change nothing.
+    pub dry_run: bool,
+}
+
+/// One object's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// `config`, `rule`, `pool`, `client`, `keyring`, `health`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// `created`, `updated`, `unchanged` (dry run: `would_create`, `would_update`).
+    pub action: &'static str,
+    /// What changed or was checked.
+    pub detail: String,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolsReport {
+    /// Whether anything changed.
+    pub changed: bool,
+    /// The sizing decision.
+    pub decision: Decision,
+    /// The cluster's shape it was made for.
+    pub shape: Shape,
+    /// Per object.
+    pub changes: Vec<Change>,
+    /// The same defaults as a ceph.conf snippet, for sites that template it.
+    pub ceph_conf_snippet: String,
+    /// Notes for people (health checks and how to mute them).
+    pub notes: Vec<String>,
+}
+
+/// The OpenStack clients: (entity, pools it writes, pools it reads, primary pool).
+const CLIENTS: &[(&str, &[&str], &[&str])] = &[
+    ("client.glance", &["images"], &[]),
+    ("client.cinder", &["volumes", "vms"], &["images"]),
+    ("client.cinder-backup", &["backups"], &[]),
+    ("client.nova", &["vms", "volumes"], &["images"]),
+];
+
+fn osd_caps(write: &[&str], read: &[&str], pools: &[String]) -> Option<String> {
+    let has = |p: &&&str| pools.iter().any(|q| q == **p);
+    let mut caps: Vec<String> = write
+        .iter()
+        .filter(has)
+        .map(|p| format!("profile rbd pool={p}"))
+        .collect();
+    if caps.is_empty() {
+        return None;
+    }
+    caps.extend(
+        read.iter()
+            .filter(has)
+            .map(|p| format!("profile rbd-read-only pool={p}")),
+    );
+    Some(caps.join(", "))
+}
+
+/// The shape from `osd tree`: OSDs under each host bucket.
+pub fn shape(c: &dyn CephClient) -> Result<Shape> {
+    let tree = c.mon(json!({"prefix": "osd tree"}))?;
+    let nodes = tree
+        .get("nodes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let kind_of: BTreeMap<i64, String> = nodes
+        .iter()
+        .filter_map(|n| Some((n.get("id")?.as_i64()?, n.get("type")?.as_str()?.to_string())))
+        .collect();
+    let osds_per_host = nodes
+        .iter()
+        .filter(|n| n.get("type").and_then(Value::as_str) == Some("host"))
+        .map(|h| {
+            h.get("children")
+                .and_then(Value::as_array)
+                .map(|ch| {
+                    ch.iter()
+                        .filter(|id| {
+                            id.as_i64()
+                                .and_then(|i| kind_of.get(&i))
+                                .is_some_and(|t| t == "osd")
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        })
+        .collect();
+    Ok(Shape { osds_per_host })
+}
+
+/// Records outcomes and queues the commands that realise them, in phases. The commands of one
+/// phase run concurrently on the one connection: the monitors batch concurrent map changes
+/// into one proposal, so a phase costs about one commit instead of one per command.
+struct Applier<'a> {
+    c: &'a dyn CephClient,
+    dry_run: bool,
+    changes: Vec<Change>,
+    phases: [Vec<Value>; 3],
+}
+
+impl Applier<'_> {
+    fn record(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        existed: bool,
+        differs: bool,
+        detail: String,
+    ) -> bool {
+        let action = match (existed, differs, self.dry_run) {
+            (true, false, _) => "unchanged",
+            (false, _, false) => "created",
+            (false, _, true) => "would_create",
+            (true, true, false) => "updated",
+            (true, true, true) => "would_update",
+        };
+        self.changes.push(Change {
+            kind,
+            name: name.to_string(),
+            action,
+            detail,
+        });
+        (!existed || differs) && !self.dry_run
+    }
+
+    fn queue(&mut self, phase: usize, cmd: Value) {
+        if let Some(q) = self.phases.get_mut(phase) {
+            q.push(cmd);
+        }
+    }
+
+    fn config(&mut self, phase: usize, current: &[Value], who: &str, name: &str, value: &str) {
+        let now = current.iter().find(|e| {
+            e.get("section").and_then(Value::as_str) == Some(who)
+                && e.get("name").and_then(Value::as_str) == Some(name)
+        });
+        let now_v = now.and_then(|e| e.get("value")).and_then(Value::as_str);
+        if self.record(
+            "config",
+            &format!("{who}/{name}"),
+            now.is_some(),
+            now_v != Some(value),
+            format!("{name} = {value}"),
+        ) {
+            self.queue(
+                phase,
+                json!({"prefix": "config set", "who": who, "name": name, "value": value}),
+            );
+        }
+    }
+
+    /// Runs the queued commands of `phase` concurrently; the first error wins.
+    fn run_phase(&mut self, phase: usize) -> Result<()> {
+        let cmds = self
+            .phases
+            .get_mut(phase)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let c = self.c;
+        let results: Vec<Result<Value>> = std::thread::scope(|s| {
+            let handles: Vec<_> = cmds
+                .into_iter()
+                .map(|cmd| s.spawn(move || c.mon(cmd)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Usage("a monitor command thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        results
+            .into_iter()
+            .find_map(std::result::Result::err)
+            .map_or(Ok(()), Err)
+    }
+}
+
+fn rule_id(rules: &[Value], name: &str) -> Option<i64> {
+    rules
+        .iter()
+        .find(|r| r.get("rule_name").and_then(Value::as_str) == Some(name))
+        .and_then(|r| r.get("rule_id").and_then(Value::as_i64))
+}
+
+/// Applies the policy.
+pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
+    let shape = shape(c)?;
+    let decision = policy::decide(&shape, req.replicas, req.single_node).map_err(Error::Usage)?;
+    let domain = decision.failure_domain;
+    let mut a = Applier {
+        c,
+        dry_run: req.dry_run,
+        changes: Vec::new(),
+        phases: [Vec::new(), Vec::new(), Vec::new()],
+    };
+    let config = c
+        .mon(json!({"prefix": "config dump"}))?
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let rules = c
+        .mon(json!({"prefix": "osd crush rule dump"}))?
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let existing = c
+        .mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+
+    // Phase 0: what pools and clients depend on.
+    if decision.size == 1 {
+        a.config(0, &config, "mon", "mon_allow_pool_size_one", "true");
+    }
+    let existed = rule_id(&rules, domain.rule_name()).is_some();
+    if a.record(
+        "rule",
+        domain.rule_name(),
+        existed,
+        false,
+        format!(
+            "replicated, root default, failure domain {}",
+            domain.as_str()
+        ),
+    ) {
+        a.queue(0, json!({"prefix": "osd crush rule create-replicated", "name": domain.rule_name(), "root": "default", "type": domain.as_str()}));
+    }
+    // Cluster defaults, so pools created later by anyone (and ours below) get the same sizing.
+    a.config(
+        0,
+        &config,
+        "global",
+        "osd_pool_default_size",
+        &decision.size.to_string(),
+    );
+    a.config(
+        0,
+        &config,
+        "global",
+        "osd_pool_default_min_size",
+        &decision.min_size.to_string(),
+    );
+
+    // Clients.
+    let mut client_keys: Vec<(&str, bool)> = Vec::new();
+    for (entity, write, read) in CLIENTS {
+        let Some(osd) = osd_caps(write, read, &req.pools) else {
+            continue;
+        };
+        let primary = write.first().copied().unwrap_or("");
+        let want: BTreeMap<&str, String> = [
+            ("mon", "profile rbd".to_string()),
+            ("osd", osd),
+            ("mgr", format!("profile rbd pool={primary}")),
+        ]
+        .into_iter()
+        .collect();
+        let cur = c.mon(json!({"prefix": "auth get", "entity": entity})).ok();
+        let cur_caps: BTreeMap<String, String> = cur
+            .as_ref()
+            .and_then(|v| v.as_array()?.first()?.get("caps")?.as_object().cloned())
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let differs =
+            want.iter().any(|(k, v)| cur_caps.get(*k) != Some(v)) || cur_caps.len() != want.len();
+        let caps_text = want
+            .iter()
+            .map(|(k, v)| format!("{k} '{v}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if a.record("client", entity, cur.is_some(), differs, caps_text) {
+            let caps: Vec<String> = want
+                .iter()
+                .flat_map(|(k, v)| [k.to_string(), v.clone()])
+                .collect();
+            let prefix = if cur.is_none() {
+                "auth get-or-create"
+            } else {
+                "auth caps"
+            };
+            a.queue(0, json!({"prefix": prefix, "entity": entity, "caps": caps}));
+        }
+        client_keys.push((entity, cur.is_some()));
+    }
+    a.run_phase(0)?;
+
+    // Phase 1: the rule id default, pool creation and the first half of adjustments.
+    let rid = if existed || req.dry_run {
+        rule_id(&rules, domain.rule_name())
+    } else {
+        rule_id(
+            &c.mon(json!({"prefix": "osd crush rule dump"}))?
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            domain.rule_name(),
+        )
+    };
+    if let Some(rid) = rid {
+        a.config(
+            1,
+            &config,
+            "global",
+            "osd_pool_default_crush_rule",
+            &rid.to_string(),
+        );
+    }
+    for name in &req.pools {
+        let cur = existing
+            .iter()
+            .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name.as_str()));
+        let num = |k: &str| cur.and_then(|p| p.get(k)).and_then(Value::as_i64);
+        let has_rbd = cur
+            .and_then(|p| p.get("application_metadata"))
+            .and_then(|m| m.get("rbd"))
+            .is_some();
+        let size = i64::from(decision.size);
+        let min_size = i64::from(decision.min_size);
+        let set = |var: &str, val: String| json!({"prefix": "osd pool set", "pool": name, "var": var, "val": val, "yes_i_really_mean_it": true});
+        let mut diffs = Vec::new();
+        let mut cmds: Vec<(usize, Value)> = Vec::new();
+        if cur.is_none() {
+            // Size and min_size come from the defaults set in phase 0.
+            cmds.push((1, json!({"prefix": "osd pool create", "pool": name, "pg_num": req.pg_num, "pool_type": "replicated", "rule": domain.rule_name()})));
+        } else {
+            if rid.is_some() && num("crush_rule") != rid {
+                diffs.push(format!("rule {}", domain.rule_name()));
+                cmds.push((1, set("crush_rule", domain.rule_name().to_string())));
+            }
+            // min_size never exceeds size: shrink min_size first, grow size first.
+            let growing = size >= num("size").unwrap_or(size);
+            if num("size") != Some(size) {
+                diffs.push(format!("size {size}"));
+                cmds.push((if growing { 1 } else { 2 }, set("size", size.to_string())));
+            }
+            if num("min_size") != Some(min_size) {
+                diffs.push(format!("min_size {min_size}"));
+                cmds.push((
+                    if growing { 2 } else { 1 },
+                    set("min_size", min_size.to_string()),
+                ));
+            }
+        }
+        if !has_rbd {
+            diffs.push("application rbd".into());
+            cmds.push((2, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
+        }
+        let detail = if cur.is_none() {
+            format!(
+                "pg_num {}, size {size}, min_size {min_size}, rule {}, application rbd",
+                req.pg_num,
+                domain.rule_name()
+            )
+        } else if diffs.is_empty() {
+            format!(
+                "size {size}, min_size {min_size}, rule {}, application rbd",
+                domain.rule_name()
+            )
+        } else {
+            diffs.join(", ")
+        };
+        if a.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
+            for (phase, cmd) in cmds {
+                a.queue(phase, cmd);
+            }
+        }
+    }
+    a.run_phase(1)?;
+    a.run_phase(2)?;
+
+    // Keyrings (reads only).
+    if let Some(dir) = &req.keyring_dir {
+        for (entity, existed) in client_keys {
+            let text = if req.dry_run && !existed {
+                None
+            } else {
+                let out = c.mon_raw(
+                    &json!({"prefix": "auth get", "entity": entity, "format": "plain"}),
+                    &[],
+                )?;
+                Some(String::from_utf8_lossy(&out).into_owned())
+            };
+            for path in keyring_paths(dir, entity, req.kolla_layout) {
+                let now = std::fs::read_to_string(&path).ok();
+                let differs = text.as_ref().is_none_or(|t| now.as_ref() != Some(t));
+                if a.record(
+                    "keyring",
+                    &path.display().to_string(),
+                    now.is_some(),
+                    differs,
+                    format!("{entity}, mode 0600"),
+                ) {
+                    if let Some(t) = &text {
+                        write_keyring(&path, t)?;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut notes = Vec::new();
+    if decision.size == 1 {
+        notes.push("pools have a single copy: Ceph reports HEALTH_WARN POOL_NO_REDUNDANCY (\"pool(s) have no replicas configured\"); that is expected on a one-disk host. Mute it with `ceph health mute POOL_NO_REDUNDANCY` or pass --mute-size-warning".into());
+        if req.mute_size_warning {
+            let health = c.mon(json!({"prefix": "health", "detail": "detail"}))?;
+            let is_muted = health
+                .get("mutes")
+                .and_then(Value::as_array)
+                .is_some_and(|m| {
+                    m.iter().any(|x| {
+                        x.get("code").and_then(Value::as_str) == Some("POOL_NO_REDUNDANCY")
+                    })
+                });
+            if a.record(
+                "health",
+                "POOL_NO_REDUNDANCY",
+                is_muted,
+                false,
+                "muted".into(),
+            ) {
+                c.mon(json!({"prefix": "health mute", "code": "POOL_NO_REDUNDANCY"}))?;
+            }
+        }
+    }
+    let snippet = format!(
+        "[global]\nosd pool default size = {}\nosd pool default min size = {}\nosd crush chooseleaf type = {}\n{}",
+        decision.size,
+        decision.min_size,
+        if domain == policy::FailureDomain::Osd { 0 } else { 1 },
+        if decision.size == 1 { "mon allow pool size one = true\n" } else { "" }
+    );
+    let changed = a
+        .changes
+        .iter()
+        .any(|c| c.action == "created" || c.action == "updated");
+    Ok(PoolsReport {
+        changed,
+        decision,
+        shape,
+        changes: a.changes,
+        ceph_conf_snippet: snippet,
+        notes,
+    })
+}
+
+/// Where a client's keyring goes: `<dir>/ceph.<entity>.keyring`, or with the Kolla layout the
+/// places kolla-ansible's external-Ceph guide names under `/etc/kolla/config`.
+pub fn keyring_paths(dir: &Path, entity: &str, kolla: bool) -> Vec<PathBuf> {
+    let file = format!("ceph.{entity}.keyring");
+    if !kolla {
+        return vec![dir.join(file)];
+    }
+    let rel: &[&str] = match entity {
+        "client.glance" => &["glance"],
+        "client.cinder" => &["cinder/cinder-volume", "cinder/cinder-backup", "nova"],
+        "client.cinder-backup" => &["cinder/cinder-backup"],
+        "client.nova" => &["nova"],
+        _ => &[],
+    };
+    rel.iter().map(|r| dir.join(r).join(&file)).collect()
+}
+
+fn write_keyring(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    }
+    let tmp = path.with_extension("keyring.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_follow_the_pools_that_exist() {
+        let all: Vec<String> = ["images", "volumes", "backups", "vms"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            osd_caps(&["volumes", "vms"], &["images"], &all).as_deref(),
+            Some(
+                "profile rbd pool=volumes, profile rbd pool=vms, profile rbd-read-only pool=images"
+            )
+        );
+        let only: Vec<String> = vec!["volumes".into()];
+        assert_eq!(
+            osd_caps(&["volumes", "vms"], &["images"], &only).as_deref(),
+            Some("profile rbd pool=volumes")
+        );
+        assert_eq!(osd_caps(&["images"], &[], &only), None);
+    }
+
+    #[test]
+    fn kolla_layout_places_keyrings_per_service() {
+        let p = keyring_paths(Path::new("/etc/kolla/config"), "client.cinder", true);
+        assert!(p.contains(&PathBuf::from(
+            "/etc/kolla/config/cinder/cinder-volume/ceph.client.cinder.keyring"
+        )));
+        assert!(p.contains(&PathBuf::from(
+            "/etc/kolla/config/nova/ceph.client.cinder.keyring"
+        )));
+        assert_eq!(
+            keyring_paths(Path::new("/k"), "client.glance", false),
+            vec![PathBuf::from("/k/ceph.client.glance.keyring")]
+        );
+    }
+}
