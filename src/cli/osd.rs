@@ -1,13 +1,12 @@
 //! `cephboot osd prepare | activate | list`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::output::{print_json, table};
 use super::{ActivateArgs, Format, Global, PrepareArgs, StoreArg};
-use crate::ceph::client::{CephClient, RadosClient};
+use crate::ceph::client::RadosClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
 use crate::disk::classify::classify;
@@ -431,9 +430,5 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
         "{}",
         table(&["OSD", "STORE", "UP", "IN", "PARTITIONS"], &rows)
     );
-    let _ = Path::new("");
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _assert_client(_: &dyn CephClient) {}

@@ -524,6 +524,7 @@ mod tests {
             table: Some(TableInfo::None),
             gpt: None,
             signatures: vec![],
+            disk_guid: None,
             kernel_mismatch: None,
             errors: vec![],
         }

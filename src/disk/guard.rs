@@ -271,6 +271,7 @@ mod tests {
             table: None,
             gpt: None,
             signatures: vec![],
+            disk_guid: None,
             kernel_mismatch: None,
             errors: vec![],
         }

@@ -115,6 +115,9 @@ pub struct Device {
     pub gpt: Option<GptInfo>,
     /// Signatures libblkid found in the device's bytes (filesystems, RAID, LVM, tables).
     pub signatures: Vec<Signature>,
+    /// The GPT disk GUID (disks). cephboot sets it to the cluster fsid on disks it lays out,
+    /// so `osd activate` can tell its cluster's OSDs from another cluster's.
+    pub disk_guid: Option<Uuid>,
     /// The kernel's view of this partition when it differs from the on-disk table (a stale
     /// kernel table: the next zap or prepare re-syncs it).
     pub kernel_mismatch: Option<String>,
@@ -142,6 +145,7 @@ impl Device {
             table: None,
             gpt: None,
             signatures: Vec::new(),
+            disk_guid: None,
             kernel_mismatch: None,
             errors: Vec::new(),
         }
@@ -438,6 +442,7 @@ fn read_table(
     let ss = disk.sector_size;
     match gpt::read_gpt(file, ss, disk.size_bytes) {
         GptRead::Found(t) => {
+            disk.disk_guid = Some(t.disk_guid);
             disk.table = Some(TableInfo::Gpt {
                 header_used: t.header_used,
                 other_header_valid: t.other_header_valid,

@@ -31,11 +31,15 @@ pub const CEPH_BLOCK_WAL_PREPARING: Uuid = uuid!("01b41e1b-002a-453c-9f17-887939
 pub const LINUX_DATA: Uuid = uuid!("0fc63daf-8483-4772-8e79-3d69d8477de4");
 
 /// The final type GUID for a role.
+///
+/// A bluestore main partition is the block device itself (cephboot keeps the OSD's metadata
+/// in the BlueStore label, as `ceph-volume raw` does, instead of a separate 100 MB xfs
+/// partition), so it is typed `ceph-block`.
 pub fn final_type(role: Role) -> Uuid {
     match role {
-        Role::FilestoreData | Role::Bluestore => CEPH_DATA,
+        Role::FilestoreData => CEPH_DATA,
         Role::FilestoreJournal => CEPH_JOURNAL,
-        Role::BluestoreBlock => CEPH_BLOCK,
+        Role::Bluestore | Role::BluestoreBlock => CEPH_BLOCK,
         Role::BluestoreDb => CEPH_BLOCK_DB,
         Role::BluestoreWal => CEPH_BLOCK_WAL,
     }
@@ -44,9 +48,9 @@ pub fn final_type(role: Role) -> Uuid {
 /// The "being prepared" type GUID for a role.
 pub fn preparing_type(role: Role) -> Uuid {
     match role {
-        Role::FilestoreData | Role::Bluestore => CEPH_DATA_PREPARING,
+        Role::FilestoreData => CEPH_DATA_PREPARING,
         Role::FilestoreJournal => CEPH_JOURNAL_PREPARING,
-        Role::BluestoreBlock => CEPH_BLOCK_PREPARING,
+        Role::Bluestore | Role::BluestoreBlock => CEPH_BLOCK_PREPARING,
         Role::BluestoreDb => CEPH_BLOCK_DB_PREPARING,
         Role::BluestoreWal => CEPH_BLOCK_WAL_PREPARING,
     }

@@ -88,7 +88,7 @@ pub struct Env<'a> {
 pub struct Activated {
     /// Id.
     pub osd_id: u32,
-    /// `started`, `unchanged` (already running), or `failed`.
+    /// `started`, `unchanged` (already running), `skipped` (another cluster's), or `failed`.
     pub action: &'static str,
     /// ceph-osd's pid.
     pub pid: Option<u32>,
@@ -190,8 +190,44 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
     Ok(dir)
 }
 
-/// Starts the OSD as a daemon and waits until the cluster sees it up.
+/// The fsid of the cluster an OSD belongs to: from the BlueStore label of its main device, or
+/// from the GPT disk GUID cephboot sets on a filestore OSD's data disk.
+pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
+    let main = osd.main.as_ref()?;
+    match osd.store {
+        Store::Bluestore => {
+            use std::io::Read;
+            let mut buf = vec![0u8; 4096];
+            std::fs::File::open(&main.path)
+                .ok()?
+                .read_exact(&mut buf)
+                .ok()?;
+            crate::disk::bluestore::parse(&buf)?.ceph_fsid
+        }
+        Store::Filestore => snapshot
+            .find(main.parent.as_deref()?)?
+            .disk_guid
+            .map(|g| g.to_string()),
+    }
+}
+
+/// Starts the OSD as a daemon and waits until the cluster sees it up. An OSD of another
+/// cluster is skipped.
 pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
+    let ours = env.conf.fsid();
+    match (owner_fsid(osd, snapshot), ours) {
+        (Some(theirs), Some(ours)) if theirs != ours => {
+            return Activated {
+                osd_id: osd.osd_id,
+                action: "skipped",
+                pid: None,
+                error: Some(format!(
+                    "belongs to cluster {theirs}, not to this cluster ({ours})"
+                )),
+            }
+        }
+        _ => {}
+    }
     let pidfile = env.conf.osd_pidfile(env.cluster, osd.osd_id);
     if let Some(pid) = daemons::running_pid(&pidfile, "ceph-osd") {
         return Activated {
@@ -260,6 +296,15 @@ fn wait_up(env: &Env<'_>, id: u32) -> Result<()> {
 /// Replaces this process with `ceph-osd -f` for one OSD (the container entrypoint case).
 pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Error {
     use std::os::unix::process::CommandExt;
+    if let (Some(theirs), Some(ours)) = (owner_fsid(osd, snapshot), env.conf.fsid()) {
+        if theirs != ours {
+            return Error::refused(
+                format!("osd.{}", osd.osd_id),
+                format!("belongs to cluster {theirs}, not to this cluster ({ours})"),
+                "pass the config of its own cluster with --conf",
+            );
+        }
+    }
     if let Err(e) = prepare_dir(env, osd, snapshot) {
         return e;
     }

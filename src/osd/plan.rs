@@ -243,7 +243,10 @@ pub fn plan(
                 continue;
             }
             let primary = v.role.is_some_and(Role::is_primary);
-            if (v.state == State::Bootstrap && primary) || (v.state == State::Prepared && primary) {
+            let prepared = ctx
+                .primary_partition(&d.path)
+                .is_some_and(|(_, pv)| pv.osd_id.is_some());
+            if (v.state == State::Bootstrap && primary) || prepared {
                 mains.push(d);
             }
         }
@@ -258,6 +261,17 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
     let Some((_, v)) = ctx.by_path(&disk.path) else {
         return refused(&disk.path, "vanished from the inventory".into());
     };
+    // A prepared OSD's disk stays prepared while the OSD runs (a filestore data partition is
+    // then mounted): unchanged, not "in use".
+    if let Some((_, pv)) = ctx
+        .primary_partition(&disk.path)
+        .filter(|(_, pv)| pv.osd_id.is_some())
+    {
+        return PlanEntry::Unchanged {
+            device: disk.path.clone(),
+            osd_id: pv.osd_id,
+        };
+    }
     let labelled = v.state == State::Bootstrap && v.role.is_some_and(Role::is_primary);
     match v.state {
         State::Prepared => {
@@ -434,16 +448,15 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
                 match extra.iter_mut().find(|e| e.disk == dev.path) {
                     Some(e) => {
                         // db + wal on one disk: wal gets its size, db the rest.
-                        let number = e.partitions.len() as u32 + 1;
                         e.partitions.push(NewPartition {
                             role,
-                            number,
+                            number: 0,
                             label,
                             size_bytes: None,
                         });
                         e.partitions.sort_by_key(|p| p.role != Role::BluestoreWal);
-                        for (i, p) in e.partitions.iter_mut().enumerate() {
-                            p.number = i as u32 + 1;
+                        for (number, p) in (1u32..).zip(e.partitions.iter_mut()) {
+                            p.number = number;
                             p.size_bytes = (p.role == Role::BluestoreWal).then_some(req.wal_size);
                         }
                     }
@@ -467,18 +480,20 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
     // The main disk's layout.
     let main_role = primary_role(store);
     let main_label = ctx.grammar.bootstrap(main_role, group.as_deref());
-    let mut parts = vec![NewPartition {
-        role: main_role,
-        number: 1,
-        label: main_label,
-        size_bytes: None,
-    }];
-    if colocated_journal {
+    let data_size = colocated_journal.then(|| {
         let data = disk
             .size_bytes
             .saturating_sub(req.journal_size)
             .saturating_sub(4 << 20);
-        parts[0].size_bytes = Some(data - data % table::ALIGN_BYTES);
+        data - data % table::ALIGN_BYTES
+    });
+    let mut parts = vec![NewPartition {
+        role: main_role,
+        number: 1,
+        label: main_label,
+        size_bytes: data_size,
+    }];
+    if colocated_journal {
         parts.push(NewPartition {
             role: Role::FilestoreJournal,
             number: 2,

@@ -199,7 +199,9 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
         let lock = locks
             .get_mut(i)
             .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
-        table::write(lock.file_mut(), dw.sector_size, Uuid::new_v4(), &specs).map_err(|e| {
+        // The disk GUID records which cluster the disk belongs to (checked by `osd activate`).
+        let disk_guid = Uuid::parse_str(env.fsid).unwrap_or_else(|_| Uuid::new_v4());
+        table::write(lock.file_mut(), dw.sector_size, disk_guid, &specs).map_err(|e| {
             Error::io(
                 format!("{}: writing the partition table", dw.disk.display()),
                 e,

@@ -65,6 +65,9 @@ pub struct PoolsReport {
     pub notes: Vec<String>,
 }
 
+/// Pools Ceph itself creates; they get the sizing too.
+const INTERNAL_POOLS: &[&str] = &["device_health_metrics", ".mgr"];
+
 /// The OpenStack clients: (entity, pools it writes, pools it reads, primary pool).
 const CLIENTS: &[(&str, &[&str], &[&str])] = &[
     ("client.glance", &["images"], &[]),
@@ -349,7 +352,17 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             &rid.to_string(),
         );
     }
-    for name in &req.pools {
+    // Ceph's own pools (made by the manager, often before this runs, with the old defaults)
+    // follow the same sizing, or the cluster never becomes healthy on a small shape. Their
+    // application and pg_num are left alone.
+    let internal: Vec<String> = existing
+        .iter()
+        .filter_map(|p| p.get("pool_name").and_then(Value::as_str))
+        .filter(|n| INTERNAL_POOLS.contains(n) && !req.pools.iter().any(|p| p == n))
+        .map(str::to_string)
+        .collect();
+    for name in req.pools.iter().chain(internal.iter()) {
+        let is_internal = internal.contains(name);
         let cur = existing
             .iter()
             .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name.as_str()));
@@ -385,7 +398,7 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
                 ));
             }
         }
-        if !has_rbd {
+        if !has_rbd && !is_internal {
             diffs.push("application rbd".into());
             cmds.push((2, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
         }
@@ -397,8 +410,13 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             )
         } else if diffs.is_empty() {
             format!(
-                "size {size}, min_size {min_size}, rule {}, application rbd",
-                domain.rule_name()
+                "size {size}, min_size {min_size}, rule {}{}",
+                domain.rule_name(),
+                if is_internal {
+                    " (Ceph's own pool)"
+                } else {
+                    ", application rbd"
+                }
             )
         } else {
             diffs.join(", ")

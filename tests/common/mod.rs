@@ -176,3 +176,5 @@ pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();
 }
+
+pub mod cluster;

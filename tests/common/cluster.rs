@@ -1,0 +1,161 @@
+//! A real single-node Ceph cluster for a test: `cephboot cluster bootstrap` in a temporary
+//! state dir; every daemon is stopped and every loop file of the state dir detached when the
+//! value is dropped (also on panic). Declare loop disks *before* the cluster so the cluster
+//! (and its OSDs) stop before the disks are detached.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use super::{cephboot_bin, sh};
+
+pub struct TestCluster {
+    pub state: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub fn new() -> Self {
+        let state = tempfile::Builder::new()
+            .prefix("cephboot-cluster-")
+            .tempdir_in("/var/tmp")
+            .expect("state dir");
+        let c = TestCluster { state };
+        let out = c.cb(&["cluster", "bootstrap", "--single-node", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "bootstrap failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c
+    }
+
+    pub fn dir(&self) -> String {
+        self.state.path().display().to_string()
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.state.path().join("ceph.conf")
+    }
+
+    /// Runs cephboot against this cluster.
+    pub fn cb(&self, args: &[&str]) -> Output {
+        self.cb_env(args, &[])
+    }
+
+    pub fn cb_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(cephboot_bin());
+        cmd.arg("--state-dir")
+            .arg(self.state.path())
+            .args(args)
+            .env("CEPHBOOT_LOG", "cephboot=info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run cephboot")
+    }
+
+    /// cephboot with `--format json`, asserting success, parsed.
+    pub fn cb_ok(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        let out = self.cb(&a);
+        assert!(
+            out.status.success(),
+            "cephboot {a:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// The `ceph` CLI (an independent client) against this cluster.
+    pub fn ceph(&self, args: &[&str]) -> String {
+        let conf = self.conf();
+        let mut a = vec!["-c", conf.to_str().unwrap()];
+        a.extend(args);
+        sh("ceph", &a)
+    }
+
+    pub fn ceph_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["-f", "json"]);
+        serde_json::from_str(&self.ceph(&a)).expect("ceph json")
+    }
+
+    /// (id, up, in) of every OSD, from `ceph osd dump`.
+    pub fn osds(&self) -> Vec<(u64, bool, bool)> {
+        let v = self.ceph_json(&["osd", "dump"]);
+        v["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["osd"].as_u64().unwrap(), o["up"] == 1, o["in"] == 1))
+            .collect()
+    }
+
+    /// Waits until every PG is active+clean (or panics after `secs`).
+    pub fn wait_clean(&self, secs: u64) {
+        let start = std::time::Instant::now();
+        loop {
+            let v = self.ceph_json(&["pg", "stat"]);
+            let total = v["pg_summary"]["num_pgs"].as_u64().unwrap_or(0);
+            let clean: u64 = v["pg_summary"]["num_pg_by_state"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|s| s["name"] == "active+clean")
+                        .map(|s| s["num"].as_u64().unwrap_or(0))
+                        .sum()
+                })
+                .unwrap_or(0);
+            if total > 0 && clean == total {
+                return;
+            }
+            assert!(
+                start.elapsed().as_secs() < secs,
+                "PGs not active+clean after {secs}s: {v}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(cephboot_bin())
+            .arg("--state-dir")
+            .arg(self.state.path())
+            .args(["cluster", "stop"])
+            .output();
+        if let Ok(m) = std::fs::read_to_string("/proc/self/mounts") {
+            for mp in m
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .filter(|mp| mp.starts_with(&self.dir()))
+            {
+                let _ = Command::new("umount").args(["-l", mp]).output();
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.state.path().join("loops")) {
+            for img in rd.filter_map(Result::ok) {
+                let out = Command::new("losetup")
+                    .args(["-j"])
+                    .arg(img.path())
+                    .args(["-O", "NAME", "-n"])
+                    .output();
+                for dev in out
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default()
+                    .lines()
+                {
+                    let _ = Command::new("partx").args(["-d", dev.trim()]).output();
+                    let _ = Command::new("losetup").args(["-d", dev.trim()]).output();
+                }
+            }
+        }
+        if std::env::var_os("NO_TEST_CLEAN_UP").is_some() {
+            let keep = std::mem::replace(&mut self.state, tempfile::tempdir().unwrap());
+            eprintln!("NO_TEST_CLEAN_UP: keeping {}", keep.keep().display());
+        }
+    }
+}

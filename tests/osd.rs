@@ -1,0 +1,453 @@
+//! `osd prepare` / `activate` / `list` on a real cluster (ceph-mon, ceph-mgr, ceph-osd from
+//! `cluster bootstrap`) with loop devices. Root only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::cluster::TestCluster;
+use common::*;
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+fn osd_of(list: &serde_json::Value, device: &str) -> u64 {
+    list["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["device"] == device)
+        .unwrap_or_else(|| panic!("{device} not in {list:#}"))["osd_id"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
+    if !root_or_skip("osd layouts") {
+        return;
+    }
+    // Its own label prefix keeps this test's disks apart from other tests running at the same
+    // time (--all-bootstrap takes every labelled disk of the host).
+    // Disks first: the cluster is dropped (OSDs stopped) before them.
+    let kolla_bs = LoopDisk::new(3 * GIB); // Kolla bluestore label over a stale NTFS volume
+    let kolla_fs = LoopDisk::new(GIB); // Kolla filestore data, external _J journal
+    let ssd = LoopDisk::new(GIB); // holds the _J partition
+    let named_bs = LoopDisk::new(3 * GIB); // named, db + wal on a second disk
+    let dbwal = LoopDisk::new(2 * GIB);
+    let named_fs = LoopDisk::new(GIB + 512 * MIB); // named, filestore, colocated journal
+    let c = TestCluster::new();
+
+    sh(
+        "sgdisk",
+        &["-n1:1M:0", "-c1:TA_OSD_BOOTSTRAP_BS", kolla_bs.path()],
+    );
+    kolla_bs.partx_add();
+    sh("mkntfs", &["-Q", "-F", "-L", "新加卷", &kolla_bs.part(1)]);
+    sh(
+        "sgdisk",
+        &["-n1:1M:0", "-c1:TA_OSD_BOOTSTRAP_7", kolla_fs.path()],
+    );
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:+100M",
+            "-c1:unrelated",
+            "-n11:0:+300M",
+            "-c11:TA_OSD_BOOTSTRAP_7_J",
+            ssd.path(),
+        ],
+    );
+    ssd.partx_add();
+
+    let kolla = c.cb_ok(&[
+        "--label-prefix",
+        "TA",
+        "osd",
+        "prepare",
+        "--all-bootstrap",
+        "--journal-size",
+        "256M",
+    ]);
+    let bs_id = osd_of(&kolla, kolla_bs.path());
+    let fs_id = osd_of(&kolla, kolla_fs.path());
+    let named = c.cb_ok(&[
+        "--label-prefix",
+        "TA",
+        "osd",
+        "prepare",
+        named_bs.path(),
+        "--db",
+        dbwal.path(),
+        "--wal",
+        dbwal.path(),
+        "--wal-size",
+        "256M",
+    ]);
+    let db_id = osd_of(&named, named_bs.path());
+    let named2 = c.cb_ok(&[
+        "--label-prefix",
+        "TA",
+        "osd",
+        "prepare",
+        named_fs.path(),
+        "--store",
+        "filestore",
+        "--journal-size",
+        "256M",
+    ]);
+    let fs2_id = osd_of(&named2, named_fs.path());
+
+    // Labels and partition types are Ceph's final ones, found without udev.
+    let (_, disks) = cephboot_json(&[
+        "--label-prefix",
+        "TA",
+        "disks",
+        "list",
+        kolla_bs.path(),
+        kolla_fs.path(),
+        ssd.path(),
+        named_bs.path(),
+        dbwal.path(),
+        named_fs.path(),
+    ]);
+    let p = |path: &str| device(&disks, path).clone();
+    assert_eq!(
+        p(&kolla_bs.part(1))["partition_name"],
+        format!("TA_DATA_BS_{bs_id}")
+    );
+    assert_eq!(p(&kolla_bs.part(1))["type_name"], "ceph-block");
+    assert_eq!(
+        p(&kolla_bs.part(1))["fs_type"],
+        "ceph_bluestore",
+        "the stale NTFS signature was wiped"
+    );
+    assert_eq!(
+        p(&kolla_fs.part(1))["partition_name"],
+        format!("TA_DATA_{fs_id}")
+    );
+    assert_eq!(p(&kolla_fs.part(1))["fs_type"], "xfs");
+    assert_eq!(
+        p(&ssd.part(11))["partition_name"],
+        format!("TA_DATA_{fs_id}_J")
+    );
+    assert_eq!(p(&ssd.part(11))["type_name"], "ceph-journal");
+    assert_eq!(
+        p(&ssd.part(1))["partition_name"],
+        "unrelated",
+        "other partitions of the shared disk are untouched"
+    );
+    assert_eq!(p(&dbwal.part(1))["type_name"], "ceph-block-wal");
+    assert_eq!(p(&dbwal.part(2))["type_name"], "ceph-block-db");
+    assert_eq!(
+        p(&dbwal.part(2))["partition_name"],
+        format!("TA_DATA_BS_{db_id}_D")
+    );
+    assert_eq!(
+        p(&named_fs.part(2))["partition_name"],
+        format!("TA_DATA_{fs2_id}_J")
+    );
+
+    let act = c.cb_ok(&["--label-prefix", "TA", "osd", "activate", "--all"]);
+    assert!(
+        act["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "started"),
+        "{act:#}"
+    );
+    let osds = c.osds();
+    assert_eq!(osds.len(), 4, "{osds:?}");
+    assert!(osds.iter().all(|(_, up, inn)| *up && *inn), "{osds:?}");
+    let tree = c.ceph_json(&["osd", "tree"]);
+    let host = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["type"] == "host")
+        .unwrap();
+    assert_eq!(
+        host["children"].as_array().unwrap().len(),
+        4,
+        "all OSDs under this host's CRUSH bucket"
+    );
+    // The OSD with db/wal really uses them.
+    let meta = c.ceph_json(&["osd", "metadata", &db_id.to_string()]);
+    assert_eq!(meta["bluefs_dedicated_db"], "1", "{meta:#}");
+    assert_eq!(meta["bluefs_dedicated_wal"], "1");
+    assert_eq!(
+        c.ceph_json(&["osd", "metadata", &fs_id.to_string()])["osd_objectstore"],
+        "filestore"
+    );
+
+    // Four OSDs on one host: rule with failure domain osd, size 3; PGs clean; RBD works.
+    let pools = c.cb_ok(&["pools", "init", "--single-node"]);
+    assert_eq!(pools["decision"]["size"], 3);
+    assert_eq!(pools["decision"]["failure_domain"], "osd");
+    c.wait_clean(120);
+    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd"]);
+    assert!(
+        rule["steps"].to_string().contains("\"type\":\"osd\""),
+        "{rule:#}"
+    );
+    let keyring = c.state.path().join("ceph.client.cinder.keyring");
+    let conf = c.conf();
+    let rbd = |args: &[&str]| {
+        let mut a = vec![
+            "-c",
+            conf.to_str().unwrap(),
+            "--id",
+            "cinder",
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ];
+        a.extend(args);
+        sh("rbd", &a)
+    };
+    rbd(&["create", "volumes/x", "--size", "64M"]);
+    rbd(&[
+        "bench",
+        "--io-type",
+        "write",
+        "--io-total",
+        "4M",
+        "volumes/x",
+    ]);
+
+    // Rerun: nothing changes, no new OSD.
+    let again = c.cb_ok(&[
+        "--label-prefix",
+        "TA",
+        "osd",
+        "prepare",
+        "--all-bootstrap",
+        named_bs.path(),
+        named_fs.path(),
+    ]);
+    assert_eq!(again["changed"], false, "{again:#}");
+    assert!(
+        again["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "unchanged"),
+        "{again:#}"
+    );
+    assert_eq!(c.osds().len(), 4);
+    let act = c.cb_ok(&["--label-prefix", "TA", "osd", "activate", "--all"]);
+    assert!(
+        act["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "unchanged"),
+        "{act:#}"
+    );
+    let list = c.cb_ok(&["--label-prefix", "TA", "osd", "list"]);
+    assert_eq!(list["osds"].as_array().unwrap().len(), 4);
+    assert!(list["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["up"] == true));
+}
+
+#[test]
+fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() {
+    if !root_or_skip("fault injection") {
+        return;
+    }
+    let disks: Vec<LoopDisk> = (0..8).map(|_| LoopDisk::new(GIB + 256 * MIB)).collect();
+    let c = TestCluster::new();
+    for (i, d) in disks.iter().enumerate() {
+        let step = (i + 1).to_string();
+        let out = c.cb_env(
+            &["osd", "prepare", d.path()],
+            &[("CEPHBOOT_FAULT_AFTER_STEP", &step)],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(99),
+            "step {step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = c.cb_ok(&["osd", "prepare", d.path()]);
+        let item = &v["osds"][0];
+        if i + 1 == 8 {
+            assert_eq!(
+                item["action"], "unchanged",
+                "after the last step the OSD is complete: {v:#}"
+            );
+        } else {
+            assert_eq!(item["action"], "created", "step {step}: {v:#}");
+        }
+        if (4..8).contains(&(i + 1)) {
+            assert!(
+                item["prepared"]["cleaned_up_osd"].is_u64(),
+                "step {step}: the id allocated before the fault was purged: {v:#}"
+            );
+        }
+    }
+    // One OSD per disk, no orphan ids: every id in the map belongs to a disk's main PARTUUID.
+    let dump = c.ceph_json(&["osd", "dump"]);
+    let ids: Vec<(u64, String)> = dump["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["osd"].as_u64().unwrap(),
+                o["uuid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    let paths: Vec<&str> = disks.iter().map(LoopDisk::path).collect();
+    let mut args = vec!["disks", "list"];
+    args.extend(paths.iter().copied());
+    let (_, list) = cephboot_json(&args);
+    for d in &disks {
+        let p = device(&list, &d.part(1));
+        let id = p["osd_id"].as_u64().unwrap();
+        let uuid = p["partition_uuid"].as_str().unwrap();
+        assert!(
+            ids.contains(&(id, uuid.to_string())),
+            "{} = osd.{id} {uuid} not in {ids:?}",
+            d.path()
+        );
+    }
+
+    // The monitors stop answering: prepare fails within its timeout, the disk is unchanged.
+    let spare = LoopDisk::new(GIB + 256 * MIB);
+    let before = spare.checksum();
+    let pid = std::fs::read_to_string(c.state.path().join("run/ceph-mon.a.pid")).unwrap();
+    sh("kill", &[pid.trim()]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let out = c.cb(&[
+        "osd",
+        "prepare",
+        spare.path(),
+        "--timeout",
+        "5",
+        "--format",
+        "json",
+    ]);
+    let secs = started.elapsed().as_secs();
+    let code = out.status.code();
+    assert!(
+        code == Some(7) || code == Some(5),
+        "exit {code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(secs < 30, "took {secs}s");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("connecting to the cluster") && err.contains("monitors"),
+        "{err}"
+    );
+    assert_eq!(
+        spare.checksum(),
+        before,
+        "nothing was written while the cluster was unreachable"
+    );
+    drop(c);
+    drop(spare);
+}
+
+#[test]
+fn refusals_name_the_device_and_write_nothing() {
+    if !root_or_skip("prepare refusals") {
+        return;
+    }
+    let foreign = LoopDisk::new(GIB + 256 * MIB);
+    sh("mkfs.ext4", &["-q", "-F", foreign.path()]);
+    let labelled_bs = LoopDisk::new(GIB + 256 * MIB);
+    sh(
+        "sgdisk",
+        &[
+            "-n1:1M:0",
+            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS",
+            labelled_bs.path(),
+        ],
+    );
+    let small = LoopDisk::new(256 * MIB);
+    let c = TestCluster::new();
+    let sums = [foreign.checksum(), labelled_bs.checksum(), small.checksum()];
+
+    let out = c.cb(&["osd", "prepare", foreign.path(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["osds"][0]["action"], "refused");
+    assert!(
+        v["osds"][0]["reason"].as_str().unwrap().contains("--wipe"),
+        "{v:#}"
+    );
+
+    // The wrong store for a label is an explicit error, not an empty result.
+    let out = c.cb(&["osd", "prepare", labelled_bs.path(), "--store", "filestore"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("labelled for bluestore"));
+
+    let out = c.cb(&["osd", "prepare", small.path()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("too small"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = c.cb(&[
+        "osd",
+        "prepare",
+        foreign.path(),
+        "--dry-run",
+        "--wipe",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["osds"][0]["action"], "would_create");
+    assert_eq!(
+        [foreign.checksum(), labelled_bs.checksum(), small.checksum()],
+        sums
+    );
+    assert!(c.osds().is_empty());
+
+    // With consent it is prepared.
+    let v = c.cb_ok(&["osd", "prepare", foreign.path(), "--wipe"]);
+    assert_eq!(v["osds"][0]["action"], "created");
+}
+
+#[test]
+fn loop_file_disks_are_stable_across_reruns_and_reattached_on_activate() {
+    if !root_or_skip("loop:SIZE") {
+        return;
+    }
+    let c = TestCluster::new();
+    let v = c.cb_ok(&["osd", "prepare", "loop:2G"]);
+    assert_eq!(v["osds"][0]["action"], "created");
+    let dev = v["osds"][0]["device"].as_str().unwrap().to_string();
+    let again = c.cb_ok(&["osd", "prepare", "loop:2G"]);
+    assert_eq!(again["osds"][0]["action"], "unchanged");
+    assert_eq!(again["osds"][0]["device"], dev.as_str());
+    // Detach (as after a reboot); activate re-attaches and starts it.
+    sh("losetup", &["-d", &dev]);
+    let act = c.cb_ok(&["osd", "activate", "--all"]);
+    // Other tests' OSDs on this host belong to other clusters: skipped, not started.
+    let osds = act["osds"].as_array().unwrap();
+    let mine: Vec<_> = osds.iter().filter(|o| o["action"] != "skipped").collect();
+    assert_eq!(mine.len(), 1, "{act:#}");
+    assert_eq!(mine[0]["action"], "started", "{act:#}");
+    assert!(osds
+        .iter()
+        .filter(|o| o["action"] == "skipped")
+        .all(|o| o["error"].as_str().unwrap().contains("belongs to cluster")));
+    assert!(c.osds().iter().all(|(_, up, _)| *up));
+}
