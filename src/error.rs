@@ -22,6 +22,8 @@ pub enum ExitCode {
     Device = 6,
     /// Timed out waiting for something (named in the message).
     Timeout = 7,
+    /// OpenStack (Keystone or Cinder) refused or failed: credentials, permissions, API.
+    OpenStack = 8,
 }
 
 /// Everything that can go wrong, with the context a person needs.
@@ -80,6 +82,16 @@ pub enum Error {
         /// What went wrong and what to do.
         message: String,
     },
+    /// Keystone or Cinder refused or failed.
+    #[error("{context}: {message}")]
+    OpenStack {
+        /// What was being done (and the URL).
+        context: String,
+        /// The explanation.
+        message: String,
+        /// HTTP status, when there was one.
+        status: Option<u16>,
+    },
     /// An error whose details were already printed (JSON or per-item lines); only the exit
     /// code and a one-line summary remain.
     #[error("{0}")]
@@ -108,6 +120,7 @@ impl Error {
             Error::Io { .. } | Error::Command { .. } | Error::Device { .. } => ExitCode::Device,
             Error::Timeout { .. } => ExitCode::Timeout,
             Error::AlreadyReported(e) => e.exit_code(),
+            Error::OpenStack { .. } => ExitCode::OpenStack,
         }
     }
 
@@ -123,6 +136,7 @@ impl Error {
             Error::Device { .. } => "device",
             Error::Timeout { .. } => "timeout",
             Error::AlreadyReported(e) => e.kind(),
+            Error::OpenStack { .. } => "openstack",
         }
     }
 

@@ -11,5 +11,6 @@ pub mod cluster;
 pub mod disk;
 pub mod error;
 pub mod exec;
+pub mod openstack;
 pub mod osd;
 pub mod pools;

@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 
 use cephboot::cli::{
-    self, Cli, ClusterCommand, Command, DisksCommand, Format, OsdCommand, PoolsCommand,
+    self, CinderCommand, CinderTypeCommand, Cli, ClusterCommand, Command, DisksCommand, Format,
+    OsdCommand, PoolsCommand,
 };
 use cephboot::disk::label::LabelGrammar;
 use cephboot::error::Error;
@@ -46,6 +47,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),
+        Command::Cinder(CinderCommand::Type(CinderTypeCommand::Ensure(args))) => {
+            cli::cinder::type_ensure(args, &cli.global)
+        }
+        Command::Cinder(CinderCommand::Type(CinderTypeCommand::List(args))) => {
+            cli::cinder::type_list(args, &cli.global)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and output rendering. `cli` turns arguments into typed
 //! requests; the engine never sees clap types.
 
+pub mod cinder;
 pub mod cluster;
 pub mod disks;
 pub mod osd;
@@ -121,6 +122,168 @@ pub enum Command {
     /// OpenStack pools sized for this cluster, with client keyrings.
     #[command(subcommand)]
     Pools(PoolsCommand),
+    /// Cinder: volume types that land on the Ceph pools.
+    #[command(subcommand)]
+    Cinder(CinderCommand),
+}
+
+/// `cephboot cinder ...`
+#[derive(Debug, Subcommand)]
+pub enum CinderCommand {
+    /// Volume types.
+    #[command(subcommand)]
+    Type(CinderTypeCommand),
+}
+
+/// `cephboot cinder type ...`
+#[derive(Debug, Subcommand)]
+pub enum CinderTypeCommand {
+    /// Create a volume type with volume_backend_name=BACKEND (and any --property), or report
+    /// it `unchanged` when it already matches. A type that exists with different specs is
+    /// left alone (exit 3) unless --update. --default makes it the project's default type
+    /// (Cinder's default-types API, microversion 3.62).
+    Ensure(TypeEnsureArgs),
+    /// List volume types, marking the project's default.
+    List(TypeListArgs),
+}
+
+/// OpenStack credentials, as the openstack CLI takes them (flags or OS_* variables), over a
+/// clouds.yaml cloud when --os-cloud / OS_CLOUD names one.
+#[derive(Debug, Clone, Args)]
+pub struct OsArgs {
+    /// Cloud in clouds.yaml (./, ~/.config/openstack/, /etc/openstack/; secure.yaml merged).
+    #[arg(long, env = "OS_CLOUD")]
+    pub os_cloud: Option<String>,
+    /// clouds.yaml to read instead of the search path.
+    #[arg(long, env = "OS_CLIENT_CONFIG_FILE", hide_env_values = true)]
+    pub os_client_config_file: Option<PathBuf>,
+    /// password, v3applicationcredential, or none (standalone Cinder in noauth mode).
+    #[arg(long, env = "OS_AUTH_TYPE")]
+    pub os_auth_type: Option<String>,
+    /// Keystone URL.
+    #[arg(long, env = "OS_AUTH_URL")]
+    pub os_auth_url: Option<String>,
+    /// User name.
+    #[arg(long, env = "OS_USERNAME")]
+    pub os_username: Option<String>,
+    /// User id.
+    #[arg(long, env = "OS_USER_ID")]
+    pub os_user_id: Option<String>,
+    /// Password (prefer OS_PASSWORD or clouds.yaml/secure.yaml over the command line).
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    pub os_password: Option<String>,
+    /// User domain name.
+    #[arg(long, env = "OS_USER_DOMAIN_NAME")]
+    pub os_user_domain_name: Option<String>,
+    /// User domain id.
+    #[arg(long, env = "OS_USER_DOMAIN_ID")]
+    pub os_user_domain_id: Option<String>,
+    /// Project name.
+    #[arg(long, env = "OS_PROJECT_NAME")]
+    pub os_project_name: Option<String>,
+    /// Project id.
+    #[arg(long, env = "OS_PROJECT_ID")]
+    pub os_project_id: Option<String>,
+    /// Project domain name.
+    #[arg(long, env = "OS_PROJECT_DOMAIN_NAME")]
+    pub os_project_domain_name: Option<String>,
+    /// Project domain id.
+    #[arg(long, env = "OS_PROJECT_DOMAIN_ID")]
+    pub os_project_domain_id: Option<String>,
+    /// Application credential id.
+    #[arg(long, env = "OS_APPLICATION_CREDENTIAL_ID")]
+    pub os_application_credential_id: Option<String>,
+    /// Application credential name.
+    #[arg(long, env = "OS_APPLICATION_CREDENTIAL_NAME")]
+    pub os_application_credential_name: Option<String>,
+    /// Application credential secret.
+    #[arg(long, env = "OS_APPLICATION_CREDENTIAL_SECRET", hide_env_values = true)]
+    pub os_application_credential_secret: Option<String>,
+    /// Region of the Cinder endpoint (required when the catalog has several).
+    #[arg(long, env = "OS_REGION_NAME")]
+    pub os_region_name: Option<String>,
+    /// Endpoint interface: public, internal or admin [default: public].
+    #[arg(long, env = "OS_INTERFACE")]
+    pub os_interface: Option<String>,
+    /// Cinder v3 endpoint, bypassing the catalog (required with --os-auth-type none), e.g.
+    /// http://127.0.0.1:8776/v3.
+    #[arg(long, env = "OS_ENDPOINT")]
+    pub os_endpoint: Option<String>,
+    /// CA bundle for TLS.
+    #[arg(long, env = "OS_CACERT")]
+    pub os_cacert: Option<PathBuf>,
+    /// Skip TLS certificate verification.
+    #[arg(long, env = "OS_INSECURE")]
+    pub insecure: bool,
+}
+
+impl OsArgs {
+    /// The settings these flags give (before clouds.yaml is merged).
+    pub fn settings(&self) -> crate::openstack::config::Settings {
+        use crate::openstack::config::{Secret, Settings};
+        Settings {
+            cloud: self.os_cloud.clone(),
+            auth_type: self.os_auth_type.clone(),
+            auth_url: self.os_auth_url.clone(),
+            username: self.os_username.clone(),
+            user_id: self.os_user_id.clone(),
+            password: self.os_password.clone().map(Secret::new),
+            user_domain_name: self.os_user_domain_name.clone(),
+            user_domain_id: self.os_user_domain_id.clone(),
+            project_name: self.os_project_name.clone(),
+            project_id: self.os_project_id.clone(),
+            project_domain_name: self.os_project_domain_name.clone(),
+            project_domain_id: self.os_project_domain_id.clone(),
+            application_credential_id: self.os_application_credential_id.clone(),
+            application_credential_name: self.os_application_credential_name.clone(),
+            application_credential_secret: self
+                .os_application_credential_secret
+                .clone()
+                .map(Secret::new),
+            region_name: self.os_region_name.clone(),
+            interface: self.os_interface.clone(),
+            endpoint: self.os_endpoint.clone(),
+            cacert: self.os_cacert.clone(),
+            insecure: self.insecure,
+        }
+    }
+}
+
+/// `cinder type ensure` options.
+#[derive(Debug, Args)]
+pub struct TypeEnsureArgs {
+    /// Type name.
+    pub name: String,
+    /// volume_backend_name: the backend section's `volume_backend_name` in cinder.conf.
+    #[arg(long)]
+    pub backend: String,
+    /// Further extra specs, KEY=VALUE (repeatable).
+    #[arg(long = "property", value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+    /// Description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Create the type private (visible to granted projects only).
+    #[arg(long)]
+    pub private: bool,
+    /// Make it the default type of the project (microversion 3.62).
+    #[arg(long)]
+    pub default: bool,
+    /// Bring an existing type with different specs in line instead of refusing.
+    #[arg(long)]
+    pub update: bool,
+    /// Report what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub os: OsArgs,
+}
+
+/// `cinder type list` options.
+#[derive(Debug, Args)]
+pub struct TypeListArgs {
+    #[command(flatten)]
+    pub os: OsArgs,
 }
 
 /// `cephboot pools ...`
@@ -174,6 +337,15 @@ pub struct PoolsInitArgs {
     /// Report what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also ensure a Cinder volume type NAME with volume_backend_name=BACKEND after the pools
+    /// (repeatable), using the OpenStack options below.
+    #[arg(long = "volume-type", value_name = "NAME=BACKEND")]
+    pub volume_types: Vec<String>,
+    /// Make the (first) --volume-type the project's default type.
+    #[arg(long)]
+    pub default_volume_type: bool,
+    #[command(flatten)]
+    pub os: OsArgs,
 }
 
 /// Keyring file layout.

@@ -35,6 +35,16 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             }
         }))
     };
+    let volume_types: Vec<(String, String)> = args
+        .volume_types
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((n, b)) if !n.is_empty() && !b.is_empty() => Ok((n.to_string(), b.to_string())),
+            _ => Err(Error::Usage(format!(
+                "--volume-type {v:?}: expected NAME=BACKEND, e.g. ceph=rbd-1"
+            ))),
+        })
+        .collect::<Result<_>>()?;
     let client = RadosClient::connect(&global.connect_options())?;
     let report = init::init(
         &client,
@@ -49,8 +59,46 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             dry_run: args.dry_run,
         },
     )?;
+    // Then the Cinder volume types, so one deployer step does both.
+    let mut types = Vec::new();
+    if !volume_types.is_empty() {
+        let session = super::cinder::session(&args.os, global)?;
+        let c = crate::openstack::cinder::Cinder { session: &session };
+        for (i, (name, backend)) in volume_types.iter().enumerate() {
+            let want = crate::openstack::cinder::WantedType {
+                name: name.clone(),
+                extra_specs: [("volume_backend_name".to_string(), backend.clone())]
+                    .into_iter()
+                    .collect(),
+                description: None,
+                is_public: true,
+            };
+            types.push(super::cinder::ensure(
+                &c,
+                &want,
+                false,
+                args.default_volume_type && i == 0,
+                args.dry_run,
+            )?);
+        }
+    }
+    let mut report = report;
+    report.changed |= types.iter().any(|t| t.changed);
+    let changed = report.changed;
     if global.format != Format::Table {
-        print_json(global.format, &report);
+        #[derive(serde::Serialize)]
+        struct Full<'a> {
+            #[serde(flatten)]
+            pools: &'a crate::pools::init::PoolsReport,
+            volume_types: &'a [super::cinder::TypeReport],
+        }
+        print_json(
+            global.format,
+            &Full {
+                pools: &report,
+                volume_types: &types,
+            },
+        );
         return Ok(());
     }
     let d = &report.decision;
@@ -71,6 +119,16 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         "ceph.conf equivalent:\n{}",
         report.ceph_conf_snippet.trim_end()
     );
-    println!("changed: {}", report.changed);
+    for t in &types {
+        println!(
+            "volume type {}: {}{}",
+            t.name,
+            t.action,
+            t.default
+                .map(|d| format!(", project default: {d}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("changed: {changed}");
     Ok(())
 }

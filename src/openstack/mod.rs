@@ -1,0 +1,7 @@
+//! OpenStack: credentials (`config`: clouds.yaml, secure.yaml, OS_* variables), an
+//! authenticated session with catalog lookup (`session`), and Cinder volume types
+//! (`cinder`), all over reqwest (rustls) with typed request and reply structs.
+
+pub mod cinder;
+pub mod config;
+pub mod session;
