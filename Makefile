@@ -10,6 +10,7 @@ all: build
 
 deps:
 	@scripts/install-deps
+	@tests/openstack/install
 
 build: deps
 	$(CARGO) build --workspace --all-targets

@@ -47,6 +47,9 @@ pub fn ensure(
     make_default: bool,
     dry_run: bool,
 ) -> Result<TypeReport> {
+    if make_default {
+        c.default_type_supported(&want.name)?;
+    }
     let types = c.list()?;
     let existing = types.iter().find(|t| t.name == want.name);
     let mut report = TypeReport {

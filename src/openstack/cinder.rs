@@ -267,15 +267,21 @@ impl Cinder<'_> {
         }
     }
 
+    /// Whether the project default can be set here (checked before anything changes).
+    pub fn default_type_supported(&self, name: &str) -> Result<()> {
+        if self.session.keystone {
+            return Ok(());
+        }
+        Err(Error::OpenStack {
+            context: format!("making {name} the default volume type"),
+            message: "Cinder's default-types API checks the project with Keystone, which a noauth Cinder does not have: set `default_volume_type` in cinder.conf instead".into(),
+            status: None,
+        })
+    }
+
     /// Makes `name` the default type of the session's project (microversion 3.62).
     pub fn set_default(&self, name: &str) -> Result<()> {
-        if !self.session.keystone {
-            return Err(Error::OpenStack {
-                context: format!("making {name} the default volume type"),
-                message: "Cinder's default-types API checks the project with Keystone, which a noauth Cinder does not have: set `default_volume_type` in cinder.conf instead".into(),
-                status: None,
-            });
-        }
+        self.default_type_supported(name)?;
         let url = format!(
             "{}/default-types/{}",
             self.v3_root(),

@@ -352,79 +352,37 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             &rid.to_string(),
         );
     }
-    // Ceph's own pools (made by the manager, often before this runs, with the old defaults)
-    // follow the same sizing, or the cluster never becomes healthy on a small shape. Their
-    // application and pg_num are left alone.
-    let internal: Vec<String> = existing
-        .iter()
-        .filter_map(|p| p.get("pool_name").and_then(Value::as_str))
-        .filter(|n| INTERNAL_POOLS.contains(n) && !req.pools.iter().any(|p| p == n))
-        .map(str::to_string)
-        .collect();
-    for name in req.pools.iter().chain(internal.iter()) {
-        let is_internal = internal.contains(name);
+    for name in &req.pools {
         let cur = existing
             .iter()
             .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name.as_str()));
-        let num = |k: &str| cur.and_then(|p| p.get(k)).and_then(Value::as_i64);
-        let has_rbd = cur
-            .and_then(|p| p.get("application_metadata"))
-            .and_then(|m| m.get("rbd"))
-            .is_some();
-        let size = i64::from(decision.size);
-        let min_size = i64::from(decision.min_size);
-        let set = |var: &str, val: String| json!({"prefix": "osd pool set", "pool": name, "var": var, "val": val, "yes_i_really_mean_it": true});
-        let mut diffs = Vec::new();
-        let mut cmds: Vec<(usize, Value)> = Vec::new();
-        if cur.is_none() {
-            // Size and min_size come from the defaults set in phase 0.
-            cmds.push((1, json!({"prefix": "osd pool create", "pool": name, "pg_num": req.pg_num, "pool_type": "replicated", "rule": domain.rule_name()})));
-        } else {
-            if rid.is_some() && num("crush_rule") != rid {
-                diffs.push(format!("rule {}", domain.rule_name()));
-                cmds.push((1, set("crush_rule", domain.rule_name().to_string())));
-            }
-            // min_size never exceeds size: shrink min_size first, grow size first.
-            let growing = size >= num("size").unwrap_or(size);
-            if num("size") != Some(size) {
-                diffs.push(format!("size {size}"));
-                cmds.push((if growing { 1 } else { 2 }, set("size", size.to_string())));
-            }
-            if num("min_size") != Some(min_size) {
-                diffs.push(format!("min_size {min_size}"));
-                cmds.push((
-                    if growing { 2 } else { 1 },
-                    set("min_size", min_size.to_string()),
-                ));
-            }
-        }
-        if !has_rbd && !is_internal {
-            diffs.push("application rbd".into());
-            cmds.push((2, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
-        }
-        let detail = if cur.is_none() {
-            format!(
-                "pg_num {}, size {size}, min_size {min_size}, rule {}, application rbd",
-                req.pg_num,
-                domain.rule_name()
-            )
-        } else if diffs.is_empty() {
-            format!(
-                "size {size}, min_size {min_size}, rule {}{}",
-                domain.rule_name(),
-                if is_internal {
-                    " (Ceph's own pool)"
-                } else {
-                    ", application rbd"
-                }
-            )
-        } else {
-            diffs.join(", ")
+        plan_pool(&mut a, name, cur, false, &decision, rid, domain, req.pg_num);
+    }
+    a.run_phase(1)?;
+    a.run_phase(2)?;
+    // Ceph's own pools (made by the manager, possibly while this ran, with the old defaults)
+    // follow the same sizing, or the cluster never becomes healthy on a small shape. Read
+    // after the defaults are in place; their application and pg_num are left alone.
+    let existing = c
+        .mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for cur in &existing {
+        let Some(name) = cur.get("pool_name").and_then(Value::as_str) else {
+            continue;
         };
-        if a.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
-            for (phase, cmd) in cmds {
-                a.queue(phase, cmd);
-            }
+        if INTERNAL_POOLS.contains(&name) && !req.pools.iter().any(|p| p == name) {
+            plan_pool(
+                &mut a,
+                name,
+                Some(cur),
+                true,
+                &decision,
+                rid,
+                domain,
+                req.pg_num,
+            );
         }
     }
     a.run_phase(1)?;
@@ -503,6 +461,80 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         ceph_conf_snippet: snippet,
         notes,
     })
+}
+
+/// Compares one pool with the policy, records the outcome and queues the commands.
+#[allow(clippy::too_many_arguments)]
+fn plan_pool(
+    a: &mut Applier<'_>,
+    name: &str,
+    cur: Option<&Value>,
+    is_internal: bool,
+    decision: &Decision,
+    rid: Option<i64>,
+    domain: policy::FailureDomain,
+    pg_num: u32,
+) {
+    let num = |k: &str| cur.and_then(|p| p.get(k)).and_then(Value::as_i64);
+    let has_rbd = cur
+        .and_then(|p| p.get("application_metadata"))
+        .and_then(|m| m.get("rbd"))
+        .is_some();
+    let size = i64::from(decision.size);
+    let min_size = i64::from(decision.min_size);
+    let set = |var: &str, val: String| json!({"prefix": "osd pool set", "pool": name, "var": var, "val": val, "yes_i_really_mean_it": true});
+    let mut diffs = Vec::new();
+    let mut cmds: Vec<(usize, Value)> = Vec::new();
+    if cur.is_none() {
+        // Size and min_size come from the defaults set in phase 0.
+        cmds.push((1, json!({"prefix": "osd pool create", "pool": name, "pg_num": pg_num, "pool_type": "replicated", "rule": domain.rule_name()})));
+    } else {
+        if rid.is_some() && num("crush_rule") != rid {
+            diffs.push(format!("rule {}", domain.rule_name()));
+            cmds.push((1, set("crush_rule", domain.rule_name().to_string())));
+        }
+        // min_size never exceeds size: shrink min_size first, grow size first.
+        let growing = size >= num("size").unwrap_or(size);
+        if num("size") != Some(size) {
+            diffs.push(format!("size {size}"));
+            cmds.push((if growing { 1 } else { 2 }, set("size", size.to_string())));
+        }
+        if num("min_size") != Some(min_size) {
+            diffs.push(format!("min_size {min_size}"));
+            cmds.push((
+                if growing { 2 } else { 1 },
+                set("min_size", min_size.to_string()),
+            ));
+        }
+    }
+    if !has_rbd && !is_internal {
+        diffs.push("application rbd".into());
+        cmds.push((2, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
+    }
+    let detail = if cur.is_none() {
+        format!(
+            "pg_num {}, size {size}, min_size {min_size}, rule {}, application rbd",
+            pg_num,
+            domain.rule_name()
+        )
+    } else if diffs.is_empty() {
+        format!(
+            "size {size}, min_size {min_size}, rule {}{}",
+            domain.rule_name(),
+            if is_internal {
+                " (Ceph's own pool)"
+            } else {
+                ", application rbd"
+            }
+        )
+    } else {
+        diffs.join(", ")
+    };
+    if a.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
+        for (phase, cmd) in cmds {
+            a.queue(phase, cmd);
+        }
+    }
 }
 
 /// Where a client's keyring goes: `<dir>/ceph.<entity>.keyring`, or with the Kolla layout the

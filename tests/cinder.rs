@@ -1,0 +1,336 @@
+//! `cinder type ensure | list` and `pools init --volume-type` against a real Cinder API
+//! (noauth, and behind a real Keystone) on 127.0.0.1; results checked with the `openstack`
+//! CLI and curl. Root only (the services are installed by `make test`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::cluster::TestCluster;
+use common::openstack::OpenStack;
+use common::*;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(cephboot_bin());
+    c.args(args);
+    // Only what the test gives: no OS_* from the environment of the test run.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OS_") {
+            c.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn standalone_cinder_in_noauth_mode_and_one_deployer_step_for_pools_and_types() {
+    if !root_or_skip("cinder noauth") {
+        return;
+    }
+    let os = OpenStack::noauth();
+    let ep = os.endpoint();
+    let noauth = [
+        "--os-auth-type",
+        "none",
+        "--os-endpoint",
+        ep.as_str(),
+        "--format",
+        "json",
+    ];
+    let ensure = |extra: &[&str]| {
+        let mut a = vec!["cinder", "type", "ensure", "ceph"];
+        a.extend(extra);
+        a.extend(noauth);
+        run(&a, &[])
+    };
+    let v = json(&ensure(&[
+        "--backend",
+        "rbd-1",
+        "--property",
+        "rbd:exclusive_cow=True",
+    ]));
+    assert_eq!(v["action"], "created");
+    let v = json(&ensure(&["--backend", "rbd-1"]));
+    assert_eq!(v["action"], "unchanged");
+    assert_eq!(v["changed"], false);
+    // A type with different specs is left alone unless --update.
+    let out = ensure(&["--backend", "rbd-2"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("volume_backend_name is \"rbd-1\", wanted \"rbd-2\""));
+    let v = json(&ensure(&["--backend", "rbd-2", "--update"]));
+    assert_eq!(v["action"], "updated");
+    // Checked with curl: the spec really changed, the extra property was kept.
+    let list = sh(
+        "curl",
+        &[
+            "-sf",
+            "-H",
+            "X-Auth-Token: admin:admin",
+            &format!("{ep}/admin/types"),
+        ],
+    );
+    let types: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let ceph = types["volume_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ceph")
+        .unwrap();
+    assert_eq!(ceph["extra_specs"]["volume_backend_name"], "rbd-2");
+    assert_eq!(ceph["extra_specs"]["rbd:exclusive_cow"], "True");
+    // --default needs Keystone: explained, exit 8.
+    let out = ensure(&["--backend", "rbd-2", "--default"]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("default_volume_type"));
+
+    // One deployer step: pools and the volume type.
+    let disk = LoopDisk::new(3 << 30);
+    let c = TestCluster::new();
+    c.cb_ok(&["osd", "prepare", disk.path()]);
+    c.cb_ok(&["osd", "activate", "--all"]);
+    let dir = c.dir();
+    let v = json(&run(
+        &[
+            "--state-dir",
+            &dir,
+            "pools",
+            "init",
+            "--single-node",
+            "--volume-type",
+            "rbd=rbd-1",
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            &ep,
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    assert_eq!(v["volume_types"][0]["action"], "created", "{v:#}");
+    assert_eq!(v["decision"]["size"], 1);
+    let again = json(&run(
+        &[
+            "--state-dir",
+            &dir,
+            "pools",
+            "init",
+            "--single-node",
+            "--volume-type",
+            "rbd=rbd-1",
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            &ep,
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    assert_eq!(again["changed"], false, "{again:#}");
+    assert_eq!(again["volume_types"][0]["action"], "unchanged");
+
+    // Cinder down: a one-line error, exit 8.
+    os.stop_cinder();
+    let out = run(
+        &[
+            "cinder",
+            "type",
+            "list",
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            &ep,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot connect"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
+    if !root_or_skip("cinder keystone") {
+        return;
+    }
+    let os = OpenStack::keystone(true);
+    let clouds = os.clouds_yaml().display().to_string();
+    let cloud = [
+        ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
+        ("OS_CLOUD", "admin"),
+    ];
+
+    let v = json(&run(
+        &[
+            "cinder",
+            "type",
+            "ensure",
+            "ceph",
+            "--backend",
+            "rbd-1",
+            "--default",
+            "--format",
+            "json",
+        ],
+        &cloud,
+    ));
+    assert_eq!(v["action"], "created");
+    assert_eq!(v["default"], "set");
+    let id = v["id"].as_str().unwrap().to_string();
+    // The openstack CLI sees the type and its extra spec.
+    let out = Command::new("openstack")
+        .args(["volume", "type", "show", "ceph", "-f", "json"])
+        .env("OS_CLIENT_CONFIG_FILE", &clouds)
+        .env("OS_CLOUD", "admin")
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["properties"]["volume_backend_name"], "rbd-1");
+    // The project default, read with a token from the openstack CLI and curl.
+    let token_out = Command::new("openstack")
+        .args(["token", "issue", "-f", "json"])
+        .env("OS_CLIENT_CONFIG_FILE", &clouds)
+        .env("OS_CLOUD", "admin")
+        .output()
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&token_out.stdout).unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/v3/default-types/{}",
+        os.cinder_port,
+        token["project_id"].as_str().unwrap()
+    );
+    let def = sh(
+        "curl",
+        &[
+            "-sf",
+            "-H",
+            &format!("X-Auth-Token: {}", token["id"].as_str().unwrap()),
+            "-H",
+            "OpenStack-API-Version: volume 3.62",
+            &url,
+        ],
+    );
+    assert!(def.contains(&id), "{def}");
+    // Rerun: unchanged, default unchanged.
+    let v = json(&run(
+        &[
+            "cinder",
+            "type",
+            "ensure",
+            "ceph",
+            "--backend",
+            "rbd-1",
+            "--default",
+            "--format",
+            "json",
+        ],
+        &cloud,
+    ));
+    assert_eq!(
+        (
+            v["action"].as_str(),
+            v["default"].as_str(),
+            v["changed"].as_bool()
+        ),
+        (Some("unchanged"), Some("unchanged"), Some(false))
+    );
+
+    // OS_* variables, explicit region.
+    let auth_url = os.auth_url();
+    let vars = |password: &'static str, user: &'static str, project: &'static str| {
+        vec![
+            ("OS_AUTH_URL", auth_url.clone()),
+            ("OS_USERNAME", user.to_string()),
+            ("OS_PASSWORD", password.to_string()),
+            ("OS_PROJECT_NAME", project.to_string()),
+            ("OS_USER_DOMAIN_NAME", "Default".to_string()),
+            ("OS_PROJECT_DOMAIN_NAME", "Default".to_string()),
+        ]
+    };
+    let with = |v: &[(&'static str, String)],
+                extra: &[(&'static str, &'static str)]|
+     -> Vec<(&'static str, String)> {
+        let mut all = v.to_vec();
+        all.extend(extra.iter().map(|(k, x)| (*k, x.to_string())));
+        all
+    };
+    let env_ref = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    let go = |args: &[&str], env: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run(args, &pairs)
+    };
+    let admin = vars("secret", "admin", "admin");
+    let v = json(&go(
+        &["cinder", "type", "list", "--format", "json"],
+        with(&admin, &[("OS_REGION_NAME", "RegionOne")]),
+    ));
+    assert!(
+        v["volume_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "ceph" && t["is_default"] == true),
+        "{v:#}"
+    );
+    // Two regions in the catalog and none chosen: the ambiguity is explained.
+    let out = go(&["cinder", "type", "list"], env_ref(&admin));
+    assert_eq!(out.status.code(), Some(8));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("RegionOne, RegionTwo") && err.contains("OS_REGION_NAME"),
+        "{err}"
+    );
+
+    // Wrong password: explained, exit 8, and the secret appears nowhere.
+    let bad = vars("wr0ng-pa55word", "admin", "admin");
+    let out = go(
+        &["cinder", "type", "list", "-vvv", "--format", "json"],
+        with(&bad, &[("OS_REGION_NAME", "RegionOne")]),
+    );
+    assert_eq!(out.status.code(), Some(8));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("rejected the credentials"), "{all}");
+    assert!(
+        !all.contains("wr0ng-pa55word"),
+        "the password leaked: {all}"
+    );
+
+    // A non-admin user cannot create types: explained, exit 8.
+    let demo = vars("demopass", "demo", "demo");
+    let out = go(
+        &["cinder", "type", "ensure", "other", "--backend", "x"],
+        with(&demo, &[("OS_REGION_NAME", "RegionOne")]),
+    );
+    assert_eq!(out.status.code(), Some(8));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("admin role"), "{err}");
+    assert!(!err.contains("demopass"));
+}
