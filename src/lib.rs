@@ -8,6 +8,7 @@
 pub mod ceph;
 pub mod cli;
 pub mod cluster;
+pub mod daemon;
 pub mod disk;
 pub mod error;
 pub mod exec;

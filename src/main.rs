@@ -26,6 +26,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CEPHBOOT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cephboot={level}")));
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -43,7 +44,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
             cli::cluster::bootstrap(args, &cli.global)
         }
         Command::Cluster(ClusterCommand::Stop) => cli::cluster::stop(&cli.global),
+        Command::Osd(OsdCommand::Prepare(args)) if args.via_daemon => {
+            cli::daemon::prepare_via_daemon(&args.socket, &args.devices, args.wipe, &cli.global)
+        }
         Command::Osd(OsdCommand::Prepare(args)) => cli::osd::prepare(args, &cli.global, &grammar),
+        Command::Daemon(args) => cli::daemon::run(args, &cli.global),
+        Command::Status(args) => cli::daemon::status(args, &cli.global),
         Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),

@@ -32,7 +32,16 @@ mk_loop() {
   img="$BENCH_WORK/img/$name.img"
   truncate -s "$size" "$img"
   if [ $# -gt 0 ]; then sgdisk "$@" "$img" >/dev/null; fi
-  losetup -f --show "$img"
+  local dev
+  dev=$(losetup -f --show "$img")
+  # A loop device detached while it had BLKPG-added partitions keeps them in the kernel
+  # (seen on this machine: a free loop8 still had a 2 GiB loop8p1 from an earlier user).
+  # The device is ours now: drop such stale partitions so they do not skew the listing.
+  if compgen -G "/sys/class/block/${dev#/dev/}/${dev#/dev/}p*" >/dev/null; then
+    log "warning: $dev came with stale kernel partitions ($(cd "/sys/class/block/${dev#/dev/}" && echo "${dev#/dev/}"p*)); removing them"
+    partx -d "$dev" >/dev/null 2>&1 || true
+  fi
+  echo "$dev"
 }
 
 # Detach every loop device backed by one of our images (and drop its kernel partitions).

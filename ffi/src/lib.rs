@@ -14,3 +14,4 @@ pub mod blkid;
 pub mod blockdev;
 pub mod process;
 pub mod rados;
+pub mod uevent;

@@ -3,6 +3,7 @@
 
 pub mod cinder;
 pub mod cluster;
+pub mod daemon;
 pub mod disks;
 pub mod osd;
 pub mod output;
@@ -125,6 +126,41 @@ pub enum Command {
     /// Cinder: volume types that land on the Ceph pools.
     #[command(subcommand)]
     Cinder(CinderCommand),
+    /// Run the daemon: watch the kernel for disks, prepare and activate labelled disks
+    /// (--auto-prepare), and answer a root-only HTTP/JSON API on a Unix socket.
+    ///
+    /// API (curl --unix-socket SOCKET http://localhost/v1/...): GET /v1/health, /v1/disks,
+    /// /v1/osds, /v1/jobs, /v1/jobs/{id}, /v1/events (server-sent events), and
+    /// POST /v1/osd/prepare {"device": "/dev/sdX", "wipe": false}. SIGTERM/SIGINT: no new
+    /// jobs, running ones finish (bounded), exit 0. Configuration: docs/daemon.md.
+    Daemon(DaemonArgs),
+    /// Ask the running daemon what it is doing.
+    Status(StatusArgs),
+}
+
+/// `daemon` options (they override the --config file).
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// API socket [default: /run/cephboot/cephboot.sock].
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Prepare and activate disks carrying a bootstrap label as they appear.
+    #[arg(long)]
+    pub auto_prepare: bool,
+    /// TOML configuration file (docs/daemon.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Quiet period after a disk's last event before it is read, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub debounce_ms: u64,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The daemon's socket.
+    #[arg(long, default_value = "/run/cephboot/cephboot.sock")]
+    pub socket: PathBuf,
 }
 
 /// `cephboot cinder ...`
@@ -414,6 +450,12 @@ pub struct PrepareArgs {
     /// Size of block.wal when it shares a disk with block.db.
     #[arg(long, default_value = "1G")]
     pub wal_size: String,
+    /// Hand the disks to the running daemon (a job each) instead of preparing here.
+    #[arg(long)]
+    pub via_daemon: bool,
+    /// The daemon's socket (with --via-daemon).
+    #[arg(long, default_value = "/run/cephboot/cephboot.sock")]
+    pub socket: PathBuf,
 }
 
 /// Object store choice.

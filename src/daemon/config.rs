@@ -1,0 +1,171 @@
+//! The daemon's configuration: one small TOML file, validated at start with errors that name
+//! the key. Every key is optional; command-line flags override the file.
+//!
+//! ```toml
+//! label_prefix = "KOLLA_CEPH"          # bootstrap label prefix
+//! auto_prepare = true                  # prepare + activate labelled disks as they appear
+//! allow = ["sd*", "nvme*"]             # kernel-name or /dev path patterns (* and ?); empty: all
+//! deny = ["sda"]                       # never touch these (checked after allow)
+//! concurrency = 2                      # jobs on different disks at once (1-16)
+//! socket = "/run/cephboot/cephboot.sock"
+//! ceph_conf = "/etc/ceph/ceph.conf"
+//! keyring = "/etc/ceph/ceph.client.admin.keyring"
+//! job_timeout_secs = 1800
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Bootstrap label prefix.
+    pub label_prefix: Option<String>,
+    /// Prepare and activate labelled disks automatically.
+    #[serde(default)]
+    pub auto_prepare: bool,
+    /// Disks the daemon may act on (patterns); empty means all.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Disks it never acts on.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Concurrent jobs.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// API socket.
+    pub socket: Option<PathBuf>,
+    /// Ceph config.
+    pub ceph_conf: Option<PathBuf>,
+    /// Keyring.
+    pub keyring: Option<PathBuf>,
+    /// Longest a job may run.
+    #[serde(default = "default_job_timeout")]
+    pub job_timeout_secs: u64,
+}
+
+fn default_concurrency() -> usize {
+    2
+}
+
+fn default_job_timeout() -> u64 {
+    1800
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            label_prefix: None,
+            auto_prepare: false,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            concurrency: default_concurrency(),
+            socket: None,
+            ceph_conf: None,
+            keyring: None,
+            job_timeout_secs: default_job_timeout(),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Parses and validates TOML text.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let c: DaemonConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.to_string().trim())))?;
+        c.validate(path)?;
+        Ok(c)
+    }
+
+    /// Reads a file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Self::parse(path, &text)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |key: &str, why: String| Err(Error::Usage(format!("{}: key `{key}`: {why}", path.display())));
+        if !(1..=16).contains(&self.concurrency) {
+            return bad("concurrency", format!("{} is outside 1..=16", self.concurrency));
+        }
+        if let Some(p) = &self.label_prefix {
+            if let Err(e) = crate::disk::label::LabelGrammar::new(p) {
+                return bad("label_prefix", e);
+            }
+        }
+        for (key, list) in [("allow", &self.allow), ("deny", &self.deny)] {
+            if let Some(p) = list.iter().find(|p| p.is_empty()) {
+                return bad(key, format!("empty pattern {p:?}"));
+            }
+        }
+        if self.job_timeout_secs == 0 {
+            return bad("job_timeout_secs", "must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the daemon may act on disk `name` (`/dev/name`).
+    pub fn allows(&self, name: &str) -> bool {
+        let path = format!("/dev/{name}");
+        let hit = |p: &String| glob(p, name) || glob(p, &path);
+        (self.allow.is_empty() || self.allow.iter().any(hit)) && !self.deny.iter().any(hit)
+    }
+}
+
+/// `*` and `?` wildcards.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    pi = s + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..).is_none_or(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_invalid_keys_are_named() {
+        let e = DaemonConfig::parse(Path::new("d.toml"), "auto_prepar = true\n").unwrap_err().to_string();
+        assert!(e.contains("auto_prepar"), "{e}");
+        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = 0\n").unwrap_err().to_string();
+        assert!(e.contains("`concurrency`"), "{e}");
+        let e = DaemonConfig::parse(Path::new("d.toml"), "label_prefix = \"a b\"\n").unwrap_err().to_string();
+        assert!(e.contains("`label_prefix`"), "{e}");
+        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = \"two\"\n").unwrap_err().to_string();
+        assert!(e.contains("concurrency"), "{e}");
+    }
+
+    #[test]
+    fn allow_and_deny_patterns() {
+        let c = DaemonConfig::parse(Path::new("d.toml"), "allow = [\"sd*\", \"/dev/loop?\"]\ndeny = [\"sda\"]\n").unwrap();
+        assert!(c.allows("sdb") && c.allows("loop3"));
+        assert!(!c.allows("sda") && !c.allows("nvme0n1") && !c.allows("loop10"));
+        assert!(DaemonConfig::default().allows("anything"));
+        assert!(glob("*p1?", "loop0p12") && !glob("a*b", "ac"));
+    }
+}

@@ -1,0 +1,161 @@
+//! A deliberately small HTTP/1.1 over a Unix socket: one request per connection, bounded
+//! header and body sizes, JSON replies. Small enough to read in full, and every malformed
+//! input is a 4xx, never a panic.
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+/// Largest request head accepted.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Why a request could not be read: the status to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// HTTP status.
+    pub status: u16,
+    /// Message.
+    pub message: String,
+}
+
+fn reject(status: u16, message: &str) -> Reject {
+    Reject { status, message: message.to_string() }
+}
+
+/// Parses a request head (pure; `head` ends before the blank line).
+pub fn parse_head(head: &str) -> Result<(String, String, usize), Reject> {
+    let mut lines = head.split("\r\n");
+    let line = lines.next().unwrap_or("");
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(reject(400, "malformed request line"));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(reject(505, "only HTTP/1.x is served"));
+    }
+    if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) || !target.starts_with('/') {
+        return Err(reject(400, "malformed request line"));
+    }
+    let mut length = 0usize;
+    for h in lines {
+        let Some((k, v)) = h.split_once(':') else { return Err(reject(400, "malformed header")) };
+        if k.eq_ignore_ascii_case("content-length") {
+            length = v.trim().parse().map_err(|_| reject(400, "bad Content-Length"))?;
+        } else if k.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(reject(411, "chunked bodies are not accepted: send Content-Length"));
+        }
+    }
+    if length > MAX_BODY {
+        return Err(reject(413, "body too large"));
+    }
+    let path = target.split('?').next().unwrap_or("/").to_string();
+    Ok((method.to_string(), path, length))
+}
+
+/// Reads one request from the stream.
+pub async fn read_request(stream: &mut BufReader<UnixStream>) -> Result<Request, Reject> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut *stream).take(MAX_HEAD as u64 + 1).read_until(b'\n', &mut line).await.map_err(|_| reject(400, "read error"))?;
+        if n == 0 {
+            return Err(reject(400, "connection closed before the request ended"));
+        }
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        head.extend_from_slice(&line);
+        if head.len() > MAX_HEAD {
+            return Err(reject(431, "request head too large"));
+        }
+    }
+    let text = String::from_utf8(head).map_err(|_| reject(400, "request head is not UTF-8"))?;
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let (method, path, length) = parse_head(text.trim_end_matches("\r\n"))?;
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.map_err(|_| reject(400, "body shorter than Content-Length"))?;
+    Ok(Request { method, path, body })
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// Writes a JSON response and closes.
+pub async fn respond(stream: &mut BufReader<UnixStream>, status: u16, body: &serde_json::Value) {
+    let text = format!("{body}\n");
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        reason(status),
+        text.len()
+    );
+    let s = stream.get_mut();
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.write_all(text.as_bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+/// A JSON error body.
+pub fn error_body(status: u16, message: &str) -> serde_json::Value {
+    serde_json::json!({"error": {"status": status, "message": message}})
+}
+
+/// A blocking client request (for `cephboot status` and `--via-daemon`): status and body.
+pub fn client_request(socket: &std::path::Path, method: &str, path: &str, body: Option<&serde_json::Value>) -> std::io::Result<(u16, serde_json::Value)> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let payload = body.map(ToString::to_string).unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: cephboot\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}", payload.len())?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)?;
+    let text = String::from_utf8_lossy(&reply);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let value = serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
+    Ok((status, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads() {
+        assert_eq!(parse_head("GET /v1/jobs?x=1 HTTP/1.1\r\nHost: a").unwrap(), ("GET".into(), "/v1/jobs".into(), 0));
+        assert_eq!(parse_head("POST /v1/osd/prepare HTTP/1.1\r\nContent-Length: 12").unwrap().2, 12);
+        assert_eq!(parse_head("POST / HTTP/1.1\r\ncontent-length: 999999999").unwrap_err().status, 413);
+        assert_eq!(parse_head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap_err().status, 411);
+        assert_eq!(parse_head("GARBAGE").unwrap_err().status, 400);
+        assert_eq!(parse_head("GET / HTTP/2").unwrap_err().status, 505);
+        assert_eq!(parse_head("get / HTTP/1.1").unwrap_err().status, 400);
+        assert_eq!(parse_head("GET / HTTP/1.1\r\nnocolon").unwrap_err().status, 400);
+        assert_eq!(parse_head("GET / HTTP/1.1\r\nContent-Length: -1").unwrap_err().status, 400);
+    }
+}

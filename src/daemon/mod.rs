@@ -1,0 +1,494 @@
+//! `cephboot daemon`: watches the kernel's uevents (no polling while idle), keeps an inventory
+//! of the host's disks, prepares and activates disks that carry a bootstrap label (with
+//! `auto_prepare`), and answers a local HTTP/JSON API on a root-only Unix socket.
+//!
+//! Jobs run the same engine as the command line, as a child `cephboot osd prepare` /
+//! `osd activate` process each: a job that crashes cannot take the daemon with it, and a job
+//! killed at any point is recovered by the next prepare (see docs/prepare.md).
+
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod uevent;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, Semaphore};
+
+use self::config::DaemonConfig;
+use self::state::{now, DaemonState, JobState};
+use crate::disk::inventory::{self, Filter, Roots};
+use crate::disk::label::LabelGrammar;
+use crate::error::{Error, Result};
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// API socket.
+    pub socket: PathBuf,
+    /// The merged configuration.
+    pub config: DaemonConfig,
+    /// Label grammar.
+    pub grammar: LabelGrammar,
+    /// Global arguments passed to job processes (`--state-dir`, `--conf`, ...).
+    pub child_args: Vec<String>,
+    /// Quiet period after the last event of a disk before it is read.
+    pub debounce: Duration,
+}
+
+struct Shared {
+    state: Mutex<DaemonState>,
+    opts: DaemonOptions,
+    events: broadcast::Sender<String>,
+    slots: Arc<Semaphore>,
+    jobs: mpsc::UnboundedSender<u64>,
+    started: Instant,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, DaemonState> {
+        // A panic while holding the lock cannot leave the plain data inconsistent enough to
+        // matter more than stopping the daemon would; keep serving.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn emit(&self, event: Value) {
+        let _ = self.events.send(event.to_string());
+    }
+
+    /// Queues a job for disk `name` when the state says so.
+    fn maybe_queue(&self, name: &str, origin: &'static str) {
+        if !self.opts.config.auto_prepare {
+            return;
+        }
+        let allowed = self.opts.config.allows(name);
+        let id = {
+            let mut st = self.state();
+            if !st.wants_job(name, allowed) {
+                return;
+            }
+            st.add_job(name, origin, false)
+        };
+        tracing::info!(job = id, disk = name, origin, "queued osd prepare");
+        self.emit(json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}));
+        let _ = self.jobs.send(id);
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(opts: DaemonOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    rt.block_on(serve(opts))
+}
+
+fn bind(socket: &Path) -> Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    if socket.exists() {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Err(Error::Usage(format!("{} is in use: another cephboot daemon runs (see `cephboot status`)", socket.display())));
+        }
+        std::fs::remove_file(socket).map_err(|e| Error::io(format!("removing the stale socket {}", socket.display()), e))?;
+    }
+    let l = UnixListener::bind(socket).map_err(|e| Error::io(format!("listening on {}", socket.display()), e))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("setting the mode of {}", socket.display()), e))?;
+    Ok(l)
+}
+
+fn sd_notify(msg: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let p = path.to_string_lossy().into_owned();
+    let _ = match p.strip_prefix('@') {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).and_then(|a| sock.send_to_addr(msg.as_bytes(), &a)),
+        None => sock.send_to(msg.as_bytes(), &p),
+    };
+}
+
+fn scan_all() -> inventory::Snapshot {
+    inventory::scan(&Roots::default(), &Filter { all: true, only: vec![] })
+}
+
+async fn serve(opts: DaemonOptions) -> Result<()> {
+    let listener = bind(&opts.socket)?;
+    let uevents = cephboot_ffi::uevent::UeventSocket::open().map_err(|e| Error::io("opening the kernel uevent socket (NETLINK_KOBJECT_UEVENT)", e))?;
+    let (job_tx, job_rx) = mpsc::unbounded_channel::<u64>();
+    let (events, _) = broadcast::channel(1024);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(DaemonState::default()),
+        slots: Arc::new(Semaphore::new(opts.config.concurrency)),
+        opts,
+        events,
+        jobs: job_tx,
+        started: Instant::now(),
+    });
+
+    // Kernel events, read on their own thread (a blocking recv: no wake-ups while idle).
+    let (disk_tx, disk_rx) = mpsc::unbounded_channel::<String>();
+    std::thread::Builder::new()
+        .name("uevents".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = uevents.recv(&mut buf) {
+                if let Some(disk) = buf.get(..n).and_then(uevent::parse).as_ref().and_then(uevent::disk_of) {
+                    if disk_tx.send(disk).is_err() {
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting the uevent thread", e))?;
+
+    // One full scan at start.
+    let snap = tokio::task::spawn_blocking(scan_all).await.map_err(|e| Error::Usage(format!("scan task failed: {e}")))?;
+    let names: Vec<String> = snap.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).map(|d| d.name.clone()).collect();
+    shared.state().set_snapshot(snap, &shared.opts.grammar);
+    tokio::spawn(dispatch_jobs(shared.clone(), job_rx));
+    if shared.opts.config.auto_prepare {
+        // Start prepared OSDs that are not running (after a reboot or a restart of this
+        // daemon), then take labelled disks.
+        tokio::spawn(activate_all(shared.clone()));
+        for n in &names {
+            shared.maybe_queue(n, "startup");
+        }
+    }
+    tokio::spawn(debounce(shared.clone(), disk_rx));
+    sd_notify("READY=1");
+    tracing::info!(socket = %shared.opts.socket.display(), auto_prepare = shared.opts.config.auto_prepare, "ready");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| Error::io("installing SIGTERM handler", e))?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| Error::io("installing SIGINT handler", e))?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(handle(shared.clone(), stream));
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+
+    // Stop taking jobs; let running ones reach their end (bounded).
+    sd_notify("STOPPING=1");
+    shared.state().draining = true;
+    tracing::info!("stopping: waiting for running jobs");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while shared.state().jobs.iter().any(|j| j.state == JobState::Running) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::fs::remove_file(&shared.opts.socket);
+    Ok(())
+}
+
+/// Collects events per disk and reads a disk once it has been quiet for the debounce period.
+async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) {
+    let mut pending: std::collections::BTreeMap<String, tokio::time::Instant> = std::collections::BTreeMap::new();
+    loop {
+        let next = pending.values().min().copied();
+        let event = match next {
+            Some(at) => tokio::select! {
+                e = rx.recv() => e.map(Some),
+                _ = tokio::time::sleep_until(at) => Some(None),
+            },
+            None => rx.recv().await.map(Some),
+        };
+        match event {
+            None => return,
+            Some(Some(disk)) => {
+                pending.insert(disk, tokio::time::Instant::now() + shared.opts.debounce);
+            }
+            Some(None) => {
+                let now = tokio::time::Instant::now();
+                let due: Vec<String> = pending.iter().filter(|(_, t)| **t <= now).map(|(d, _)| d.clone()).collect();
+                for d in due {
+                    pending.remove(&d);
+                    rescan(&shared, &d).await;
+                }
+            }
+        }
+    }
+}
+
+/// Re-reads one disk and acts on what changed.
+async fn rescan(shared: &Arc<Shared>, name: &str) {
+    // With udevd running, let it finish with the device before reading it.
+    if Path::new("/run/udev/control").exists() {
+        let _ = tokio::process::Command::new("udevadm").args(["settle", "--timeout=10"]).status().await;
+    }
+    let n = name.to_string();
+    let Ok(fresh) = tokio::task::spawn_blocking(move || inventory::scan(&Roots::default(), &Filter { all: true, only: vec![n] })).await else { return };
+    let (present, state) = {
+        let mut st = shared.state();
+        let present = st.replace_disk(name, fresh, &shared.opts.grammar);
+        let state = st
+            .snapshot
+            .devices
+            .iter()
+            .zip(st.verdicts.iter())
+            .find(|(d, _)| d.name == name)
+            .map(|(_, v)| v.state.as_str());
+        (present, state)
+    };
+    tracing::debug!(disk = name, present, "disk re-read");
+    shared.emit(json!({"type": "disk", "device": format!("/dev/{name}"), "present": present, "state": state}));
+    if present {
+        shared.maybe_queue(name, "hotplug");
+    }
+}
+
+async fn dispatch_jobs(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<u64>) {
+    while let Some(id) = rx.recv().await {
+        let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
+        let s = shared.clone();
+        tokio::spawn(async move {
+            run_job(&s, id).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Runs `cephboot <global args> ARGS --format json` as a child, streaming its log into the
+/// job; returns the parsed JSON output (or why it failed).
+async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Result<Value, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.args(&shared.opts.child_args)
+        .args(args)
+        .args(["--format", "json"])
+        .env("CEPHBOOT_LOG", "cephboot=info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut proc = cmd.spawn().map_err(|e| format!("cannot start cephboot {}: {e}", args.join(" ")))?;
+    let stderr = proc.stderr.take();
+    let s = shared.clone();
+    let logger = tokio::spawn(async move {
+        let Some(err) = stderr else { return };
+        let mut lines = BufReader::new(err).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(j) = s.state().job_mut(id) {
+                if j.log.len() < 500 {
+                    j.log.push(line.clone());
+                }
+            }
+            s.emit(json!({"type": "log", "job": id, "line": line}));
+        }
+    });
+    let timeout = Duration::from_secs(shared.opts.config.job_timeout_secs);
+    let out = match tokio::time::timeout(timeout, proc.wait_with_output()).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return Err(format!("waiting for cephboot {}: {e}", args.join(" "))),
+        Err(_) => return Err(format!("cephboot {} did not finish within {}s", args.join(" "), timeout.as_secs())),
+    };
+    let _ = logger.await;
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if out.status.success() {
+        Ok(v)
+    } else {
+        let detail = v.get("osds").and_then(|o| o.get(0)).and_then(|o| o.get("reason").or_else(|| o.get("error"))).and_then(Value::as_str).map(str::to_string);
+        Err(detail.unwrap_or_else(|| format!("cephboot {} exited with {}", args.join(" "), out.status)))
+    }
+}
+
+async fn run_job(shared: &Arc<Shared>, id: u64) {
+    let (device, wipe) = {
+        let mut st = shared.state();
+        let Some(j) = st.job_mut(id) else { return };
+        j.state = JobState::Running;
+        (j.device.clone(), j.wipe)
+    };
+    let name = device.trim_start_matches("/dev/").to_string();
+    shared.emit(json!({"type": "job", "id": id, "device": device, "state": "running"}));
+    let mut args = vec!["osd", "prepare", device.as_str()];
+    if wipe {
+        args.push("--wipe");
+    }
+    let result = match child(shared, id, &args).await {
+        Err(e) => Err(e),
+        Ok(v) => {
+            let item = v.get("osds").and_then(|o| o.get(0)).cloned().unwrap_or(Value::Null);
+            match (item.get("action").and_then(Value::as_str), item.get("osd_id").and_then(Value::as_u64)) {
+                (Some("created" | "unchanged"), Some(osd)) => {
+                    let osd = u32::try_from(osd).unwrap_or(u32::MAX);
+                    if let Some(j) = shared.state().job_mut(id) {
+                        j.osd_id = Some(osd);
+                    }
+                    if shared.state().draining {
+                        Err(format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)"))
+                    } else {
+                        child(shared, id, &["osd", "activate", &osd.to_string()]).await.map(|_| osd)
+                    }
+                }
+                _ => Err(format!("unexpected result: {item}")),
+            }
+        }
+    };
+    let ok = result.is_ok();
+    {
+        let mut st = shared.state();
+        st.active.remove(&name);
+        if !ok {
+            st.failed.insert(name.clone());
+        }
+        if let Some(j) = st.job_mut(id) {
+            j.finished_at = Some(now());
+            match &result {
+                Ok(_) => j.state = JobState::Succeeded,
+                Err(e) => {
+                    j.state = JobState::Failed;
+                    j.error = Some(e.clone());
+                }
+            }
+        }
+    }
+    match &result {
+        Ok(osd) => tracing::info!(job = id, disk = %device, osd, "prepared and started"),
+        Err(e) => tracing::warn!(job = id, disk = %device, error = %e, "job failed"),
+    }
+    shared.emit(json!({"type": "job", "id": id, "device": device, "state": if ok { "succeeded" } else { "failed" }, "error": result.as_ref().err()}));
+    rescan(shared, &name).await;
+}
+
+async fn activate_all(shared: Arc<Shared>) {
+    let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(_) => return,
+    };
+    let out = tokio::process::Command::new(exe)
+        .args(&shared.opts.child_args)
+        .args(["osd", "activate", "--all", "--format", "json"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await;
+    drop(permit);
+    if let Ok(o) = out {
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        shared.emit(json!({"type": "activate", "result": v}));
+    }
+}
+
+async fn handle(shared: Arc<Shared>, stream: UnixStream) {
+    let uid = stream.peer_cred().map(|c| c.uid()).ok();
+    let mut stream = BufReader::new(stream);
+    if uid != Some(0) {
+        http::respond(&mut stream, 403, &http::error_body(403, "the cephboot API is for root only")).await;
+        return;
+    }
+    let req = match http::read_request(&mut stream).await {
+        Ok(r) => r,
+        Err(rej) => {
+            http::respond(&mut stream, rej.status, &http::error_body(rej.status, &rej.message)).await;
+            return;
+        }
+    };
+    if req.method == "GET" && req.path == "/v1/events" {
+        return events(&shared, stream).await;
+    }
+    let (status, body) = route(&shared, &req);
+    http::respond(&mut stream, status, &body).await;
+}
+
+fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
+    let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').skip(1).collect();
+    let get = req.method == "GET";
+    match (req.method.as_str(), segments.as_slice()) {
+        ("GET", ["v1", "health"]) => {
+            let st = shared.state();
+            (200, json!({
+                "status": if st.draining { "stopping" } else { "ok" },
+                "uptime_secs": shared.started.elapsed().as_secs(),
+                "auto_prepare": shared.opts.config.auto_prepare,
+                "disks": st.snapshot.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).count(),
+                "jobs": st.job_counts(),
+            }))
+        }
+        ("GET", ["v1", "disks"]) => (200, json!({"devices": shared.state().disk_reports()})),
+        ("GET", ["v1", "osds"]) => {
+            let st = shared.state();
+            (200, json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.verdicts)}))
+        }
+        ("GET", ["v1", "jobs"]) => (200, json!({"jobs": shared.state().jobs})),
+        ("GET", ["v1", "jobs", id]) => match id.parse::<u64>().ok().and_then(|id| shared.state().jobs.iter().find(|j| j.id == id).cloned()) {
+            Some(j) => (200, json!(j)),
+            None => (404, http::error_body(404, &format!("no job {id}"))),
+        },
+        ("POST", ["v1", "osd", "prepare"]) => post_prepare(shared, &req.body),
+        (_, ["v1", "health" | "disks" | "osds" | "jobs"] | ["v1", "jobs", _]) if !get => (405, http::error_body(405, "use GET")),
+        (_, ["v1", "osd", "prepare"]) => (405, http::error_body(405, "use POST")),
+        _ => (404, http::error_body(404, &format!("no route {} {}", req.method, req.path))),
+    }
+}
+
+fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        device: String,
+        #[serde(default)]
+        wipe: bool,
+    }
+    let b: Body = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return (400, http::error_body(400, &format!("expected {{\"device\": \"/dev/sdX\", \"wipe\": false}}: {e}"))),
+    };
+    let name = b.device.trim_start_matches("/dev/").to_string();
+    let id = {
+        let mut st = shared.state();
+        if st.draining {
+            return (503, http::error_body(503, "the daemon is stopping"));
+        }
+        if !st.snapshot.devices.iter().any(|d| d.kind == inventory::DeviceKind::Disk && d.name == name) {
+            return (404, http::error_body(404, &format!("{} is not a disk of this host", b.device)));
+        }
+        if !shared.opts.config.allows(&name) {
+            return (403, http::error_body(403, &format!("{} is excluded by the daemon's allow/deny patterns", b.device)));
+        }
+        if st.active.contains(&name) {
+            return (409, http::error_body(409, &format!("{} already has a job", b.device)));
+        }
+        st.failed.remove(&name);
+        st.add_job(&name, "api", b.wipe)
+    };
+    shared.emit(json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}));
+    let _ = shared.jobs.send(id);
+    (202, json!({"job": id, "device": format!("/dev/{name}")}))
+}
+
+/// A server-sent event stream of job progress until the client goes away.
+async fn events(shared: &Arc<Shared>, mut stream: BufReader<UnixStream>) {
+    let mut rx = shared.events.subscribe();
+    let s = stream.get_mut();
+    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n").await.is_err() {
+        return;
+    }
+    loop {
+        match rx.recv().await {
+            Ok(e) => {
+                if s.write_all(format!("data: {e}\n\n").as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                let _ = s.write_all(format!("data: {{\"type\":\"lagged\",\"missed\":{n}}}\n\n").as_bytes()).await;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

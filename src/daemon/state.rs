@@ -1,0 +1,239 @@
+//! The daemon's shared state: the cached inventory, the job table, and the pure decision of
+//! whether a disk gets a job.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::disk::classify::{classify, State as DiskState, Verdict};
+use crate::disk::inventory::{Device, DeviceKind, Snapshot};
+use crate::disk::label::{LabelGrammar, Role};
+use crate::disk::report::DeviceReport;
+
+/// A job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a free slot.
+    Queued,
+    /// Running.
+    Running,
+    /// Done: the OSD is prepared and started.
+    Succeeded,
+    /// Failed; not retried until the disk is replaced or a new request comes.
+    Failed,
+}
+
+/// One preparation job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Id.
+    pub id: u64,
+    /// The disk (`/dev/loop3`).
+    pub device: String,
+    /// `hotplug`, `startup` or `api`.
+    pub origin: &'static str,
+    /// State.
+    pub state: JobState,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds.
+    pub finished_at: Option<u64>,
+    /// The OSD, once known.
+    pub osd_id: Option<u32>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Progress lines (the engine's log).
+    pub log: Vec<String>,
+    /// Consent to destroy a foreign device (API requests only).
+    #[serde(skip)]
+    pub wipe: bool,
+}
+
+/// Everything the daemon knows.
+#[derive(Debug, Default)]
+pub struct DaemonState {
+    /// The cached inventory.
+    pub snapshot: Snapshot,
+    /// Its verdicts (index-aligned).
+    pub verdicts: Vec<Verdict>,
+    /// Jobs, oldest first.
+    pub jobs: Vec<Job>,
+    /// Disks (kernel names) with a queued or running job.
+    pub active: BTreeSet<String>,
+    /// Disks whose last automatic job failed.
+    pub failed: BTreeSet<String>,
+    /// Shutting down: no new jobs.
+    pub draining: bool,
+    next_id: u64,
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl DaemonState {
+    /// Replaces the whole inventory.
+    pub fn set_snapshot(&mut self, snapshot: Snapshot, grammar: &LabelGrammar) {
+        self.verdicts = classify(&snapshot, grammar);
+        self.snapshot = snapshot;
+    }
+
+    /// Replaces one disk (and its partitions) with a fresh read of it; `None` when the disk
+    /// is gone. Returns whether the disk exists.
+    pub fn replace_disk(&mut self, name: &str, fresh: Snapshot, grammar: &LabelGrammar) -> bool {
+        let path = std::path::PathBuf::from(format!("/dev/{name}"));
+        let mut devices: Vec<Device> = self
+            .snapshot
+            .devices
+            .drain(..)
+            .filter(|d| d.path != path && d.parent.as_deref() != Some(path.as_path()))
+            .collect();
+        let present = fresh.devices.iter().any(|d| d.kind == DeviceKind::Disk && d.size_bytes > 0);
+        devices.extend(fresh.devices);
+        let snapshot = Snapshot { devices };
+        self.set_snapshot(snapshot, grammar);
+        if !present {
+            // A disk that went away (or lost its medium) may be retried when it returns.
+            self.failed.remove(name);
+        }
+        present
+    }
+
+    /// The disks as reported by the API.
+    pub fn disk_reports(&self) -> Vec<DeviceReport> {
+        self.snapshot.devices.iter().zip(self.verdicts.iter()).map(|(d, v)| DeviceReport::new(d, v)).collect()
+    }
+
+    /// Whether `name` should get an automatic job now (pure).
+    pub fn wants_job(&self, name: &str, allowed: bool) -> bool {
+        if !allowed || self.draining || self.active.contains(name) || self.failed.contains(name) {
+            return false;
+        }
+        self.snapshot.devices.iter().zip(self.verdicts.iter()).any(|(d, v)| {
+            d.kind == DeviceKind::Disk
+                && d.name == name
+                && v.state == DiskState::Bootstrap
+                && v.ready
+                && v.role.is_some_and(Role::is_primary)
+        })
+    }
+
+    /// Adds a queued job for `name` and marks the disk active.
+    pub fn add_job(&mut self, name: &str, origin: &'static str, wipe: bool) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.active.insert(name.to_string());
+        self.jobs.push(Job {
+            id,
+            device: format!("/dev/{name}"),
+            origin,
+            state: JobState::Queued,
+            created_at: now(),
+            finished_at: None,
+            osd_id: None,
+            error: None,
+            log: Vec::new(),
+            wipe,
+        });
+        // Keep the table bounded: forget the oldest finished jobs past 1000.
+        while self.jobs.len() > 1000 {
+            match self.jobs.iter().position(|j| matches!(j.state, JobState::Succeeded | JobState::Failed)) {
+                Some(i) => {
+                    self.jobs.remove(i);
+                }
+                None => break,
+            }
+        }
+        id
+    }
+
+    /// A job by id.
+    pub fn job_mut(&mut self, id: u64) -> Option<&mut Job> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    /// Counts of jobs by state.
+    pub fn job_counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut m = BTreeMap::new();
+        for j in &self.jobs {
+            let k = match j.state {
+                JobState::Queued => "queued",
+                JobState::Running => "running",
+                JobState::Succeeded => "succeeded",
+                JobState::Failed => "failed",
+            };
+            *m.entry(k).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::inventory::{GptInfo, TableInfo};
+    use crate::disk::label::PartitionName;
+    use std::path::PathBuf;
+
+    fn disk(name: &str, label: Option<&str>) -> Vec<Device> {
+        let d = Device {
+            name: name.into(),
+            path: PathBuf::from(format!("/dev/{name}")),
+            kind: DeviceKind::Disk,
+            parent: None,
+            partition_number: None,
+            start_bytes: None,
+            size_bytes: 4 << 30,
+            sector_size: 512,
+            read_only: false,
+            rotational: None,
+            holders: vec![],
+            mountpoints: vec![],
+            swap: false,
+            in_kernel: true,
+            table: Some(TableInfo::None),
+            gpt: None,
+            signatures: vec![],
+            disk_guid: None,
+            kernel_mismatch: None,
+            errors: vec![],
+        };
+        let mut out = vec![d.clone()];
+        if let Some(l) = label {
+            let mut p = d;
+            p.name = format!("{name}p1");
+            p.path = PathBuf::from(format!("/dev/{name}p1"));
+            p.kind = DeviceKind::Partition;
+            p.parent = Some(PathBuf::from(format!("/dev/{name}")));
+            p.partition_number = Some(1);
+            p.gpt = Some(GptInfo { name: PartitionName::encode(l).unwrap(), unique_guid: uuid::Uuid::nil(), type_guid: uuid::Uuid::nil() });
+            out.push(p);
+        }
+        out
+    }
+
+    #[test]
+    fn labelled_disks_get_one_job_and_failures_are_not_retried() {
+        let g = LabelGrammar::default();
+        let mut s = DaemonState::default();
+        let mut devices = disk("loop1", Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"));
+        devices.extend(disk("loop2", None));
+        s.set_snapshot(Snapshot { devices }, &g);
+        assert!(s.wants_job("loop1", true));
+        assert!(!s.wants_job("loop2", true), "no label, no job");
+        assert!(!s.wants_job("loop1", false), "denied by the config");
+        s.add_job("loop1", "hotplug", false);
+        assert!(!s.wants_job("loop1", true), "one job per disk at a time");
+        s.active.remove("loop1");
+        s.failed.insert("loop1".into());
+        assert!(!s.wants_job("loop1", true), "a failed disk is not retried in a loop");
+        // The disk goes away and comes back: it may be tried again.
+        assert!(!s.replace_disk("loop1", Snapshot::default(), &g));
+        assert!(s.replace_disk("loop1", Snapshot { devices: disk("loop1", Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS")) }, &g));
+        assert!(s.wants_job("loop1", true));
+        s.draining = true;
+        assert!(!s.wants_job("loop1", true));
+    }
+}
