@@ -15,7 +15,11 @@ impl UeventSocket {
     pub fn open() -> io::Result<Self> {
         // SAFETY: socket(2) with constant arguments; the result is checked.
         let raw = unsafe {
-            libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_KOBJECT_UEVENT)
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_KOBJECT_UEVENT,
+            )
         };
         if raw < 0 {
             return Err(io::Error::last_os_error());
@@ -32,7 +36,13 @@ impl UeventSocket {
         let size_len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4);
         // SAFETY: valid fd, pointer to a live c_int of the given length. Failure is harmless.
         unsafe {
-            libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, std::ptr::addr_of!(size).cast(), size_len);
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                std::ptr::addr_of!(size).cast(),
+                size_len,
+            );
         }
         // SAFETY: valid fd; addr is a live sockaddr_nl of `len` bytes.
         if unsafe { libc::bind(fd.as_raw_fd(), std::ptr::addr_of!(addr).cast(), len) } < 0 {

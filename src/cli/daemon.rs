@@ -1,4 +1,6 @@
 //! `cephboot daemon`, `cephboot status`, and `osd prepare --via-daemon`.
+// `serde_json::Value` indexed by a key yields `Null` for a missing key: it never panics.
+#![allow(clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,8 +21,15 @@ pub fn run(args: &DaemonArgs, global: &Global) -> Result<()> {
         None => DaemonConfig::default(),
     };
     config.auto_prepare |= args.auto_prepare;
-    let socket = args.socket.clone().or_else(|| config.socket.clone()).unwrap_or_else(|| PathBuf::from("/run/cephboot/cephboot.sock"));
-    let prefix = config.label_prefix.clone().unwrap_or_else(|| global.label_prefix.clone());
+    let socket = args
+        .socket
+        .clone()
+        .or_else(|| config.socket.clone())
+        .unwrap_or_else(|| PathBuf::from("/run/cephboot/cephboot.sock"));
+    let prefix = config
+        .label_prefix
+        .clone()
+        .unwrap_or_else(|| global.label_prefix.clone());
     let grammar = LabelGrammar::new(&prefix).map_err(Error::Usage)?;
     let mut child_args = vec![
         "--state-dir".to_string(),
@@ -40,17 +49,36 @@ pub fn run(args: &DaemonArgs, global: &Global) -> Result<()> {
     if let Some(k) = global.keyring.clone().or_else(|| config.keyring.clone()) {
         child_args.extend(["--keyring".into(), k.display().to_string()]);
     }
-    daemon::run(DaemonOptions { socket, config, grammar, child_args, debounce: Duration::from_millis(args.debounce_ms) })
+    daemon::run(DaemonOptions {
+        socket,
+        config,
+        grammar,
+        child_args,
+        debounce: Duration::from_millis(args.debounce_ms),
+    })
 }
 
-fn ask(socket: &Path, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value> {
+fn ask(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value> {
     let (status, v) = http::client_request(socket, method, path, body).map_err(|e| {
-        Error::NotFound(format!("no cephboot daemon answers on {}: {e} (start it with `cephboot daemon`)", socket.display()))
+        Error::NotFound(format!(
+            "no cephboot daemon answers on {}: {e} (start it with `cephboot daemon`)",
+            socket.display()
+        ))
     })?;
     if (200..300).contains(&status) {
         Ok(v)
     } else {
-        let msg = v.get("error").and_then(|e| e.get("message")).and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+        let msg = v
+            .get("error")
+            .and_then(|e| e.get("message"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
         Err(match status {
             403 => Error::refused(socket, msg, "run as root"),
             404 => Error::NotFound(msg),
@@ -65,7 +93,10 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
     let health = ask(&args.socket, "GET", "/v1/health", None)?;
     let jobs = ask(&args.socket, "GET", "/v1/jobs", None)?;
     if global.format != Format::Table {
-        print_json(global.format, &json!({"health": health, "jobs": jobs["jobs"]}));
+        print_json(
+            global.format,
+            &json!({"health": health, "jobs": jobs["jobs"]}),
+        );
         return Ok(());
     }
     println!(
@@ -80,8 +111,22 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
         .map(|a| {
             a.iter()
                 .map(|j| {
-                    let s = |k: &str| j[k].as_str().map(String::from).unwrap_or_else(|| j[k].to_string());
-                    vec![s("id"), s("device"), s("origin"), s("state"), j["osd_id"].as_u64().map(|i| format!("osd.{i}")).unwrap_or_default(), j["error"].as_str().unwrap_or("").to_string()]
+                    let s = |k: &str| {
+                        j[k].as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| j[k].to_string())
+                    };
+                    vec![
+                        s("id"),
+                        s("device"),
+                        s("origin"),
+                        s("state"),
+                        j["osd_id"]
+                            .as_u64()
+                            .map(|i| format!("osd.{i}"))
+                            .unwrap_or_default(),
+                        j["error"].as_str().unwrap_or("").to_string(),
+                    ]
                 })
                 .collect()
         })
@@ -89,28 +134,50 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
     if rows.is_empty() {
         println!("no jobs");
     } else {
-        print!("{}", table(&["JOB", "DEVICE", "ORIGIN", "STATE", "OSD", "ERROR"], &rows));
+        print!(
+            "{}",
+            table(&["JOB", "DEVICE", "ORIGIN", "STATE", "OSD", "ERROR"], &rows)
+        );
     }
     Ok(())
 }
 
 /// `osd prepare --via-daemon`: one job per device.
-pub fn prepare_via_daemon(socket: &Path, devices: &[String], wipe: bool, global: &Global) -> Result<()> {
+pub fn prepare_via_daemon(
+    socket: &Path,
+    devices: &[String],
+    wipe: bool,
+    global: &Global,
+) -> Result<()> {
     if devices.is_empty() {
-        return Err(Error::Usage("--via-daemon needs the devices to prepare".into()));
+        return Err(Error::Usage(
+            "--via-daemon needs the devices to prepare".into(),
+        ));
     }
     let mut out = Vec::new();
     for d in devices {
         if d.starts_with("loop:") {
-            return Err(Error::Usage("loop:SIZE is not accepted with --via-daemon: attach the file and name the device".into()));
+            return Err(Error::Usage(
+                "loop:SIZE is not accepted with --via-daemon: attach the file and name the device"
+                    .into(),
+            ));
         }
-        out.push(ask(socket, "POST", "/v1/osd/prepare", Some(&json!({"device": d, "wipe": wipe})))?);
+        out.push(ask(
+            socket,
+            "POST",
+            "/v1/osd/prepare",
+            Some(&json!({"device": d, "wipe": wipe})),
+        )?);
     }
     if global.format != Format::Table {
         print_json(global.format, &json!({"jobs": out}));
     } else {
         for j in &out {
-            println!("{}: queued as job {} (see `cephboot status`)", j["device"].as_str().unwrap_or("?"), j["job"]);
+            println!(
+                "{}: queued as job {} (see `cephboot status`)",
+                j["device"].as_str().unwrap_or("?"),
+                j["job"]
+            );
         }
     }
     Ok(())

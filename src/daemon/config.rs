@@ -75,21 +75,31 @@ impl Default for DaemonConfig {
 impl DaemonConfig {
     /// Parses and validates TOML text.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let c: DaemonConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.to_string().trim())))?;
+        let c: DaemonConfig = toml::from_str(text)
+            .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.to_string().trim())))?;
         c.validate(path)?;
         Ok(c)
     }
 
     /// Reads a file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         Self::parse(path, &text)
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |key: &str, why: String| Err(Error::Usage(format!("{}: key `{key}`: {why}", path.display())));
+        let bad = |key: &str, why: String| {
+            Err(Error::Usage(format!(
+                "{}: key `{key}`: {why}",
+                path.display()
+            )))
+        };
         if !(1..=16).contains(&self.concurrency) {
-            return bad("concurrency", format!("{} is outside 1..=16", self.concurrency));
+            return bad(
+                "concurrency",
+                format!("{} is outside 1..=16", self.concurrency),
+            );
         }
         if let Some(p) = &self.label_prefix {
             if let Err(e) = crate::disk::label::LabelGrammar::new(p) {
@@ -141,7 +151,8 @@ pub fn glob(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p.get(pi..).is_none_or(|rest| rest.iter().all(|c| *c == '*'))
+    p.get(pi..)
+        .is_none_or(|rest| rest.iter().all(|c| *c == '*'))
 }
 
 #[cfg(test)]
@@ -150,19 +161,31 @@ mod tests {
 
     #[test]
     fn unknown_and_invalid_keys_are_named() {
-        let e = DaemonConfig::parse(Path::new("d.toml"), "auto_prepar = true\n").unwrap_err().to_string();
+        let e = DaemonConfig::parse(Path::new("d.toml"), "auto_prepar = true\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("auto_prepar"), "{e}");
-        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = 0\n").unwrap_err().to_string();
+        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`concurrency`"), "{e}");
-        let e = DaemonConfig::parse(Path::new("d.toml"), "label_prefix = \"a b\"\n").unwrap_err().to_string();
+        let e = DaemonConfig::parse(Path::new("d.toml"), "label_prefix = \"a b\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`label_prefix`"), "{e}");
-        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = \"two\"\n").unwrap_err().to_string();
+        let e = DaemonConfig::parse(Path::new("d.toml"), "concurrency = \"two\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("concurrency"), "{e}");
     }
 
     #[test]
     fn allow_and_deny_patterns() {
-        let c = DaemonConfig::parse(Path::new("d.toml"), "allow = [\"sd*\", \"/dev/loop?\"]\ndeny = [\"sda\"]\n").unwrap();
+        let c = DaemonConfig::parse(
+            Path::new("d.toml"),
+            "allow = [\"sd*\", \"/dev/loop?\"]\ndeny = [\"sda\"]\n",
+        )
+        .unwrap();
         assert!(c.allows("sdb") && c.allows("loop3"));
         assert!(!c.allows("sda") && !c.allows("nvme0n1") && !c.allows("loop10"));
         assert!(DaemonConfig::default().allows("anything"));

@@ -31,7 +31,10 @@ pub struct Reject {
 }
 
 fn reject(status: u16, message: &str) -> Reject {
-    Reject { status, message: message.to_string() }
+    Reject {
+        status,
+        message: message.to_string(),
+    }
 }
 
 /// Parses a request head (pure; `head` ends before the blank line).
@@ -39,22 +42,35 @@ pub fn parse_head(head: &str) -> Result<(String, String, usize), Reject> {
     let mut lines = head.split("\r\n");
     let line = lines.next().unwrap_or("");
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(reject(400, "malformed request line"));
     };
     if !version.starts_with("HTTP/1.") {
         return Err(reject(505, "only HTTP/1.x is served"));
     }
-    if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) || !target.starts_with('/') {
+    if method.is_empty()
+        || !method.chars().all(|c| c.is_ascii_uppercase())
+        || !target.starts_with('/')
+    {
         return Err(reject(400, "malformed request line"));
     }
     let mut length = 0usize;
     for h in lines {
-        let Some((k, v)) = h.split_once(':') else { return Err(reject(400, "malformed header")) };
+        let Some((k, v)) = h.split_once(':') else {
+            return Err(reject(400, "malformed header"));
+        };
         if k.eq_ignore_ascii_case("content-length") {
-            length = v.trim().parse().map_err(|_| reject(400, "bad Content-Length"))?;
+            length = v
+                .trim()
+                .parse()
+                .map_err(|_| reject(400, "bad Content-Length"))?;
         } else if k.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(reject(411, "chunked bodies are not accepted: send Content-Length"));
+            return Err(reject(
+                411,
+                "chunked bodies are not accepted: send Content-Length",
+            ));
         }
     }
     if length > MAX_BODY {
@@ -69,7 +85,11 @@ pub async fn read_request(stream: &mut BufReader<UnixStream>) -> Result<Request,
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
-        let n = (&mut *stream).take(MAX_HEAD as u64 + 1).read_until(b'\n', &mut line).await.map_err(|_| reject(400, "read error"))?;
+        let n = (&mut *stream)
+            .take(MAX_HEAD as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|_| reject(400, "read error"))?;
         if n == 0 {
             return Err(reject(400, "connection closed before the request ended"));
         }
@@ -85,7 +105,10 @@ pub async fn read_request(stream: &mut BufReader<UnixStream>) -> Result<Request,
     let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     let (method, path, length) = parse_head(text.trim_end_matches("\r\n"))?;
     let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.map_err(|_| reject(400, "body shorter than Content-Length"))?;
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|_| reject(400, "body shorter than Content-Length"))?;
     Ok(Request { method, path, body })
 }
 
@@ -127,7 +150,12 @@ pub fn error_body(status: u16, message: &str) -> serde_json::Value {
 }
 
 /// A blocking client request (for `cephboot status` and `--via-daemon`): status and body.
-pub fn client_request(socket: &std::path::Path, method: &str, path: &str, body: Option<&serde_json::Value>) -> std::io::Result<(u16, serde_json::Value)> {
+pub fn client_request(
+    socket: &std::path::Path,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, serde_json::Value)> {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
@@ -137,7 +165,11 @@ pub fn client_request(socket: &std::path::Path, method: &str, path: &str, body: 
     s.read_to_end(&mut reply)?;
     let text = String::from_utf8_lossy(&reply);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let value = serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
     Ok((status, value))
 }
@@ -148,14 +180,40 @@ mod tests {
 
     #[test]
     fn heads() {
-        assert_eq!(parse_head("GET /v1/jobs?x=1 HTTP/1.1\r\nHost: a").unwrap(), ("GET".into(), "/v1/jobs".into(), 0));
-        assert_eq!(parse_head("POST /v1/osd/prepare HTTP/1.1\r\nContent-Length: 12").unwrap().2, 12);
-        assert_eq!(parse_head("POST / HTTP/1.1\r\ncontent-length: 999999999").unwrap_err().status, 413);
-        assert_eq!(parse_head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap_err().status, 411);
+        assert_eq!(
+            parse_head("GET /v1/jobs?x=1 HTTP/1.1\r\nHost: a").unwrap(),
+            ("GET".into(), "/v1/jobs".into(), 0)
+        );
+        assert_eq!(
+            parse_head("POST /v1/osd/prepare HTTP/1.1\r\nContent-Length: 12")
+                .unwrap()
+                .2,
+            12
+        );
+        assert_eq!(
+            parse_head("POST / HTTP/1.1\r\ncontent-length: 999999999")
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(
+            parse_head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked")
+                .unwrap_err()
+                .status,
+            411
+        );
         assert_eq!(parse_head("GARBAGE").unwrap_err().status, 400);
         assert_eq!(parse_head("GET / HTTP/2").unwrap_err().status, 505);
         assert_eq!(parse_head("get / HTTP/1.1").unwrap_err().status, 400);
-        assert_eq!(parse_head("GET / HTTP/1.1\r\nnocolon").unwrap_err().status, 400);
-        assert_eq!(parse_head("GET / HTTP/1.1\r\nContent-Length: -1").unwrap_err().status, 400);
+        assert_eq!(
+            parse_head("GET / HTTP/1.1\r\nnocolon").unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            parse_head("GET / HTTP/1.1\r\nContent-Length: -1")
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 }

@@ -54,7 +54,9 @@ impl Shared {
     fn state(&self) -> MutexGuard<'_, DaemonState> {
         // A panic while holding the lock cannot leave the plain data inconsistent enough to
         // matter more than stopping the daemon would; keep serving.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn emit(&self, event: Value) {
@@ -75,7 +77,9 @@ impl Shared {
             st.add_job(name, origin, false)
         };
         tracing::info!(job = id, disk = name, origin, "queued osd prepare");
-        self.emit(json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}));
+        self.emit(
+            json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}),
+        );
         let _ = self.jobs.send(id);
     }
 }
@@ -92,15 +96,21 @@ pub fn run(opts: DaemonOptions) -> Result<()> {
 fn bind(socket: &Path) -> Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     if socket.exists() {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
-            return Err(Error::Usage(format!("{} is in use: another cephboot daemon runs (see `cephboot status`)", socket.display())));
+            return Err(Error::Usage(format!(
+                "{} is in use: another cephboot daemon runs (see `cephboot status`)",
+                socket.display()
+            )));
         }
-        std::fs::remove_file(socket).map_err(|e| Error::io(format!("removing the stale socket {}", socket.display()), e))?;
+        std::fs::remove_file(socket)
+            .map_err(|e| Error::io(format!("removing the stale socket {}", socket.display()), e))?;
     }
-    let l = UnixListener::bind(socket).map_err(|e| Error::io(format!("listening on {}", socket.display()), e))?;
+    let l = UnixListener::bind(socket)
+        .map_err(|e| Error::io(format!("listening on {}", socket.display()), e))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(format!("setting the mode of {}", socket.display()), e))?;
     Ok(l)
@@ -108,22 +118,38 @@ fn bind(socket: &Path) -> Result<UnixListener> {
 
 fn sd_notify(msg: &str) {
     use std::os::linux::net::SocketAddrExt;
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
     let p = path.to_string_lossy().into_owned();
     let _ = match p.strip_prefix('@') {
-        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).and_then(|a| sock.send_to_addr(msg.as_bytes(), &a)),
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| sock.send_to_addr(msg.as_bytes(), &a)),
         None => sock.send_to(msg.as_bytes(), &p),
     };
 }
 
 fn scan_all() -> inventory::Snapshot {
-    inventory::scan(&Roots::default(), &Filter { all: true, only: vec![] })
+    inventory::scan(
+        &Roots::default(),
+        &Filter {
+            all: true,
+            only: vec![],
+        },
+    )
 }
 
 async fn serve(opts: DaemonOptions) -> Result<()> {
     let listener = bind(&opts.socket)?;
-    let uevents = cephboot_ffi::uevent::UeventSocket::open().map_err(|e| Error::io("opening the kernel uevent socket (NETLINK_KOBJECT_UEVENT)", e))?;
+    let uevents = cephboot_ffi::uevent::UeventSocket::open().map_err(|e| {
+        Error::io(
+            "opening the kernel uevent socket (NETLINK_KOBJECT_UEVENT)",
+            e,
+        )
+    })?;
     let (job_tx, job_rx) = mpsc::unbounded_channel::<u64>();
     let (events, _) = broadcast::channel(1024);
     let shared = Arc::new(Shared {
@@ -142,7 +168,12 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         .spawn(move || {
             let mut buf = vec![0u8; 16 * 1024];
             while let Ok(n) = uevents.recv(&mut buf) {
-                if let Some(disk) = buf.get(..n).and_then(uevent::parse).as_ref().and_then(uevent::disk_of) {
+                if let Some(disk) = buf
+                    .get(..n)
+                    .and_then(uevent::parse)
+                    .as_ref()
+                    .and_then(uevent::disk_of)
+                {
                     if disk_tx.send(disk).is_err() {
                         break;
                     }
@@ -152,8 +183,15 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         .map_err(|e| Error::io("starting the uevent thread", e))?;
 
     // One full scan at start.
-    let snap = tokio::task::spawn_blocking(scan_all).await.map_err(|e| Error::Usage(format!("scan task failed: {e}")))?;
-    let names: Vec<String> = snap.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).map(|d| d.name.clone()).collect();
+    let snap = tokio::task::spawn_blocking(scan_all)
+        .await
+        .map_err(|e| Error::Usage(format!("scan task failed: {e}")))?;
+    let names: Vec<String> = snap
+        .devices
+        .iter()
+        .filter(|d| d.kind == inventory::DeviceKind::Disk)
+        .map(|d| d.name.clone())
+        .collect();
     shared.state().set_snapshot(snap, &shared.opts.grammar);
     tokio::spawn(dispatch_jobs(shared.clone(), job_rx));
     if shared.opts.config.auto_prepare {
@@ -168,8 +206,10 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     sd_notify("READY=1");
     tracing::info!(socket = %shared.opts.socket.display(), auto_prepare = shared.opts.config.auto_prepare, "ready");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| Error::io("installing SIGTERM handler", e))?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| Error::io("installing SIGINT handler", e))?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::io("installing SIGTERM handler", e))?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::io("installing SIGINT handler", e))?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -187,7 +227,13 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     shared.state().draining = true;
     tracing::info!("stopping: waiting for running jobs");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while shared.state().jobs.iter().any(|j| j.state == JobState::Running) && Instant::now() < deadline {
+    while shared
+        .state()
+        .jobs
+        .iter()
+        .any(|j| j.state == JobState::Running)
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let _ = std::fs::remove_file(&shared.opts.socket);
@@ -196,7 +242,8 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
 
 /// Collects events per disk and reads a disk once it has been quiet for the debounce period.
 async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) {
-    let mut pending: std::collections::BTreeMap<String, tokio::time::Instant> = std::collections::BTreeMap::new();
+    let mut pending: std::collections::BTreeMap<String, tokio::time::Instant> =
+        std::collections::BTreeMap::new();
     loop {
         let next = pending.values().min().copied();
         let event = match next {
@@ -213,7 +260,11 @@ async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) 
             }
             Some(None) => {
                 let now = tokio::time::Instant::now();
-                let due: Vec<String> = pending.iter().filter(|(_, t)| **t <= now).map(|(d, _)| d.clone()).collect();
+                let due: Vec<String> = pending
+                    .iter()
+                    .filter(|(_, t)| **t <= now)
+                    .map(|(d, _)| d.clone())
+                    .collect();
                 for d in due {
                     pending.remove(&d);
                     rescan(&shared, &d).await;
@@ -227,10 +278,25 @@ async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) 
 async fn rescan(shared: &Arc<Shared>, name: &str) {
     // With udevd running, let it finish with the device before reading it.
     if Path::new("/run/udev/control").exists() {
-        let _ = tokio::process::Command::new("udevadm").args(["settle", "--timeout=10"]).status().await;
+        let _ = tokio::process::Command::new("udevadm")
+            .args(["settle", "--timeout=10"])
+            .status()
+            .await;
     }
     let n = name.to_string();
-    let Ok(fresh) = tokio::task::spawn_blocking(move || inventory::scan(&Roots::default(), &Filter { all: true, only: vec![n] })).await else { return };
+    let Ok(fresh) = tokio::task::spawn_blocking(move || {
+        inventory::scan(
+            &Roots::default(),
+            &Filter {
+                all: true,
+                only: vec![n],
+            },
+        )
+    })
+    .await
+    else {
+        return;
+    };
     let (present, state) = {
         let mut st = shared.state();
         let present = st.replace_disk(name, fresh, &shared.opts.grammar);
@@ -252,7 +318,9 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
 
 async fn dispatch_jobs(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<u64>) {
     while let Some(id) = rx.recv().await {
-        let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
+        let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+            return;
+        };
         let s = shared.clone();
         tokio::spawn(async move {
             run_job(&s, id).await;
@@ -264,7 +332,8 @@ async fn dispatch_jobs(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<u64>
 /// Runs `cephboot <global args> ARGS --format json` as a child, streaming its log into the
 /// job; returns the parsed JSON output (or why it failed).
 async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Result<Value, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.args(&shared.opts.child_args)
         .args(args)
@@ -274,7 +343,9 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let mut proc = cmd.spawn().map_err(|e| format!("cannot start cephboot {}: {e}", args.join(" ")))?;
+    let mut proc = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start cephboot {}: {e}", args.join(" ")))?;
     let stderr = proc.stderr.take();
     let s = shared.clone();
     let logger = tokio::spawn(async move {
@@ -293,15 +364,27 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
     let out = match tokio::time::timeout(timeout, proc.wait_with_output()).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return Err(format!("waiting for cephboot {}: {e}", args.join(" "))),
-        Err(_) => return Err(format!("cephboot {} did not finish within {}s", args.join(" "), timeout.as_secs())),
+        Err(_) => {
+            return Err(format!(
+                "cephboot {} did not finish within {}s",
+                args.join(" "),
+                timeout.as_secs()
+            ))
+        }
     };
     let _ = logger.await;
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     if out.status.success() {
         Ok(v)
     } else {
-        let detail = v.get("osds").and_then(|o| o.get(0)).and_then(|o| o.get("reason").or_else(|| o.get("error"))).and_then(Value::as_str).map(str::to_string);
-        Err(detail.unwrap_or_else(|| format!("cephboot {} exited with {}", args.join(" "), out.status)))
+        let detail = v
+            .get("osds")
+            .and_then(|o| o.get(0))
+            .and_then(|o| o.get("reason").or_else(|| o.get("error")))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Err(detail
+            .unwrap_or_else(|| format!("cephboot {} exited with {}", args.join(" "), out.status)))
     }
 }
 
@@ -321,8 +404,15 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     let result = match child(shared, id, &args).await {
         Err(e) => Err(e),
         Ok(v) => {
-            let item = v.get("osds").and_then(|o| o.get(0)).cloned().unwrap_or(Value::Null);
-            match (item.get("action").and_then(Value::as_str), item.get("osd_id").and_then(Value::as_u64)) {
+            let item = v
+                .get("osds")
+                .and_then(|o| o.get(0))
+                .cloned()
+                .unwrap_or(Value::Null);
+            match (
+                item.get("action").and_then(Value::as_str),
+                item.get("osd_id").and_then(Value::as_u64),
+            ) {
                 (Some("created" | "unchanged"), Some(osd)) => {
                     let osd = u32::try_from(osd).unwrap_or(u32::MAX);
                     if let Some(j) = shared.state().job_mut(id) {
@@ -331,7 +421,9 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
                     if shared.state().draining {
                         Err(format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)"))
                     } else {
-                        child(shared, id, &["osd", "activate", &osd.to_string()]).await.map(|_| osd)
+                        child(shared, id, &["osd", "activate", &osd.to_string()])
+                            .await
+                            .map(|_| osd)
                     }
                 }
                 _ => Err(format!("unexpected result: {item}")),
@@ -365,7 +457,9 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
 }
 
 async fn activate_all(shared: Arc<Shared>) {
-    let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
+    let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+        return;
+    };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(_) => return,
@@ -387,14 +481,27 @@ async fn activate_all(shared: Arc<Shared>) {
 async fn handle(shared: Arc<Shared>, stream: UnixStream) {
     let uid = stream.peer_cred().map(|c| c.uid()).ok();
     let mut stream = BufReader::new(stream);
+    // Read the (bounded) request even from a refused peer: closing a Unix socket with unread
+    // data resets it, and the client would see a reset instead of the 403.
+    let req = http::read_request(&mut stream).await;
     if uid != Some(0) {
-        http::respond(&mut stream, 403, &http::error_body(403, "the cephboot API is for root only")).await;
+        http::respond(
+            &mut stream,
+            403,
+            &http::error_body(403, "the cephboot API is for root only"),
+        )
+        .await;
         return;
     }
-    let req = match http::read_request(&mut stream).await {
+    let req = match req {
         Ok(r) => r,
         Err(rej) => {
-            http::respond(&mut stream, rej.status, &http::error_body(rej.status, &rej.message)).await;
+            http::respond(
+                &mut stream,
+                rej.status,
+                &http::error_body(rej.status, &rej.message),
+            )
+            .await;
             return;
         }
     };
@@ -411,28 +518,43 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["v1", "health"]) => {
             let st = shared.state();
-            (200, json!({
-                "status": if st.draining { "stopping" } else { "ok" },
-                "uptime_secs": shared.started.elapsed().as_secs(),
-                "auto_prepare": shared.opts.config.auto_prepare,
-                "disks": st.snapshot.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).count(),
-                "jobs": st.job_counts(),
-            }))
+            (
+                200,
+                json!({
+                    "status": if st.draining { "stopping" } else { "ok" },
+                    "uptime_secs": shared.started.elapsed().as_secs(),
+                    "auto_prepare": shared.opts.config.auto_prepare,
+                    "disks": st.snapshot.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).count(),
+                    "jobs": st.job_counts(),
+                }),
+            )
         }
         ("GET", ["v1", "disks"]) => (200, json!({"devices": shared.state().disk_reports()})),
         ("GET", ["v1", "osds"]) => {
             let st = shared.state();
-            (200, json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.verdicts)}))
+            (
+                200,
+                json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.verdicts)}),
+            )
         }
         ("GET", ["v1", "jobs"]) => (200, json!({"jobs": shared.state().jobs})),
-        ("GET", ["v1", "jobs", id]) => match id.parse::<u64>().ok().and_then(|id| shared.state().jobs.iter().find(|j| j.id == id).cloned()) {
+        ("GET", ["v1", "jobs", id]) => match id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| shared.state().jobs.iter().find(|j| j.id == id).cloned())
+        {
             Some(j) => (200, json!(j)),
             None => (404, http::error_body(404, &format!("no job {id}"))),
         },
         ("POST", ["v1", "osd", "prepare"]) => post_prepare(shared, &req.body),
-        (_, ["v1", "health" | "disks" | "osds" | "jobs"] | ["v1", "jobs", _]) if !get => (405, http::error_body(405, "use GET")),
+        (_, ["v1", "health" | "disks" | "osds" | "jobs"] | ["v1", "jobs", _]) if !get => {
+            (405, http::error_body(405, "use GET"))
+        }
         (_, ["v1", "osd", "prepare"]) => (405, http::error_body(405, "use POST")),
-        _ => (404, http::error_body(404, &format!("no route {} {}", req.method, req.path))),
+        _ => (
+            404,
+            http::error_body(404, &format!("no route {} {}", req.method, req.path)),
+        ),
     }
 }
 
@@ -446,7 +568,15 @@ fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {
     }
     let b: Body = match serde_json::from_slice(body) {
         Ok(b) => b,
-        Err(e) => return (400, http::error_body(400, &format!("expected {{\"device\": \"/dev/sdX\", \"wipe\": false}}: {e}"))),
+        Err(e) => {
+            return (
+                400,
+                http::error_body(
+                    400,
+                    &format!("expected {{\"device\": \"/dev/sdX\", \"wipe\": false}}: {e}"),
+                ),
+            )
+        }
     };
     let name = b.device.trim_start_matches("/dev/").to_string();
     let id = {
@@ -454,19 +584,41 @@ fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {
         if st.draining {
             return (503, http::error_body(503, "the daemon is stopping"));
         }
-        if !st.snapshot.devices.iter().any(|d| d.kind == inventory::DeviceKind::Disk && d.name == name) {
-            return (404, http::error_body(404, &format!("{} is not a disk of this host", b.device)));
+        if !st
+            .snapshot
+            .devices
+            .iter()
+            .any(|d| d.kind == inventory::DeviceKind::Disk && d.name == name)
+        {
+            return (
+                404,
+                http::error_body(404, &format!("{} is not a disk of this host", b.device)),
+            );
         }
         if !shared.opts.config.allows(&name) {
-            return (403, http::error_body(403, &format!("{} is excluded by the daemon's allow/deny patterns", b.device)));
+            return (
+                403,
+                http::error_body(
+                    403,
+                    &format!(
+                        "{} is excluded by the daemon's allow/deny patterns",
+                        b.device
+                    ),
+                ),
+            );
         }
         if st.active.contains(&name) {
-            return (409, http::error_body(409, &format!("{} already has a job", b.device)));
+            return (
+                409,
+                http::error_body(409, &format!("{} already has a job", b.device)),
+            );
         }
         st.failed.remove(&name);
         st.add_job(&name, "api", b.wipe)
     };
-    shared.emit(json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}));
+    shared.emit(
+        json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}),
+    );
     let _ = shared.jobs.send(id);
     (202, json!({"job": id, "device": format!("/dev/{name}")}))
 }
@@ -481,12 +633,19 @@ async fn events(shared: &Arc<Shared>, mut stream: BufReader<UnixStream>) {
     loop {
         match rx.recv().await {
             Ok(e) => {
-                if s.write_all(format!("data: {e}\n\n").as_bytes()).await.is_err() {
+                if s.write_all(format!("data: {e}\n\n").as_bytes())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                let _ = s.write_all(format!("data: {{\"type\":\"lagged\",\"missed\":{n}}}\n\n").as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!("data: {{\"type\":\"lagged\",\"missed\":{n}}}\n\n").as_bytes(),
+                    )
+                    .await;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

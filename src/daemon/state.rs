@@ -70,7 +70,10 @@ pub struct DaemonState {
 
 /// Unix seconds now.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl DaemonState {
@@ -90,7 +93,10 @@ impl DaemonState {
             .drain(..)
             .filter(|d| d.path != path && d.parent.as_deref() != Some(path.as_path()))
             .collect();
-        let present = fresh.devices.iter().any(|d| d.kind == DeviceKind::Disk && d.size_bytes > 0);
+        let present = fresh
+            .devices
+            .iter()
+            .any(|d| d.kind == DeviceKind::Disk && d.size_bytes > 0);
         devices.extend(fresh.devices);
         let snapshot = Snapshot { devices };
         self.set_snapshot(snapshot, grammar);
@@ -103,7 +109,12 @@ impl DaemonState {
 
     /// The disks as reported by the API.
     pub fn disk_reports(&self) -> Vec<DeviceReport> {
-        self.snapshot.devices.iter().zip(self.verdicts.iter()).map(|(d, v)| DeviceReport::new(d, v)).collect()
+        self.snapshot
+            .devices
+            .iter()
+            .zip(self.verdicts.iter())
+            .map(|(d, v)| DeviceReport::new(d, v))
+            .collect()
     }
 
     /// Whether `name` should get an automatic job now (pure).
@@ -111,13 +122,17 @@ impl DaemonState {
         if !allowed || self.draining || self.active.contains(name) || self.failed.contains(name) {
             return false;
         }
-        self.snapshot.devices.iter().zip(self.verdicts.iter()).any(|(d, v)| {
-            d.kind == DeviceKind::Disk
-                && d.name == name
-                && v.state == DiskState::Bootstrap
-                && v.ready
-                && v.role.is_some_and(Role::is_primary)
-        })
+        self.snapshot
+            .devices
+            .iter()
+            .zip(self.verdicts.iter())
+            .any(|(d, v)| {
+                d.kind == DeviceKind::Disk
+                    && d.name == name
+                    && v.state == DiskState::Bootstrap
+                    && v.ready
+                    && v.role.is_some_and(Role::is_primary)
+            })
     }
 
     /// Adds a queued job for `name` and marks the disk active.
@@ -139,7 +154,11 @@ impl DaemonState {
         });
         // Keep the table bounded: forget the oldest finished jobs past 1000.
         while self.jobs.len() > 1000 {
-            match self.jobs.iter().position(|j| matches!(j.state, JobState::Succeeded | JobState::Failed)) {
+            match self
+                .jobs
+                .iter()
+                .position(|j| matches!(j.state, JobState::Succeeded | JobState::Failed))
+            {
                 Some(i) => {
                     self.jobs.remove(i);
                 }
@@ -208,7 +227,11 @@ mod tests {
             p.kind = DeviceKind::Partition;
             p.parent = Some(PathBuf::from(format!("/dev/{name}")));
             p.partition_number = Some(1);
-            p.gpt = Some(GptInfo { name: PartitionName::encode(l).unwrap(), unique_guid: uuid::Uuid::nil(), type_guid: uuid::Uuid::nil() });
+            p.gpt = Some(GptInfo {
+                name: PartitionName::encode(l).unwrap(),
+                unique_guid: uuid::Uuid::nil(),
+                type_guid: uuid::Uuid::nil(),
+            });
             out.push(p);
         }
         out
@@ -228,10 +251,19 @@ mod tests {
         assert!(!s.wants_job("loop1", true), "one job per disk at a time");
         s.active.remove("loop1");
         s.failed.insert("loop1".into());
-        assert!(!s.wants_job("loop1", true), "a failed disk is not retried in a loop");
+        assert!(
+            !s.wants_job("loop1", true),
+            "a failed disk is not retried in a loop"
+        );
         // The disk goes away and comes back: it may be tried again.
         assert!(!s.replace_disk("loop1", Snapshot::default(), &g));
-        assert!(s.replace_disk("loop1", Snapshot { devices: disk("loop1", Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS")) }, &g));
+        assert!(s.replace_disk(
+            "loop1",
+            Snapshot {
+                devices: disk("loop1", Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"))
+            },
+            &g
+        ));
         assert!(s.wants_job("loop1", true));
         s.draining = true;
         assert!(!s.wants_job("loop1", true));

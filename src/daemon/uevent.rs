@@ -25,10 +25,20 @@ pub fn parse(buf: &[u8]) -> Option<Uevent> {
     let mut fields = buf.split(|&b| b == 0).filter(|f| !f.is_empty());
     let head = std::str::from_utf8(fields.next()?).ok()?;
     let (_, _) = head.split_once('@')?;
-    let mut ev = Uevent { action: String::new(), devpath: String::new(), subsystem: String::new(), devname: None, devtype: None };
+    let mut ev = Uevent {
+        action: String::new(),
+        devpath: String::new(),
+        subsystem: String::new(),
+        devname: None,
+        devtype: None,
+    };
     for f in fields {
-        let Ok(f) = std::str::from_utf8(f) else { continue };
-        let Some((k, v)) = f.split_once('=') else { continue };
+        let Ok(f) = std::str::from_utf8(f) else {
+            continue;
+        };
+        let Some((k, v)) = f.split_once('=') else {
+            continue;
+        };
         match k {
             "ACTION" => ev.action = v.to_string(),
             "DEVPATH" => ev.devpath = v.to_string(),
@@ -60,7 +70,10 @@ mod tests {
     use super::*;
 
     fn msg(parts: &[&str]) -> Vec<u8> {
-        parts.iter().flat_map(|p| p.bytes().chain(std::iter::once(0))).collect()
+        parts
+            .iter()
+            .flat_map(|p| p.bytes().chain(std::iter::once(0)))
+            .collect()
     }
 
     #[test]
@@ -81,9 +94,23 @@ mod tests {
 
     #[test]
     fn disk_change_and_other_subsystems() {
-        let ev = parse(&msg(&["change@/devices/virtual/block/loop0", "ACTION=change", "DEVPATH=/devices/virtual/block/loop0", "SUBSYSTEM=block", "DEVNAME=/dev/loop0", "DEVTYPE=disk"])).unwrap();
+        let ev = parse(&msg(&[
+            "change@/devices/virtual/block/loop0",
+            "ACTION=change",
+            "DEVPATH=/devices/virtual/block/loop0",
+            "SUBSYSTEM=block",
+            "DEVNAME=/dev/loop0",
+            "DEVTYPE=disk",
+        ]))
+        .unwrap();
         assert_eq!(disk_of(&ev).as_deref(), Some("loop0"));
-        let ev = parse(&msg(&["add@/module/x", "ACTION=add", "DEVPATH=/module/x", "SUBSYSTEM=module"])).unwrap();
+        let ev = parse(&msg(&[
+            "add@/module/x",
+            "ACTION=add",
+            "DEVPATH=/module/x",
+            "SUBSYSTEM=module",
+        ]))
+        .unwrap();
         assert_eq!(disk_of(&ev), None);
     }
 
@@ -95,10 +122,12 @@ mod tests {
         assert_eq!(parse(&msg(&["noat", "ACTION=add"])), None);
         let mut seed = 7u32;
         for n in 0..300 {
-            let b: Vec<u8> = (0..n).map(|_| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (seed >> 16).to_le_bytes()[0]
-            }).collect();
+            let b: Vec<u8> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (seed >> 16).to_le_bytes()[0]
+                })
+                .collect();
             let _ = parse(&b).map(|e| disk_of(&e));
         }
     }

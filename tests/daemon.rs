@@ -1,0 +1,372 @@
+//! `cephboot daemon` with a real cluster: hot-plugged loop devices carrying a bootstrap label
+//! become running OSDs; the API is checked with curl (an independent client). Root only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cluster::TestCluster;
+use common::*;
+
+/// A labelled (or blank) sparse file attached as a loop device; detached on drop.
+struct HotDisk {
+    file: PathBuf,
+    dev: Option<String>,
+}
+
+impl HotDisk {
+    fn new(dir: &Path, name: &str, size: u64, label: Option<&str>) -> Self {
+        let file = dir.join(name);
+        std::fs::File::create(&file).unwrap().set_len(size).unwrap();
+        if let Some(l) = label {
+            sh(
+                "sgdisk",
+                &["-n1:1M:0", &format!("-c1:{l}"), file.to_str().unwrap()],
+            );
+        }
+        HotDisk { file, dev: None }
+    }
+    fn attach(&mut self) -> String {
+        let d = sh("losetup", &["-f", "--show", self.file.to_str().unwrap()])
+            .trim()
+            .to_string();
+        self.dev = Some(d.clone());
+        d
+    }
+    fn detach(&mut self) {
+        if let Some(d) = self.dev.take() {
+            let _ = Command::new("partx").args(["-d", &d]).output();
+            let _ = Command::new("losetup").args(["-d", &d]).output();
+        }
+    }
+}
+
+impl Drop for HotDisk {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+struct Daemon {
+    child: Option<Child>,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(c: &TestCluster, prefix: &str) -> Self {
+        let socket = c.state.path().join("run/cephboot.sock");
+        let child = Command::new(cephboot_bin())
+            .args([
+                "--state-dir",
+                &c.dir(),
+                "--label-prefix",
+                prefix,
+                "daemon",
+                "--auto-prepare",
+                "--debounce-ms",
+                "200",
+                "--socket",
+            ])
+            .arg(&socket)
+            .env("CEPHBOOT_LOG", "cephboot=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let d = Daemon {
+            child: Some(child),
+            socket,
+        };
+        let start = Instant::now();
+        while d.get("/v1/health").0 != 200 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "daemon did not answer"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    fn curl(&self, args: &[&str]) -> (u16, serde_json::Value) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.curl(&[&format!("http://localhost{path}")])
+    }
+
+    fn jobs(&self) -> Vec<serde_json::Value> {
+        self.get("/v1/jobs").1["jobs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn wait_jobs_done(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let jobs = self.jobs();
+            let done = jobs
+                .iter()
+                .filter(|j| j["state"] == "succeeded" || j["state"] == "failed")
+                .count();
+            if jobs.len() >= n && done == jobs.len() {
+                return jobs;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "jobs not done after {secs}s: {jobs:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// SIGTERM; the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        sh("kill", &["-TERM", &child.id().to_string()]);
+        let start = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "daemon did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
+    if !root_or_skip("daemon hot-plug") {
+        return;
+    }
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mut a = HotDisk::new(dir.path(), "a.img", 2 << 30, Some("TDA_OSD_BOOTSTRAP_BS"));
+    let mut b = HotDisk::new(dir.path(), "b.img", 2 << 30, Some("TDA_OSD_BOOTSTRAP_BS"));
+    let mut blank = HotDisk::new(dir.path(), "blank.img", 1 << 30, None);
+    let c = TestCluster::new();
+    let mut d = Daemon::start(&c, "TDA");
+    assert_eq!(d.get("/v1/health").1["status"], "ok");
+
+    // Two labelled disks at once: two OSDs up within 120 s, one job each.
+    let started = Instant::now();
+    let dev_a = a.attach();
+    let dev_b = b.attach();
+    let dev_blank = blank.attach();
+    let jobs = d.wait_jobs_done(2, 120);
+    eprintln!(
+        "two hot-plugged disks prepared and up in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        jobs.len(),
+        2,
+        "exactly one job per disk despite the disks' own change events: {jobs:#?}"
+    );
+    assert!(
+        jobs.iter()
+            .all(|j| j["state"] == "succeeded" && j["origin"] == "hotplug"),
+        "{jobs:#?}"
+    );
+    let devices: Vec<&str> = jobs.iter().map(|j| j["device"].as_str().unwrap()).collect();
+    assert!(devices.contains(&dev_a.as_str()) && devices.contains(&dev_b.as_str()));
+    let (code, one) = d.get(&format!("/v1/jobs/{}", jobs[0]["id"]));
+    assert_eq!(code, 200);
+    assert_eq!(one["id"], jobs[0]["id"]);
+    let osds = c.osds();
+    assert_eq!(osds.len(), 2);
+    assert!(osds.iter().all(|(_, up, _)| *up), "{osds:?}");
+    assert_eq!(d.get("/v1/osds").1["osds"].as_array().unwrap().len(), 2);
+
+    // The blank disk is listed, with no job.
+    let disks = d.get("/v1/disks").1;
+    let entry = disks["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == dev_blank.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["state"], "free");
+    assert!(!d.jobs().iter().any(|j| j["device"] == dev_blank.as_str()));
+    // Detach is reflected.
+    blank.detach();
+    let start = Instant::now();
+    loop {
+        let disks = d.get("/v1/disks").1;
+        let gone = disks["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == dev_blank.as_str())
+            .is_none_or(|x| x["size_bytes"] == 0);
+        if gone {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "detach not reflected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Bad requests get 4xx; the daemon stays healthy.
+    assert_eq!(d.get("/v1/nope").0, 404);
+    assert_eq!(d.curl(&["-X", "DELETE", "http://localhost/v1/jobs"]).0, 405);
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "{not json",
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        400
+    );
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "{\"device\": \"/dev/nonexistent\"}",
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        404
+    );
+    let huge = dir.path().join("huge.json");
+    std::fs::write(&huge, vec![b'x'; 1 << 20]).unwrap();
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "--data-binary",
+            &format!("@{}", huge.display()),
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        413
+    );
+    assert_eq!(d.get("/v1/jobs/notanumber").0, 404);
+    assert_eq!(d.get("/v1/health").0, 200);
+
+    // Not root: refused by the peer-credential check (the socket opened up just for this).
+    sh("chmod", &["0666", d.socket.to_str().unwrap()]);
+    sh("chmod", &["0755", c.state.path().to_str().unwrap()]);
+    sh(
+        "chmod",
+        &["0755", c.state.path().join("run").to_str().unwrap()],
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(&d.socket)
+        .arg("http://localhost/v1/health")
+        .output()
+        .unwrap();
+    sh("chmod", &["0600", d.socket.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end().ends_with("403") && text.contains("root only"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The status client.
+    let out = Command::new(cephboot_bin())
+        .args(["status", "--socket"])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("succeeded") && text.contains(&dev_a),
+        "{text}"
+    );
+
+    // SIGTERM: exit 0.
+    assert_eq!(d.terminate().code(), Some(0));
+    drop(c);
+    a.detach();
+    b.detach();
+}
+
+#[test]
+fn sigterm_during_a_prepare_exits_zero_and_a_restart_finishes_the_job() {
+    if !root_or_skip("daemon sigterm") {
+        return;
+    }
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mut disk = HotDisk::new(dir.path(), "a.img", 2 << 30, Some("TDB_OSD_BOOTSTRAP_BS"));
+    let c = TestCluster::new();
+    let mut d = Daemon::start(&c, "TDB");
+    disk.attach();
+    let start = Instant::now();
+    while !d.jobs().iter().any(|j| j["state"] == "running") {
+        assert!(start.elapsed() < Duration::from_secs(30), "no job started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.terminate().code(), Some(0));
+    // Restart: whatever the job reached, the disk ends as one running OSD.
+    let d2 = Daemon::start(&c, "TDB");
+    let start = Instant::now();
+    loop {
+        let osds = c.osds();
+        if osds.len() == 1 && osds[0].1 {
+            break;
+        }
+        assert!(osds.len() <= 1, "a second OSD for one disk: {osds:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no OSD up after restart: {osds:?} jobs {:#?}",
+            d2.jobs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(c.osds().len(), 1);
+    drop(d2);
+    drop(c);
+    disk.detach();
+}
