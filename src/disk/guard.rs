@@ -221,7 +221,17 @@ pub fn gather(snapshot: &Snapshot, disk: &Path) -> Facts {
         .filter(|d| d.in_kernel)
         .map(|d| d.path.clone())
         .collect();
+    // Scanners (udev's blkid, LVM's lvs, ceph-volume) open devices for a moment: only an
+    // opener still there after a short wait counts.
     facts.openers = openers(&nodes);
+    for _ in 0..8 {
+        if facts.openers.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let again = openers(&nodes);
+        facts.openers.retain(|o| again.contains(o));
+    }
     for node in &nodes {
         if let Err(e) = OpenOptions::new()
             .read(true)
