@@ -21,19 +21,8 @@ struct DisksList {
 }
 
 /// Kernel name of a device argument: `/dev/sdb`, `sdb`, or a `/dev/disk/by-*` link.
-pub fn kernel_name(arg: &Path) -> Result<String> {
-    if arg.components().count() == 1 {
-        return Ok(arg.display().to_string());
-    }
-    let real = std::fs::canonicalize(arg).map_err(|e| {
-        Error::NotFound(format!(
-            "{}: {e}: name an existing block device (see `cephboot disks list`)",
-            arg.display()
-        ))
-    })?;
-    real.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::NotFound(format!("{} is not a device node", arg.display())))
+fn kernel_name(arg: &Path) -> Result<String> {
+    crate::osd::target::kernel_name_of(arg).map(|(_, name)| name)
 }
 
 /// Runs `disks list`.
@@ -209,49 +198,26 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
         ));
     }
     if !refusals.is_empty() {
-        let message = refusals
-            .iter()
-            .map(|r| format!("{}: {}: {}", r.device.display(), r.reason, r.hint))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let err = Error::refused(
-            refusals
-                .first()
-                .map(|r| r.device.clone())
-                .unwrap_or_default(),
-            "refused",
-            format!("nothing was written. {message}"),
-        );
+        let err = crate::disk::rewrite::refusals_to_error(&refusals);
         if format != Format::Table {
-            print_json(
-                format,
-                &RefusalReport {
-                    error: RefusalBody {
-                        kind: "refused",
-                        exit_code: err.exit_code() as i32,
-                        message: message.clone(),
-                        refusals: &refusals,
-                    },
-                },
-            );
-            return Err(Error::AlreadyReported(Box::new(err)));
+            let body = RefusalBody {
+                kind: "refused",
+                exit_code: err.exit_code() as i32,
+                message: err.to_string(),
+                refusals: &refusals,
+            };
+            print_json(format, &RefusalReport { error: body });
+        } else {
+            for r in &refusals {
+                eprintln!(
+                    "cephboot: refusing {}: {}: {}",
+                    r.device.display(),
+                    r.reason,
+                    r.hint
+                );
+            }
         }
-        for r in &refusals {
-            eprintln!(
-                "cephboot: refusing {}: {}: {}",
-                r.device.display(),
-                r.reason,
-                r.hint
-            );
-        }
-        return Err(Error::AlreadyReported(Box::new(Error::refused(
-            refusals
-                .first()
-                .map(|r| r.device.clone())
-                .unwrap_or_default(),
-            "refused by a safety guard",
-            "nothing was written; see the reasons above",
-        ))));
+        return Err(Error::AlreadyReported(Box::new(err)));
     }
 
     let mut reports = Vec::new();

@@ -192,33 +192,13 @@ impl DaemonState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::disk::inventory::{GptInfo, TableInfo};
+    use crate::disk::inventory::GptInfo;
     use crate::disk::label::PartitionName;
     use std::path::PathBuf;
 
     fn disk(name: &str, label: Option<&str>) -> Vec<Device> {
-        let d = Device {
-            name: name.into(),
-            path: PathBuf::from(format!("/dev/{name}")),
-            kind: DeviceKind::Disk,
-            parent: None,
-            partition_number: None,
-            start_bytes: None,
-            size_bytes: 4 << 30,
-            sector_size: 512,
-            read_only: false,
-            rotational: None,
-            holders: vec![],
-            mountpoints: vec![],
-            swap: false,
-            in_kernel: true,
-            table: Some(TableInfo::None),
-            gpt: None,
-            signatures: vec![],
-            disk_guid: None,
-            kernel_mismatch: None,
-            errors: vec![],
-        };
+        let mut d = Device::test_disk(name);
+        d.size_bytes = 4 << 30;
         let mut out = vec![d.clone()];
         if let Some(l) = label {
             let mut p = d;

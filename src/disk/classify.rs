@@ -506,28 +506,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn disk(name: &str) -> Device {
-        Device {
-            name: name.into(),
-            path: PathBuf::from(format!("/dev/{name}")),
-            kind: DeviceKind::Disk,
-            parent: None,
-            partition_number: None,
-            start_bytes: None,
-            size_bytes: 1 << 30,
-            sector_size: 512,
-            read_only: false,
-            rotational: Some(false),
-            holders: vec![],
-            mountpoints: vec![],
-            swap: false,
-            in_kernel: true,
-            table: Some(TableInfo::None),
-            gpt: None,
-            signatures: vec![],
-            disk_guid: None,
-            kernel_mismatch: None,
-            errors: vec![],
-        }
+        Device::test_disk(name)
     }
 
     fn part(disk_name: &str, n: u32, name: &str) -> Device {

@@ -263,28 +263,9 @@ mod tests {
     use super::*;
 
     fn dev(path: &str) -> Device {
-        Device {
-            name: path.trim_start_matches("/dev/").into(),
-            path: path.into(),
-            kind: DeviceKind::Disk,
-            parent: None,
-            partition_number: None,
-            start_bytes: None,
-            size_bytes: 1 << 30,
-            sector_size: 512,
-            read_only: false,
-            rotational: None,
-            holders: vec![],
-            mountpoints: vec![],
-            swap: false,
-            in_kernel: true,
-            table: None,
-            gpt: None,
-            signatures: vec![],
-            disk_guid: None,
-            kernel_mismatch: None,
-            errors: vec![],
-        }
+        let mut d = Device::test_disk(path.trim_start_matches("/dev/"));
+        d.table = None;
+        d
     }
 
     #[test]

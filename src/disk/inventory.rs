@@ -151,6 +151,15 @@ impl Device {
         }
     }
 
+    /// A blank 1 GiB whole disk `/dev/NAME` with no table, for unit tests of deciding code.
+    #[cfg(test)]
+    pub fn test_disk(name: &str) -> Self {
+        let mut d = Device::new(name, Path::new("/dev"), DeviceKind::Disk);
+        d.size_bytes = 1 << 30;
+        d.table = Some(TableInfo::None);
+        d
+    }
+
     /// The first filesystem-like signature (not a partition table).
     pub fn filesystem(&self) -> Option<&Signature> {
         self.signatures
