@@ -97,7 +97,7 @@ pub enum Error {
     #[error("{0}")]
     AlreadyReported(Box<Error>),
     /// Waited too long.
-    #[error("timed out after {seconds}s waiting for {what}")]
+    #[error("timed out{} waiting for {what} (--timeout sets the bound)", after(*seconds))]
     Timeout {
         /// What was awaited.
         what: String,
@@ -159,6 +159,14 @@ impl Error {
             reason: reason.into(),
             hint: hint.into(),
         }
+    }
+}
+
+fn after(seconds: u64) -> String {
+    if seconds > 0 {
+        format!(" after {seconds}s")
+    } else {
+        String::new()
     }
 }
 

@@ -71,8 +71,7 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
             break s;
         }
         if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+            reap(&mut child);
             return Err(Error::Timeout {
                 what: line,
                 seconds: timeout.as_secs(),
@@ -126,8 +125,7 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
             });
         }
         if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+            reap(&mut child);
             return Err(Error::Timeout {
                 what: line,
                 seconds: timeout.as_secs(),
@@ -135,4 +133,22 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Kills a child that overran its time and waits for it a bounded while: a process stuck in
+/// uninterruptible I/O on a dying disk cannot be reaped, and is left behind rather than
+/// hanging cephboot with it.
+fn reap(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tracing::warn!(
+        pid = child.id(),
+        "a timed-out child did not exit after SIGKILL (stuck in I/O?); leaving it"
+    );
 }

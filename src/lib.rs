@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod disk;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod openstack;
 pub mod osd;
 pub mod pools;

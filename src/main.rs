@@ -45,7 +45,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         }
         Command::Cluster(ClusterCommand::Stop) => cli::cluster::stop(&cli.global),
         Command::Osd(OsdCommand::Prepare(args)) if args.via_daemon => {
-            cli::daemon::prepare_via_daemon(&args.socket, &args.devices, args.wipe, &cli.global)
+            cli::daemon::prepare_via_daemon(args, &cli.global)
         }
         Command::Osd(OsdCommand::Prepare(args)) => cli::osd::prepare(args, &cli.global, &grammar),
         Command::Daemon(args) => cli::daemon::run(args, &cli.global),

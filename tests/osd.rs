@@ -293,6 +293,34 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
             );
         }
     }
+    // Filestore with a colocated journal resumes too (its journal label must parse).
+    let fs_disks: Vec<LoopDisk> = (0..2).map(|_| LoopDisk::new(GIB + 512 * MIB)).collect();
+    for (d, step) in fs_disks.iter().zip(["3", "6"]) {
+        let args = [
+            "osd",
+            "prepare",
+            d.path(),
+            "--store",
+            "filestore",
+            "--journal-size",
+            "256M",
+        ];
+        let out = c.cb_env(&args, &[("CEPHBOOT_FAULT_AFTER_STEP", step)]);
+        assert_eq!(
+            out.status.code(),
+            Some(99),
+            "filestore step {step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = c.cb_ok(&args);
+        assert_eq!(
+            v["osds"][0]["action"], "created",
+            "filestore step {step}: {v:#}"
+        );
+    }
+    let mut disks = disks;
+    disks.extend(fs_disks);
+
     // One OSD per disk, no orphan ids: every id in the map belongs to a disk's main PARTUUID.
     let dump = c.ceph_json(&["osd", "dump"]);
     let ids: Vec<(u64, String)> = dump["osds"]
@@ -306,7 +334,7 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
             )
         })
         .collect();
-    assert_eq!(ids.len(), 8, "{ids:?}");
+    assert_eq!(ids.len(), 10, "{ids:?}");
     let paths: Vec<&str> = disks.iter().map(LoopDisk::path).collect();
     let mut args = vec!["disks", "list"];
     args.extend(paths.iter().copied());

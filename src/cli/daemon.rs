@@ -142,31 +142,43 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// `osd prepare --via-daemon`: one job per device.
-pub fn prepare_via_daemon(
-    socket: &Path,
-    devices: &[String],
-    wipe: bool,
-    global: &Global,
-) -> Result<()> {
-    if devices.is_empty() {
+/// `osd prepare --via-daemon`: one job per device. The daemon takes a device and `--wipe`
+/// only; every other option is refused rather than silently dropped.
+pub fn prepare_via_daemon(args: &super::PrepareArgs, global: &Global) -> Result<()> {
+    let unsupported = [
+        (args.dry_run, "--dry-run"),
+        (args.all_bootstrap, "--all-bootstrap"),
+        (args.store.is_some(), "--store"),
+        (args.journal.is_some(), "--journal"),
+        (args.db.is_some(), "--db"),
+        (args.wal.is_some(), "--wal"),
+        (args.journal_size != "5G", "--journal-size"),
+        (args.wal_size != "1G", "--wal-size"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(set, _)| *set) {
+        return Err(Error::Usage(format!(
+            "{flag} cannot be sent to the daemon: run `cephboot osd prepare` without --via-daemon"
+        )));
+    }
+    if args.devices.is_empty() {
         return Err(Error::Usage(
             "--via-daemon needs the devices to prepare".into(),
         ));
     }
     let mut out = Vec::new();
-    for d in devices {
+    for d in &args.devices {
         if d.starts_with("loop:") {
             return Err(Error::Usage(
                 "loop:SIZE is not accepted with --via-daemon: attach the file and name the device"
                     .into(),
             ));
         }
+        let (_, name) = crate::osd::target::kernel_name_of(Path::new(d))?;
         out.push(ask(
-            socket,
+            &args.socket,
             "POST",
             "/v1/osd/prepare",
-            Some(&json!({"device": d, "wipe": wipe})),
+            Some(&json!({"device": format!("/dev/{name}"), "wipe": args.wipe})),
         )?);
     }
     if global.format != Format::Table {

@@ -29,7 +29,8 @@ pub enum Format {
 ///
 /// Machine output goes to stdout, logs and progress to stderr. Exit codes are stable:
 /// 0 ok, 1 failure, 2 usage, 3 refused by a safety guard (nothing written), 4 not found,
-/// 5 cluster error, 6 device operation failed, 7 timeout (docs/exit-codes.md).
+/// 5 cluster error, 6 device operation failed, 7 timeout, 8 OpenStack error
+/// (docs/exit-codes.md).
 #[derive(Debug, Parser)]
 #[command(
     name = "cephboot",

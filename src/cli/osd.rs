@@ -183,8 +183,52 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                 let planned = plan::plan(&fresh, &verdicts, grammar, &one)
                     .into_iter()
                     .next();
-                let Some(PlanEntry::Prepare { plan, .. }) = planned else {
-                    continue;
+                let plan = match planned {
+                    Some(PlanEntry::Prepare { plan, .. }) => plan,
+                    // What an earlier OSD of this run changed can make this one unchanged
+                    // or refused now: report it, never drop it.
+                    Some(PlanEntry::Unchanged { device, osd_id }) => {
+                        items.push(PrepareItem {
+                            device: device.display().to_string(),
+                            action: "unchanged",
+                            osd_id,
+                            prepared: None,
+                            plan: None,
+                            reason: None,
+                        });
+                        continue;
+                    }
+                    Some(PlanEntry::Refused { device, reason, .. }) => {
+                        let e =
+                            Error::refused(&device, reason.clone(), "nothing was written to it");
+                        eprintln!("cephboot: {e}");
+                        first_error.get_or_insert(e);
+                        items.push(PrepareItem {
+                            device: device.display().to_string(),
+                            action: "refused",
+                            osd_id: None,
+                            prepared: None,
+                            plan: None,
+                            reason: Some(reason),
+                        });
+                        continue;
+                    }
+                    None => {
+                        let e = Error::NotFound(format!(
+                            "{} vanished before it could be prepared",
+                            device.display()
+                        ));
+                        items.push(PrepareItem {
+                            device: device.display().to_string(),
+                            action: "failed",
+                            osd_id: None,
+                            prepared: None,
+                            plan: None,
+                            reason: Some(e.to_string()),
+                        });
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
                 };
                 let env = prepare::Env {
                     client,

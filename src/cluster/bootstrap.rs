@@ -268,7 +268,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
                 ("mds", "allow *"),
             ],
         )?;
-        write_file(&mgr_keyring, &keyring, 0o600)?;
+        crate::files::write_private(&mgr_keyring, keyring.as_bytes())?;
     }
     let mgr_pid = s.pidfile("mgr.x");
     let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {

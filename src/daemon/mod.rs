@@ -389,13 +389,55 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
 }
 
 async fn run_job(shared: &Arc<Shared>, id: u64) {
-    let (device, wipe) = {
-        let mut st = shared.state();
-        let Some(j) = st.job_mut(id) else { return };
-        j.state = JobState::Running;
-        (j.device.clone(), j.wipe)
+    let (device, wipe, origin) = {
+        let st = shared.state();
+        let Some(j) = st.jobs.iter().find(|j| j.id == id) else {
+            return;
+        };
+        (j.device.clone(), j.wipe, j.origin)
     };
     let name = device.trim_start_matches("/dev/").to_string();
+    // Check again just before starting: the daemon may be stopping, and a disk queued for
+    // its label may have been zapped or replaced meanwhile.
+    let refusal = if shared.state().draining {
+        Some("not started: the daemon is stopping".to_string())
+    } else if origin != "api" {
+        let n = name.clone();
+        let fresh = tokio::task::spawn_blocking(move || {
+            inventory::scan(
+                &Roots::default(),
+                &Filter {
+                    all: true,
+                    only: vec![n],
+                },
+            )
+        })
+        .await
+        .unwrap_or_default();
+        let mut st = shared.state();
+        st.replace_disk(&name, fresh, &shared.opts.grammar);
+        (!st.is_bootstrap_ready(&name))
+            .then(|| "not started: the disk no longer carries a ready bootstrap label".to_string())
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        let mut st = shared.state();
+        st.active.remove(&name);
+        if let Some(j) = st.job_mut(id) {
+            j.state = JobState::Failed;
+            j.error = Some(why.clone());
+            j.finished_at = Some(now());
+        }
+        drop(st);
+        shared.emit(
+            json!({"type": "job", "id": id, "device": device, "state": "failed", "error": why}),
+        );
+        return;
+    }
+    if let Some(j) = shared.state().job_mut(id) {
+        j.state = JobState::Running;
+    }
     shared.emit(json!({"type": "job", "id": id, "device": device, "state": "running"}));
     let mut args = vec!["osd", "prepare", device.as_str()];
     if wipe {
@@ -464,13 +506,18 @@ async fn activate_all(shared: Arc<Shared>) {
         Ok(e) => e,
         Err(_) => return,
     };
-    let out = tokio::process::Command::new(exe)
+    let run = tokio::process::Command::new(exe)
         .args(&shared.opts.child_args)
         .args(["osd", "activate", "--all", "--format", "json"])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
-        .output()
-        .await;
+        .output();
+    let out = tokio::time::timeout(
+        Duration::from_secs(shared.opts.config.job_timeout_secs),
+        run,
+    )
+    .await
+    .unwrap_or_else(|_| Err(std::io::Error::other("timed out")));
     drop(permit);
     if let Ok(o) = out {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
@@ -483,7 +530,15 @@ async fn handle(shared: Arc<Shared>, stream: UnixStream) {
     let mut stream = BufReader::new(stream);
     // Read the (bounded) request even from a refused peer: closing a Unix socket with unread
     // data resets it, and the client would see a reset instead of the 403.
-    let req = http::read_request(&mut stream).await;
+    let req = match tokio::time::timeout(Duration::from_secs(10), http::read_request(&mut stream))
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(http::Reject {
+            status: 408,
+            message: "request not received within 10 s".into(),
+        }),
+    };
     if uid != Some(0) {
         http::respond(
             &mut stream,

@@ -119,9 +119,15 @@ impl DaemonState {
 
     /// Whether `name` should get an automatic job now (pure).
     pub fn wants_job(&self, name: &str, allowed: bool) -> bool {
-        if !allowed || self.draining || self.active.contains(name) || self.failed.contains(name) {
-            return false;
-        }
+        allowed
+            && !self.draining
+            && !self.active.contains(name)
+            && !self.failed.contains(name)
+            && self.is_bootstrap_ready(name)
+    }
+
+    /// Whether disk `name` carries a ready bootstrap label for an OSD's main device.
+    pub fn is_bootstrap_ready(&self, name: &str) -> bool {
         self.snapshot
             .devices
             .iter()

@@ -482,8 +482,8 @@ fn read_table(
                         parts,
                         roots,
                         e.number,
-                        e.start_lba.saturating_mul(512),
-                        e.sectors.saturating_mul(512),
+                        e.start_lba.saturating_mul(ss),
+                        e.sectors.saturating_mul(ss),
                     );
                 }
             }

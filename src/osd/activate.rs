@@ -241,9 +241,25 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         prepare_dir(env, osd, snapshot)?;
         let conf = env.conf.path.display().to_string();
         let id = osd.osd_id.to_string();
+        // The pidfile is passed explicitly: Ceph writes none unless its config names one, and
+        // without it a rerun could not tell that this OSD already runs.
+        if let Some(dir) = pidfile.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let pid_s = pidfile.display().to_string();
         exec::start_daemon(
             "ceph-osd",
-            &["--cluster", env.cluster, "-c", &conf, "-i", &id],
+            &[
+                "--cluster",
+                env.cluster,
+                "-c",
+                &conf,
+                "-i",
+                &id,
+                "--pid-file",
+                &pid_s,
+            ],
             Duration::from_secs(120),
         )
         .map_err(|e| Error::Device {

@@ -360,14 +360,12 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
             (Role::BluestoreBlock, None),
         ],
     };
-    let group = label_group.clone().or_else(|| {
-        wanted.iter().any(|(_, o)| o.is_some()).then(|| {
-            disk.name
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect()
-        })
-    });
+    // Partitions of one OSD on several devices (or a colocated journal, whose label needs a
+    // group to parse) are tied by a group token: the label's, else one made from the disk.
+    let needs_group = store == Store::Filestore || wanted.iter().any(|(_, o)| o.is_some());
+    let group = label_group
+        .clone()
+        .or_else(|| needs_group.then(|| derive_group(&disk.name)));
     let mut reuse = Vec::new();
     let mut extra: Vec<DiskWrite> = Vec::new();
     let mut colocated_journal = store == Store::Filestore;
@@ -382,6 +380,9 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
                     pv.state == State::Bootstrap
                         && d.kind == DeviceKind::Partition
                         && matches!(ctx.label_of(d), Some(Label::Bootstrap { role: r, group: Some(ref pg) }) if r == role && pg == g)
+                        // A partner on the main disk is the colocated one of an interrupted
+                        // run: the disk is laid out again anyway.
+                        && d.parent.as_deref() != Some(disk.path.as_path())
                 })
             }),
         };
@@ -423,6 +424,31 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
                     }
                 ),
             );
+        }
+        if dev.kind == DeviceKind::Partition && dev.gpt.is_none() {
+            return refused(
+                &dev.path,
+                format!(
+                    "is not a GPT partition: a {} must be a GPT partition (or a whole free disk)",
+                    role.as_str()
+                ),
+            );
+        }
+        if reuse.iter().any(|r: &Reuse| r.node == dev.path)
+            || extra
+                .iter()
+                .any(|e: &DiskWrite| e.disk == dev.path && dev.kind == DeviceKind::Partition)
+        {
+            return usage(&dev.path, "is named for two roles: give block.db and block.wal different partitions, or one whole disk for both".into());
+        }
+        let parent_is_target = dev
+            .parent
+            .as_ref()
+            .is_some_and(|p| extra.iter().any(|e| &e.disk == p));
+        let disk_has_reuse =
+            dev.kind == DeviceKind::Disk && reuse.iter().any(|r| r.disk == dev.path);
+        if parent_is_target || disk_has_reuse {
+            return usage(&dev.path, "a disk and one of its partitions are both named: name partitions, or the whole disk for both roles".into());
         }
         match dev.kind {
             DeviceKind::Partition => reuse.push(Reuse {
@@ -510,6 +536,23 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
         sector_size: disk.sector_size,
         partitions: parts,
     };
+    // Every label must fit a GPT name (36 UTF-16 units) before anything is written.
+    let labels = std::iter::once(&main)
+        .chain(extra.iter())
+        .flat_map(|dw| dw.partitions.iter().map(|p| p.label.clone()))
+        .chain(
+            reuse
+                .iter()
+                .map(|r| ctx.grammar.bootstrap(r.role, group.as_deref())),
+        );
+    for l in labels {
+        if let Err(e) = crate::disk::label::PartitionName::encode(&l) {
+            return refused(
+                &disk.path,
+                format!("{e}: use a shorter --label-prefix or group token"),
+            );
+        }
+    }
     // Refuse now if anything does not fit.
     for dw in std::iter::once(&main).chain(extra.iter()) {
         match table::plan(dw.size_bytes, dw.sector_size, &dw.requests(), Uuid::nil) {
@@ -560,9 +603,54 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
     }
 }
 
+/// A group token made from a disk's kernel name: its last six letters or digits
+/// (`nvme0n1` -> `vme0n1`), short enough for every label to fit a GPT name.
+pub fn derive_group(disk_name: &str) -> String {
+    let chars: Vec<char> = disk_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let start = chars.len().saturating_sub(6);
+    let g: String = chars.get(start..).unwrap_or(&[]).iter().collect();
+    if g.is_empty() || g == "BS" || g == "J" {
+        format!("g{g}")
+    } else {
+        g
+    }
+}
+
 fn primary_role(store: Store) -> Role {
     match store {
         Store::Bluestore => Role::Bluestore,
         Store::Filestore => Role::FilestoreData,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_groups_are_short_valid_tokens() {
+        assert_eq!(derive_group("nvme0n1"), "vme0n1");
+        assert_eq!(derive_group("sdb"), "sdb");
+        assert_eq!(derive_group("loop12"), "loop12");
+        assert_eq!(derive_group("J"), "gJ");
+        let g = LabelGrammar::default();
+        for role in [
+            Role::FilestoreJournal,
+            Role::BluestoreDb,
+            Role::BluestoreWal,
+        ] {
+            let l = g.bootstrap(role, Some(&derive_group("nvme10n1")));
+            assert!(crate::disk::label::PartitionName::encode(&l).is_ok(), "{l}");
+            assert_eq!(
+                g.parse(&l),
+                Some(Label::Bootstrap {
+                    role,
+                    group: Some(derive_group("nvme10n1"))
+                })
+            );
+        }
     }
 }

@@ -158,21 +158,39 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             cleaned_up_osd = Some(o.id);
         }
     }
+    // Every disk this OSD touches is locked before the first byte is written: a wipe never
+    // happens while another lock of the same OSD cannot be had.
     let mut locks: Vec<LockedDisk> = Vec::new();
     for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
-        let lock = LockedDisk::open(&dw.disk, &dw.name, Duration::from_secs(10))?;
-        let zap = wipe::plan(snapshot, &dw.disk)?;
-        wipe::execute(&zap, snapshot, &lock)?;
-        locks.push(lock);
+        locks.push(LockedDisk::open(
+            &dw.disk,
+            &dw.name,
+            Duration::from_secs(10),
+        )?);
     }
     let mut reuse_locks: Vec<LockedDisk> = Vec::new();
     for r in &plan.reuse {
-        let lock = match reuse_locks.iter().position(|l| l.path() == r.disk) {
-            Some(i) => reuse_locks.swap_remove(i),
-            None => LockedDisk::open(&r.disk, &r.disk_name, Duration::from_secs(10))?,
-        };
-        wipe_partition(&lock, r.start_bytes, r.size_bytes, &r.node)?;
-        reuse_locks.push(lock);
+        if !reuse_locks.iter().any(|l| l.path() == r.disk) {
+            reuse_locks.push(LockedDisk::open(
+                &r.disk,
+                &r.disk_name,
+                Duration::from_secs(10),
+            )?);
+        }
+    }
+    for (dw, lock) in std::iter::once(&plan.main)
+        .chain(plan.extra_disks.iter())
+        .zip(locks.iter())
+    {
+        let zap = wipe::plan(snapshot, &dw.disk)?;
+        wipe::execute(&zap, snapshot, lock)?;
+    }
+    for r in &plan.reuse {
+        let lock = reuse_locks
+            .iter()
+            .find(|l| l.path() == r.disk)
+            .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
+        wipe_partition(lock, r.start_bytes, r.size_bytes, &r.node)?;
     }
     fault_point(1);
 
@@ -362,10 +380,9 @@ fn finish(
             ]);
         }
     }
-    write(
+    crate::files::write_private(
         &dir.join("keyring"),
-        &format!("[osd.{osd_id}]\n\tkey = {secret}\n"),
-        0o600,
+        format!("[osd.{osd_id}]\n\tkey = {secret}\n").as_bytes(),
     )?;
     let monmap = dir.join("activate.monmap");
     std::fs::write(&monmap, commands::monmap(env.client)?)
@@ -405,10 +422,15 @@ fn finish(
         Duration::from_secs(600),
     );
     let _ = std::fs::remove_file(&monmap);
+    // The filestore data partition is unmounted whatever mkfs did: activation mounts it,
+    // and a mounted partition would make the next prepare see the disk as in use.
+    let umounted = if plan.store == Store::Filestore {
+        exec::run("umount", &[&dir_s], None, Duration::from_secs(60)).map(|_| ())
+    } else {
+        Ok(())
+    };
     mkfs?;
-    if plan.store == Store::Filestore {
-        exec::run("umount", &[&dir_s], None, Duration::from_secs(60))?;
-    }
+    umounted?;
     fault_point(6);
 
     // 7. CRUSH location.
@@ -421,9 +443,14 @@ fn finish(
     )?;
     fault_point(7);
 
-    // 8. Final names and types, last.
+    // 8. Final names and types, last; the main partition (the OSD's identity, whose
+    // "being prepared" type is what the next run looks for) flips after its partners.
     let mut out = Vec::new();
-    for p in placed {
+    let partners_then_main = placed
+        .iter()
+        .filter(|p| !p.role.is_primary())
+        .chain(placed.iter().filter(|p| p.role.is_primary()));
+    for p in partners_then_main {
         let name = env.grammar.prepared(p.role, osd_id);
         let lock = locks
             .iter_mut()
@@ -450,6 +477,7 @@ fn finish(
             name,
         });
     }
+    out.sort_by_key(|p| !p.role.is_primary());
     fault_point(8);
     Ok(out)
 }

@@ -68,9 +68,29 @@ pub fn kernel_name_of(path: &Path) -> Result<(PathBuf, String)> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::NotFound(format!("{} is not a device node", p.display())))?;
-    if !Path::new("/sys/class/block").join(&name).exists() {
+    // It must be the block device the kernel knows under that name, not a file or a
+    // directory that happens to share it.
+    let is_block = std::fs::metadata(&real)
+        .map(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
+        .unwrap_or(false);
+    if !is_block || !Path::new("/sys/class/block").join(&name).exists() {
         return Err(Error::NotFound(format!(
             "{} is not a block device",
+            p.display()
+        )));
+    }
+    let sys_dev = std::fs::read_to_string(Path::new("/sys/class/block").join(&name).join("dev"))
+        .unwrap_or_default();
+    let rdev = std::fs::metadata(&real)
+        .map(|m| std::os::unix::fs::MetadataExt::rdev(&m))
+        .unwrap_or(0);
+    let (major, minor) = (
+        (rdev >> 8) & 0xfff,
+        (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    );
+    if sys_dev.trim() != format!("{major}:{minor}") {
+        return Err(Error::NotFound(format!(
+            "{} is not the kernel's block device {name}",
             p.display()
         )));
     }

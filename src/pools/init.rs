@@ -402,7 +402,8 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             };
             for path in keyring_paths(dir, entity, req.kolla_layout) {
                 let now = std::fs::read_to_string(&path).ok();
-                let differs = text.as_ref().is_none_or(|t| now.as_ref() != Some(t));
+                let differs = text.as_ref().is_none_or(|t| now.as_ref() != Some(t))
+                    || !crate::files::is_private(&path);
                 if a.record(
                     "keyring",
                     &path.display().to_string(),
@@ -411,7 +412,7 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
                     format!("{entity}, mode 0600"),
                 ) {
                     if let Some(t) = &text {
-                        write_keyring(&path, t)?;
+                        crate::files::write_private(&path, t.as_bytes())?;
                     }
                 }
             }
@@ -552,26 +553,6 @@ pub fn keyring_paths(dir: &Path, entity: &str, kolla: bool) -> Vec<PathBuf> {
         _ => &[],
     };
     rel.iter().map(|r| dir.join(r).join(&file)).collect()
-}
-
-fn write_keyring(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    }
-    let tmp = path.with_extension("keyring.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
 }
 
 #[cfg(test)]
