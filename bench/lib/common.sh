@@ -7,7 +7,8 @@ CEPHBOOT=${CEPHBOOT:-$BENCH_ROOT/target/release/cephboot}
 # Never let a caller's CEPH_CONF point a tool at some other cluster.
 unset CEPH_CONF
 
-log() { echo "[bench] $*" >&2; }
+BENCH_T0=${BENCH_T0:-$(date +%s)}
+log() { echo "[bench +$(($(date +%s) - BENCH_T0))s] $*" >&2; }
 die() { echo "[bench] error: $*" >&2; exit 1; }
 
 bench_require() {

@@ -33,41 +33,114 @@ pub struct FoundOsd {
     pub partitions: BTreeMap<&'static str, PathBuf>,
     /// PARTUUID of the main partition (the OSD uuid).
     pub osd_uuid: Option<String>,
+    /// Set when several disks claim this id (left over from another cluster, say): the OSD
+    /// is not started, rather than started with partitions picked by guess.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
     #[serde(skip)]
     main: Option<Device>,
     #[serde(skip)]
     members: Vec<Device>,
 }
 
-/// Prepared OSDs on this host, from the labels.
+/// Prepared OSDs on this host, from the labels. Partitions are grouped by OSD id and by the
+/// disk GUID cephboot writes (the cluster fsid), so the same id left on a disk of another
+/// cluster stays apart; a partner that cannot be placed unambiguously marks a conflict.
 pub fn find_prepared(snapshot: &Snapshot, verdicts: &[Verdict]) -> Vec<FoundOsd> {
-    let mut by_id: BTreeMap<u32, FoundOsd> = BTreeMap::new();
-    for (d, v) in snapshot.devices.iter().zip(verdicts.iter()) {
-        let (Some(id), Some(role)) = (v.osd_id, v.role) else {
-            continue;
-        };
-        // By label: a prepared partition may also be in use (mounted at its OSD dir).
-        if !matches!(v.state, State::Prepared | State::InUse)
-            || d.kind != crate::disk::inventory::DeviceKind::Partition
+    let mut entries: Vec<(Option<uuid::Uuid>, FoundOsd)> = Vec::new();
+    let members: Vec<(&Device, u32, Role)> = snapshot
+        .devices
+        .iter()
+        .zip(verdicts.iter())
+        .filter(|(d, v)| {
+            // By label: a prepared partition may also be in use (mounted at its OSD dir).
+            matches!(v.state, State::Prepared | State::InUse)
+                && d.kind == crate::disk::inventory::DeviceKind::Partition
+        })
+        .filter_map(|(d, v)| Some((d, v.osd_id?, v.role?)))
+        .collect();
+    let guid_of = |d: &Device| {
+        d.parent
+            .as_deref()
+            .and_then(|p| snapshot.find(p))
+            .and_then(|disk| disk.disk_guid)
+    };
+    let new_entry = |id: u32, role: Role| FoundOsd {
+        osd_id: id,
+        store: role.store(),
+        partitions: BTreeMap::new(),
+        osd_uuid: None,
+        conflict: None,
+        main: None,
+        members: Vec::new(),
+    };
+    // Main partitions first: one entry each.
+    for (d, id, role) in members.iter().filter(|(_, _, r)| r.is_primary()) {
+        let key = guid_of(d);
+        if let Some((_, e)) = entries
+            .iter_mut()
+            .find(|(k, e)| e.osd_id == *id && *k == key)
         {
+            e.conflict = Some(format!(
+                "{} and {} both carry the main label of osd.{id}: zap the one that is not this cluster's",
+                e.main.as_ref().map(|m| m.path.display().to_string()).unwrap_or_default(),
+                d.path.display()
+            ));
             continue;
         }
-        let e = by_id.entry(id).or_insert_with(|| FoundOsd {
-            osd_id: id,
-            store: role.store(),
-            partitions: BTreeMap::new(),
-            osd_uuid: None,
-            main: None,
-            members: Vec::new(),
-        });
+        let mut e = new_entry(*id, *role);
         e.partitions.insert(role.as_str(), d.path.clone());
-        if role.is_primary() {
-            e.main = Some(d.clone());
-            e.osd_uuid = d.gpt.as_ref().map(|g| g.unique_guid.to_string());
-        }
-        e.members.push(d.clone());
+        e.osd_uuid = d.gpt.as_ref().map(|g| g.unique_guid.to_string());
+        e.main = Some((*d).clone());
+        e.members.push((*d).clone());
+        entries.push((key, e));
     }
-    by_id.into_values().collect()
+    // Partners: to the entry of the same cluster, else to the only entry of that id.
+    for (d, id, role) in members.iter().filter(|(_, _, r)| !r.is_primary()) {
+        let key = guid_of(d);
+        let same: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, e))| e.osd_id == *id && *k == key)
+            .map(|(i, _)| i)
+            .collect();
+        let any: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, e))| e.osd_id == *id)
+            .map(|(i, _)| i)
+            .collect();
+        let target = match (same.as_slice(), any.as_slice()) {
+            ([i], _) | ([], [i]) => Some(*i),
+            ([], []) => {
+                entries.push((key, new_entry(*id, *role)));
+                Some(entries.len() - 1)
+            }
+            _ => None,
+        };
+        match target.and_then(|i| entries.get_mut(i)) {
+            Some((_, e)) => {
+                if let Some(other) = e.partitions.get(role.as_str()).filter(|p| **p != d.path) {
+                    e.conflict = Some(format!(
+                        "{} and {} both carry the {} label of osd.{id}",
+                        other.display(),
+                        d.path.display(),
+                        role.as_str()
+                    ));
+                }
+                e.partitions.insert(role.as_str(), d.path.clone());
+                e.members.push((*d).clone());
+            }
+            None => {
+                for (_, e) in entries.iter_mut().filter(|(_, e)| e.osd_id == *id) {
+                    e.conflict = Some(format!("{} ({} of osd.{id}) cannot be told apart between the disks that claim osd.{id}", d.path.display(), role.as_str()));
+                }
+            }
+        }
+    }
+    let mut out: Vec<FoundOsd> = entries.into_iter().map(|(_, e)| e).collect();
+    out.sort_by_key(|e| e.osd_id);
+    out
 }
 
 /// What activation needs.
@@ -214,6 +287,14 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
 /// Starts the OSD as a daemon and waits until the cluster sees it up. An OSD of another
 /// cluster is skipped.
 pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
+    if let Some(c) = &osd.conflict {
+        return Activated {
+            osd_id: osd.osd_id,
+            action: "failed",
+            pid: None,
+            error: Some(c.clone()),
+        };
+    }
     let ours = env.conf.fsid();
     match (owner_fsid(osd, snapshot), ours) {
         (Some(theirs), Some(ours)) if theirs != ours => {
@@ -312,6 +393,13 @@ fn wait_up(env: &Env<'_>, id: u32) -> Result<()> {
 /// Replaces this process with `ceph-osd -f` for one OSD (the container entrypoint case).
 pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Error {
     use std::os::unix::process::CommandExt;
+    if let Some(c) = &osd.conflict {
+        return Error::refused(
+            format!("osd.{}", osd.osd_id),
+            c.clone(),
+            "nothing was started",
+        );
+    }
     if let (Some(theirs), Some(ours)) = (owner_fsid(osd, snapshot), env.conf.fsid()) {
         if theirs != ours {
             return Error::refused(
