@@ -62,8 +62,13 @@ struct Daemon {
 
 impl Daemon {
     fn start(c: &TestCluster, prefix: &str) -> Self {
+        Self::start_with(c, prefix, &[])
+    }
+
+    fn start_with(c: &TestCluster, prefix: &str, env: &[(&str, &str)]) -> Self {
         let socket = c.state.path().join("run/cephboot.sock");
         let child = Command::new(cephboot_bin())
+            .envs(env.iter().copied())
             .args([
                 "--state-dir",
                 &c.dir(),
@@ -178,8 +183,29 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
     let mut b = HotDisk::new(dir.path(), "b.img", 2 << 30, Some("TDA_OSD_BOOTSTRAP_BS"));
     let mut blank = HotDisk::new(dir.path(), "blank.img", 1 << 30, None);
     let c = TestCluster::new();
-    let mut d = Daemon::start(&c, "TDA");
+    // systemd readiness: READY=1 on NOTIFY_SOCKET once the daemon serves.
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut d = Daemon::start_with(
+        &c,
+        "TDA",
+        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap())],
+    );
+    let mut buf = [0u8; 64];
+    let n = notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
     assert_eq!(d.get("/v1/health").1["status"], "ok");
+    // The event stream, read by curl for the whole hot-plug.
+    let events = Command::new("curl")
+        .args(["-sN", "--max-time", "60", "--unix-socket"])
+        .arg(&d.socket)
+        .arg("http://localhost/v1/events")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
 
     // Two labelled disks at once: two OSDs up within 120 s, one job each.
     let started = Instant::now();
@@ -210,6 +236,14 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
     assert_eq!(osds.len(), 2);
     assert!(osds.iter().all(|(_, up, _)| *up), "{osds:?}");
     assert_eq!(d.get("/v1/osds").1["osds"].as_array().unwrap().len(), 2);
+    let _ = Command::new("kill").arg(events.id().to_string()).output();
+    let streamed = String::from_utf8_lossy(&events.wait_with_output().unwrap().stdout).into_owned();
+    assert!(
+        streamed.contains("\"state\":\"running\"")
+            && streamed.contains("\"state\":\"succeeded\"")
+            && streamed.contains("\"type\":\"log\""),
+        "{streamed}"
+    );
 
     // The blank disk is listed, with no job.
     let disks = d.get("/v1/disks").1;

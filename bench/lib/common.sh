@@ -33,8 +33,13 @@ mk_loop() {
   img="$BENCH_WORK/img/$name.img"
   truncate -s "$size" "$img"
   if [ $# -gt 0 ]; then sgdisk "$@" "$img" >/dev/null; fi
+  attach_loop "$img"
+}
+
+# attach_loop IMG: attach one of our images; prints the device.
+attach_loop() {
   local dev
-  dev=$(losetup -f --show "$img")
+  dev=$(losetup -f --show "$1")
   # A loop device detached while it had BLKPG-added partitions keeps them in the kernel
   # (seen on this machine: a free loop8 still had a 2 GiB loop8p1 from an earlier user).
   # The device is ours now: drop such stale partitions so they do not skew the listing.
