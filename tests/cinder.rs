@@ -334,3 +334,128 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
     assert!(err.contains("admin role"), "{err}");
     assert!(!err.contains("demopass"));
 }
+
+#[test]
+fn tls_failures_are_explained_and_the_ca_bundle_or_insecure_get_through() {
+    if !root_or_skip("tls") {
+        return;
+    }
+    // A self-signed HTTPS server on 127.0.0.1 that answers 401 to everything.
+    let dir = tempfile::tempdir().unwrap();
+    // A private CA and a server certificate it signs.
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let (ca, ca_key, cert, key, csr, ext) = (
+        p("ca.pem"),
+        p("ca.key"),
+        p("cert.pem"),
+        p("key.pem"),
+        p("req.csr"),
+        p("ext.cnf"),
+    );
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test CA",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+    );
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    sh(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ],
+    );
+    let port = common::openstack::free_port();
+    let script = format!(
+        "import http.server, ssl\n\
+         class H(http.server.BaseHTTPRequestHandler):\n    \
+           def do_POST(self):\n        self.send_response(401); self.send_header('Content-Length','0'); self.end_headers()\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), H)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('{}', '{}')\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         s.serve_forever()\n",
+        cert, key
+    );
+    let mut server = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "test TLS server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("https://127.0.0.1:{port}/v3");
+    let env = [
+        ("OS_AUTH_URL", url.as_str()),
+        ("OS_USERNAME", "admin"),
+        ("OS_PASSWORD", "secret"),
+        ("OS_PROJECT_NAME", "admin"),
+    ];
+    let untrusted = run(&["cinder", "type", "list"], &env);
+    let with_ca = run(&["cinder", "type", "list", "--os-cacert", &ca], &env);
+    let insecure = run(&["cinder", "type", "list", "--insecure"], &env);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(untrusted.status.code(), Some(8));
+    assert!(
+        err(&untrusted).contains("TLS failure") && err(&untrusted).contains("OS_CACERT"),
+        "{}",
+        err(&untrusted)
+    );
+    // Trusted (by the CA bundle, or by skipping verification): the TLS step passes and
+    // Keystone's 401 is what is reported.
+    for o in [&with_ca, &insecure] {
+        assert_eq!(o.status.code(), Some(8));
+        assert!(err(o).contains("rejected the credentials"), "{}", err(o));
+    }
+}
