@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the benchmarks: loop devices on sparse files that this run created (and
 # only those), cleanup on exit, machine facts, and hyperfine JSON -> markdown.
 # Sourced by bench/*/run; expects `set -euo pipefail` in the caller.
@@ -74,7 +75,7 @@ bench_cleanup_loops() {
 machine_facts() {
   local ceph_ver
   ceph_ver=$(ceph --version 2>/dev/null | awk '{print $3}') || ceph_ver=unknown
-  echo "Machine: $(nproc) cores, kernel $(uname -r), $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(date -u '+%Y-%m-%d %H:%M UTC'); cephboot $("$CEPHBOOT" --version | awk '{print $2}') (target/release, built $(date -u -r "$CEPHBOOT" '+%Y-%m-%d %H:%M UTC')); ceph $ceph_ver; hyperfine $(hyperfine --version | awk '{print $2}')"
+  echo "Machine: $(nproc) cores, kernel $(uname -r), $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(date -u '+%Y-%m-%d %H:%M UTC'); cephboot $("$CEPHBOOT" --version | awk '{print $2}') (binary built $(date -u -r "$CEPHBOOT" '+%Y-%m-%d %H:%M UTC'), tree at $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)); ceph $ceph_ver; hyperfine $(hyperfine --version | awk '{print $2}')"
 }
 
 # hf_field JSON INDEX FIELD: a number from hyperfine's export (seconds).

@@ -193,10 +193,6 @@ fn classify_partition(d: &Device, grammar: &LabelGrammar) -> Verdict {
                     ));
                 }
             }
-            if !d.in_kernel {
-                v.reasons
-                    .push("in the on-disk table but not yet known to the kernel".into());
-            }
         }
         Some(Label::Prepared { role, osd_id }) => {
             v.role = Some(role);
@@ -207,6 +203,10 @@ fn classify_partition(d: &Device, grammar: &LabelGrammar) -> Verdict {
             }
         }
         None => {}
+    }
+    if !d.in_kernel {
+        v.reasons
+            .push("in the on-disk table but not yet known to the kernel".into());
     }
     if let Some(m) = &d.kernel_mismatch {
         v.reasons

@@ -317,7 +317,7 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
         }
     }
 
-    let mut snapshot = Snapshot::default();
+    let mut work: Vec<(String, u64, Vec<(String, u32)>)> = Vec::new();
     for disk in disks {
         if !filter.only.is_empty() && !filter.only.contains(&disk) {
             continue;
@@ -328,9 +328,36 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
             continue;
         }
         let parts = kernel_parts.remove(&disk).unwrap_or_default();
-        snapshot
-            .devices
-            .extend(describe_disk(roots, &disk, size, &parts, &mounts, &swaps));
+        work.push((disk, size, parts));
+    }
+    // Disks are read in parallel (reading and probing dominate); the order stays the walk's.
+    let threads = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(1, 8)
+        .min(work.len().max(1));
+    let chunk = work.len().div_ceil(threads).max(1);
+    let results: Vec<Vec<Device>> = std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .chunks(chunk)
+            .map(|part| {
+                let (mounts, swaps) = (&mounts, &swaps);
+                s.spawn(move || {
+                    part.iter()
+                        .flat_map(|(disk, size, parts)| {
+                            describe_disk(roots, disk, *size, parts, mounts, swaps)
+                        })
+                        .collect::<Vec<Device>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Vec::new()))
+            .collect()
+    });
+    let mut snapshot = Snapshot::default();
+    for r in results {
+        snapshot.devices.extend(r);
     }
     snapshot
 }
