@@ -317,7 +317,7 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
         }
     }
 
-    let mut work: Vec<(String, u64, Vec<(String, u32)>)> = Vec::new();
+    let mut work: Vec<DiskWork> = Vec::new();
     for disk in disks {
         if !filter.only.is_empty() && !filter.only.contains(&disk) {
             continue;
@@ -328,7 +328,11 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
             continue;
         }
         let parts = kernel_parts.remove(&disk).unwrap_or_default();
-        work.push((disk, size, parts));
+        work.push(DiskWork {
+            name: disk,
+            size,
+            kernel_parts: parts,
+        });
     }
     // Disks are read in parallel (reading and probing dominate); the order stays the walk's.
     let threads = std::thread::available_parallelism()
@@ -343,8 +347,8 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
                 let (mounts, swaps) = (&mounts, &swaps);
                 s.spawn(move || {
                     part.iter()
-                        .flat_map(|(disk, size, parts)| {
-                            describe_disk(roots, disk, *size, parts, mounts, swaps)
+                        .flat_map(|w| {
+                            describe_disk(roots, &w.name, w.size, &w.kernel_parts, mounts, swaps)
                         })
                         .collect::<Vec<Device>>()
                 })
@@ -360,6 +364,13 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
         snapshot.devices.extend(r);
     }
     snapshot
+}
+
+/// One disk to describe: kernel name, size, and the partitions the kernel knows.
+struct DiskWork {
+    name: String,
+    size: u64,
+    kernel_parts: Vec<(String, u32)>,
 }
 
 fn common_attrs(
