@@ -28,10 +28,9 @@ fn pkg(name: &str, min: &str, hint: &str) {
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     pkg("blkid", "2.32.0", "libblkid-dev");
-    // librados ships no pkg-config file; its header tells whether the -dev package is there.
-    if std::path::Path::new("/usr/include/rados/librados.h").exists() {
-        println!("cargo::rustc-link-lib=rados");
-    } else {
+    // librados is loaded at run time (dlopen, see src/rados.rs); its -dev package is still
+    // required so the C API the bindings follow is the installed one.
+    if !std::path::Path::new("/usr/include/rados/librados.h").exists() {
         println!(
             "cargo::error=librados is required (/usr/include/rados/librados.h not found); install it with scripts/install-deps or `apt-get install librados-dev`"
         );

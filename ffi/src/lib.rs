@@ -6,7 +6,9 @@
 //! * [`blockdev`]: block-device ioctls (`BLKPG` add/delete partition, `BLKRRPART`,
 //!   `BLKGETSIZE64`, `BLKSSZGET`, `BLKROGET`, `BLKFLSBUF`).
 //! * [`rados`]: a librados cluster handle with mon/mgr commands whose output buffers are copied
-//!   before they are freed.
+//!   before they are freed; librados is loaded on first use.
+//! * [`uevent`]: the kernel's uevent netlink socket.
+//! * [`process`]: signals to processes by pid.
 //!
 //! Nothing here decides anything; callers in the main crate do.
 

@@ -11,41 +11,93 @@ use std::ptr;
 
 type RawCluster = *mut std::ffi::c_void;
 
-#[link(name = "rados")]
-extern "C" {
-    fn rados_create2(
-        cluster: *mut RawCluster,
-        clustername: *const c_char,
-        name: *const c_char,
-        flags: u64,
-    ) -> c_int;
-    fn rados_conf_read_file(cluster: RawCluster, path: *const c_char) -> c_int;
-    fn rados_conf_set(cluster: RawCluster, option: *const c_char, value: *const c_char) -> c_int;
-    fn rados_connect(cluster: RawCluster) -> c_int;
-    fn rados_shutdown(cluster: RawCluster);
-    fn rados_buffer_free(buf: *mut c_char);
-    fn rados_mon_command(
-        cluster: RawCluster,
-        cmd: *mut *const c_char,
-        cmdlen: usize,
-        inbuf: *const c_char,
-        inbuflen: usize,
-        outbuf: *mut *mut c_char,
-        outbuflen: *mut usize,
-        outs: *mut *mut c_char,
-        outslen: *mut usize,
-    ) -> c_int;
-    fn rados_mgr_command(
-        cluster: RawCluster,
-        cmd: *mut *const c_char,
-        cmdlen: usize,
-        inbuf: *const c_char,
-        inbuflen: usize,
-        outbuf: *mut *mut c_char,
-        outbuflen: *mut usize,
-        outs: *mut *mut c_char,
-        outslen: *mut usize,
-    ) -> c_int;
+type CreateFn = unsafe extern "C" fn(*mut RawCluster, *const c_char, *const c_char, u64) -> c_int;
+type ConfReadFn = unsafe extern "C" fn(RawCluster, *const c_char) -> c_int;
+type ConfSetFn = unsafe extern "C" fn(RawCluster, *const c_char, *const c_char) -> c_int;
+type ConnectFn = unsafe extern "C" fn(RawCluster) -> c_int;
+type ShutdownFn = unsafe extern "C" fn(RawCluster);
+type BufferFreeFn = unsafe extern "C" fn(*mut c_char);
+type CommandFn = unsafe extern "C" fn(
+    RawCluster,
+    *mut *const c_char,
+    usize,
+    *const c_char,
+    usize,
+    *mut *mut c_char,
+    *mut usize,
+    *mut *mut c_char,
+    *mut usize,
+) -> c_int;
+
+/// librados, loaded on first use (`dlopen`): commands that never talk to Ceph (`disks list`,
+/// the daemon) do not map librados and its ~10 MB of dependencies at all.
+struct Api {
+    create2: CreateFn,
+    conf_read_file: ConfReadFn,
+    conf_set: ConfSetFn,
+    connect: ConnectFn,
+    shutdown: ShutdownFn,
+    buffer_free: BufferFreeFn,
+    mon_command: CommandFn,
+    mgr_command: CommandFn,
+}
+
+static API: std::sync::OnceLock<Result<Api, String>> = std::sync::OnceLock::new();
+
+fn dl_error() -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl call;
+    // it is copied at once.
+    let e = unsafe { libc::dlerror() };
+    if e.is_null() {
+        "unknown error".into()
+    } else {
+        // SAFETY: non-null, NUL-terminated (above).
+        unsafe { std::ffi::CStr::from_ptr(e) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn load() -> Result<Api, String> {
+    // SAFETY: dlopen with a constant NUL-terminated name; the handle is kept for the life of
+    // the process (never closed), so the function pointers below stay valid.
+    let handle =
+        unsafe { libc::dlopen(c"librados.so.2".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        return Err(format!(
+            "cannot load librados.so.2 ({}): install the librados2 package",
+            dl_error()
+        ));
+    }
+    macro_rules! sym {
+        ($name:literal, $ty:ty) => {{
+            // SAFETY: the handle is live; the name is a NUL-terminated constant.
+            let p = unsafe { libc::dlsym(handle, $name.as_ptr()) };
+            if p.is_null() {
+                return Err(format!("librados.so.2 lacks {:?}: {}", $name, dl_error()));
+            }
+            // SAFETY: the symbol is librados' function of this exact C signature (librados.h).
+            unsafe { std::mem::transmute::<*mut std::ffi::c_void, $ty>(p) }
+        }};
+    }
+    Ok(Api {
+        create2: sym!(c"rados_create2", CreateFn),
+        conf_read_file: sym!(c"rados_conf_read_file", ConfReadFn),
+        conf_set: sym!(c"rados_conf_set", ConfSetFn),
+        connect: sym!(c"rados_connect", ConnectFn),
+        shutdown: sym!(c"rados_shutdown", ShutdownFn),
+        buffer_free: sym!(c"rados_buffer_free", BufferFreeFn),
+        mon_command: sym!(c"rados_mon_command", CommandFn),
+        mgr_command: sym!(c"rados_mgr_command", CommandFn),
+    })
+}
+
+fn api(call: &'static str) -> Result<&'static Api, RadosError> {
+    API.get_or_init(load).as_ref().map_err(|e| RadosError {
+        call,
+        errno: libc::ENOENT,
+        status: e.clone(),
+    })
 }
 
 /// A librados failure: which call, the errno, and Ceph's own status text.
@@ -102,6 +154,13 @@ pub struct CommandReply {
 pub struct Cluster {
     raw: RawCluster,
     connected: bool,
+    api: &'static Api,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("librados")
+    }
 }
 
 // SAFETY: librados cluster handles are thread-safe (documented in librados.h: "the rados_t
@@ -115,15 +174,17 @@ impl Cluster {
     pub fn create(cluster_name: &str, entity_name: &str) -> Result<Self, RadosError> {
         let cluster = cstring("rados_create2", cluster_name)?;
         let name = cstring("rados_create2", entity_name)?;
+        let api = api("rados_create2")?;
         let mut raw: RawCluster = ptr::null_mut();
         // SAFETY: out-pointer is a valid local; strings are NUL-terminated and outlive the call.
-        let rc = unsafe { rados_create2(&mut raw, cluster.as_ptr(), name.as_ptr(), 0) };
+        let rc = unsafe { (api.create2)(&mut raw, cluster.as_ptr(), name.as_ptr(), 0) };
         if rc < 0 || raw.is_null() {
             return Err(err("rados_create2", rc.min(-libc::ENOMEM), String::new()));
         }
         Ok(Cluster {
             raw,
             connected: false,
+            api,
         })
     }
 
@@ -131,7 +192,7 @@ impl Cluster {
     pub fn read_conf_file(&mut self, path: &str) -> Result<(), RadosError> {
         let p = cstring("rados_conf_read_file", path)?;
         // SAFETY: raw is a live handle; p is NUL-terminated.
-        let rc = unsafe { rados_conf_read_file(self.raw, p.as_ptr()) };
+        let rc = unsafe { (self.api.conf_read_file)(self.raw, p.as_ptr()) };
         if rc < 0 {
             return Err(err("rados_conf_read_file", rc, format!("reading {path}")));
         }
@@ -143,7 +204,7 @@ impl Cluster {
         let o = cstring("rados_conf_set", option)?;
         let v = cstring("rados_conf_set", value)?;
         // SAFETY: raw is a live handle; strings are NUL-terminated.
-        let rc = unsafe { rados_conf_set(self.raw, o.as_ptr(), v.as_ptr()) };
+        let rc = unsafe { (self.api.conf_set)(self.raw, o.as_ptr(), v.as_ptr()) };
         if rc < 0 {
             return Err(err("rados_conf_set", rc, format!("option {option}")));
         }
@@ -153,7 +214,7 @@ impl Cluster {
     /// Connects to the monitors (bounded by `client_mount_timeout`).
     pub fn connect(&mut self) -> Result<(), RadosError> {
         // SAFETY: raw is a live, configured handle.
-        let rc = unsafe { rados_connect(self.raw) };
+        let rc = unsafe { (self.api.connect)(self.raw) };
         if rc < 0 {
             return Err(err("rados_connect", rc, String::new()));
         }
@@ -192,9 +253,9 @@ impl Cluster {
         let mut outs: *mut c_char = ptr::null_mut();
         let mut outslen: usize = 0;
         let f = if mgr {
-            rados_mgr_command
+            self.api.mgr_command
         } else {
-            rados_mon_command
+            self.api.mon_command
         };
         // SAFETY: raw is a connected handle; cmds holds one NUL-terminated string alive for the
         // call; input is a valid slice; out-pointers are valid locals.
@@ -212,8 +273,8 @@ impl Cluster {
             )
         };
         // Copy both buffers into owned values first, then free them.
-        let output = take_buffer(outbuf, outbuflen);
-        let status = String::from_utf8_lossy(&take_buffer(outs, outslen)).into_owned();
+        let output = take_buffer(self.api, outbuf, outbuflen);
+        let status = String::from_utf8_lossy(&take_buffer(self.api, outs, outslen)).into_owned();
         if rc < 0 {
             return Err(err(call, rc, status));
         }
@@ -221,7 +282,7 @@ impl Cluster {
     }
 }
 
-fn take_buffer(buf: *mut c_char, len: usize) -> Vec<u8> {
+fn take_buffer(api: &Api, buf: *mut c_char, len: usize) -> Vec<u8> {
     if buf.is_null() {
         return Vec::new();
     }
@@ -233,7 +294,7 @@ fn take_buffer(buf: *mut c_char, len: usize) -> Vec<u8> {
     };
     // SAFETY: buf was allocated by librados for this reply and is freed exactly once, after
     // its contents were copied.
-    unsafe { rados_buffer_free(buf) };
+    unsafe { (api.buffer_free)(buf) };
     copy
 }
 
@@ -241,6 +302,6 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // SAFETY: raw was created by rados_create2 and is shut down exactly once. shutdown is
         // valid on a handle that never connected.
-        unsafe { rados_shutdown(self.raw) }
+        unsafe { (self.api.shutdown)(self.raw) }
     }
 }
