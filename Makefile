@@ -36,6 +36,9 @@ demo-clean:
 bench: deps
 	$(CARGO) build --release
 	bench/inventory/run
+	bench/prepare/run
+	bench/pools/run
+	bench/daemon/run
 
 clean:
 	$(CARGO) clean
