@@ -63,6 +63,25 @@ struct PrepareReport {
     osds: Vec<PrepareItem>,
 }
 
+/// The report line and the error of a refused device (printed at once).
+fn refused_item(device: &std::path::Path, reason: String, usage: bool) -> (PrepareItem, Error) {
+    let e = if usage {
+        Error::Usage(format!("{}: {reason}", device.display()))
+    } else {
+        Error::refused(device, reason.clone(), "nothing was written to it")
+    };
+    eprintln!("cephboot: {e}");
+    let item = PrepareItem {
+        device: device.display().to_string(),
+        action: "refused",
+        osd_id: None,
+        prepared: None,
+        plan: None,
+        reason: Some(reason),
+    };
+    (item, e)
+}
+
 fn connect(global: &Global) -> Result<(RadosClient, CephConf)> {
     let opts = global.connect_options();
     let conf = CephConf::read(&opts.conf).map_err(|e| {
@@ -142,21 +161,9 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                 reason,
                 usage,
             } => {
-                let e = if usage {
-                    Error::Usage(format!("{}: {reason}", device.display()))
-                } else {
-                    Error::refused(&device, reason.clone(), "nothing was written to it")
-                };
-                eprintln!("cephboot: {e}");
+                let (item, e) = refused_item(&device, reason, usage);
+                items.push(item);
                 first_error.get_or_insert(e);
-                items.push(PrepareItem {
-                    device: device.display().to_string(),
-                    action: "refused",
-                    osd_id: None,
-                    prepared: None,
-                    plan: None,
-                    reason: Some(reason),
-                });
             }
             PlanEntry::Prepare { device, plan } if args.dry_run => items.push(PrepareItem {
                 device: device.display().to_string(),
@@ -198,19 +205,14 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                         });
                         continue;
                     }
-                    Some(PlanEntry::Refused { device, reason, .. }) => {
-                        let e =
-                            Error::refused(&device, reason.clone(), "nothing was written to it");
-                        eprintln!("cephboot: {e}");
+                    Some(PlanEntry::Refused {
+                        device,
+                        reason,
+                        usage,
+                    }) => {
+                        let (item, e) = refused_item(&device, reason, usage);
+                        items.push(item);
                         first_error.get_or_insert(e);
-                        items.push(PrepareItem {
-                            device: device.display().to_string(),
-                            action: "refused",
-                            osd_id: None,
-                            prepared: None,
-                            plan: None,
-                            reason: Some(reason),
-                        });
                         continue;
                     }
                     None => {

@@ -5,12 +5,12 @@
 //! daemonised with a pidfile, or in the foreground in place of this process (`--exec`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::prepare::{is_mountpoint, sync_to_table};
+use super::prepare::{is_mountpoint, link, sync_to_table};
 use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
@@ -168,16 +168,6 @@ pub struct Activated {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-fn link(target: &Path, at: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(at);
-    std::os::unix::fs::symlink(target, at).map_err(|e| {
-        Error::io(
-            format!("linking {} -> {}", at.display(), target.display()),
-            e,
-        )
-    })
 }
 
 /// Makes the OSD's partitions visible to the kernel and its directory ready. Returns the dir.

@@ -561,7 +561,8 @@ fn gen_key() -> Result<String> {
     Ok(key)
 }
 
-fn link(target: &Path, at: &Path) -> Result<()> {
+/// Points `at` at `target` (replacing whatever link was there).
+pub(crate) fn link(target: &Path, at: &Path) -> Result<()> {
     let _ = std::fs::remove_file(at);
     std::os::unix::fs::symlink(target, at).map_err(|e| {
         Error::io(
