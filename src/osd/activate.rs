@@ -259,11 +259,13 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
     let main = osd.main.as_ref()?;
     match osd.store {
         Store::Bluestore => {
-            use std::io::Read;
+            // Read through the disk at the partition's offset: the partition may not have a
+            // node yet (kernel without a GPT parser after a reboot).
+            use std::os::unix::fs::FileExt;
             let mut buf = vec![0u8; 4096];
-            std::fs::File::open(&main.path)
+            std::fs::File::open(main.parent.as_deref()?)
                 .ok()?
-                .read_exact(&mut buf)
+                .read_exact_at(&mut buf, main.start_bytes?)
                 .ok()?;
             crate::disk::bluestore::parse(&buf)?.ceph_fsid
         }
@@ -286,16 +288,21 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         };
     }
     let ours = env.conf.fsid();
+    let skip = |why: String| Activated {
+        osd_id: osd.osd_id,
+        action: "skipped",
+        pid: None,
+        error: Some(why),
+    };
     match (owner_fsid(osd, snapshot), ours) {
         (Some(theirs), Some(ours)) if theirs != ours => {
-            return Activated {
-                osd_id: osd.osd_id,
-                action: "skipped",
-                pid: None,
-                error: Some(format!(
-                    "belongs to cluster {theirs}, not to this cluster ({ours})"
-                )),
-            }
+            return skip(format!(
+                "belongs to cluster {theirs}, not to this cluster ({ours})"
+            ));
+        }
+        // A BlueStore OSD whose label cannot be read cannot be started, and may not be ours.
+        (None, _) if osd.store == Store::Bluestore => {
+            return skip("its BlueStore label cannot be read (the device went away?)".into());
         }
         _ => {}
     }
