@@ -109,44 +109,30 @@ fn standalone_cinder_in_noauth_mode_and_one_deployer_step_for_pools_and_types() 
     c.cb_ok(&["osd", "prepare", disk.path()]);
     c.cb_ok(&["osd", "activate", "--all"]);
     let dir = c.dir();
-    let v = json(&run(
-        &[
-            "--state-dir",
-            &dir,
-            "pools",
-            "init",
-            "--single-node",
-            "--volume-type",
-            "rbd=rbd-1",
-            "--os-auth-type",
-            "none",
-            "--os-endpoint",
-            &ep,
-            "--format",
-            "json",
-        ],
-        &[],
-    ));
+    let deployer_step = || {
+        json(&run(
+            &[
+                "--state-dir",
+                &dir,
+                "pools",
+                "init",
+                "--single-node",
+                "--volume-type",
+                "rbd=rbd-1",
+                "--os-auth-type",
+                "none",
+                "--os-endpoint",
+                &ep,
+                "--format",
+                "json",
+            ],
+            &[],
+        ))
+    };
+    let v = deployer_step();
     assert_eq!(v["volume_types"][0]["action"], "created", "{v:#}");
     assert_eq!(v["decision"]["size"], 1);
-    let again = json(&run(
-        &[
-            "--state-dir",
-            &dir,
-            "pools",
-            "init",
-            "--single-node",
-            "--volume-type",
-            "rbd=rbd-1",
-            "--os-auth-type",
-            "none",
-            "--os-endpoint",
-            &ep,
-            "--format",
-            "json",
-        ],
-        &[],
-    ));
+    let again = deployer_step();
     assert_eq!(again["changed"], false, "{again:#}");
     assert_eq!(again["volume_types"][0]["action"], "unchanged");
 

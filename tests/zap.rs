@@ -366,3 +366,26 @@ fn table_rewrite_makes_the_kernel_match_exactly() {
         }
     }
 }
+
+#[test]
+fn own_clusters_bluestore_label_needs_no_force_when_the_config_is_in_the_state_dir() {
+    if !root_or_skip("own bluestore") {
+        return;
+    }
+    let d = LoopDisk::new(64 * MIB);
+    let c = common::cluster::TestCluster::new();
+    let fsid = std::fs::read_to_string(c.conf())
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("fsid = ").map(str::to_string))
+        .unwrap();
+    write_at(&d.dev, 0, &bluestore_label(&fsid));
+    // The config is found through --state-dir (no --conf, no /etc/ceph/ceph.conf).
+    let out = c.cb(&["disks", "zap", d.path(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(read_at(&d, 0, 4096).iter().all(|&b| b == 0));
+}

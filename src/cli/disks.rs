@@ -25,20 +25,23 @@ fn kernel_name(arg: &Path) -> Result<String> {
     crate::osd::target::kernel_name_of(arg).map(|(_, name)| name)
 }
 
-/// Runs `disks list`.
-pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<()> {
-    let only = args
-        .devices
+/// Resolves device arguments to kernel names and scans just those disks (every disk when
+/// none is named; zero-size and ram devices only with `all` or when named).
+fn scan_named(devices: &[PathBuf], all: bool) -> Result<(Vec<String>, inventory::Snapshot)> {
+    let names = devices
         .iter()
         .map(|d| kernel_name(d))
         .collect::<Result<Vec<_>>>()?;
-    let snapshot = inventory::scan(
-        &Roots::default(),
-        &Filter {
-            all: args.all || !only.is_empty(),
-            only: only.clone(),
-        },
-    );
+    let filter = Filter {
+        all: all || !names.is_empty(),
+        only: names.clone(),
+    };
+    Ok((names, inventory::scan(&Roots::default(), &filter)))
+}
+
+/// Runs `disks list`.
+pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<()> {
+    let (only, snapshot) = scan_named(&args.devices, args.all)?;
     for name in &only {
         if !snapshot.devices.iter().any(|d| &d.name == name) {
             return Err(Error::NotFound(format!(
@@ -145,23 +148,10 @@ fn range_is_zero(file: &std::fs::File, z: &wipe::ZeroRange) -> bool {
 /// Runs `disks zap`.
 pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     let format = global.format;
-    let names = args
-        .devices
-        .iter()
-        .map(|d| kernel_name(d))
-        .collect::<Result<Vec<_>>>()?;
-    let snapshot = inventory::scan(
-        &Roots::default(),
-        &Filter {
-            all: true,
-            only: names.clone(),
-        },
-    );
-    let conf = crate::ceph::conf::CephConf::read(&crate::ceph::conf::locate(
-        global.conf.as_deref(),
-        &global.cluster,
-    ))
-    .ok();
+    let (names, snapshot) = scan_named(&args.devices, true)?;
+    // The same config every other command uses (incl. the <state-dir>/ceph.conf fallback), so
+    // the foreign-BlueStore guard knows this cluster's fsid.
+    let conf = crate::ceph::conf::CephConf::read(&global.conf_path()).ok();
     let fsid = conf.as_ref().and_then(|c| c.fsid()).map(str::to_string);
 
     // Plan and guard every disk before writing anything.

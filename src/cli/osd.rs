@@ -56,6 +56,19 @@ struct PrepareItem {
     reason: Option<String>,
 }
 
+impl PrepareItem {
+    fn new(device: &std::path::Path, action: &'static str) -> Self {
+        PrepareItem {
+            device: device.display().to_string(),
+            action,
+            osd_id: None,
+            prepared: None,
+            plan: None,
+            reason: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct PrepareReport {
     dry_run: bool,
@@ -72,12 +85,8 @@ fn refused_item(device: &std::path::Path, reason: String, usage: bool) -> (Prepa
     };
     eprintln!("cephboot: {e}");
     let item = PrepareItem {
-        device: device.display().to_string(),
-        action: "refused",
-        osd_id: None,
-        prepared: None,
-        plan: None,
         reason: Some(reason),
+        ..PrepareItem::new(device, "refused")
     };
     (item, e)
 }
@@ -149,12 +158,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
     for entry in entries {
         match entry {
             PlanEntry::Unchanged { device, osd_id } => items.push(PrepareItem {
-                device: device.display().to_string(),
-                action: "unchanged",
                 osd_id,
-                prepared: None,
-                plan: None,
-                reason: None,
+                ..PrepareItem::new(&device, "unchanged")
             }),
             PlanEntry::Refused {
                 device,
@@ -166,12 +171,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                 first_error.get_or_insert(e);
             }
             PlanEntry::Prepare { device, plan } if args.dry_run => items.push(PrepareItem {
-                device: device.display().to_string(),
-                action: "would_create",
-                osd_id: None,
-                prepared: None,
                 plan: Some(*plan),
-                reason: None,
+                ..PrepareItem::new(&device, "would_create")
             }),
             PlanEntry::Prepare { device, .. } => {
                 let (Some((client, conf)), Some(fsid)) = (&cluster, &fsid) else {
@@ -196,12 +197,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                     // or refused now: report it, never drop it.
                     Some(PlanEntry::Unchanged { device, osd_id }) => {
                         items.push(PrepareItem {
-                            device: device.display().to_string(),
-                            action: "unchanged",
                             osd_id,
-                            prepared: None,
-                            plan: None,
-                            reason: None,
+                            ..PrepareItem::new(&device, "unchanged")
                         });
                         continue;
                     }
@@ -221,12 +218,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                             device.display()
                         ));
                         items.push(PrepareItem {
-                            device: device.display().to_string(),
-                            action: "failed",
-                            osd_id: None,
-                            prepared: None,
-                            plan: None,
                             reason: Some(e.to_string()),
+                            ..PrepareItem::new(&device, "failed")
                         });
                         first_error.get_or_insert(e);
                         continue;
@@ -244,22 +237,15 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                 tracing::info!(device = %device.display(), store = %plan.store, "preparing");
                 match prepare::prepare(&env, &fresh, &plan) {
                     Ok(p) => items.push(PrepareItem {
-                        device: device.display().to_string(),
-                        action: "created",
                         osd_id: Some(p.osd_id),
                         prepared: Some(p),
-                        plan: None,
-                        reason: None,
+                        ..PrepareItem::new(&device, "created")
                     }),
                     Err(e) => {
                         eprintln!("cephboot: {}: {e}", device.display());
                         items.push(PrepareItem {
-                            device: device.display().to_string(),
-                            action: "failed",
-                            osd_id: None,
-                            prepared: None,
-                            plan: None,
                             reason: Some(e.to_string()),
+                            ..PrepareItem::new(&device, "failed")
                         });
                         first_error.get_or_insert(e);
                     }
