@@ -51,6 +51,29 @@ impl UeventSocket {
         Ok(UeventSocket { fd })
     }
 
+    /// Bounds how long `recv` blocks: after `timeout` it fails with `ErrorKind::WouldBlock`.
+    pub fn set_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        let tv = libc::timeval {
+            tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+        };
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>()).unwrap_or(16);
+        // SAFETY: valid fd; pointer to a live timeval of `len` bytes.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                std::ptr::addr_of!(tv).cast(),
+                len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Blocks for the next message and copies it into `buf`; returns its length.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: buf is a valid writable region of buf.len() bytes for the duration of the call.

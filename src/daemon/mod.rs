@@ -9,7 +9,6 @@
 pub mod config;
 pub mod http;
 pub mod state;
-pub mod uevent;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +23,7 @@ use self::config::DaemonConfig;
 use self::state::{now, DaemonState, JobState};
 use crate::disk::inventory::{self, Filter, Roots};
 use crate::disk::label::LabelGrammar;
+use crate::disk::uevent;
 use crate::error::{Error, Result};
 
 /// How the daemon runs.

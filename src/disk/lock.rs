@@ -1,14 +1,32 @@
 //! A whole disk opened read-write with `flock(LOCK_EX)` held for as long as cephboot changes
 //! it: udevd (and any cooperating tool) keeps away from a locked disk, so it cannot re-read
 //! the partition table in the middle of a change.
+//!
+//! Releasing the disk is a hand-over when udevd runs. Closing a descriptor opened for writing
+//! makes udevd (inotify `IN_CLOSE_WRITE`) re-process the disk, and when it can take the lock
+//! it does so with `BLKRRPART`: the kernel drops every partition and adds them again, so for a
+//! moment after cephboot returns the partitions it just made are gone, which is the race
+//! behind `mkfs.xfs: cannot open /dev/sdb1: Device or resource busy` in the next step. So the
+//! writable descriptor is closed while a read-only one still holds a shared lock: udevd then
+//! cannot re-read and announces a "change" of the disk and its partitions instead, which
+//! refreshes its database (labels, `/dev/disk/by-*` links) without removing anything. The lock
+//! is let go once that "change" is seen (or after [`HANDOVER_WAIT`]).
 
 use std::fs::{File, OpenOptions};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::blockops::LinuxKernelTable;
+use super::uevent;
 use crate::error::{Error, Result};
+
+/// systemd-udevd's control socket: present while udevd runs.
+const UDEVD_CONTROL: &str = "/run/udev/control";
+
+/// How long a release waits for udevd to announce the change before it lets go of the lock.
+pub const HANDOVER_WAIT: Duration = Duration::from_secs(3);
 
 /// An open, locked whole disk. The lock is released when this is dropped.
 #[derive(Debug)]
@@ -73,5 +91,78 @@ impl LockedDisk {
     /// The kernel's partition table for this disk.
     pub fn kernel(&self) -> LinuxKernelTable<'_> {
         LinuxKernelTable::new(&self.file, &self.path, &self.name)
+    }
+}
+
+impl LockedDisk {
+    /// Closes the writable descriptor under a shared lock and waits for udevd's "change" of
+    /// the disk. `Ok(true)` when it came, `Ok(false)` when the wait ran out or another locker
+    /// took the disk first (udevd then processes the disk as usual).
+    fn hand_back_to_udevd(&mut self) -> io::Result<bool> {
+        // Listening starts before the close, so the announcement cannot be missed.
+        let events = cephboot_ffi::uevent::UeventSocket::open()?;
+        events.set_timeout(Duration::from_millis(100))?;
+        self.file.lock_shared()?; // LOCK_EX -> LOCK_SH on the writable descriptor
+        let read_only = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&self.path)?;
+        match read_only.try_lock_shared() {
+            Ok(()) => {}
+            // Someone took the disk exclusively between the two locks: it is theirs now.
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        // Only an announcement numbered after this answers our close (udevd may still be
+        // catching up with somebody else's).
+        let before_close = std::fs::read_to_string("/sys/kernel/uevent_seqnum")?
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        // The writable descriptor closes here; `read_only` keeps the lock until `self` is gone.
+        drop(std::mem::replace(&mut self.file, read_only));
+        let deadline = Instant::now() + HANDOVER_WAIT;
+        let mut buf = vec![0u8; 16 * 1024];
+        while Instant::now() < deadline {
+            match events.recv(&mut buf) {
+                Ok(n) => {
+                    if buf
+                        .get(..n)
+                        .and_then(uevent::parse)
+                        .is_some_and(|ev| uevent::is_change_of_disk(&ev, &self.name, before_close))
+                    {
+                        return Ok(true);
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Drop for LockedDisk {
+    fn drop(&mut self) {
+        if !Path::new(UDEVD_CONTROL).exists() {
+            return; // no udevd: closing is all there is to do
+        }
+        match self.hand_back_to_udevd() {
+            Ok(true) => {
+                tracing::debug!(disk = %self.path.display(), "handed back to udevd: it announced a change instead of re-reading the partition table")
+            }
+            Ok(false) => {
+                tracing::debug!(disk = %self.path.display(), "udevd did not announce a change within {} s; it may re-read the partition table", HANDOVER_WAIT.as_secs())
+            }
+            Err(e) => {
+                tracing::debug!(disk = %self.path.display(), "handing the disk back to udevd failed ({e}); it may re-read the partition table")
+            }
+        }
     }
 }

@@ -15,4 +15,5 @@ pub mod rewrite;
 pub mod sync;
 pub mod table;
 pub mod types;
+pub mod uevent;
 pub mod wipe;

@@ -14,6 +14,8 @@ pub struct Uevent {
     pub devname: Option<String>,
     /// `disk` or `partition`.
     pub devtype: Option<String>,
+    /// The kernel's event number (`/sys/kernel/uevent_seqnum` counts them).
+    pub seqnum: Option<u64>,
 }
 
 /// Parses a kernel uevent (`ACTION@DEVPATH\0KEY=VALUE\0...`). udevd's own messages (which
@@ -31,6 +33,7 @@ pub fn parse(buf: &[u8]) -> Option<Uevent> {
         subsystem: String::new(),
         devname: None,
         devtype: None,
+        seqnum: None,
     };
     for f in fields {
         let Ok(f) = std::str::from_utf8(f) else {
@@ -45,6 +48,7 @@ pub fn parse(buf: &[u8]) -> Option<Uevent> {
             "SUBSYSTEM" => ev.subsystem = v.to_string(),
             "DEVNAME" => ev.devname = Some(v.rsplit('/').next().unwrap_or(v).to_string()),
             "DEVTYPE" => ev.devtype = Some(v.to_string()),
+            "SEQNUM" => ev.seqnum = v.parse().ok(),
             _ => {}
         }
     }
@@ -63,6 +67,16 @@ pub fn disk_of(ev: &Uevent) -> Option<String> {
         Some("partition") => parts.next().map(str::to_string),
         _ => Some(ev.devname.clone().unwrap_or_else(|| last.to_string())),
     }
+}
+
+/// Whether `ev` announces a "change" of the whole disk named `disk` (what udevd sends when it
+/// finds a disk locked after a writer closed it) that the kernel numbered after `after`.
+pub fn is_change_of_disk(ev: &Uevent, disk: &str, after: u64) -> bool {
+    ev.seqnum.is_some_and(|n| n > after)
+        && ev.action == "change"
+        && ev.subsystem == "block"
+        && ev.devtype.as_deref() == Some("disk")
+        && ev.devname.as_deref() == Some(disk)
 }
 
 #[cfg(test)]
@@ -112,6 +126,49 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(disk_of(&ev), None);
+    }
+
+    #[test]
+    fn only_a_change_of_that_whole_disk_is_the_handover_answer() {
+        let ev = |action: &str, name: &str, devtype: &str| {
+            parse(&msg(&[
+                &format!("{action}@/devices/pci0000:00/virtio1/block/{name}"),
+                &format!("ACTION={action}"),
+                &format!("DEVPATH=/devices/pci0000:00/virtio1/block/{name}"),
+                "SUBSYSTEM=block",
+                &format!("DEVNAME={name}"),
+                &format!("DEVTYPE={devtype}"),
+                "SEQNUM=1125",
+            ]))
+            .unwrap()
+        };
+        assert_eq!(ev("change", "vdb", "disk").seqnum, Some(1125));
+        assert!(is_change_of_disk(&ev("change", "vdb", "disk"), "vdb", 1124));
+        // An announcement from before the close answers somebody else's close.
+        assert!(!is_change_of_disk(
+            &ev("change", "vdb", "disk"),
+            "vdb",
+            1125
+        ));
+        assert!(!is_change_of_disk(
+            &ev("change", "vdb", "disk"),
+            "vdc",
+            1124
+        ));
+        assert!(!is_change_of_disk(
+            &ev("change", "vdb1", "partition"),
+            "vdb1",
+            1124
+        ));
+        assert!(!is_change_of_disk(&ev("add", "vdb", "disk"), "vdb", 1124));
+        assert!(!is_change_of_disk(
+            &ev("remove", "vdb", "disk"),
+            "vdb",
+            1124
+        ));
+        let mut unnumbered = ev("change", "vdb", "disk");
+        unnumbered.seqnum = None;
+        assert!(!is_change_of_disk(&unnumbered, "vdb", 0));
     }
 
     #[test]
