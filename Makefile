@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all deps build lint test unit-test integration-test demo demo-clean bench clean
+.PHONY: all deps build lint test unit-test integration-test vm-test demo demo-clean bench clean
 
 all: build
 
@@ -19,13 +19,20 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# The whole suite: unit tests (no root needed) and integration tests on loop devices and a
-# real Ceph cluster (root). Test threads are limited: each cluster test runs its own mon/mgr/osd.
+# The whole suite: unit tests (no root needed), integration tests on loop devices and a
+# real Ceph cluster (root), then vm-tests: the device layer on a stock Debian kernel with
+# udevd, in QEMU (docs/vm-tests.md). Test threads are limited: each cluster test runs its
+# own mon/mgr/osd.
 test: deps lint
 	$(CARGO) test --workspace --all-targets -- --test-threads=2
+	vm-tests/run
 
 unit-test: deps
 	$(CARGO) test --workspace --lib --bins
+
+# Only the QEMU guest cases (builds cephboot and the table driver first).
+vm-test: build
+	vm-tests/run
 
 demo: build
 	scripts/demo "$(STATE)"
