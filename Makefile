@@ -30,8 +30,8 @@ test: deps lint
 unit-test: deps
 	$(CARGO) test --workspace --lib --bins
 
-# Only the QEMU guest cases (builds cephboot and the table driver first).
-vm-test: build
+# Only the QEMU guest cases (vm-tests/run builds cephboot and the table driver first).
+vm-test: deps
 	vm-tests/run
 
 demo: build

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Container entrypoints for a privileged container with /dev, /sys, /run/cephboot and
-# /etc/ceph from the host (e.g. `--privileged --net=host -v /dev:/dev -v /sys:/sys`).
+# /etc/ceph from the host (e.g. `--privileged --net=host -v /dev:/dev -v /sys:/sys
+# -v /run/udev:/run/udev:ro`). /run/udev tells cephboot that the host's udevd runs, so it hands
+# each disk it changed back to udevd without a partition-table re-read (docs/zap-and-sync.md);
+# without it a disk is simply closed and udevd may re-read its table just after cephboot returns.
 #
 #   entrypoint.sh daemon      # the hot-plug daemon (logs to stderr, structured)
 #   entrypoint.sh osd ID      # one OSD in the foreground: cephboot execs ceph-osd -f

@@ -94,25 +94,38 @@ impl LockedDisk {
     }
 }
 
+/// How handing a disk back to udevd went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handback {
+    /// udevd announced a change of the disk: it did not re-read the table.
+    Announced,
+    /// No announcement within [`HANDOVER_WAIT`]: udevd may re-read the table now.
+    NoAnswer,
+    /// Another process took the disk exclusively while the lock was being downgraded; the
+    /// disk is theirs, and udevd keeps away while they hold it.
+    TakenOver,
+}
+
 impl LockedDisk {
     /// Closes the writable descriptor under a shared lock and waits for udevd's "change" of
-    /// the disk. `Ok(true)` when it came, `Ok(false)` when the wait ran out or another locker
-    /// took the disk first (udevd then processes the disk as usual).
-    fn hand_back_to_udevd(&mut self) -> io::Result<bool> {
+    /// the disk (numbered after the close).
+    fn hand_back_to_udevd(&mut self) -> io::Result<Handback> {
         // Listening starts before the close, so the announcement cannot be missed.
         let events = cephboot_ffi::uevent::UeventSocket::open()?;
         events.set_timeout(Duration::from_millis(100))?;
-        self.file.lock_shared()?; // LOCK_EX -> LOCK_SH on the writable descriptor
+        // LOCK_EX -> LOCK_SH on the writable descriptor. flock converts by dropping and
+        // re-taking, so a waiting locker can get in between: never block on it here.
+        match self.file.try_lock_shared() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Handback::TakenOver),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
         let read_only = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(&self.path)?;
-        match read_only.try_lock_shared() {
-            Ok(()) => {}
-            // Someone took the disk exclusively between the two locks: it is theirs now.
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        }
+        // A second shared lock while we hold one: only fails if something is very wrong.
+        read_only.lock_shared()?;
         // Only an announcement numbered after this answers our close (udevd may still be
         // catching up with somebody else's).
         let before_close = std::fs::read_to_string("/sys/kernel/uevent_seqnum")?
@@ -131,20 +144,22 @@ impl LockedDisk {
                         .and_then(uevent::parse)
                         .is_some_and(|ev| uevent::is_change_of_disk(&ev, &self.name, before_close))
                     {
-                        return Ok(true);
+                        return Ok(Handback::Announced);
                     }
                 }
+                // A timeout slice, a signal, or a burst that overflowed the socket (ENOBUFS):
+                // keep waiting until the deadline.
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock
                             | io::ErrorKind::TimedOut
                             | io::ErrorKind::Interrupted
-                    ) => {}
+                    ) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(false)
+        Ok(Handback::NoAnswer)
     }
 }
 
@@ -153,16 +168,12 @@ impl Drop for LockedDisk {
         if !Path::new(UDEVD_CONTROL).exists() {
             return; // no udevd: closing is all there is to do
         }
+        let disk = self.path.display().to_string();
         match self.hand_back_to_udevd() {
-            Ok(true) => {
-                tracing::debug!(disk = %self.path.display(), "handed back to udevd: it announced a change instead of re-reading the partition table")
-            }
-            Ok(false) => {
-                tracing::debug!(disk = %self.path.display(), "udevd did not announce a change within {} s; it may re-read the partition table", HANDOVER_WAIT.as_secs())
-            }
-            Err(e) => {
-                tracing::debug!(disk = %self.path.display(), "handing the disk back to udevd failed ({e}); it may re-read the partition table")
-            }
+            Ok(Handback::Announced) => tracing::debug!(disk, "handed back to udevd: it announced a change instead of re-reading the partition table"),
+            Ok(Handback::TakenOver) => tracing::debug!(disk, "another process locked the disk as cephboot let go of it"),
+            Ok(Handback::NoAnswer) => tracing::warn!(disk, "udevd did not announce a change of the disk within {} s after cephboot closed it; it may re-read the partition table now (partitions disappear for a moment): run `udevadm settle` before using them", HANDOVER_WAIT.as_secs()),
+            Err(e) => tracing::warn!(disk, "could not hand the disk back to udevd ({e}); it may re-read the partition table now (partitions disappear for a moment): run `udevadm settle` before using them"),
         }
     }
 }

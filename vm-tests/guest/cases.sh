@@ -4,7 +4,7 @@
 # Output protocol (read by vm-tests/run):
 #   VMTEST PLAN <case>...          the cases, in order
 #   VMTEST CASE <case> PASS|FAIL   one per case
-#   VMTEST CHECK-FAILED <case>: <what>, followed by "VMTEST   | " lines of evidence
+#   VMTEST CHECK-FAILED <case>: <what>, followed by "VMTEST EVIDENCE <case> | " lines
 #   VMTEST NOTE <case>: <text>     facts worth reading that are not checks
 # Independent tools (sgdisk, blkid, wipefs, udevadm, the kernel's sysfs) are the oracles;
 # cephboot's own output is never compared with itself.
@@ -19,7 +19,7 @@ case_end() {
 }
 fail() { echo "VMTEST CHECK-FAILED $CASE: $*"; CASE_FAILED=1; }
 note() { echo "VMTEST NOTE $CASE: $*"; }
-evidence() { sed 's/^/VMTEST   | /' "$1" | head -n 40; }
+evidence() { sed "s/^/VMTEST EVIDENCE $CASE | /" "$1" | head -n 40; }
 # check "what must hold" command args...: runs the command, fails the case with its output
 # when it exits non-zero.
 check() {
@@ -52,7 +52,8 @@ kernel_matches_table() {
   table_parts "$disk" > /tmp/table.parts
   if ! cmp -s /tmp/kernel.parts /tmp/table.parts; then
     fail "the kernel's partitions of $disk differ from its table (kernel, then partx)"
-    evidence /tmp/kernel.parts; echo "VMTEST   | --"; evidence /tmp/table.parts
+    { cat /tmp/kernel.parts; echo "-- partx:"; cat /tmp/table.parts; } > /tmp/both.parts
+    evidence /tmp/both.parts
   fi
   have_numbers=$(awk '{print $1}' /tmp/table.parts | tr '\n' ' ' | sed 's/ $//')
   expect_eq "partition numbers of $disk" "$have_numbers" "$want_numbers"
@@ -89,6 +90,10 @@ case_list_matches_udev() {
   expect_eq "vda2 name" "$(json_field /tmp/list.json /dev/vda2 partition_name)" "has spaces / and slash"
   expect_eq "vda3 name" "$(json_field /tmp/list.json /dev/vda3 partition_name)" "rocket 🚀 𝄞"
   expect_eq "vda1 fs label" "$(json_field /tmp/list.json /dev/vda1 fs_label)" "新加卷"
+  expect_eq "vda1 fs type" "$(json_field /tmp/list.json /dev/vda1 fs_type)" ntfs
+  expect_eq "vda2 fs type" "$(json_field /tmp/list.json /dev/vda2 fs_type)" ext4
+  expect_eq "vda2 fs label" "$(json_field /tmp/list.json /dev/vda2 fs_label)" "新加卷 ext4"
+  expect_eq "vda2 fs label by udev" "$(udev_decode "$(udev_prop /dev/vda2 ID_FS_LABEL_ENC)")" "新加卷 ext4"
   expect_eq "vda4 state" "$(json_field /tmp/list.json /dev/vda4 state)" "bootstrap"
   compared=0
   for n in 1 2 3 4; do
