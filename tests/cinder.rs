@@ -245,6 +245,95 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         (Some("unchanged"), Some("unchanged"), Some(false))
     );
 
+    // An application credential, by id and by name (clouds.yaml), instead of a password.
+    for cloud_name in ["admin-appcred", "admin-appcred-by-name"] {
+        let env = [
+            ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
+            ("OS_CLOUD", cloud_name),
+        ];
+        let v = json(&run(&["cinder", "type", "list", "--format", "json"], &env));
+        assert!(
+            v["volume_types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "ceph" && t["is_default"] == true),
+            "{cloud_name}: {v:#}"
+        );
+    }
+    let v = json(&run(
+        &[
+            "cinder",
+            "type",
+            "ensure",
+            "ceph-appcred",
+            "--backend",
+            "rbd-2",
+            "--format",
+            "json",
+        ],
+        &[
+            ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
+            ("OS_CLOUD", "admin-appcred"),
+        ],
+    ));
+    assert_eq!(v["action"], "created", "{v:#}");
+    // The project default through an application credential: confirming it works; changing it
+    // cannot (this Cinder asks Keystone about the project with the caller's token, which
+    // Keystone refuses for application credentials), so it is refused before anything changes.
+    let appcred_cloud = [
+        ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
+        ("OS_CLOUD", "admin-appcred"),
+    ];
+    let v = json(&run(
+        &[
+            "cinder",
+            "type",
+            "ensure",
+            "ceph",
+            "--backend",
+            "rbd-1",
+            "--default",
+            "--format",
+            "json",
+        ],
+        &appcred_cloud,
+    ));
+    assert_eq!(
+        (v["action"].as_str(), v["default"].as_str()),
+        (Some("unchanged"), Some("unchanged"))
+    );
+    let out = run(
+        &[
+            "cinder",
+            "type",
+            "ensure",
+            "never-made",
+            "--backend",
+            "x",
+            "--default",
+        ],
+        &appcred_cloud,
+    );
+    assert_eq!(out.status.code(), Some(8));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("application credential") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    let v = json(&run(
+        &["cinder", "type", "list", "--format", "json"],
+        &appcred_cloud,
+    ));
+    assert!(
+        !v["volume_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "never-made"),
+        "{v:#}"
+    );
+
     // OS_* variables, explicit region.
     let auth_url = os.auth_url();
     let vars = |password: &'static str, user: &'static str, project: &'static str| {
@@ -308,6 +397,56 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         !all.contains("wr0ng-pa55word"),
         "the password leaked: {all}"
     );
+
+    // The same with an application credential (OS_* variables, as the openstack CLI takes
+    // them): the right secret works, a wrong one is explained and never printed.
+    let appcred: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&clouds).unwrap()).unwrap();
+    let appcred_id = appcred["clouds"]["admin-appcred"]["auth"]["application_credential_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let appcred_secret = appcred["clouds"]["admin-appcred"]["auth"]
+        ["application_credential_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let appcred_vars = |secret: &str| {
+        vec![
+            ("OS_AUTH_URL", auth_url.clone()),
+            ("OS_AUTH_TYPE", "v3applicationcredential".to_string()),
+            ("OS_APPLICATION_CREDENTIAL_ID", appcred_id.clone()),
+            ("OS_APPLICATION_CREDENTIAL_SECRET", secret.to_string()),
+            ("OS_REGION_NAME", "RegionOne".to_string()),
+        ]
+    };
+    let out = go(
+        &["cinder", "type", "list", "--format", "json"],
+        appcred_vars(&appcred_secret),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(json(&out)["volume_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "ceph-appcred"));
+    let out = go(
+        &["cinder", "type", "list", "-vvv", "--format", "json"],
+        appcred_vars("n0t-the-s3cret"),
+    );
+    assert_eq!(out.status.code(), Some(8));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("rejected the credentials"), "{all}");
+    assert!(!all.contains("n0t-the-s3cret"), "the secret leaked: {all}");
 
     // A non-admin user cannot create types: explained, exit 8.
     let demo = vars("demopass", "demo", "demo");

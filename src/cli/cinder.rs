@@ -47,11 +47,11 @@ pub fn ensure(
     make_default: bool,
     dry_run: bool,
 ) -> Result<TypeReport> {
-    if make_default {
-        c.default_type_supported(&want.name)?;
-    }
     let types = c.list()?;
     let existing = types.iter().find(|t| t.name == want.name);
+    if make_default {
+        c.default_type_supported(&want.name, existing.map(|t| t.id.as_str()))?;
+    }
     let mut report = TypeReport {
         name: want.name.clone(),
         id: existing.map(|t| t.id.clone()),
@@ -157,7 +157,12 @@ pub fn type_list(args: &TypeListArgs, global: &Global) -> Result<()> {
     let c = Cinder { session: &s };
     let types = c.list()?;
     let default = if s.keystone {
-        c.default_type_id().ok().flatten()
+        c.default_type_id().unwrap_or_else(|e| {
+            tracing::warn!(
+                "the project's default volume type could not be read, so none is marked: {e}"
+            );
+            None
+        })
     } else {
         None
     };

@@ -242,7 +242,22 @@ impl Cinder<'_> {
     }
 
     /// The default type id of the session's project (`None` when unset).
+    ///
+    /// Cinder checks the project named in `/default-types/<project>` with Keystone using the
+    /// caller's token, and Keystone refuses that for an application credential's token ("Using
+    /// a delegated token to create another token is not allowed"), which Cinder answers with
+    /// HTTP 500. For such a session the list of every project's default (admin only, no
+    /// Keystone check) is read instead.
     pub fn default_type_id(&self) -> Result<Option<String>> {
+        match self.project_default_type_id() {
+            Err(Error::OpenStack {
+                status: Some(500), ..
+            }) if self.session.application_credential => self.default_type_id_from_list(),
+            other => other,
+        }
+    }
+
+    fn project_default_type_id(&self) -> Result<Option<String>> {
         let url = format!(
             "{}/default-types/{}",
             self.v3_root(),
@@ -267,21 +282,62 @@ impl Cinder<'_> {
         }
     }
 
-    /// Whether the project default can be set here (checked before anything changes).
-    pub fn default_type_supported(&self, name: &str) -> Result<()> {
-        if self.session.keystone {
-            return Ok(());
+    fn default_type_id_from_list(&self) -> Result<Option<String>> {
+        let url = format!("{}/default-types", self.v3_root());
+        let v = self.call(
+            "reading the projects' default volume types",
+            Method::GET,
+            &url,
+            None,
+            Some("3.62"),
+        )?;
+        Ok(v.get("default_types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|d| {
+                d.get("project_id").and_then(Value::as_str)
+                    == Some(self.session.project_id.as_str())
+            })
+            .and_then(|d| d.get("volume_type_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string))
+    }
+
+    /// Whether `name` can be made the project default here (checked before anything changes).
+    /// `current_id` is the type's id when it exists: being the default already needs no change.
+    pub fn default_type_supported(&self, name: &str, current_id: Option<&str>) -> Result<()> {
+        if !self.session.keystone {
+            return Err(Error::OpenStack {
+                context: format!("making {name} the default volume type"),
+                message: "Cinder's default-types API checks the project with Keystone, which a noauth Cinder does not have: set `default_volume_type` in cinder.conf instead".into(),
+                status: None,
+            });
         }
-        Err(Error::OpenStack {
-            context: format!("making {name} the default volume type"),
-            message: "Cinder's default-types API checks the project with Keystone, which a noauth Cinder does not have: set `default_volume_type` in cinder.conf instead".into(),
-            status: None,
-        })
+        if self.session.application_credential {
+            // Setting the default goes through the same Keystone check as reading it.
+            if let Err(Error::OpenStack {
+                status: Some(500), ..
+            }) = self.project_default_type_id()
+            {
+                if current_id.is_some()
+                    && self.default_type_id_from_list()?.as_deref() == current_id
+                {
+                    return Ok(());
+                }
+                return Err(Error::OpenStack {
+                    context: format!("making {name} the default volume type"),
+                    message: "this Cinder cannot set a project's default type for an application credential: it checks the project with Keystone using the caller's token, and Keystone refuses that for application-credential tokens (HTTP 500; cinder-api.log says \"Using a delegated token to create another token is not allowed\"). Nothing was changed. Run this step with password credentials of an admin, or set `default_volume_type` in cinder.conf".into(),
+                    status: Some(500),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Makes `name` the default type of the session's project (microversion 3.62).
     pub fn set_default(&self, name: &str) -> Result<()> {
-        self.default_type_supported(name)?;
+        self.default_type_supported(name, None)?;
         let url = format!(
             "{}/default-types/{}",
             self.v3_root(),

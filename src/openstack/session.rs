@@ -25,6 +25,9 @@ pub struct Session {
     pub project_id: String,
     /// Whether Keystone is in use (noauth: no).
     pub keystone: bool,
+    /// Whether the token comes from an application credential (Keystone will not let such a
+    /// token be used to make another, which some Cinder APIs try).
+    pub application_credential: bool,
 }
 
 /// One endpoint from a catalog.
@@ -297,6 +300,7 @@ impl Session {
                 endpoint,
                 project_id: project,
                 keystone: false,
+                application_credential: false,
             });
         }
         let auth_url = s.auth_url.clone().ok_or_else(|| {
@@ -365,6 +369,7 @@ impl Session {
             endpoint,
             project_id,
             keystone: true,
+            application_credential: kind == AuthType::ApplicationCredential,
         })
     }
 

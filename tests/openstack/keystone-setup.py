@@ -10,12 +10,14 @@ Debian's /usr/bin/python3; arguments come from the environment:
   TWO_REGIONS      "1": also a region RegionTwo with a volumev3 endpoint
   REGION_TWO_URL   the RegionTwo endpoint (default: CINDER_URL)
   DEMO_PASSWORD    password for the non-admin `demo` user
-  CLOUDS_YAML      where to write clouds.yaml (clouds `admin` and `demo`, RegionOne)
+  CLOUDS_YAML      where to write clouds.yaml (clouds `admin`, `demo`, and `admin-appcred`
+                   and `admin-appcred-by-name` with an application credential of the admin;
+                   RegionOne)
 
 Creates: project `service` with user `cinder` (role admin), one service per type
 (volumev3 -> name cinderv3, block-storage -> name cinder, others named after their type)
 with public/internal/admin endpoints in RegionOne, project `demo` with user `demo`
-(role member). Prints the admin's token and project id (for a readiness check), nothing
+(role member), an application credential `cephboot-test` of the admin. Prints the admin's token and project id (for a readiness check), nothing
 else; fails with a traceback.
 """
 
@@ -94,10 +96,40 @@ def cloud(user, password, project):
     }
 
 
+# An application credential of the admin (scoped to the admin project, with its roles): what
+# an operator hands a deployment tool instead of a password.
+appcred = ks.application_credentials.create(
+    "cephboot-test", description="cephboot tests: application credential auth"
+)
+
+
+def appcred_cloud(by_name):
+    auth = {"auth_url": ks_url, "application_credential_secret": appcred.secret}
+    if by_name:
+        auth.update(
+            {
+                "application_credential_name": appcred.name,
+                "username": "admin",
+                "user_domain_name": "Default",
+            }
+        )
+    else:
+        auth["application_credential_id"] = appcred.id
+    return {
+        "auth_type": "v3applicationcredential",
+        "auth": auth,
+        "region_name": "RegionOne",
+        "interface": "public",
+        "identity_api_version": 3,
+    }
+
+
 clouds = {
     "clouds": {
         "admin": cloud("admin", env["ADMIN_PASSWORD"], "admin"),
         "demo": cloud("demo", env["DEMO_PASSWORD"], "demo"),
+        "admin-appcred": appcred_cloud(by_name=False),
+        "admin-appcred-by-name": appcred_cloud(by_name=True),
     }
 }
 with open(env["CLOUDS_YAML"], "w") as f:
