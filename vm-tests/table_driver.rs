@@ -10,7 +10,7 @@
 //! * `rewrite` replaces the table with the listed partitions (SIZE like `10M`, or `rest` for
 //!   the last), syncs the kernel, runs `--then` while still holding the disk's lock, and prints
 //!   `{"sync": <report>, "seqnum_before_release": N}` (the kernel's last uevent number before
-//!   the disk was let go). `--no-guards` skips the safety guards, as `osd prepare` does for
+//!   the disk was let go), then `{"released_in_ms": N}` once it was. `--no-guards` skips the safety guards, as `osd prepare` does for
 //!   a shared journal/db disk whose other partitions stay in use.
 //! * `sync` makes the kernel's partitions match the disk's on-disk GPT (what `osd prepare`
 //!   does for a disk where it only renamed a partition).
@@ -144,6 +144,12 @@ fn rewrite_cmd(disk: &Path, name: &str, rest: &[String]) -> Result<()> {
         "{}",
         serde_json::json!({ "sync": report, "seqnum_before_release": seqnum_before_release })
     );
+    // Letting go includes handing the disk back to udevd when it runs (disk::lock).
+    let started = std::time::Instant::now();
     drop(lock);
+    println!(
+        "{}",
+        serde_json::json!({ "released_in_ms": started.elapsed().as_millis() })
+    );
     Ok(())
 }

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 const UDEVD_CONTROL: &str = "/run/udev/control";
 
 /// How long a release waits for udevd to announce the change before it lets go of the lock.
-pub const HANDOVER_WAIT: Duration = Duration::from_secs(3);
+pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// An open, locked whole disk. The lock is released when this is dropped.
 #[derive(Debug)]

@@ -6,8 +6,9 @@
 #   VMTEST CASE <case> PASS|FAIL   one per case
 #   VMTEST CHECK-FAILED <case>: <what>, followed by "VMTEST EVIDENCE <case> | " lines
 #   VMTEST NOTE <case>: <text>     facts worth reading that are not checks
-# Independent tools (sgdisk, blkid, wipefs, udevadm, the kernel's sysfs) are the oracles;
-# cephboot's own output is never compared with itself.
+# Independent tools (partx, blkid, wipefs, udevadm and udev's links, the kernel's sysfs and
+# uevents) are the oracles; cephboot's own output is never compared with itself. sgdisk,
+# mkntfs and mkfs write the starting states and play the peer.
 
 CASES="list_matches_udev rewrite_under_udev blkrrpart_busy_blkpg_syncs zap_leaves_nothing prepare_dry_run"
 CASE=""
@@ -133,7 +134,7 @@ removes_after() {
         if (line[i] ~ /^SEQNUM=/) s = substr(line[i], 8) + 0
         if (line[i] ~ /^DEVNAME=/) n = substr(line[i], 9)
       }
-      if (s > seq && n ~ ("^/dev/" disk "[0-9]+$")) print n
+      if (s > seq + 0 && n ~ ("^/dev/" disk "[0-9]+$")) print n
     }' /tmp/uevents.log | sort -u | tr '\n' ' '
 }
 
@@ -168,6 +169,7 @@ case_rewrite_under_udev() {
   settle
   kernel_matches_table vdb "1 2 3"
   step=0
+  release_ms=""
   for layout in \
     "1:50M:first 12:400M:twelve 3:rest:three|12|locked" \
     "1:400M:one 5:rest:five|1|after" \
@@ -191,6 +193,7 @@ case_rewrite_under_udev() {
       [ -z "$(grep 'mkfs.xfs right after' /tmp/rewrite.out)" ] || rc=1
     fi
     released=$(head -n1 /tmp/rewrite.out | jq -r '.seqnum_before_release // 0' 2>/dev/null || echo 0)
+    release_ms="$release_ms $(sed -n 2p /tmp/rewrite.out | jq -r '.released_in_ms // "?"' 2>/dev/null)"
     if [ "$rc" != 0 ]; then
       fail "step $step: rewrite to '$specs' and mkfs.xfs on vdb$target ($when)"; evidence /tmp/rewrite.out
     fi
@@ -214,6 +217,7 @@ case_rewrite_under_udev() {
   # A while later the kernel still has them all.
   sleep 2
   kernel_matches_table vdb "2 3 7"
+  note "letting go of vdb (hand-back to udevd included) took these ms per step:$release_ms"
   monitor_stop
   case_end
 }
@@ -246,8 +250,9 @@ case_blkrrpart_busy_blkpg_syncs() {
        --then mkfs.xfs -f -K -q /dev/vdc3 > /tmp/rewrite.out 2>&1; then
     fail "rewrite keeping the open vdc1"; evidence /tmp/rewrite.out
   fi
-  expect_eq "BLKRRPART answer recorded" "$(jq -r '.sync.reread // "none"' /tmp/rewrite.out 2>/dev/null | grep -c -i busy)" 1
-  expect_eq "partitions added by BLKPG" "$(jq -c '.sync.added' /tmp/rewrite.out 2>/dev/null)" "[3]"
+  head -n1 /tmp/rewrite.out > /tmp/report.json
+  expect_eq "BLKRRPART answer recorded" "$(jq -r '.sync.reread // "none"' /tmp/report.json 2>/dev/null | grep -c -i busy)" 1
+  expect_eq "partitions added by BLKPG" "$(jq -c '.sync.added' /tmp/report.json 2>/dev/null)" "[3]"
   settle
   kernel_matches_table vdc "1 2 3"
   kill -0 "$holder" 2>/dev/null || fail "the process holding vdc1 is gone"
