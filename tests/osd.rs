@@ -263,6 +263,7 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
         return;
     }
     let disks: Vec<LoopDisk> = (0..8).map(|_| LoopDisk::new(GIB + 256 * MIB)).collect();
+    let kolla = LoopDisk::new(GIB + 256 * MIB);
     let c = TestCluster::new();
     for (i, d) in disks.iter().enumerate() {
         let step = (i + 1).to_string();
@@ -318,6 +319,44 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
             "filestore step {step}: {v:#}"
         );
     }
+    // A Kolla-labelled disk interrupted right after the wipe keeps its bootstrap label (the
+    // old table stays until the new one is written), so the next --all-bootstrap run finds it.
+    sh(
+        "sgdisk",
+        &["-n1:1M:0", "-c1:TF_OSD_BOOTSTRAP_BS", kolla.path()],
+    );
+    kolla.partx_add();
+    sh("mkfs.ext4", &["-q", "-F", &kolla.part(1)]);
+    let all = ["--label-prefix", "TF", "osd", "prepare", "--all-bootstrap"];
+    let out = c.cb_env(&all, &[("CEPHBOOT_FAULT_AFTER_STEP", "1")]);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "kolla step 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, list) = cephboot_json(&["--label-prefix", "TF", "disks", "list", kolla.path()]);
+    let p = device(&list, &kolla.part(1));
+    assert_eq!(
+        (
+            p["partition_name"].as_str(),
+            p["state"].as_str(),
+            p["fs_type"].as_str()
+        ),
+        (Some("TF_OSD_BOOTSTRAP_BS"), Some("bootstrap"), None),
+        "after a crash right after the wipe: {p:#}"
+    );
+    let v = c.cb_ok(&all);
+    assert_eq!(v["osds"].as_array().map(Vec::len), Some(1), "{v:#}");
+    assert_eq!(v["osds"][0]["action"], "created", "{v:#}");
+    osd_of(&v, kolla.path()); // the labelled disk is the one prepared
+
+    let (_, list) = cephboot_json(&["--label-prefix", "TF", "disks", "list", kolla.path()]);
+    let kolla_uuid = device(&list, &kolla.part(1))["partition_uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
     let mut disks = disks;
     disks.extend(fs_disks);
 
@@ -334,7 +373,7 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
             )
         })
         .collect();
-    assert_eq!(ids.len(), 10, "{ids:?}");
+    assert_eq!(ids.len(), 11, "{ids:?}");
     let paths: Vec<&str> = disks.iter().map(LoopDisk::path).collect();
     let mut args = vec!["disks", "list"];
     args.extend(paths.iter().copied());
@@ -349,6 +388,10 @@ fn an_interruption_after_any_step_is_finished_by_the_next_run_without_orphans() 
             d.path()
         );
     }
+    assert!(
+        ids.iter().any(|(_, u)| *u == kolla_uuid),
+        "the Kolla disk's OSD ({kolla_uuid}) is not in {ids:?}"
+    );
 
     // The monitors stop answering: prepare fails within its timeout, the disk is unchanged.
     let spare = LoopDisk::new(GIB + 256 * MIB);

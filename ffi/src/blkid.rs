@@ -206,12 +206,21 @@ impl<'fd> Probe<'fd> {
     /// Erases every signature libblkid finds (magic bytes only, as `wipefs -a` does) and returns
     /// what was erased. The probe's fd must be open read-write.
     pub fn wipe_all(&mut self) -> io::Result<Vec<Signature>> {
+        self.wipe_all_but(&[])
+    }
+
+    /// Like [`Probe::wipe_all`], leaving the signatures whose type is in `keep` (e.g. `gpt`,
+    /// `PMBR`, `dos` for a caller about to write a new partition table) where they are.
+    pub fn wipe_all_but(&mut self, keep: &[&str]) -> io::Result<Vec<Signature>> {
         let mut out = Vec::new();
         loop {
             // SAFETY: raw is a live probe bound to a live fd.
             match unsafe { blkid_do_probe(self.raw.as_ptr()) } {
                 0 => {
                     let sig = self.current();
+                    if keep.contains(&sig.kind.as_str()) {
+                        continue; // the probe moves on to the next signature by itself
+                    }
                     // SAFETY: raw is a live probe positioned on the signature just found.
                     if unsafe { blkid_do_wipe(self.raw.as_ptr(), 0) } != 0 {
                         return Err(io::Error::other(format!(

@@ -70,6 +70,9 @@ impl ZapPlan {
 
 const MIB: u64 = 1 << 20;
 
+/// The signatures of a partition table that the next table write replaces (libblkid names).
+const TABLE_KINDS: &[&str] = &["gpt", "PMBR", "dos"];
+
 /// Plans the zap of `disk` from the snapshot (pure).
 pub fn plan(snapshot: &Snapshot, disk: &std::path::Path) -> Result<ZapPlan> {
     let d = snapshot.find(disk).ok_or_else(|| {
@@ -166,15 +169,16 @@ pub struct ZapOutcome {
     pub reread: Option<String>,
 }
 
-/// Executes `plan` on the locked disk, then verifies that nothing is left.
-pub fn execute(plan: &ZapPlan, snapshot: &Snapshot, disk: &LockedDisk) -> Result<ZapOutcome> {
+/// Erases every signature inside each partition of the disk, read through the disk (so
+/// partitions the kernel does not know are wiped too).
+fn wipe_partitions(
+    snapshot: &Snapshot,
+    disk: &LockedDisk,
+    size: u64,
+) -> Result<Vec<PlannedSignature>> {
     use std::os::fd::AsFd;
-    let path = disk.path().to_path_buf();
-    let io = |what: &str, e: std::io::Error| Error::io(format!("{}: {what}", path.display()), e);
-    let size = blockdev::size_bytes(disk.file()).map_err(|e| io("reading its size", e))?;
     let mut erased = Vec::new();
-    // Partitions first (through the disk, so ones the kernel does not know are wiped too).
-    for p in snapshot.partitions_of(&path) {
+    for p in snapshot.partitions_of(disk.path()) {
         let (Some(start), len) = (p.start_bytes, p.size_bytes) else {
             continue;
         };
@@ -183,13 +187,32 @@ pub fn execute(plan: &ZapPlan, snapshot: &Snapshot, disk: &LockedDisk) -> Result
         }
         let sigs = Probe::with_range(disk.file().as_fd(), start, len)
             .and_then(|mut pr| pr.wipe_all())
-            .map_err(|e| io(&format!("erasing signatures on {}", p.path.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!(
+                        "{}: erasing signatures on {}",
+                        disk.path().display(),
+                        p.path.display()
+                    ),
+                    e,
+                )
+            })?;
         erased.extend(sigs.into_iter().map(|s| PlannedSignature {
             device: p.path.clone(),
             kind: s.kind,
             offset: s.magic_offset,
         }));
     }
+    Ok(erased)
+}
+
+/// Executes `plan` on the locked disk, then verifies that nothing is left.
+pub fn execute(plan: &ZapPlan, snapshot: &Snapshot, disk: &LockedDisk) -> Result<ZapOutcome> {
+    use std::os::fd::AsFd;
+    let path = disk.path().to_path_buf();
+    let io = |what: &str, e: std::io::Error| Error::io(format!("{}: {what}", path.display()), e);
+    let size = blockdev::size_bytes(disk.file()).map_err(|e| io("reading its size", e))?;
+    let mut erased = wipe_partitions(snapshot, disk, size)?;
     let sigs = Probe::new(disk.file().as_fd())
         .and_then(|mut pr| pr.wipe_all())
         .map_err(|e| io("erasing signatures", e))?;
@@ -216,6 +239,81 @@ pub fn execute(plan: &ZapPlan, snapshot: &Snapshot, disk: &LockedDisk) -> Result
     Ok(ZapOutcome {
         erased,
         zeroed: plan.zero.clone(),
+        kernel_partitions_removed: report.deleted,
+        reread: report.reread,
+    })
+}
+
+/// Wipes like [`execute`] but keeps the disk's partition table on disk (both GPT areas, the
+/// protective MBR; the kernel's partitions are removed as usual): for `osd prepare`, which
+/// writes a new table right after.
+/// Every signature inside the partitions and on the disk is erased but the GPT, protective
+/// MBR and DOS table (other partition-table types are erased), and the BlueStore label
+/// offsets outside the first and last MiB are zeroed. Until the new table is written the disk keeps its
+/// old one, bootstrap labels included, so a crash in between leaves a disk that the next
+/// `--all-bootstrap` run still finds.
+pub fn execute_keeping_table(
+    plan: &ZapPlan,
+    snapshot: &Snapshot,
+    disk: &LockedDisk,
+) -> Result<ZapOutcome> {
+    use std::os::fd::AsFd;
+    let path = disk.path().to_path_buf();
+    let io = |what: &str, e: std::io::Error| Error::io(format!("{}: {what}", path.display()), e);
+    let size = blockdev::size_bytes(disk.file()).map_err(|e| io("reading its size", e))?;
+    let mut erased = wipe_partitions(snapshot, disk, size)?;
+    let sigs = Probe::new(disk.file().as_fd())
+        .and_then(|mut pr| pr.wipe_all_but(TABLE_KINDS))
+        .map_err(|e| io("erasing signatures", e))?;
+    erased.extend(sigs.into_iter().map(|s| PlannedSignature {
+        device: path.clone(),
+        kind: s.kind,
+        offset: s.magic_offset,
+    }));
+    // The table lives in the first and the last MiB (`plan` zeroes them whole): keep both.
+    let table_areas = |z: &&ZeroRange| {
+        z.offset < MIB || z.offset.saturating_add(z.length) > size.saturating_sub(MIB)
+    };
+    let zero: Vec<ZeroRange> = plan
+        .zero
+        .iter()
+        .filter(|z| !table_areas(z))
+        .cloned()
+        .collect();
+    for z in &zero {
+        let zeros = vec![0u8; usize::try_from(z.length).unwrap_or(0)];
+        disk.file()
+            .write_all_at(&zeros, z.offset)
+            .map_err(|e| io(&format!("zeroing {} bytes at {}", z.length, z.offset), e))?;
+    }
+    disk.file()
+        .sync_all()
+        .map_err(|e| io("flushing writes", e))?;
+    let _ = blockdev::flush_buffers(disk.file());
+    // The kernel's partitions go (their page caches still hold what was just wiped); the
+    // on-disk table stays, and step 3 of `osd prepare` brings the new one into the kernel.
+    let report = sync::sync(&disk.kernel(), &[], &SyncOptions::default()).map_err(|e| Error::Device {
+        device: path.clone(),
+        message: format!("{e}; the data was wiped but the kernel still lists partitions: close whatever holds them and run again"),
+    })?;
+    let left = Probe::new(disk.file().as_fd())
+        .and_then(|mut p| p.signatures())
+        .map_err(|e| io("probing after the wipe", e))?;
+    if let Some(s) = left
+        .iter()
+        .find(|s| !TABLE_KINDS.contains(&s.kind.as_str()))
+    {
+        return Err(Error::Device {
+            device: path.clone(),
+            message: format!(
+                "still found after the wipe: {} signature at offset {:?}; the device may be failing or remapping writes",
+                s.kind, s.magic_offset
+            ),
+        });
+    }
+    Ok(ZapOutcome {
+        erased,
+        zeroed: zero,
         kernel_partitions_removed: report.deleted,
         reread: report.reread,
     })

@@ -182,8 +182,10 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
         .chain(plan.extra_disks.iter())
         .zip(locks.iter())
     {
+        // The old table stays until step 2 replaces it: a crash in between leaves the
+        // disk's bootstrap labels for the next run.
         let zap = wipe::plan(snapshot, &dw.disk)?;
-        wipe::execute(&zap, snapshot, lock)?;
+        wipe::execute_keeping_table(&zap, snapshot, lock)?;
     }
     for r in &plan.reuse {
         let lock = reuse_locks
