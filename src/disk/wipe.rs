@@ -208,54 +208,56 @@ fn wipe_partitions(
 
 /// Executes `plan` on the locked disk, then verifies that nothing is left.
 pub fn execute(plan: &ZapPlan, snapshot: &Snapshot, disk: &LockedDisk) -> Result<ZapOutcome> {
-    use std::os::fd::AsFd;
-    let path = disk.path().to_path_buf();
-    let io = |what: &str, e: std::io::Error| Error::io(format!("{}: {what}", path.display()), e);
-    let size = blockdev::size_bytes(disk.file()).map_err(|e| io("reading its size", e))?;
-    let mut erased = wipe_partitions(snapshot, disk, size)?;
-    let sigs = Probe::new(disk.file().as_fd())
-        .and_then(|mut pr| pr.wipe_all())
-        .map_err(|e| io("erasing signatures", e))?;
-    erased.extend(sigs.into_iter().map(|s| PlannedSignature {
-        device: path.clone(),
-        kind: s.kind,
-        offset: s.magic_offset,
-    }));
-    for z in &plan.zero {
-        let zeros = vec![0u8; usize::try_from(z.length).unwrap_or(0)];
-        disk.file()
-            .write_all_at(&zeros, z.offset)
-            .map_err(|e| io(&format!("zeroing {} bytes at {}", z.length, z.offset), e))?;
-    }
-    disk.file()
-        .sync_all()
-        .map_err(|e| io("flushing writes", e))?;
-    let _ = blockdev::flush_buffers(disk.file());
-    let report = sync::sync(&disk.kernel(), &[], &SyncOptions::default()).map_err(|e| Error::Device {
-        device: path.clone(),
-        message: format!("{e}; the data was wiped but the kernel still lists partitions: close whatever holds them and run zap again"),
-    })?;
+    let outcome = erase(plan, snapshot, disk, &[])?;
     verify_clean(disk)?;
-    Ok(ZapOutcome {
-        erased,
-        zeroed: plan.zero.clone(),
-        kernel_partitions_removed: report.deleted,
-        reread: report.reread,
-    })
+    Ok(outcome)
 }
 
 /// Wipes like [`execute`] but keeps the disk's partition table on disk (both GPT areas, the
 /// protective MBR; the kernel's partitions are removed as usual): for `osd prepare`, which
-/// writes a new table right after.
-/// Every signature inside the partitions and on the disk is erased but the GPT, protective
-/// MBR and DOS table (other partition-table types are erased), and the BlueStore label
-/// offsets outside the first and last MiB are zeroed. Until the new table is written the disk keeps its
-/// old one, bootstrap labels included, so a crash in between leaves a disk that the next
-/// `--all-bootstrap` run still finds.
+/// writes a new table right after. Every signature inside the partitions and on the disk is
+/// erased but the GPT, protective MBR and DOS table (other partition-table types are erased),
+/// and the BlueStore label offsets outside the first and last MiB are zeroed. Until the new
+/// table is written the disk keeps its old one, bootstrap labels included, so a crash in
+/// between leaves a disk that the next `--all-bootstrap` run still finds.
 pub fn execute_keeping_table(
     plan: &ZapPlan,
     snapshot: &Snapshot,
     disk: &LockedDisk,
+) -> Result<ZapOutcome> {
+    use std::os::fd::AsFd;
+    let outcome = erase(plan, snapshot, disk, TABLE_KINDS)?;
+    let left = Probe::new(disk.file().as_fd())
+        .and_then(|mut p| p.signatures())
+        .map_err(|e| {
+            Error::io(
+                format!("{}: probing after the wipe", disk.path().display()),
+                e,
+            )
+        })?;
+    if let Some(s) = left
+        .iter()
+        .find(|s| !TABLE_KINDS.contains(&s.kind.as_str()))
+    {
+        return Err(Error::Device {
+            device: disk.path().to_path_buf(),
+            message: format!(
+                "still found after the wipe: {} signature at offset {:?}; the device may be failing or remapping writes",
+                s.kind, s.magic_offset
+            ),
+        });
+    }
+    Ok(outcome)
+}
+
+/// The wipe itself: signatures in the partitions and on the disk (but the kinds in `keep`),
+/// the zero ranges (but the table areas when a table is kept), then the kernel's partitions
+/// (their page caches still hold what was just wiped through the disk).
+fn erase(
+    plan: &ZapPlan,
+    snapshot: &Snapshot,
+    disk: &LockedDisk,
+    keep: &[&str],
 ) -> Result<ZapOutcome> {
     use std::os::fd::AsFd;
     let path = disk.path().to_path_buf();
@@ -263,21 +265,21 @@ pub fn execute_keeping_table(
     let size = blockdev::size_bytes(disk.file()).map_err(|e| io("reading its size", e))?;
     let mut erased = wipe_partitions(snapshot, disk, size)?;
     let sigs = Probe::new(disk.file().as_fd())
-        .and_then(|mut pr| pr.wipe_all_but(TABLE_KINDS))
+        .and_then(|mut pr| pr.wipe_all_but(keep))
         .map_err(|e| io("erasing signatures", e))?;
     erased.extend(sigs.into_iter().map(|s| PlannedSignature {
         device: path.clone(),
         kind: s.kind,
         offset: s.magic_offset,
     }));
-    // The table lives in the first and the last MiB (`plan` zeroes them whole): keep both.
-    let table_areas = |z: &&ZeroRange| {
+    // A kept table lives in the first and the last MiB (`plan` zeroes them whole).
+    let in_table_area = |z: &ZeroRange| {
         z.offset < MIB || z.offset.saturating_add(z.length) > size.saturating_sub(MIB)
     };
     let zero: Vec<ZeroRange> = plan
         .zero
         .iter()
-        .filter(|z| !table_areas(z))
+        .filter(|z| keep.is_empty() || !in_table_area(z))
         .cloned()
         .collect();
     for z in &zero {
@@ -290,27 +292,10 @@ pub fn execute_keeping_table(
         .sync_all()
         .map_err(|e| io("flushing writes", e))?;
     let _ = blockdev::flush_buffers(disk.file());
-    // The kernel's partitions go (their page caches still hold what was just wiped); the
-    // on-disk table stays, and step 3 of `osd prepare` brings the new one into the kernel.
     let report = sync::sync(&disk.kernel(), &[], &SyncOptions::default()).map_err(|e| Error::Device {
         device: path.clone(),
-        message: format!("{e}; the data was wiped but the kernel still lists partitions: close whatever holds them and run again"),
+        message: format!("{e}; the data was wiped but the kernel still lists partitions: close whatever holds them and run the command again"),
     })?;
-    let left = Probe::new(disk.file().as_fd())
-        .and_then(|mut p| p.signatures())
-        .map_err(|e| io("probing after the wipe", e))?;
-    if let Some(s) = left
-        .iter()
-        .find(|s| !TABLE_KINDS.contains(&s.kind.as_str()))
-    {
-        return Err(Error::Device {
-            device: path.clone(),
-            message: format!(
-                "still found after the wipe: {} signature at offset {:?}; the device may be failing or remapping writes",
-                s.kind, s.magic_offset
-            ),
-        });
-    }
     Ok(ZapOutcome {
         erased,
         zeroed: zero,
