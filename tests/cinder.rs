@@ -41,6 +41,15 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Type `name` in a `cinder type list` JSON.
+fn listed<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    v["volume_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+}
+
 #[test]
 fn standalone_cinder_in_noauth_mode_and_one_deployer_step_for_pools_and_types() {
     if !root_or_skip("cinder noauth") {
@@ -253,11 +262,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         ];
         let v = json(&run(&["cinder", "type", "list", "--format", "json"], &env));
         assert!(
-            v["volume_types"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["name"] == "ceph" && t["is_default"] == true),
+            listed(&v, "ceph").is_some_and(|t| t["is_default"] == true),
             "{cloud_name}: {v:#}"
         );
     }
@@ -325,14 +330,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         &["cinder", "type", "list", "--format", "json"],
         &appcred_cloud,
     ));
-    assert!(
-        !v["volume_types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["name"] == "never-made"),
-        "{v:#}"
-    );
+    assert!(listed(&v, "never-made").is_none(), "{v:#}");
 
     // OS_* variables, explicit region.
     let auth_url = os.auth_url();
@@ -364,11 +362,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         with(&admin, &[("OS_REGION_NAME", "RegionOne")]),
     ));
     assert!(
-        v["volume_types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["name"] == "ceph" && t["is_default"] == true),
+        listed(&v, "ceph").is_some_and(|t| t["is_default"] == true),
         "{v:#}"
     );
     // Two regions in the catalog and none chosen: the ambiguity is explained.
@@ -430,11 +424,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(json(&out)["volume_types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["name"] == "ceph-appcred"));
+    assert!(listed(&json(&out), "ceph-appcred").is_some());
     let out = go(
         &["cinder", "type", "list", "-vvv", "--format", "json"],
         appcred_vars("n0t-the-s3cret"),
