@@ -41,6 +41,19 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `cinder type ensure` of the `ceph` type on backend `rbd-1`, made the project default.
+const ENSURE_CEPH_DEFAULT: &[&str] = &[
+    "cinder",
+    "type",
+    "ensure",
+    "ceph",
+    "--backend",
+    "rbd-1",
+    "--default",
+    "--format",
+    "json",
+];
+
 /// Type `name` in a `cinder type list` JSON.
 fn listed<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     v["volume_types"]
@@ -179,20 +192,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         ("OS_CLOUD", "admin"),
     ];
 
-    let v = json(&run(
-        &[
-            "cinder",
-            "type",
-            "ensure",
-            "ceph",
-            "--backend",
-            "rbd-1",
-            "--default",
-            "--format",
-            "json",
-        ],
-        &cloud,
-    ));
+    let v = json(&run(ENSURE_CEPH_DEFAULT, &cloud));
     assert_eq!(v["action"], "created");
     assert_eq!(v["default"], "set");
     let id = v["id"].as_str().unwrap().to_string();
@@ -231,20 +231,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
     );
     assert!(def.contains(&id), "{def}");
     // Rerun: unchanged, default unchanged.
-    let v = json(&run(
-        &[
-            "cinder",
-            "type",
-            "ensure",
-            "ceph",
-            "--backend",
-            "rbd-1",
-            "--default",
-            "--format",
-            "json",
-        ],
-        &cloud,
-    ));
+    let v = json(&run(ENSURE_CEPH_DEFAULT, &cloud));
     assert_eq!(
         (
             v["action"].as_str(),
@@ -255,11 +242,15 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
     );
 
     // An application credential, by id and by name (clouds.yaml), instead of a password.
-    for cloud_name in ["admin-appcred", "admin-appcred-by-name"] {
-        let env = [
+    let cloud_env = |name| {
+        [
             ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
-            ("OS_CLOUD", cloud_name),
-        ];
+            ("OS_CLOUD", name),
+        ]
+    };
+    let appcred_cloud = cloud_env("admin-appcred");
+    for cloud_name in ["admin-appcred", "admin-appcred-by-name"] {
+        let env = cloud_env(cloud_name);
         let v = json(&run(&["cinder", "type", "list", "--format", "json"], &env));
         assert!(
             listed(&v, "ceph").is_some_and(|t| t["is_default"] == true),
@@ -277,33 +268,13 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
             "--format",
             "json",
         ],
-        &[
-            ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
-            ("OS_CLOUD", "admin-appcred"),
-        ],
+        &appcred_cloud,
     ));
     assert_eq!(v["action"], "created", "{v:#}");
     // The project default through an application credential: confirming it works; changing it
     // cannot (this Cinder asks Keystone about the project with the caller's token, which
     // Keystone refuses for application credentials), so it is refused before anything changes.
-    let appcred_cloud = [
-        ("OS_CLIENT_CONFIG_FILE", clouds.as_str()),
-        ("OS_CLOUD", "admin-appcred"),
-    ];
-    let v = json(&run(
-        &[
-            "cinder",
-            "type",
-            "ensure",
-            "ceph",
-            "--backend",
-            "rbd-1",
-            "--default",
-            "--format",
-            "json",
-        ],
-        &appcred_cloud,
-    ));
+    let v = json(&run(ENSURE_CEPH_DEFAULT, &appcred_cloud));
     assert_eq!(
         (v["action"].as_str(), v["default"].as_str()),
         (Some("unchanged"), Some("unchanged"))
