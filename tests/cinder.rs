@@ -54,6 +54,18 @@ const ENSURE_CEPH_DEFAULT: &[&str] = &[
     "json",
 ];
 
+/// Keystone refused the credentials: exit 8, explained, and `secret` appears nowhere.
+fn assert_rejected_without_leak(out: &Output, secret: &str) {
+    assert_eq!(out.status.code(), Some(8));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("rejected the credentials"), "{all}");
+    assert!(!all.contains(secret), "the secret leaked: {all}");
+}
+
 /// Type `name` in a `cinder type list` JSON.
 fn listed<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     v["volume_types"]
@@ -351,17 +363,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         &["cinder", "type", "list", "-vvv", "--format", "json"],
         with(&bad, &[("OS_REGION_NAME", "RegionOne")]),
     );
-    assert_eq!(out.status.code(), Some(8));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(all.contains("rejected the credentials"), "{all}");
-    assert!(
-        !all.contains("wr0ng-pa55word"),
-        "the password leaked: {all}"
-    );
+    assert_rejected_without_leak(&out, "wr0ng-pa55word");
 
     // The same with an application credential (OS_* variables, as the openstack CLI takes
     // them): the right secret works, a wrong one is explained and never printed.
@@ -400,14 +402,7 @@ fn through_keystone_with_clouds_yaml_os_variables_regions_and_errors() {
         &["cinder", "type", "list", "-vvv", "--format", "json"],
         appcred_vars("n0t-the-s3cret"),
     );
-    assert_eq!(out.status.code(), Some(8));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(all.contains("rejected the credentials"), "{all}");
-    assert!(!all.contains("n0t-the-s3cret"), "the secret leaked: {all}");
+    assert_rejected_without_leak(&out, "n0t-the-s3cret");
 
     // A non-admin user cannot create types: explained, exit 8.
     let demo = vars("demopass", "demo", "demo");
