@@ -274,17 +274,10 @@ async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) 
     }
 }
 
-/// Re-reads one disk and acts on what changed.
-async fn rescan(shared: &Arc<Shared>, name: &str) {
-    // With udevd running, let it finish with the device before reading it.
-    if Path::new("/run/udev/control").exists() {
-        let _ = tokio::process::Command::new("udevadm")
-            .args(["settle", "--timeout=10"])
-            .status()
-            .await;
-    }
+/// Reads one disk afresh, off the async threads (`None` if the scan task died).
+async fn scan_one(name: &str) -> Option<inventory::Snapshot> {
     let n = name.to_string();
-    let Ok(fresh) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         inventory::scan(
             &Roots::default(),
             &Filter {
@@ -294,7 +287,19 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
         )
     })
     .await
-    else {
+    .ok()
+}
+
+/// Re-reads one disk and acts on what changed.
+async fn rescan(shared: &Arc<Shared>, name: &str) {
+    // With udevd running, let it finish with the device before reading it.
+    if uevent::udevd_runs() {
+        let _ = tokio::process::Command::new("udevadm")
+            .args(["settle", "--timeout=10"])
+            .status()
+            .await;
+    }
+    let Some(fresh) = scan_one(name).await else {
         return;
     };
     let (present, state) = {
@@ -402,18 +407,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     let refusal = if shared.state().draining {
         Some("not started: the daemon is stopping".to_string())
     } else if origin != "api" {
-        let n = name.clone();
-        let fresh = tokio::task::spawn_blocking(move || {
-            inventory::scan(
-                &Roots::default(),
-                &Filter {
-                    all: true,
-                    only: vec![n],
-                },
-            )
-        })
-        .await
-        .unwrap_or_default();
+        let fresh = scan_one(&name).await.unwrap_or_default();
         let mut st = shared.state();
         st.replace_disk(&name, fresh, &shared.opts.grammar);
         (!st.is_bootstrap_ready(&name))

@@ -22,9 +22,6 @@ use super::blockops::LinuxKernelTable;
 use super::uevent;
 use crate::error::{Error, Result};
 
-/// systemd-udevd's control socket: present while udevd runs.
-const UDEVD_CONTROL: &str = "/run/udev/control";
-
 /// How long a release waits for udevd to announce the change before it lets go of the lock.
 pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
@@ -165,7 +162,7 @@ impl LockedDisk {
 
 impl Drop for LockedDisk {
     fn drop(&mut self) {
-        if !Path::new(UDEVD_CONTROL).exists() {
+        if !uevent::udevd_runs() {
             return; // no udevd: closing is all there is to do
         }
         let disk = self.path.display().to_string();

@@ -69,6 +69,12 @@ pub fn disk_of(ev: &Uevent) -> Option<String> {
     }
 }
 
+/// Whether udevd runs on this host (its control socket exists; in a container, only when the
+/// host's `/run/udev` is mounted).
+pub fn udevd_runs() -> bool {
+    std::path::Path::new("/run/udev/control").exists()
+}
+
 /// Whether `ev` announces a "change" of the whole disk named `disk` (what udevd sends when it
 /// finds a disk locked after a writer closed it) that the kernel numbered after `after`.
 pub fn is_change_of_disk(ev: &Uevent, disk: &str, after: u64) -> bool {
