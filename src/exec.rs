@@ -1,6 +1,13 @@
-//! External programs: resolved once from PATH (plus /usr/sbin and /sbin), run with a timeout,
-//! and every failure carries the full command line and the tail of stderr.
+//! External programs: found in PATH (plus /usr/sbin and /sbin), run with a timeout, and every
+//! failure carries the full command line and the tail of stderr.
+//!
+//! Process groups: from a shell, every program cephboot runs is a process group of its own,
+//! and a timeout kills the whole group (mkfs with any helper it started) and waits until none
+//! of it is left before cephboot goes on — so no writer outlives the disk lock. Under a daemon
+//! job (`CEPHBOOT_JOB_GROUP` set by the daemon) the programs stay in the job's group instead,
+//! which the daemon kills and waits for as a whole when the job times out.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -31,8 +38,12 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
     let bin = resolve(name)?;
     let line = format!("{} {}", bin.display(), args.join(" "));
     tracing::debug!(command = %line, "running");
-    let mut child = Command::new(&bin)
-        .args(args)
+    let own_group = !in_job_group();
+    let mut cmd = test_delayed(name, &bin, args);
+    if own_group {
+        cmd.process_group(0);
+    }
+    let mut child = cmd
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -71,6 +82,9 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
             break s;
         }
         if started.elapsed() > timeout {
+            if own_group {
+                kill_group_and_wait(child.id(), Duration::from_secs(10));
+            }
             reap(&mut child);
             return Err(Error::Timeout {
                 what: line,
@@ -132,6 +146,92 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
             });
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether this cephboot runs as a daemon job (whose process group the daemon owns).
+pub fn in_job_group() -> bool {
+    std::env::var_os(JOB_GROUP_ENV).is_some()
+}
+
+/// Set by the daemon for its job children.
+pub const JOB_GROUP_ENV: &str = "CEPHBOOT_JOB_GROUP";
+
+/// The command for `bin args`; in debug builds `CEPHBOOT_TEST_DELAY_EXEC=NAME:SECONDS` makes
+/// program NAME start only after a sleep in the same process group (tests time a job out
+/// "during mkfs" this way).
+fn test_delayed(name: &str, bin: &std::path::Path, args: &[&str]) -> Command {
+    let delay = cfg!(debug_assertions)
+        .then(|| std::env::var("CEPHBOOT_TEST_DELAY_EXEC").ok())
+        .flatten()
+        .and_then(|v| {
+            let (n, secs) = v.split_once(':')?;
+            (n == name).then(|| secs.parse::<u32>().ok()).flatten()
+        });
+    match delay {
+        Some(secs) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("sleep {secs}; exec \"$0\" \"$@\""))
+                .arg(bin)
+                .args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(bin);
+            c.args(args);
+            c
+        }
+    }
+}
+
+/// The processes of process group `pgid`, from `/proc/*/stat`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+                    let rest = s.get(s.rfind(')')? + 1..)?;
+                    rest.split_whitespace().nth(2)?.parse::<u32>().ok()
+                })
+                == Some(pgid)
+        })
+        .collect()
+}
+
+/// SIGKILLs process group `pgid` until none of it is left (zombies aside), waiting at most
+/// `wait`. True when the group is gone.
+pub fn kill_group_and_wait(pgid: u32, wait: Duration) -> bool {
+    use cephboot_ffi::process::{send_group, Signal};
+    let started = Instant::now();
+    loop {
+        let alive: Vec<u32> = group_members(pgid)
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.get(s.rfind(')')? + 1..)
+                            .map(|r| r.trim_start().starts_with('Z'))
+                    })
+                    != Some(true)
+            })
+            .collect();
+        if alive.is_empty() {
+            return true;
+        }
+        let _ = send_group(pgid, Signal::Kill);
+        if started.elapsed() > wait {
+            tracing::warn!(pgid, left = ?alive, "processes of a killed group are still there (stuck in I/O?)");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

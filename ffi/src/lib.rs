@@ -8,7 +8,7 @@
 //! * [`rados`]: a librados cluster handle with mon/mgr commands whose output buffers are copied
 //!   before they are freed; librados is loaded on first use.
 //! * [`uevent`]: the kernel's uevent netlink socket.
-//! * [`process`]: signals to processes by pid.
+//! * [`process`]: signals to processes by pid and to process groups.
 //!
 //! Nothing here decides anything; callers in the main crate do.
 

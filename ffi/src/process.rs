@@ -1,4 +1,5 @@
-//! Signals to processes by pid (daemons cephboot started and recorded in pidfiles).
+//! Signals to processes by pid (daemons cephboot started and recorded in pidfiles) and to
+//! whole process groups (an external program with everything it started, a daemon job).
 
 use std::io;
 
@@ -27,6 +28,30 @@ pub fn send(pid: u32, sig: Signal) -> io::Result<()> {
     };
     // SAFETY: kill(2) with a positive pid and a valid signal number has no memory effects.
     if unsafe { libc::kill(pid, s) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends `sig` to every process of the process group `pgid` (kill(2) with `-pgid`).
+pub fn send_group(pgid: u32, sig: Signal) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "process group out of range"))?;
+    // Group 0 is the caller's own and 1 would be init's: never signalled from here.
+    if pgid <= 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal process group 0 or 1",
+        ));
+    }
+    let s = match sig {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: kill(2) with a negative pid (a process group other than our own or init's) and a
+    // valid signal number has no memory effects.
+    if unsafe { libc::kill(-pgid, s) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())

@@ -154,6 +154,14 @@ pub fn prepare_via_daemon(args: &super::PrepareArgs, global: &Global) -> Result<
         (args.wal.is_some(), "--wal"),
         (args.journal_size != "5G", "--journal-size"),
         (args.wal_size != "1G", "--wal-size"),
+        (
+            !args.allow_device.is_empty(),
+            "--allow-device (the daemon applies its own allow list)",
+        ),
+        (
+            !args.deny_device.is_empty(),
+            "--deny-device (the daemon applies its own deny list)",
+        ),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(set, _)| *set) {
         return Err(Error::Usage(format!(

@@ -184,6 +184,7 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
         plans.push((
             disk.path.clone(),
             name.clone(),
+            crate::disk::identity::DiskIdentity::of(disk),
             wipe::plan(&snapshot, &disk.path)?,
         ));
     }
@@ -211,7 +212,7 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     }
 
     let mut reports = Vec::new();
-    for (path, name, plan) in plans {
+    for (path, name, identity, plan) in plans {
         if args.dry_run {
             reports.push(ZapDeviceReport {
                 path: path.display().to_string(),
@@ -222,7 +223,15 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
             });
             continue;
         }
-        let disk = LockedDisk::open(&path, &name, std::time::Duration::from_secs(10))?;
+        // The disk must still be the one judged above (a zap of several disks leaves time for
+        // a node to change hands), and is claimed exclusively while it is wiped.
+        let disk = LockedDisk::open_pinned(
+            &path,
+            &name,
+            &identity,
+            &path,
+            std::time::Duration::from_secs(10),
+        )?;
         if plan.finds_nothing() && plan.zero.iter().all(|z| range_is_zero(disk.file(), z)) {
             wipe::verify_clean(&disk)?;
             reports.push(ZapDeviceReport {

@@ -403,10 +403,15 @@ pub enum OsdCommand {
     ///
     /// A disk is taken when it is named and free, named and labelled for bootstrap, or named
     /// with --wipe (consent to destroy what it holds); --all-bootstrap takes every disk
-    /// carrying a bootstrap label. A prepared disk is reported `unchanged`. An interrupted
-    /// run is recognised by its "being prepared" partition types and cleaned up (including
-    /// the OSD id it allocated) by the next run. Does not start the OSD: see `osd activate`.
-    Prepare(PrepareArgs),
+    /// carrying a bootstrap label. Consent covers every device the plan touches: partners
+    /// found by label pass the same guards and --allow-device/--deny-device policy, and a
+    /// partition of the disk that is not labelled for this OSD and holds a signature or data
+    /// is erased only with --wipe. Each disk is claimed exclusively and checked to be the one
+    /// judged right before it is written (exit 3 otherwise). A prepared disk is reported
+    /// `unchanged`. An interrupted run is recognised by its "being prepared" partition types
+    /// and cleaned up (including the OSD id it allocated) by the next run. Does not start the
+    /// OSD: see `osd activate`.
+    Prepare(Box<PrepareArgs>),
     /// Start prepared OSDs found on this host's disks (by their labels): rebuild the OSD
     /// directory, start ceph-osd with a pidfile, and wait until the cluster sees it up.
     /// Re-attaches loop-file disks of --state-dir first.
@@ -438,13 +443,23 @@ pub struct PrepareArgs {
     /// External bluestore block.wal: a partition or a free disk (may be the --db disk).
     #[arg(long, value_name = "DEV")]
     pub wal: Option<std::path::PathBuf>,
-    /// Consent to destroy what a named device holds (a filesystem, a table, LVM, another
-    /// cluster's OSD).
+    /// Consent to destroy what the OSD's devices hold: a filesystem, a table, LVM, another
+    /// cluster's OSD on a named device or partner, and partitions of a labelled disk that are
+    /// not labelled for this OSD (without it they are refused, named with what they hold).
     #[arg(long)]
     pub wipe: bool,
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Touch only devices matching PATTERN (`*`, `?`; kernel name or /dev path; repeatable).
+    /// Applies to every device the plan touches: the disk, its partners found by label and
+    /// their disks (a partition follows its disk). The daemon passes its `allow` list here.
+    #[arg(long, value_name = "PATTERN")]
+    pub allow_device: Vec<String>,
+    /// Never touch devices matching PATTERN (repeatable; wins over --allow-device). The
+    /// daemon passes its `deny` list here.
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_device: Vec<String>,
     /// Size of a journal on the data disk (filestore).
     #[arg(long, default_value = "5G")]
     pub journal_size: String,

@@ -126,6 +126,10 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         db: name_of(&args.db)?,
         wal: name_of(&args.wal)?,
         wipe: args.wipe,
+        policy: crate::disk::policy::DevicePolicy {
+            allow: args.allow_device.clone(),
+            deny: args.deny_device.clone(),
+        },
         journal_size: target::parse_size(&args.journal_size)?,
         wal_size: target::parse_size(&args.wal_size)?,
     };
@@ -304,6 +308,16 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                             "  reuse {} as {} (wiped)",
                             r.node.display(),
                             r.role.as_str()
+                        );
+                    }
+                    for sib in &pl.siblings {
+                        println!(
+                            "  erase {} with its disk: {}{}",
+                            sib.node.display(),
+                            sib.holds
+                                .as_deref()
+                                .unwrap_or("no signature (refused at write time if it holds data)"),
+                            if sib.consented { " (--wipe)" } else { "" }
                         );
                     }
                 }

@@ -37,7 +37,33 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Renders rows as left-aligned columns; the last column is not padded.
+/// `text` with control characters shown as `\xNN` (`\u{NNNN}` beyond one byte).
+pub fn escape_controls(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let code = u32::from(c);
+            if code <= 0xff {
+                let _ = write!(out, "\\x{code:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{code:04x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    // Names and labels read from disks may hold control characters (an escape sequence in a
+    // GPT name would drive the terminal): every cell shows them as `\xNN`.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape_controls(c)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for r in rows {
@@ -91,5 +117,12 @@ mod tests {
             ],
         );
         assert_eq!(t, "A       B\n新加卷  x\nab      y\n");
+    }
+
+    #[test]
+    fn control_characters_in_cells_are_escaped() {
+        let t = table(&["NAME"], &[vec!["a\u{1b}[31mb\u{7}\u{85}新".into()]]);
+        assert_eq!(t, "NAME\na\\x1b[31mb\\x07\\x85新\n");
+        assert!(!t.contains('\u{1b}'));
     }
 }

@@ -344,13 +344,19 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
         .args(args)
         .args(["--format", "json"])
         .env("CEPHBOOT_LOG", "cephboot=info")
+        .env(crate::exec::JOB_GROUP_ENV, "1")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut proc = cmd
         .spawn()
         .map_err(|e| format!("cannot start cephboot {}: {e}", args.join(" ")))?;
+    // The job is one process group: cephboot and every program it runs (mkfs, ceph-osd
+    // --mkfs). Whatever ends the job early (timeout, the daemon stopping) kills the whole
+    // group and waits for it, so no writer outlives the job and its disk's lock.
+    let mut group = JobGroup(proc.id());
     let stderr = proc.stderr.take();
     let s = shared.clone();
     let logger = tokio::spawn(async move {
@@ -370,13 +376,29 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return Err(format!("waiting for cephboot {}: {e}", args.join(" "))),
         Err(_) => {
+            let left = match group.0 {
+                Some(pgid) => tokio::task::spawn_blocking(move || {
+                    crate::exec::kill_group_and_wait(pgid, Duration::from_secs(30))
+                })
+                .await
+                .unwrap_or(false),
+                None => true,
+            };
             return Err(format!(
-                "cephboot {} did not finish within {}s",
+                "cephboot {} did not finish within {}s; its process group was killed{}",
                 args.join(" "),
-                timeout.as_secs()
-            ))
+                timeout.as_secs(),
+                if left {
+                    ""
+                } else {
+                    " but some of it is stuck (see the daemon log)"
+                }
+            ));
         }
     };
+    // Finished on its own: what it started and left running (an OSD it activated) is not
+    // the job's to kill.
+    group.0 = None;
     let _ = logger.await;
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     if out.status.success() {
@@ -390,6 +412,19 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
             .map(str::to_string);
         Err(detail
             .unwrap_or_else(|| format!("cephboot {} exited with {}", args.join(" "), out.status)))
+    }
+}
+
+/// A job's process group, killed (and waited for, briefly) if the job is abandoned early.
+struct JobGroup(Option<u32>);
+
+impl Drop for JobGroup {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            if !crate::exec::group_members(pgid).is_empty() {
+                crate::exec::kill_group_and_wait(pgid, Duration::from_secs(5));
+            }
+        }
     }
 }
 
@@ -433,7 +468,18 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         j.state = JobState::Running;
     }
     shared.emit(json!({"type": "job", "id": id, "device": device, "state": "running"}));
+    // The daemon's allow/deny policy travels with the job: the engine applies it to every
+    // device the plan touches (partners found by label included). `--wipe` only when the
+    // API request asked for it, never on the daemon's own initiative.
+    let policy = shared.opts.config.policy();
+    let flags: Vec<String> = policy
+        .allow
+        .iter()
+        .map(|p| format!("--allow-device={p}"))
+        .chain(policy.deny.iter().map(|p| format!("--deny-device={p}")))
+        .collect();
     let mut args = vec!["osd", "prepare", device.as_str()];
+    args.extend(flags.iter().map(String::as_str));
     if wipe {
         args.push("--wipe");
     }

@@ -299,9 +299,15 @@ fn classify_disk(d: &Device, parts: &[(&Device, &Verdict)], grammar: &LabelGramm
         ));
         if pv.role.is_some_and(Role::is_primary) {
             for (o, ov) in parts {
-                if ov.state == State::Foreign || (ov.state == State::Free && o.path != p.path) {
+                if ov.state == State::Foreign {
                     v.reasons.push(format!(
-                        "other partition {} ({}) will be erased when this disk is prepared",
+                        "other partition {} ({}) is not labelled for Ceph: `osd prepare` erases it only with --wipe",
+                        o.path.display(),
+                        ov.reasons.first().map_or("", String::as_str)
+                    ));
+                } else if ov.state == State::Free && o.path != p.path {
+                    v.reasons.push(format!(
+                        "other partition {} ({}) will be erased when this disk is prepared, unless it holds data (then only with --wipe)",
                         o.path.display(),
                         ov.reasons.first().map_or("", String::as_str)
                     ));

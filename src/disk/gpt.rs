@@ -276,6 +276,101 @@ pub fn read_gpt<R: Read + Seek>(r: &mut R, sector_size: u64, disk_size: u64) -> 
     }
 }
 
+/// One copy of a GPT (header and entry array) as its bytes, checked: what the in-place editor
+/// changes. Nothing here trusts a size it has not bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GptCopy {
+    /// LBA of the header.
+    pub header_lba: u64,
+    /// The header sector, as read.
+    pub header: Vec<u8>,
+    /// Header size declared in it (92 ..= sector size).
+    pub header_size: usize,
+    /// LBA of the entry array.
+    pub entries_lba: u64,
+    /// Size of one entry (128 ..= 1024, a multiple of 8).
+    pub entry_size: usize,
+    /// The entry array, as read.
+    pub entries: Vec<u8>,
+}
+
+/// Both copies of a GPT, when both are valid and agree with each other: the only tables
+/// cephboot edits in place. Anything else is an error saying what is wrong, so a caller can
+/// refuse before it writes a byte.
+pub fn read_copies<R: Read + Seek>(
+    r: &mut R,
+    sector_size: u64,
+    disk_size: u64,
+) -> Result<[GptCopy; 2], String> {
+    if sector_size < 512 || disk_size < sector_size.saturating_mul(3) {
+        return Err("the disk is too small to hold a GPT".into());
+    }
+    let last_lba = disk_size / sector_size - 1;
+    let copy = |r: &mut R, lba: u64, which: &str| -> Result<(GptCopy, Header), String> {
+        let h = match read_header(r, lba, sector_size) {
+            HeaderRead::Ok(h) => h,
+            HeaderRead::Bad(e) => return Err(format!("{which} GPT: {e}")),
+            HeaderRead::NoSignature => return Err(format!("{which} GPT header is missing")),
+        };
+        let len = usize::try_from(sector_size).map_err(|_| "sector size".to_string())?;
+        let header = read_at(r, lba.saturating_mul(sector_size), len)
+            .map_err(|e| format!("{which} GPT: cannot read LBA {lba}: {e}"))?;
+        let header_size = le_u32(&header, 12) as usize;
+        let entry_size = h.entry_size as usize;
+        let total = entry_size.saturating_mul(h.num_entries as usize);
+        let array_sectors = u64::try_from(total)
+            .unwrap_or(u64::MAX)
+            .div_ceil(sector_size);
+        let array_end = h.entries_lba.saturating_add(array_sectors);
+        // The array must lie inside the disk and outside the usable range.
+        if h.entries_lba < 2
+            || array_end > last_lba
+            || (h.entries_lba <= h.last_usable && array_end > h.first_usable)
+        {
+            return Err(format!(
+                "{which} GPT: its partition entries (LBA {}, {} sectors) overlap the usable area or leave the disk",
+                h.entries_lba, array_sectors
+            ));
+        }
+        let entries = read_at(r, h.entries_lba.saturating_mul(sector_size), total)
+            .map_err(|e| format!("{which} GPT: cannot read its partition entries: {e}"))?;
+        if CRC32.checksum(&entries) != h.entries_crc {
+            return Err(format!("{which} GPT: partition entries fail their CRC32"));
+        }
+        Ok((
+            GptCopy {
+                header_lba: lba,
+                header,
+                header_size,
+                entries_lba: h.entries_lba,
+                entry_size,
+                entries,
+            },
+            h,
+        ))
+    };
+    let (primary, ph) = copy(r, 1, "primary")?;
+    if ph.alternate_lba != last_lba {
+        return Err(format!(
+            "the primary GPT puts its backup at LBA {} but the disk ends at LBA {last_lba} (was the disk resized?)",
+            ph.alternate_lba
+        ));
+    }
+    let (backup, bh) = copy(r, last_lba, "backup")?;
+    if bh.alternate_lba != 1
+        || bh.disk_guid != ph.disk_guid
+        || bh.first_usable != ph.first_usable
+        || bh.last_usable != ph.last_usable
+        || backup.entries != primary.entries
+    {
+        return Err("the primary and backup GPT differ".into());
+    }
+    if ph.first_usable > ph.last_usable || ph.last_usable >= last_lba {
+        return Err("the GPT's usable range is not inside the disk".into());
+    }
+    Ok([primary, backup])
+}
+
 /// One primary MBR partition entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MbrEntry {

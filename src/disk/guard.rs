@@ -208,6 +208,20 @@ fn read_head(path: &Path, offset: u64, len: usize) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Whether the region `start..start+size` of `disk` holds non-zero bytes in its first or last
+/// MiB (a partition with data but no signature libblkid knows). Unreadable counts as data.
+pub fn holds_data(disk: &Path, start: u64, size: u64) -> bool {
+    let len = size.min(1 << 20);
+    let Ok(n) = usize::try_from(len) else {
+        return true;
+    };
+    let ends = [start, start.saturating_add(size - len)];
+    ends.iter().any(|&at| match read_head(disk, at, n) {
+        Some(buf) => buf.iter().any(|&b| b != 0),
+        None => true,
+    })
+}
+
 /// Gathers the facts for `disk` (a whole disk in `snapshot`) and its partitions.
 pub fn gather(snapshot: &Snapshot, disk: &Path) -> Facts {
     let mut facts = Facts::default();

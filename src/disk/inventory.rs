@@ -121,6 +121,12 @@ pub struct Device {
     /// The kernel's view of this partition when it differs from the on-disk table (a stale
     /// kernel table: the next zap or prepare re-syncs it).
     pub kernel_mismatch: Option<String>,
+    /// `major:minor` (disks).
+    pub devno: Option<String>,
+    /// The kernel's disk sequence number (disks; new for every medium on the node).
+    pub diskseq: Option<u64>,
+    /// WWN or serial, or a loop device's backing file (disks).
+    pub serial: Option<String>,
     /// Read problems: a non-empty list makes the device state `error`.
     pub errors: Vec<String>,
 }
@@ -147,6 +153,9 @@ impl Device {
             signatures: Vec::new(),
             disk_guid: None,
             kernel_mismatch: None,
+            devno: None,
+            diskseq: None,
+            serial: None,
             errors: Vec::new(),
         }
     }
@@ -404,6 +413,9 @@ fn describe_disk(
         .unwrap_or(512)
         .max(512);
     disk.rotational = read_u64(&dir.join("queue/rotational")).map(|v| v != 0);
+    disk.devno = read_trim(&dir.join("dev"));
+    disk.diskseq = super::identity::diskseq_of(&dir);
+    disk.serial = super::identity::serial_of(&dir);
     common_attrs(&mut disk, &dir, mounts, swaps);
 
     // Partitions the kernel knows, by number.
@@ -423,6 +435,15 @@ fn describe_disk(
     }
 
     if size == 0 {
+        // The kernel can keep partitions of a disk whose medium is gone (a detached loop
+        // device): they are stale, never free.
+        for p in parts.values_mut() {
+            p.errors.push(format!(
+                "stale kernel partition: its disk {} has no medium (size 0); remove it with `partx -d {}`",
+                disk.path.display(),
+                disk.path.display()
+            ));
+        }
         let mut out = vec![disk];
         out.extend(parts.into_values());
         return out;

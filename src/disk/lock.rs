@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::blockops::LinuxKernelTable;
+use super::identity::DiskIdentity;
 use super::uevent;
 use crate::error::{Error, Result};
 
@@ -26,11 +27,41 @@ use crate::error::{Error, Result};
 pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// An open, locked whole disk. The lock is released when this is dropped.
+///
+/// A disk opened with [`LockedDisk::open_pinned`] also holds an exclusive claim (`O_EXCL`):
+/// while it is held no partition of the disk can be mounted, claimed by mkfs or stacked on,
+/// and the kernel's partition table is changed through the claiming descriptor.
 #[derive(Debug)]
 pub struct LockedDisk {
     file: File,
+    claim: Option<File>,
+    claim_is_whole: bool,
     path: PathBuf,
     name: String,
+}
+
+/// Stops here while the file named by `CEPHBOOT_TEST_PAUSE_BEFORE_WRITE` exists (debug builds
+/// only): a test swaps or mounts a device between judgement and write, then removes the file.
+/// cephboot writes `paused <device>` into a file of that name plus `.at` so the test knows
+/// when it is waiting.
+pub fn test_pause_before_write(device: &Path) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Some(gate) = std::env::var_os("CEPHBOOT_TEST_PAUSE_BEFORE_WRITE").map(PathBuf::from) else {
+        return;
+    };
+    if !gate.exists() {
+        return;
+    }
+    let mut at = gate.clone().into_os_string();
+    at.push(".at");
+    let _ = std::fs::write(&at, format!("paused {}\n", device.display()));
+    let started = Instant::now();
+    while gate.exists() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(&at);
 }
 
 impl LockedDisk {
@@ -65,9 +96,64 @@ impl LockedDisk {
         }
         Ok(LockedDisk {
             file,
+            claim: None,
+            claim_is_whole: false,
             path: path.to_path_buf(),
             name: name.to_string(),
         })
+    }
+
+    /// Opens and locks `path` as [`LockedDisk::open`] does, claims `claim` exclusively (the
+    /// disk itself, or the one partition a plan uses on a shared disk), and checks through the
+    /// descriptor that it is still the device `judged` describes. Any difference, or a claim
+    /// that cannot be had, is a refusal (exit 3) before anything is written.
+    pub fn open_pinned(
+        path: &Path,
+        name: &str,
+        judged: &DiskIdentity,
+        claim: &Path,
+        timeout: Duration,
+    ) -> Result<Self> {
+        test_pause_before_write(path);
+        let mut disk = Self::open(path, name, timeout)?;
+        disk.claim_is_whole = claim == path;
+        let claimed = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
+            .open(claim);
+        // A partition the kernel does not know yet has no node: nothing can mount or hold it,
+        // and the disk's lock keeps cooperating tools away until the table is synced.
+        let unknown_partition = !disk.claim_is_whole
+            && matches!(&claimed, Err(e) if e.kind() == io::ErrorKind::NotFound);
+        disk.claim = if unknown_partition {
+            None
+        } else {
+            Some(claimed.map_err(|e| {
+                    Error::refused(
+                        claim,
+                        format!("cannot be claimed exclusively any more ({e}): something mounted, stacked on or opened it since it was checked"),
+                        "nothing was written to it; free it and run the command again",
+                    )
+                })?)
+        };
+        let ss = cephboot_ffi::blockdev::logical_sector_size(&disk.file).map_or(512, u64::from);
+        let now = DiskIdentity::read_through(&mut disk.file, ss)
+            .map_err(|e| Error::io(format!("reading the identity of {}", path.display()), e))?;
+        let changed = judged.differences(&now);
+        if !changed.is_empty() {
+            return Err(Error::refused(
+                path,
+                format!("is not the device that was checked: {}", changed.join("; ")),
+                "nothing was written to it; run the command again to judge the device as it is now",
+            ));
+        }
+        Ok(disk)
+    }
+
+    /// Lets go of the exclusive claim (the lock stays): another program (mkfs, ceph-osd) is
+    /// about to open a partition exclusively.
+    pub fn release_claim(&mut self) {
+        self.claim = None;
     }
 
     /// The open file.
@@ -85,9 +171,15 @@ impl LockedDisk {
         &self.path
     }
 
-    /// The kernel's partition table for this disk.
+    /// The kernel's partition table for this disk (through the claiming descriptor while the
+    /// claim is held: the kernel lets only the claimant re-read the table).
     pub fn kernel(&self) -> LinuxKernelTable<'_> {
-        LinuxKernelTable::new(&self.file, &self.path, &self.name)
+        let fd = self
+            .claim
+            .as_ref()
+            .filter(|_| self.claim_is_whole)
+            .unwrap_or(&self.file);
+        LinuxKernelTable::new(fd, &self.path, &self.name)
     }
 }
 
@@ -162,6 +254,7 @@ impl LockedDisk {
 
 impl Drop for LockedDisk {
     fn drop(&mut self) {
+        self.claim = None;
         if !uevent::udevd_runs() {
             return; // no udevd: closing is all there is to do
         }

@@ -3,11 +3,16 @@
 //! uses gptman on a disk the caller holds locked.
 
 use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 
 use uuid::Uuid;
 
 use super::blockops::KernelPartition;
+use super::gpt::read_copies;
 use super::label::PartitionName;
+
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Partition alignment: 1 MiB, what every partitioning tool uses.
 pub const ALIGN_BYTES: u64 = 1 << 20;
@@ -172,7 +177,22 @@ pub fn write(
     file.sync_all()
 }
 
-/// Changes the name and type of partition `number` in place (both GPT copies rewritten).
+/// Whether the table of a disk can be edited in place by [`set_name_and_type`]: both GPT copies
+/// valid and identical. Callers check this before the first byte of a plan is written.
+pub fn check_editable(file: &mut File, sector_size: u64) -> std::io::Result<()> {
+    let size = file.seek(SeekFrom::End(0))?;
+    read_copies(file, sector_size, size)
+        .map(|_| ())
+        .map_err(std::io::Error::other)
+}
+
+/// Changes the name and type of partition `number` in place, in both GPT copies (backup
+/// first, so the primary, which readers prefer, changes last).
+///
+/// The edit is cephboot's own: it patches the entry's type GUID and name in the entry array
+/// exactly as read (any spec-valid entry size, every other byte kept), then the CRCs. A table
+/// whose copies are not both valid and identical is refused before anything is written; gptman
+/// is never asked to parse a table cephboot did not build.
 pub fn set_name_and_type(
     file: &mut File,
     sector_size: u64,
@@ -180,17 +200,49 @@ pub fn set_name_and_type(
     name: &str,
     type_guid: Uuid,
 ) -> std::io::Result<()> {
-    PartitionName::encode(name).map_err(std::io::Error::other)?;
-    let mut gpt = gptman::GPT::read_from(file, sector_size).map_err(gpt_err)?;
-    gpt.header.update_from(file, sector_size).map_err(gpt_err)?;
-    if number == 0 || number > gpt.header.number_of_partition_entries || !gpt[number].is_used() {
-        return Err(std::io::Error::other(format!(
-            "partition {number} does not exist in the table"
-        )));
+    let encoded = PartitionName::encode(name).map_err(std::io::Error::other)?;
+    let size = file.seek(SeekFrom::End(0))?;
+    let mut copies = read_copies(file, sector_size, size).map_err(std::io::Error::other)?;
+    let mut name_field = [0u8; 72];
+    for (chunk, unit) in name_field.chunks_exact_mut(2).zip(encoded.units()) {
+        chunk.copy_from_slice(&unit.to_le_bytes());
     }
-    gpt[number].partition_name = name.into();
-    gpt[number].partition_type_guid = type_guid.to_bytes_le();
-    gpt.write_into(file).map_err(gpt_err)?;
+    for copy in copies.iter_mut() {
+        let index = usize::try_from(number).unwrap_or(0);
+        let at = index
+            .checked_sub(1)
+            .map(|i| i * copy.entry_size)
+            .filter(|&at| at + copy.entry_size <= copy.entries.len());
+        let entry = at
+            .and_then(|at| copy.entries.get_mut(at..at + copy.entry_size))
+            .filter(|e| e.get(0..16).is_some_and(|g| g.iter().any(|&b| b != 0)))
+            .ok_or_else(|| {
+                std::io::Error::other(format!("partition {number} does not exist in the table"))
+            })?;
+        if let Some(g) = entry.get_mut(0..16) {
+            g.copy_from_slice(&type_guid.to_bytes_le());
+        }
+        if let Some(n) = entry.get_mut(56..128) {
+            n.copy_from_slice(&name_field);
+        }
+        let entries_crc = CRC32.checksum(&copy.entries);
+        let hs = copy.header_size;
+        if let Some(c) = copy.header.get_mut(88..92) {
+            c.copy_from_slice(&entries_crc.to_le_bytes());
+        }
+        if let Some(c) = copy.header.get_mut(16..20) {
+            c.fill(0);
+        }
+        let header_crc = CRC32.checksum(copy.header.get(..hs).unwrap_or(&[]));
+        if let Some(c) = copy.header.get_mut(16..20) {
+            c.copy_from_slice(&header_crc.to_le_bytes());
+        }
+    }
+    for copy in copies.iter().rev() {
+        file.write_all_at(&copy.entries, copy.entries_lba * sector_size)?;
+        file.write_all_at(&copy.header, copy.header_lba * sector_size)?;
+        file.sync_data()?;
+    }
     file.sync_all()
 }
 
@@ -310,5 +362,137 @@ mod tests {
         assert_eq!(t.entries[1].name.to_lossy(), "KOLLA_CEPH_DATA_BS_0");
         assert_eq!(t.entries[1].type_guid, Uuid::from_u128(5));
         assert_eq!(t.entries[1].unique_guid, specs[1].unique_guid);
+    }
+
+    /// A spec-valid GPT image built by hand: `entries` entries of `entry_size` bytes, one used
+    /// partition (number 1) named `name`, primary and backup.
+    fn raw_gpt(disk: u64, entry_size: usize, entries: u32, name: &str) -> Vec<u8> {
+        let ss = 512usize;
+        let mut img = vec![0u8; usize::try_from(disk).unwrap()];
+        let last = disk / 512 - 1;
+        let array_len = entry_size * entries as usize;
+        let array_sectors = (array_len as u64).div_ceil(512);
+        let mut array = vec![0u8; array_len];
+        array[0..16].copy_from_slice(&Uuid::from_u128(0xAB).to_bytes_le());
+        array[16..32].copy_from_slice(&Uuid::from_u128(0xCD).to_bytes_le());
+        array[32..40].copy_from_slice(&2048u64.to_le_bytes());
+        array[40..48].copy_from_slice(&4095u64.to_le_bytes());
+        for (i, u) in name.encode_utf16().enumerate() {
+            array[56 + 2 * i..58 + 2 * i].copy_from_slice(&u.to_le_bytes());
+        }
+        // Bytes past the name in a long entry are kept by the editor.
+        if entry_size > 128 {
+            array[200] = 0x5A;
+        }
+        let crc_array = CRC32.checksum(&array);
+        let header = |my: u64, alt: u64, entries_lba: u64| {
+            let mut h = vec![0u8; ss];
+            h[0..8].copy_from_slice(b"EFI PART");
+            h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+            h[12..16].copy_from_slice(&92u32.to_le_bytes());
+            h[24..32].copy_from_slice(&my.to_le_bytes());
+            h[32..40].copy_from_slice(&alt.to_le_bytes());
+            h[40..48].copy_from_slice(&(2 + array_sectors).to_le_bytes());
+            h[48..56].copy_from_slice(&(last - 1 - array_sectors).to_le_bytes());
+            h[56..72].copy_from_slice(&Uuid::from_u128(0x77).to_bytes_le());
+            h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
+            h[80..84].copy_from_slice(&entries.to_le_bytes());
+            h[84..88].copy_from_slice(&u32::try_from(entry_size).unwrap().to_le_bytes());
+            h[88..92].copy_from_slice(&crc_array.to_le_bytes());
+            let crc = CRC32.checksum(&h[..92]);
+            h[16..20].copy_from_slice(&crc.to_le_bytes());
+            h
+        };
+        let put = |img: &mut Vec<u8>, lba: u64, bytes: &[u8]| {
+            let at = usize::try_from(lba).unwrap() * ss;
+            img[at..at + bytes.len()].copy_from_slice(bytes);
+        };
+        let backup_array = last - array_sectors;
+        put(&mut img, 1, &header(1, last, 2));
+        put(&mut img, 2, &array);
+        put(&mut img, backup_array, &array);
+        put(&mut img, last, &header(last, 1, backup_array));
+        img
+    }
+
+    fn image_file(img: &[u8]) -> (tempfile::NamedTempFile, File) {
+        let t = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(t.path(), img).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(t.path())
+            .unwrap();
+        (t, f)
+    }
+
+    #[test]
+    fn renames_a_table_with_256_byte_entries_keeping_every_other_byte() {
+        let img = raw_gpt(8 << 20, 256, 128, "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G_D");
+        let (_t, mut f) = image_file(&img);
+        set_name_and_type(&mut f, 512, 1, "KOLLA_CEPH_DATA_BS_3_D", Uuid::from_u128(5)).unwrap();
+        let t = match crate::disk::gpt::read_gpt(&mut f, 512, 8 << 20) {
+            crate::disk::gpt::GptRead::Found(t) => t,
+            other => panic!("{other:?}"),
+        };
+        assert!(t.other_header_valid, "both copies stay valid");
+        assert_eq!(t.entries.len(), 1);
+        assert_eq!(t.entries[0].name.to_lossy(), "KOLLA_CEPH_DATA_BS_3_D");
+        assert_eq!(t.entries[0].type_guid, Uuid::from_u128(5));
+        assert_eq!(t.entries[0].unique_guid, Uuid::from_u128(0xCD));
+        let after = std::fs::read(_t.path()).unwrap();
+        assert_eq!(after[1024 + 200], 0x5A, "bytes past the name are kept");
+        // Only the entry, the arrays' CRCs and the headers changed.
+        assert_eq!(after.len(), img.len());
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_edited_safely_is_refused_untouched() {
+        // Primary claims 4294967295 entries (gptman aborts on this); the backup is sane.
+        let mut img = raw_gpt(8 << 20, 128, 128, "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G_D");
+        img[512 + 80..512 + 84].copy_from_slice(&u32::MAX.to_le_bytes());
+        img[512 + 16..512 + 20].fill(0);
+        let crc = CRC32.checksum(&img[512..512 + 92]);
+        img[512 + 16..512 + 20].copy_from_slice(&crc.to_le_bytes());
+        let (t, mut f) = image_file(&img);
+        assert!(check_editable(&mut f, 512).is_err());
+        let e = set_name_and_type(&mut f, 512, 1, "X", Uuid::from_u128(5)).unwrap_err();
+        assert!(e.to_string().contains("primary GPT"), "{e}");
+        assert_eq!(std::fs::read(t.path()).unwrap(), img, "nothing was written");
+        // A backup that differs from the primary is refused too.
+        let mut img = raw_gpt(8 << 20, 128, 128, "A");
+        let last = img.len() - 512;
+        img[last + 56] ^= 1; // disk GUID of the backup
+        img[last + 16..last + 20].fill(0);
+        let crc = CRC32.checksum(&img[last..last + 92]);
+        img[last + 16..last + 20].copy_from_slice(&crc.to_le_bytes());
+        let (t, mut f) = image_file(&img);
+        let e = set_name_and_type(&mut f, 512, 1, "X", Uuid::from_u128(5)).unwrap_err();
+        assert!(e.to_string().contains("differ"), "{e}");
+        assert_eq!(std::fs::read(t.path()).unwrap(), img);
+        // A partition that is not in the table.
+        let img = raw_gpt(8 << 20, 128, 128, "A");
+        let (_t, mut f) = image_file(&img);
+        assert!(set_name_and_type(&mut f, 512, 2, "X", Uuid::from_u128(5)).is_err());
+        assert!(set_name_and_type(&mut f, 512, 0, "X", Uuid::from_u128(5)).is_err());
+        assert!(set_name_and_type(&mut f, 512, 129, "X", Uuid::from_u128(5)).is_err());
+    }
+
+    #[test]
+    fn random_tables_never_panic_the_editor() {
+        let base = raw_gpt(1 << 20, 128, 128, "A");
+        let mut seed = 0x1234_5678_u64;
+        for _ in 0..300 {
+            let mut img = base.clone();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = usize::try_from(seed % 2048).unwrap() % 1024 + 512;
+                img[at] = seed.to_le_bytes()[4];
+            }
+            let (_t, mut f) = image_file(&img);
+            let _ = set_name_and_type(&mut f, 512, 1, "X", Uuid::from_u128(5));
+        }
     }
 }

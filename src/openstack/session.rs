@@ -170,10 +170,33 @@ pub fn transport_error(what: &str, url: &str, e: &reqwest::Error) -> Error {
     }
 }
 
-/// Builds the HTTP client (timeouts, CA bundle, insecure).
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Builds the HTTP client (timeouts, CA bundle, insecure, same-origin redirects only).
 fn http_client(s: &Settings, timeout: Duration) -> Result<reqwest::blocking::Client> {
+    // Redirects are followed only within the origin first asked (scheme, host, port): the
+    // token header and a password body must never travel to another host.
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| same_origin(first, attempt.url()));
+        if attempt.previous().len() > 10 {
+            attempt.error("too many redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
     let mut b = reqwest::blocking::Client::builder()
         .timeout(timeout)
+        .redirect(policy)
         .connect_timeout(timeout.min(Duration::from_secs(10)));
     if let Some(ca) = &s.cacert {
         let pem = std::fs::read(ca)
@@ -323,6 +346,13 @@ impl Session {
                 401 => format!("Keystone rejected the credentials of {who:?}: check the password (OS_PASSWORD) or the application credential"),
                 404 => "Keystone does not know the project or domain: check OS_PROJECT_NAME / OS_PROJECT_DOMAIN_NAME".to_string(),
                 403 => format!("{who:?} may not use that project"),
+                300..=399 => format!(
+                    "Keystone redirected to {} (another host); credentials are never sent across hosts: use that address as the auth URL",
+                    resp.headers()
+                        .get("Location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("?")
+                ),
                 code => format!("Keystone answered HTTP {code}"),
             };
             return Err(Error::OpenStack {

@@ -10,8 +10,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::disk::classify::{State, Verdict};
-use crate::disk::inventory::{Device, DeviceKind, Snapshot};
+use crate::disk::gpt::HeaderUsed;
+use crate::disk::identity::DiskIdentity;
+use crate::disk::inventory::{Device, DeviceKind, Snapshot, TableInfo};
 use crate::disk::label::{Label, LabelGrammar, Role, Store};
+use crate::disk::policy::DevicePolicy;
 use crate::disk::table::{self, PartitionRequest, Size};
 use crate::disk::types;
 
@@ -35,8 +38,11 @@ pub struct PrepareRequest {
     pub db: Option<String>,
     /// External block.wal (bluestore).
     pub wal: Option<String>,
-    /// Consent to destroy a named device that holds something (state `foreign`).
+    /// Consent to destroy what is on the devices (a `foreign` disk or partner, partitions of
+    /// the main disk that are not this OSD's).
     pub wipe: bool,
+    /// Devices that may be touched at all (main, partners, their disks).
+    pub policy: DevicePolicy,
     /// Colocated filestore journal size.
     pub journal_size: u64,
     /// block.wal size when it shares a disk with block.db.
@@ -71,6 +77,9 @@ pub struct DiskWrite {
     pub sector_size: u64,
     /// Partitions, in number order.
     pub partitions: Vec<NewPartition>,
+    /// The disk as judged (re-checked through the write descriptor).
+    #[serde(skip)]
+    pub identity: DiskIdentity,
 }
 
 impl DiskWrite {
@@ -110,6 +119,9 @@ pub struct Reuse {
     /// Logical sector size of the disk.
     #[serde(skip)]
     pub sector_size: u64,
+    /// Its disk as judged (re-checked through the write descriptor).
+    #[serde(skip)]
+    pub disk_identity: DiskIdentity,
 }
 
 /// Everything one OSD's preparation will do.
@@ -125,6 +137,8 @@ pub struct OsdPlan {
     pub extra_disks: Vec<DiskWrite>,
     /// Existing partitions reused in place.
     pub reuse: Vec<Reuse>,
+    /// Partitions of the main disk that are not this OSD's and are erased with it.
+    pub siblings: Vec<Sibling>,
     /// The OSD uuid of an interrupted earlier preparation, to clean up first.
     pub resume_osd_uuid: Option<Uuid>,
 }
@@ -159,41 +173,62 @@ pub enum PlanEntry {
     },
 }
 
+/// A partition on a disk the plan rewrites that is not part of this OSD: erased with the disk.
+/// The consent rule: a partition that is not bootstrap-labelled for this OSD and holds a
+/// signature is erased only with `--wipe`; one without a signature is checked for non-zero
+/// data right before the write (the guards), and refused the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sibling {
+    /// The partition node.
+    pub node: PathBuf,
+    /// Its disk.
+    pub disk: PathBuf,
+    /// Offset in the disk.
+    pub start_bytes: u64,
+    /// Size.
+    pub size_bytes: u64,
+    /// What it holds as seen by discovery (`an ext4 signature labelled "precious"`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds: Option<String>,
+    /// `--wipe` was given.
+    pub consented: bool,
+}
+
 struct Ctx<'a> {
     snap: &'a Snapshot,
     verdicts: &'a [Verdict],
     grammar: &'a LabelGrammar,
 }
 
+type Found<'a> = (&'a Device, &'a Verdict);
+
 impl<'a> Ctx<'a> {
-    fn by_name(&self, name: &str) -> Option<(&'a Device, &'a Verdict)> {
-        self.snap
-            .devices
-            .iter()
-            .zip(self.verdicts.iter())
-            .find(|(d, _)| d.name == name)
+    fn pairs(&self) -> impl Iterator<Item = Found<'a>> + 'a {
+        self.snap.devices.iter().zip(self.verdicts.iter())
     }
-    fn by_path(&self, p: &Path) -> Option<(&'a Device, &'a Verdict)> {
-        self.snap
-            .devices
-            .iter()
-            .zip(self.verdicts.iter())
-            .find(|(d, _)| d.path == p)
+    fn by_name(&self, name: &str) -> Option<Found<'a>> {
+        self.pairs().find(|(d, _)| d.name == name)
     }
-    fn partitions(&self, disk: &'a Path) -> impl Iterator<Item = (&'a Device, &'a Verdict)> + 'a {
-        self.snap
-            .devices
-            .iter()
-            .zip(self.verdicts.iter())
+    fn by_path(&self, p: &Path) -> Option<Found<'a>> {
+        self.pairs().find(|(d, _)| d.path == p)
+    }
+    fn partitions(&self, disk: &'a Path) -> impl Iterator<Item = Found<'a>> + 'a {
+        self.pairs()
             .filter(move |(d, _)| d.parent.as_deref() == Some(disk))
     }
     /// The primary (data / main) partition of a disk, if one carries a label.
-    fn primary_partition(&self, disk: &'a Path) -> Option<(&'a Device, &'a Verdict)> {
+    fn primary_partition(&self, disk: &'a Path) -> Option<Found<'a>> {
         self.partitions(disk)
             .find(|(_, v)| v.role.is_some_and(Role::is_primary))
     }
     fn label_of(&self, d: &Device) -> Option<Label> {
         crate::disk::classify::label_text(d).and_then(|l| self.grammar.parse(&l))
+    }
+    fn disk_name_of(&self, d: &Device) -> Option<String> {
+        d.parent
+            .as_deref()
+            .and_then(|p| self.by_path(p))
+            .map(|(disk, _)| disk.name.clone())
     }
 }
 
@@ -213,6 +248,15 @@ fn usage(device: &Path, reason: String) -> PlanEntry {
     }
 }
 
+fn not_a_device(name: &str) -> PlanEntry {
+    usage(
+        Path::new(&format!("/dev/{name}")),
+        "is not a block device known to the kernel".into(),
+    )
+}
+
+const POLICY_REFUSAL: &str = "is excluded by the device policy (the daemon's allow/deny, or --allow-device/--deny-device): cephboot never touches it";
+
 /// Plans every OSD of the request.
 pub fn plan(
     snap: &Snapshot,
@@ -228,18 +272,17 @@ pub fn plan(
     let mut mains: Vec<&Device> = Vec::new();
     let mut out = Vec::new();
     for name in &req.disks {
-        match ctx.by_name(name) {
-            Some((d, _)) if d.kind == DeviceKind::Disk => mains.push(d),
-            Some((d, _)) => match d.parent.as_deref().and_then(|p| ctx.by_path(p)) {
-                Some((disk, _)) if ctx.primary_partition(&disk.path).is_some_and(|(p, _)| p.path == d.path) => mains.push(disk),
-                _ => out.push(usage(&d.path, "is a partition: name the whole disk for the OSD's main device (partitions are used for --journal/--db/--wal)".into())),
-            },
-            None => out.push(usage(Path::new(&format!("/dev/{name}")), "is not a block device known to the kernel".into())),
+        match main_disk_of(&ctx, name) {
+            Ok(d) => mains.push(d),
+            Err(e) => out.push(e),
         }
     }
     if req.all_bootstrap {
-        for (d, v) in snap.devices.iter().zip(verdicts.iter()) {
-            if d.kind != DeviceKind::Disk || mains.iter().any(|m| m.path == d.path) {
+        for (d, v) in ctx.pairs() {
+            if d.kind != DeviceKind::Disk
+                || mains.iter().any(|m| m.path == d.path)
+                || !req.policy.allows(&d.name, None)
+            {
                 continue;
             }
             let primary = v.role.is_some_and(Role::is_primary);
@@ -252,97 +295,533 @@ pub fn plan(
         }
     }
     for d in mains {
-        out.push(plan_one(&ctx, d, req));
+        out.push(plan_one(&ctx, d, req).unwrap_or_else(|e| e));
     }
     out
 }
 
-fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
-    let Some((_, v)) = ctx.by_path(&disk.path) else {
-        return refused(&disk.path, "vanished from the inventory".into());
-    };
+/// The whole disk a named device stands for: a disk, or the labelled main partition of one.
+fn main_disk_of<'a>(ctx: &Ctx<'a>, name: &str) -> Result<&'a Device, PlanEntry> {
+    let (d, _) = ctx.by_name(name).ok_or_else(|| not_a_device(name))?;
+    if d.kind == DeviceKind::Disk {
+        return Ok(d);
+    }
+    match d.parent.as_deref().and_then(|p| ctx.by_path(p)) {
+        Some((disk, _))
+            if ctx
+                .primary_partition(&disk.path)
+                .is_some_and(|(p, _)| p.path == d.path) =>
+        {
+            Ok(disk)
+        }
+        _ => Err(usage(&d.path, "is a partition: name the whole disk for the OSD's main device (partitions are used for --journal/--db/--wal)".into())),
+    }
+}
+
+/// What the main disk's verdict allows: `Ok(labelled)` to go on (labelled: its main partition
+/// or whole-device label is a bootstrap label), or the entry to report instead.
+fn judge_main(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    v: &Verdict,
+    req: &PrepareRequest,
+) -> Result<bool, PlanEntry> {
+    if !req.policy.allows(&disk.name, None) {
+        return Err(refused(&disk.path, POLICY_REFUSAL.into()));
+    }
     // A prepared OSD's disk stays prepared while the OSD runs (a filestore data partition is
     // then mounted): unchanged, not "in use".
     if let Some((_, pv)) = ctx
         .primary_partition(&disk.path)
         .filter(|(_, pv)| pv.osd_id.is_some())
     {
-        return PlanEntry::Unchanged {
+        return Err(PlanEntry::Unchanged {
             device: disk.path.clone(),
             osd_id: pv.osd_id,
-        };
+        });
     }
     let labelled = v.state == State::Bootstrap && v.role.is_some_and(Role::is_primary);
+    let reasons = v.reasons.join("; ");
     match v.state {
-        State::Prepared => {
-            return PlanEntry::Unchanged {
-                device: disk.path.clone(),
-                osd_id: v.osd_id,
-            };
-        }
-        State::InUse | State::Error => {
-            return refused(
-                &disk.path,
-                format!("{}: {}", v.state.as_str(), v.reasons.join("; ")),
-            );
-        }
-        State::Foreign if !req.wipe => {
-            return refused(
-                &disk.path,
-                format!(
-                    "holds data ({}): pass --wipe to destroy it, or `cephboot disks zap` it first",
-                    v.reasons.join("; ")
-                ),
-            );
-        }
-        State::Bootstrap if !labelled => {
-            return refused(&disk.path, format!("only carries partner partitions ({}): name the disk that carries the main label", v.reasons.join("; ")));
-        }
-        _ => {}
+        State::Prepared => Err(PlanEntry::Unchanged {
+            device: disk.path.clone(),
+            osd_id: v.osd_id,
+        }),
+        State::InUse | State::Error => Err(refused(&disk.path, format!("{}: {reasons}", v.state.as_str()))),
+        State::Foreign if !req.wipe => Err(refused(&disk.path, format!("holds data ({reasons}): pass --wipe to destroy it, or `cephboot disks zap` it first"))),
+        State::Bootstrap if !labelled => Err(refused(&disk.path, format!("only carries partner partitions ({reasons}): name the disk that carries the main label"))),
+        _ if labelled && !v.ready => Err(refused(&disk.path, format!("is labelled but not ready: {reasons}"))),
+        _ => Ok(labelled),
     }
-    if labelled && !v.ready {
-        return refused(
-            &disk.path,
-            format!("is labelled but not ready: {}", v.reasons.join("; ")),
-        );
-    }
-    // Store and group: from the label when there is one.
-    let label_store = v.role.map(Role::store).filter(|_| labelled);
+}
+
+/// The object store: from the label when there is one, else `--store`, else bluestore; and
+/// the partner options that store accepts.
+fn choose_store(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    label_store: Option<Store>,
+    req: &PrepareRequest,
+) -> Result<Store, PlanEntry> {
     let store = match (label_store, req.store) {
         (Some(l), Some(r)) if l != r => {
-            return usage(
+            return Err(usage(
                 &disk.path,
                 format!(
                     "is labelled for {l} ({}) but --store {r} was asked: drop --store or relabel the disk with {}",
                     ctx.grammar.bootstrap(primary_role(l), None),
                     ctx.grammar.bootstrap(primary_role(r), None)
                 ),
-            )
+            ))
         }
         (Some(l), _) => l,
         (None, Some(r)) => r,
         (None, None) => Store::Bluestore,
     };
     if store == Store::Bluestore && req.journal.is_some() {
-        return usage(
+        return Err(usage(
             &disk.path,
             "--journal is for filestore; bluestore takes --db and --wal".into(),
-        );
+        ));
     }
     if store == Store::Filestore && (req.db.is_some() || req.wal.is_some()) {
-        return usage(
+        return Err(usage(
             &disk.path,
             "--db and --wal are for bluestore; filestore takes --journal".into(),
-        );
+        ));
     }
-    let label_group = if labelled {
-        v.group
+    Ok(store)
+}
+
+/// The device that takes `role`: the one named for it, else the partition labelled for it in
+/// the main label's group (never one on the main disk: that is an interrupted run's colocated
+/// partner, and the disk is laid out again anyway).
+fn find_partner<'a>(
+    ctx: &Ctx<'a>,
+    disk: &Device,
+    role: Role,
+    explicit: Option<&String>,
+    label_group: Option<&str>,
+) -> Result<Option<Found<'a>>, PlanEntry> {
+    if let Some(name) = explicit {
+        return ctx
+            .by_name(name)
+            .map(Some)
+            .ok_or_else(|| not_a_device(name));
+    }
+    let Some(g) = label_group else {
+        return Ok(None);
+    };
+    Ok(ctx.pairs().find(|(d, pv)| {
+        pv.state == State::Bootstrap
+            && d.kind == DeviceKind::Partition
+            && matches!(ctx.label_of(d), Some(Label::Bootstrap { role: r, group: Some(ref pg) }) if r == role && pg == g)
+            && d.parent.as_deref() != Some(disk.path.as_path())
+    }))
+}
+
+/// Whether `dev` may hold `role` for the OSD on `disk`: policy, state, kind and table.
+fn check_partner(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    dev: &Device,
+    dv: &Verdict,
+    role: Role,
+    req: &PrepareRequest,
+) -> Result<(), PlanEntry> {
+    let disk_name = ctx.disk_name_of(dev);
+    if !req.policy.allows(&dev.name, disk_name.as_deref()) {
+        return Err(refused(
+            &dev.path,
+            format!(
+                "{POLICY_REFUSAL} (it was to hold the {} of {})",
+                role.as_str(),
+                disk.path.display()
+            ),
+        ));
+    }
+    if role == Role::BluestoreBlock {
+        return Err(refused(&dev.path, "external block partitions (_B) are not supported yet: label the block device itself with the main bootstrap label".into()));
+    }
+    if dev.parent.as_deref() == Some(disk.path.as_path()) || dev.path == disk.path {
+        return Err(usage(
+            &dev.path,
+            format!(
+                "is on the OSD's main disk {}: an external {} must be on another device",
+                disk.path.display(),
+                role.as_str()
+            ),
+        ));
+    }
+    let ok = match dv.state {
+        State::Free | State::Bootstrap => true,
+        State::Foreign => req.wipe,
+        _ => false,
+    };
+    if !ok {
+        let hint = if dv.state == State::Foreign {
+            "; pass --wipe to destroy it"
+        } else {
+            ""
+        };
+        return Err(refused(
+            &dev.path,
+            format!(
+                "cannot hold the {} ({}: {}){hint}",
+                role.as_str(),
+                dv.state.as_str(),
+                dv.reasons.join("; ")
+            ),
+        ));
+    }
+    if dev.kind == DeviceKind::Partition {
+        if dev.gpt.is_none() {
+            return Err(refused(
+                &dev.path,
+                format!(
+                    "is not a GPT partition: a {} must be a GPT partition (or a whole free disk)",
+                    role.as_str()
+                ),
+            ));
+        }
+        // The partner's name and type are edited in place: its table must be one cephboot can
+        // edit safely (both copies valid), checked now, before anything is written.
+        let table = dev
+            .parent
             .as_deref()
-            .and_then(|g| g.rsplit('_').next())
-            .map(str::to_string)
+            .and_then(|p| ctx.by_path(p))
+            .and_then(|(d, _)| d.table.clone());
+        if let Some(TableInfo::Gpt {
+            header_used,
+            other_header_valid,
+        }) = table
+        {
+            if header_used != HeaderUsed::Primary || !other_header_valid {
+                return Err(refused(&dev.path, format!("is on a disk whose GPT has only one valid copy ({}): repair the table first (`sgdisk -e` or gdisk's `w`), then prepare again", if header_used == HeaderUsed::Primary { "the backup is missing or corrupt" } else { "the primary is corrupt" })));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Partners placed so far: partitions reused in place and whole disks rewritten.
+#[derive(Default)]
+struct Partners {
+    reuse: Vec<Reuse>,
+    extra: Vec<DiskWrite>,
+}
+
+impl Partners {
+    /// Adds `dev` for `role`, refusing a device named for two roles or a disk named beside
+    /// one of its partitions.
+    fn place(
+        &mut self,
+        ctx: &Ctx<'_>,
+        dev: &Device,
+        dv: &Verdict,
+        role: Role,
+        group: Option<&str>,
+        req: &PrepareRequest,
+    ) -> Result<(), PlanEntry> {
+        if self.reuse.iter().any(|r| r.node == dev.path)
+            || self
+                .extra
+                .iter()
+                .any(|e| e.disk == dev.path && dev.kind == DeviceKind::Partition)
+        {
+            return Err(usage(&dev.path, "is named for two roles: give block.db and block.wal different partitions, or one whole disk for both".into()));
+        }
+        let parent_is_target = dev
+            .parent
+            .as_ref()
+            .is_some_and(|p| self.extra.iter().any(|e| &e.disk == p));
+        let disk_has_reuse =
+            dev.kind == DeviceKind::Disk && self.reuse.iter().any(|r| r.disk == dev.path);
+        if parent_is_target || disk_has_reuse {
+            return Err(usage(&dev.path, "a disk and one of its partitions are both named: name partitions, or the whole disk for both roles".into()));
+        }
+        match dev.kind {
+            DeviceKind::Partition => {
+                self.reuse.push(Reuse {
+                    node: dev.path.clone(),
+                    disk: dev.parent.clone().unwrap_or_default(),
+                    disk_name: ctx.disk_name_of(dev).unwrap_or_default(),
+                    number: dev.partition_number.unwrap_or(0),
+                    role,
+                    start_bytes: dev.start_bytes.unwrap_or(0),
+                    size_bytes: dev.size_bytes,
+                    sector_size: dev.sector_size,
+                    disk_identity: dev
+                        .parent
+                        .as_deref()
+                        .and_then(|p| ctx.by_path(p))
+                        .map(|(d, _)| DiskIdentity::of(d))
+                        .unwrap_or_else(|| DiskIdentity::of(dev)),
+                });
+                Ok(())
+            }
+            DeviceKind::Disk => self.place_disk(ctx, dev, dv, role, group, req),
+        }
+    }
+
+    /// A whole disk for `role`: a new table on it (db + wal may share one).
+    fn place_disk(
+        &mut self,
+        ctx: &Ctx<'_>,
+        dev: &Device,
+        dv: &Verdict,
+        role: Role,
+        group: Option<&str>,
+        req: &PrepareRequest,
+    ) -> Result<(), PlanEntry> {
+        if dv.state == State::Bootstrap {
+            let other = ctx.partitions(&dev.path).find(|(p, _)| !matches!(ctx.label_of(p), Some(Label::Bootstrap { group: Some(ref pg), .. }) if Some(pg.as_str()) == group));
+            if let Some((p, _)) = other {
+                return Err(refused(&dev.path, format!("holds partition {} that is not part of this OSD: name one of its partitions instead of the whole disk", p.path.display())));
+            }
+        }
+        let label = ctx.grammar.bootstrap(role, group);
+        match self.extra.iter_mut().find(|e| e.disk == dev.path) {
+            Some(e) => {
+                // db + wal on one disk: wal gets its size, db the rest.
+                e.partitions.push(NewPartition {
+                    role,
+                    number: 0,
+                    label,
+                    size_bytes: None,
+                });
+                e.partitions.sort_by_key(|p| p.role != Role::BluestoreWal);
+                for (number, p) in (1u32..).zip(e.partitions.iter_mut()) {
+                    p.number = number;
+                    p.size_bytes = (p.role == Role::BluestoreWal).then_some(req.wal_size);
+                }
+            }
+            None => self.extra.push(DiskWrite {
+                disk: dev.path.clone(),
+                name: dev.name.clone(),
+                size_bytes: dev.size_bytes,
+                sector_size: dev.sector_size,
+                partitions: vec![NewPartition {
+                    role,
+                    number: 1,
+                    label,
+                    size_bytes: None,
+                }],
+                identity: DiskIdentity::of(dev),
+            }),
+        }
+        Ok(())
+    }
+}
+
+/// The partitions of the main disk that are not this OSD's, judged by the consent rule.
+fn judge_siblings(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    group: Option<&str>,
+    req: &PrepareRequest,
+) -> Result<Vec<Sibling>, PlanEntry> {
+    let main = ctx
+        .primary_partition(&disk.path)
+        .map(|(p, _)| p.path.clone());
+    let mut out = Vec::new();
+    let mut needs_wipe = Vec::new();
+    for (p, pv) in ctx.partitions(&disk.path) {
+        if Some(&p.path) == main.as_ref() {
+            continue;
+        }
+        let sibling = |holds: Option<String>| Sibling {
+            node: p.path.clone(),
+            disk: disk.path.clone(),
+            start_bytes: p.start_bytes.unwrap_or(0),
+            size_bytes: p.size_bytes,
+            holds,
+            consented: req.wipe,
+        };
+        match ctx.label_of(p) {
+            // This OSD's own partner (an interrupted run's colocated journal).
+            Some(Label::Bootstrap {
+                group: Some(ref pg),
+                ..
+            }) if Some(pg.as_str()) == group => {}
+            Some(Label::Bootstrap { .. }) => {
+                let what = format!(
+                    "is labelled \"{}\" for another OSD",
+                    crate::disk::classify::label_text(p).unwrap_or_default()
+                );
+                if req.wipe {
+                    out.push(sibling(Some(what)));
+                } else {
+                    needs_wipe.push(format!("{} {what}", p.path.display()));
+                }
+            }
+            // (Unreachable while classify makes such a disk `prepared`; kept as the rule.)
+            Some(Label::Prepared { role, osd_id }) => {
+                return Err(refused(&disk.path, format!("partition {} is the {} of osd.{osd_id}: remove that OSD first, then zap the partition", p.path.display(), role.as_str())));
+            }
+            None if pv.state == State::Free => out.push(sibling(None)),
+            None => {
+                let what = pv
+                    .reasons
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "holds data".into());
+                if req.wipe {
+                    out.push(sibling(Some(what)));
+                } else {
+                    needs_wipe.push(format!("{} {what}", p.path.display()));
+                }
+            }
+        }
+    }
+    if !needs_wipe.is_empty() {
+        return Err(refused(&disk.path, format!(
+            "other partitions are not labelled for this OSD and would be erased with the disk: {}: pass --wipe to erase them, or move their data away first",
+            needs_wipe.join("; ")
+        )));
+    }
+    Ok(out)
+}
+
+/// The main disk's partitions: the main one, and a colocated filestore journal.
+fn main_layout(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    store: Store,
+    colocated_journal: bool,
+    group: Option<&str>,
+    req: &PrepareRequest,
+) -> Result<DiskWrite, PlanEntry> {
+    let main_role = primary_role(store);
+    let data_size = if colocated_journal {
+        let reserve = req.journal_size.saturating_add(4 << 20);
+        let data = disk.size_bytes.saturating_sub(reserve);
+        let data = data - data % table::ALIGN_BYTES;
+        if data < MIN_FILESTORE_DATA {
+            return Err(refused(&disk.path, format!(
+                "too small for filestore with a colocated journal: the disk is {} MiB, the journal {} MiB and the data partition needs at least {} MiB: pass a smaller --journal-size or an external --journal",
+                disk.size_bytes >> 20, req.journal_size >> 20, MIN_FILESTORE_DATA >> 20
+            )));
+        }
+        Some(data)
     } else {
         None
     };
+    let mut partitions = vec![NewPartition {
+        role: main_role,
+        number: 1,
+        label: ctx.grammar.bootstrap(main_role, group),
+        size_bytes: data_size,
+    }];
+    if colocated_journal {
+        partitions.push(NewPartition {
+            role: Role::FilestoreJournal,
+            number: 2,
+            label: ctx.grammar.bootstrap(Role::FilestoreJournal, group),
+            size_bytes: None,
+        });
+    }
+    Ok(DiskWrite {
+        disk: disk.path.clone(),
+        name: disk.name.clone(),
+        size_bytes: disk.size_bytes,
+        sector_size: disk.sector_size,
+        partitions,
+        identity: DiskIdentity::of(disk),
+    })
+}
+
+/// Every label fits a GPT name and every partition its minimum size, before anything is
+/// written.
+fn check_fit(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    main: &DiskWrite,
+    partners: &Partners,
+    group: Option<&str>,
+) -> Result<(), PlanEntry> {
+    let labels = std::iter::once(main)
+        .chain(partners.extra.iter())
+        .flat_map(|dw| dw.partitions.iter().map(|p| p.label.clone()))
+        .chain(
+            partners
+                .reuse
+                .iter()
+                .map(|r| ctx.grammar.bootstrap(r.role, group)),
+        );
+    for l in labels {
+        if let Err(e) = crate::disk::label::PartitionName::encode(&l) {
+            return Err(refused(
+                &disk.path,
+                format!("{e}: use a shorter --label-prefix or group token"),
+            ));
+        }
+    }
+    for dw in std::iter::once(main).chain(partners.extra.iter()) {
+        let specs = table::plan(dw.size_bytes, dw.sector_size, &dw.requests(), Uuid::nil)
+            .map_err(|e| refused(&dw.disk, format!("the layout does not fit: {e}")))?;
+        for (s, p) in specs.iter().zip(dw.partitions.iter()) {
+            let bytes = s.kernel(dw.sector_size).size;
+            let min = min_size(p.role);
+            if bytes < min {
+                return Err(refused(
+                    &dw.disk,
+                    format!(
+                        "too small: the {} partition would be {} MiB, at least {} MiB is needed{}",
+                        p.role.as_str(),
+                        bytes >> 20,
+                        min >> 20,
+                        if p.role == Role::FilestoreData {
+                            " (mkfs.xfs refuses less than 300 MB; a smaller --journal-size may help)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(r) = partners
+        .reuse
+        .iter()
+        .find(|r| r.size_bytes < min_size(r.role))
+    {
+        return Err(refused(
+            &r.node,
+            format!(
+                "is {} MiB: too small for a {}",
+                r.size_bytes >> 20,
+                r.role.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn min_size(role: Role) -> u64 {
+    match role {
+        Role::Bluestore => MIN_BLUESTORE,
+        Role::FilestoreData => MIN_FILESTORE_DATA,
+        _ => 16 << 20,
+    }
+}
+
+fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEntry, PlanEntry> {
+    let (_, v) = ctx
+        .by_path(&disk.path)
+        .ok_or_else(|| refused(&disk.path, "vanished from the inventory".into()))?;
+    let labelled = judge_main(ctx, disk, v, req)?;
+    let store = choose_store(ctx, disk, v.role.map(Role::store).filter(|_| labelled), req)?;
+    // The group token of the main label, if any (`..._BS_<G>`).
+    let label_group = ctx
+        .primary_partition(&disk.path)
+        .map(|(p, _)| p)
+        .or(Some(disk))
+        .filter(|_| labelled)
+        .and_then(|d| match ctx.label_of(d) {
+            Some(Label::Bootstrap { group, .. }) => group,
+            _ => None,
+        });
     // Resume: the main partition of an interrupted run still has a "being prepared" type.
     let resume_osd_uuid = ctx.primary_partition(&disk.path).and_then(|(p, _)| {
         p.gpt
@@ -350,9 +829,7 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
             .filter(|g| types::is_preparing(&g.type_guid))
             .map(|g| g.unique_guid)
     });
-
-    // External partners: explicit options first, then labelled partners of the group.
-    let mut wanted: Vec<(Role, Option<&String>)> = match store {
+    let wanted: Vec<(Role, Option<&String>)> = match store {
         Store::Filestore => vec![(Role::FilestoreJournal, req.journal.as_ref())],
         Store::Bluestore => vec![
             (Role::BluestoreDb, req.db.as_ref()),
@@ -366,241 +843,34 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> PlanEntry {
     let group = label_group
         .clone()
         .or_else(|| needs_group.then(|| derive_group(&disk.name)));
-    let mut reuse = Vec::new();
-    let mut extra: Vec<DiskWrite> = Vec::new();
+    let mut partners = Partners::default();
     let mut colocated_journal = store == Store::Filestore;
-    for (role, explicit) in wanted.drain(..) {
-        let target: Option<(&Device, &Verdict)> = match explicit {
-            Some(name) => match ctx.by_name(name) {
-                Some(found) => Some(found),
-                None => return usage(Path::new(&format!("/dev/{name}")), "is not a block device known to the kernel".into()),
-            },
-            None => label_group.as_deref().and_then(|g| {
-                ctx.snap.devices.iter().zip(ctx.verdicts.iter()).find(|(d, pv)| {
-                    pv.state == State::Bootstrap
-                        && d.kind == DeviceKind::Partition
-                        && matches!(ctx.label_of(d), Some(Label::Bootstrap { role: r, group: Some(ref pg) }) if r == role && pg == g)
-                        // A partner on the main disk is the colocated one of an interrupted
-                        // run: the disk is laid out again anyway.
-                        && d.parent.as_deref() != Some(disk.path.as_path())
-                })
-            }),
+    for (role, explicit) in wanted {
+        let Some((dev, dv)) = find_partner(ctx, disk, role, explicit, label_group.as_deref())?
+        else {
+            continue;
         };
-        let Some((dev, dv)) = target else { continue };
-        if role == Role::BluestoreBlock {
-            return refused(&dev.path, "external block partitions (_B) are not supported yet: label the block device itself with the main bootstrap label".into());
-        }
+        check_partner(ctx, disk, dev, dv, role, req)?;
         if role == Role::FilestoreJournal {
             colocated_journal = false;
         }
-        if dev.parent.as_deref() == Some(disk.path.as_path()) || dev.path == disk.path {
-            return usage(
-                &dev.path,
-                format!(
-                    "is on the OSD's main disk {}: an external {} must be on another device",
-                    disk.path.display(),
-                    role.as_str()
-                ),
-            );
-        }
-        let ours = dv.state == State::Bootstrap;
-        let ok = match dv.state {
-            State::Free | State::Bootstrap => true,
-            State::Foreign => req.wipe,
-            _ => false,
-        };
-        if !ok {
-            return refused(
-                &dev.path,
-                format!(
-                    "cannot hold the {} ({}: {}){}",
-                    role.as_str(),
-                    dv.state.as_str(),
-                    dv.reasons.join("; "),
-                    if dv.state == State::Foreign {
-                        "; pass --wipe to destroy it"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-        }
-        if dev.kind == DeviceKind::Partition && dev.gpt.is_none() {
-            return refused(
-                &dev.path,
-                format!(
-                    "is not a GPT partition: a {} must be a GPT partition (or a whole free disk)",
-                    role.as_str()
-                ),
-            );
-        }
-        if reuse.iter().any(|r: &Reuse| r.node == dev.path)
-            || extra
-                .iter()
-                .any(|e: &DiskWrite| e.disk == dev.path && dev.kind == DeviceKind::Partition)
-        {
-            return usage(&dev.path, "is named for two roles: give block.db and block.wal different partitions, or one whole disk for both".into());
-        }
-        let parent_is_target = dev
-            .parent
-            .as_ref()
-            .is_some_and(|p| extra.iter().any(|e| &e.disk == p));
-        let disk_has_reuse =
-            dev.kind == DeviceKind::Disk && reuse.iter().any(|r| r.disk == dev.path);
-        if parent_is_target || disk_has_reuse {
-            return usage(&dev.path, "a disk and one of its partitions are both named: name partitions, or the whole disk for both roles".into());
-        }
-        match dev.kind {
-            DeviceKind::Partition => reuse.push(Reuse {
-                node: dev.path.clone(),
-                disk: dev.parent.clone().unwrap_or_default(),
-                disk_name: dev
-                    .parent
-                    .as_deref()
-                    .and_then(|p| ctx.by_path(p))
-                    .map(|(d, _)| d.name.clone())
-                    .unwrap_or_default(),
-                number: dev.partition_number.unwrap_or(0),
-                role,
-                start_bytes: dev.start_bytes.unwrap_or(0),
-                size_bytes: dev.size_bytes,
-                sector_size: dev.sector_size,
-            }),
-            DeviceKind::Disk => {
-                if ours && ctx.partitions(&dev.path).any(|(p, _)| !matches!(ctx.label_of(p), Some(Label::Bootstrap { group: Some(ref pg), .. }) if Some(pg) == group.as_ref())) {
-                    return refused(&dev.path, "holds partitions of other OSDs: name one of its partitions instead of the whole disk".into());
-                }
-                let label = ctx.grammar.bootstrap(role, group.as_deref());
-                match extra.iter_mut().find(|e| e.disk == dev.path) {
-                    Some(e) => {
-                        // db + wal on one disk: wal gets its size, db the rest.
-                        e.partitions.push(NewPartition {
-                            role,
-                            number: 0,
-                            label,
-                            size_bytes: None,
-                        });
-                        e.partitions.sort_by_key(|p| p.role != Role::BluestoreWal);
-                        for (number, p) in (1u32..).zip(e.partitions.iter_mut()) {
-                            p.number = number;
-                            p.size_bytes = (p.role == Role::BluestoreWal).then_some(req.wal_size);
-                        }
-                    }
-                    None => extra.push(DiskWrite {
-                        disk: dev.path.clone(),
-                        name: dev.name.clone(),
-                        size_bytes: dev.size_bytes,
-                        sector_size: dev.sector_size,
-                        partitions: vec![NewPartition {
-                            role,
-                            number: 1,
-                            label,
-                            size_bytes: None,
-                        }],
-                    }),
-                }
-            }
-        }
+        partners.place(ctx, dev, dv, role, group.as_deref(), req)?;
     }
-
-    // The main disk's layout.
-    let main_role = primary_role(store);
-    let main_label = ctx.grammar.bootstrap(main_role, group.as_deref());
-    let data_size = colocated_journal.then(|| {
-        let data = disk
-            .size_bytes
-            .saturating_sub(req.journal_size)
-            .saturating_sub(4 << 20);
-        data - data % table::ALIGN_BYTES
-    });
-    let mut parts = vec![NewPartition {
-        role: main_role,
-        number: 1,
-        label: main_label,
-        size_bytes: data_size,
-    }];
-    if colocated_journal {
-        parts.push(NewPartition {
-            role: Role::FilestoreJournal,
-            number: 2,
-            label: ctx
-                .grammar
-                .bootstrap(Role::FilestoreJournal, group.as_deref()),
-            size_bytes: None,
-        });
-    }
-    let main = DiskWrite {
-        disk: disk.path.clone(),
-        name: disk.name.clone(),
-        size_bytes: disk.size_bytes,
-        sector_size: disk.sector_size,
-        partitions: parts,
-    };
-    // Every label must fit a GPT name (36 UTF-16 units) before anything is written.
-    let labels = std::iter::once(&main)
-        .chain(extra.iter())
-        .flat_map(|dw| dw.partitions.iter().map(|p| p.label.clone()))
-        .chain(
-            reuse
-                .iter()
-                .map(|r| ctx.grammar.bootstrap(r.role, group.as_deref())),
-        );
-    for l in labels {
-        if let Err(e) = crate::disk::label::PartitionName::encode(&l) {
-            return refused(
-                &disk.path,
-                format!("{e}: use a shorter --label-prefix or group token"),
-            );
-        }
-    }
-    // Refuse now if anything does not fit.
-    for dw in std::iter::once(&main).chain(extra.iter()) {
-        match table::plan(dw.size_bytes, dw.sector_size, &dw.requests(), Uuid::nil) {
-            Err(e) => return refused(&dw.disk, format!("the layout does not fit: {e}")),
-            Ok(specs) => {
-                for (s, p) in specs.iter().zip(dw.partitions.iter()) {
-                    let bytes = s.kernel(dw.sector_size).size;
-                    let min = match p.role {
-                        Role::Bluestore => MIN_BLUESTORE,
-                        Role::FilestoreData => MIN_FILESTORE_DATA,
-                        _ => 16 << 20,
-                    };
-                    if bytes < min {
-                        return refused(&dw.disk, format!(
-                            "too small: the {} partition would be {} MiB, at least {} MiB is needed{}",
-                            p.role.as_str(),
-                            bytes >> 20,
-                            min >> 20,
-                            if p.role == Role::FilestoreData { " (mkfs.xfs refuses less than 300 MB; a smaller --journal-size may help)" } else { "" }
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    for r in &reuse {
-        if r.size_bytes < (16 << 20) {
-            return refused(
-                &r.node,
-                format!(
-                    "is {} MiB: too small for a {}",
-                    r.size_bytes >> 20,
-                    r.role.as_str()
-                ),
-            );
-        }
-    }
-    PlanEntry::Prepare {
+    let siblings = judge_siblings(ctx, disk, group.as_deref(), req)?;
+    let main = main_layout(ctx, disk, store, colocated_journal, group.as_deref(), req)?;
+    check_fit(ctx, disk, &main, &partners, group.as_deref())?;
+    Ok(PlanEntry::Prepare {
         device: disk.path.clone(),
         plan: Box::new(OsdPlan {
             store,
             group,
             main,
-            extra_disks: extra,
-            reuse,
+            extra_disks: partners.extra,
+            reuse: partners.reuse,
+            siblings,
             resume_osd_uuid,
         }),
-    }
+    })
 }
 
 /// A group token made from a disk's kernel name: its last six letters or digits
@@ -652,5 +922,397 @@ mod tests {
                 })
             );
         }
+    }
+
+    use crate::disk::classify::classify;
+    use crate::disk::inventory::GptInfo;
+    use crate::disk::label::PartitionName;
+    use cephboot_ffi::blkid::Signature;
+
+    const GIB: u64 = 1 << 30;
+
+    fn disk(name: &str, size: u64) -> Device {
+        let mut d = Device::test_disk(name);
+        d.size_bytes = size;
+        d
+    }
+
+    /// A GPT partition `n` of `d` named `label` (None: no name), `size` bytes.
+    fn part(d: &mut Device, n: u32, label: Option<&str>, size: u64) -> Device {
+        d.table = Some(TableInfo::Gpt {
+            header_used: HeaderUsed::Primary,
+            other_header_valid: true,
+        });
+        let name = format!("{}{n}", d.name);
+        let mut p = disk(&name, size);
+        p.kind = DeviceKind::Partition;
+        p.table = None;
+        p.parent = Some(d.path.clone());
+        p.partition_number = Some(n);
+        p.start_bytes = Some(u64::from(n) * (1 << 20));
+        p.gpt = Some(GptInfo {
+            name: PartitionName::encode(label.unwrap_or("")).unwrap(),
+            unique_guid: Uuid::from_u128(u128::from(n) + 100),
+            type_guid: types::LINUX_DATA,
+        });
+        p
+    }
+
+    fn fs(mut d: Device, kind: &str, label: &str) -> Device {
+        d.signatures.push(Signature {
+            kind: kind.into(),
+            usage: "filesystem".into(),
+            label: Some(label.as_bytes().to_vec()),
+            label_raw: None,
+            uuid: None,
+            magic_offset: Some(1080),
+            magic_len: 2,
+            bad_checksum: false,
+        });
+        d
+    }
+
+    fn req(disks: &[&str]) -> PrepareRequest {
+        PrepareRequest {
+            disks: disks.iter().map(|d| d.to_string()).collect(),
+            all_bootstrap: false,
+            store: None,
+            journal: None,
+            db: None,
+            wal: None,
+            wipe: false,
+            policy: DevicePolicy::default(),
+            journal_size: 5 * GIB,
+            wal_size: GIB,
+        }
+    }
+
+    /// One line per entry, the words a user would see: `prepare bluestore main=1 extra=0
+    /// reuse=0 siblings=0`, `refused /dev/x: reason`, `usage /dev/x: reason`, `unchanged osd.N`.
+    fn outcome(devices: Vec<Device>, r: &PrepareRequest) -> Vec<String> {
+        let snap = Snapshot { devices };
+        let g = LabelGrammar::default();
+        plan(&snap, &classify(&snap, &g), &g, r)
+            .into_iter()
+            .map(|e| match e {
+                PlanEntry::Prepare { plan, .. } => format!(
+                    "prepare {} main={} extra={} reuse={} siblings={} group={} labels={}",
+                    plan.store,
+                    plan.main.partitions.len(),
+                    plan.extra_disks
+                        .iter()
+                        .map(|d| d.partitions.len())
+                        .sum::<usize>(),
+                    plan.reuse.len(),
+                    plan.siblings.len(),
+                    plan.group.as_deref().unwrap_or("-"),
+                    plan.main
+                        .partitions
+                        .iter()
+                        .chain(plan.extra_disks.iter().flat_map(|d| d.partitions.iter()))
+                        .map(|p| p.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                PlanEntry::Refused {
+                    device,
+                    reason,
+                    usage,
+                } => format!(
+                    "{} {}: {reason}",
+                    if usage { "usage" } else { "refused" },
+                    device.display()
+                ),
+                PlanEntry::Unchanged { osd_id, .. } => format!(
+                    "unchanged osd.{}",
+                    osd_id.map_or("?".into(), |i| i.to_string())
+                ),
+            })
+            .collect()
+    }
+
+    type Case = (
+        &'static str,
+        fn() -> (Vec<Device>, PrepareRequest),
+        &'static [&'static str],
+    );
+
+    fn bs_disk(name: &str, label: &str) -> (Device, Device) {
+        let mut d = disk(name, 10 * GIB);
+        let p = part(&mut d, 1, Some(label), 9 * GIB);
+        (d, p)
+    }
+
+    const CASES: &[Case] = &[
+        ("free disk: bluestore over the whole disk", || (vec![disk("sdb", 10 * GIB)], req(&["sdb"])), &["prepare bluestore main=1 extra=0 reuse=0 siblings=0 group=- labels=KOLLA_CEPH_OSD_BOOTSTRAP_BS"]),
+        ("free disk, --store filestore: colocated journal under a derived group", || {
+            let mut r = req(&["sdb"]);
+            r.store = Some(Store::Filestore);
+            (vec![disk("sdb", 10 * GIB)], r)
+        }, &["prepare filestore main=2", "group=sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_sdb,KOLLA_CEPH_OSD_BOOTSTRAP_sdb_J"]),
+        ("bootstrap-labelled disk keeps its label's store", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
+            (vec![d, p], req(&["sdb"]))
+        }, &["prepare bluestore main=1"]),
+        ("a labelled disk and a contradicting --store", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
+            let mut r = req(&["sdb"]);
+            r.store = Some(Store::Filestore);
+            (vec![d, p], r)
+        }, &["usage /dev/sdb: is labelled for bluestore", "drop --store"]),
+        ("a foreign disk without --wipe", || (vec![fs(disk("sdb", 10 * GIB), "ext4", "home")], req(&["sdb"])), &["refused /dev/sdb: holds data", "ext4", "pass --wipe"]),
+        ("a foreign disk with --wipe", || {
+            let mut r = req(&["sdb"]);
+            r.wipe = true;
+            (vec![fs(disk("sdb", 10 * GIB), "ext4", "home")], r)
+        }, &["prepare bluestore"]),
+        ("a disk with a mounted partition", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let mut p = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 9 * GIB);
+            p.mountpoints.push("/mnt".into());
+            (vec![d, p], req(&["sdb"]))
+        }, &["refused /dev/sdb: in_use", "mounted at /mnt"]),
+        ("a prepared disk is unchanged", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_DATA_BS_7");
+            (vec![d, p], req(&["sdb"]))
+        }, &["unchanged osd.7"]),
+        ("a partition named as the main device", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p = part(&mut d, 1, None, 9 * GIB);
+            (vec![d, p], req(&["sdb1"]))
+        }, &["usage /dev/sdb1: is a partition"]),
+        ("an unknown device", || (vec![], req(&["sdz"])), &["usage /dev/sdz: is not a block device known to the kernel"]),
+        ("--journal with bluestore", || {
+            let mut r = req(&["sdb"]);
+            r.journal = Some("sdc".into());
+            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
+        }, &["usage /dev/sdb: --journal is for filestore"]),
+        ("--db with filestore", || {
+            let mut r = req(&["sdb"]);
+            r.store = Some(Store::Filestore);
+            r.db = Some("sdc".into());
+            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
+        }, &["usage /dev/sdb: --db and --wal are for bluestore"]),
+        ("--db on a free partition is reused in place", || {
+            let mut c = disk("sdc", 10 * GIB);
+            let p = part(&mut c, 1, None, GIB);
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc1".into());
+            (vec![disk("sdb", 10 * GIB), c, p], r)
+        }, &["prepare bluestore main=1 extra=0 reuse=1 siblings=0 group=sdb"]),
+        ("--db on a whole free disk gets a new table", || {
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc".into());
+            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
+        }, &["prepare bluestore main=1 extra=1 reuse=0", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdb_D"]),
+        ("--db and --wal on one disk: wal first, sized", || {
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc".into());
+            r.wal = Some("sdc".into());
+            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
+        }, &["extra=2", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdb_W,KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdb_D"]),
+        ("--db and --wal on one partition", || {
+            let mut c = disk("sdc", 10 * GIB);
+            let p = part(&mut c, 1, None, GIB);
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc1".into());
+            r.wal = Some("sdc1".into());
+            (vec![disk("sdb", 10 * GIB), c, p], r)
+        }, &["usage /dev/sdc1: is named for two roles"]),
+        ("--db on the main disk's own partition", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            let p2 = part(&mut d, 2, None, GIB);
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdb2".into());
+            (vec![d, p1, p2], r)
+        }, &["usage /dev/sdb2: is on the OSD's main disk"]),
+        ("a labelled partner is found by its group", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
+            let mut c = disk("sdc", 10 * GIB);
+            let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_D"), GIB);
+            (vec![d, p, c, cp], req(&["sdb"]))
+        }, &["prepare bluestore main=1 extra=0 reuse=1 siblings=0 group=G1"]),
+        ("a labelled partner on a denied disk is refused, not wiped", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
+            let mut c = disk("sdc", 10 * GIB);
+            let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_D"), GIB);
+            let mut r = req(&["sdb"]);
+            r.policy.deny = vec!["sdc".into()];
+            (vec![d, p, c, cp], r)
+        }, &["refused /dev/sdc1: is excluded by the device policy", "bluestore-db of /dev/sdb"]),
+        ("a partner outside the allow list is refused", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
+            let mut c = disk("sdc", 10 * GIB);
+            let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_D"), GIB);
+            let mut r = req(&["sdb"]);
+            r.policy.allow = vec!["/dev/sdb".into()];
+            (vec![d, p, c, cp], r)
+        }, &["refused /dev/sdc1: is excluded by the device policy"]),
+        ("a main disk the policy denies", || {
+            let mut r = req(&["sdb"]);
+            r.policy.deny = vec!["sd?".into()];
+            (vec![disk("sdb", 10 * GIB)], r)
+        }, &["refused /dev/sdb: is excluded by the device policy"]),
+        ("--all-bootstrap skips denied disks and takes the rest", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
+            let (e, q) = bs_disk("sdc", "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
+            let mut r = req(&[]);
+            r.all_bootstrap = true;
+            r.policy.deny = vec!["sdc".into()];
+            (vec![d, p, e, q], r)
+        }, &["prepare bluestore main=1"]),
+        ("a foreign explicit partner needs --wipe", || {
+            let mut c = disk("sdc", 10 * GIB);
+            let p = fs(part(&mut c, 1, None, GIB), "xfs", "old");
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc1".into());
+            (vec![disk("sdb", 10 * GIB), c, p], r)
+        }, &["refused /dev/sdc1: cannot hold the bluestore-db (foreign: holds a xfs signature labelled \"old\")", "pass --wipe"]),
+        ("an external block partition is refused as unsupported", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
+            let mut c = disk("sdc", 10 * GIB);
+            let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_B"), 5 * GIB);
+            (vec![d, p, c, cp], req(&["sdb"]))
+        }, &["refused /dev/sdc1: external block partitions (_B) are not supported yet"]),
+        ("a sibling filesystem is erased only with --wipe", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            let p2 = fs(part(&mut d, 2, None, GIB), "ext4", "precious");
+            (vec![d, p1, p2], req(&["sdb"]))
+        }, &["refused /dev/sdb: other partitions are not labelled for this OSD", "/dev/sdb2 holds a ext4 signature labelled \"precious\"", "pass --wipe"]),
+        ("a sibling filesystem with --wipe is listed as consented", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            let p2 = fs(part(&mut d, 2, None, GIB), "ext4", "precious");
+            let mut r = req(&["sdb"]);
+            r.wipe = true;
+            (vec![d, p1, p2], r)
+        }, &["prepare bluestore main=1 extra=0 reuse=0 siblings=1"]),
+        ("an empty sibling is planned, to be checked for data before the write", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            let p2 = part(&mut d, 2, None, GIB);
+            (vec![d, p1, p2], req(&["sdb"]))
+        }, &["prepare bluestore main=1 extra=0 reuse=0 siblings=1"]),
+        ("a sibling labelled for another OSD", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_A"), 5 * GIB);
+            let p2 = part(&mut d, 2, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_B_D"), GIB);
+            (vec![d, p1, p2], req(&["sdb"]))
+        }, &["refused /dev/sdb: "]),
+        ("a sibling labelled for another, complete OSD", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_A"), 5 * GIB);
+            let p2 = part(&mut d, 2, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_B_D"), GIB);
+            let (e, q) = bs_disk("sdc", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_B");
+            (vec![d, p1, p2, e, q], req(&["sdb"]))
+        }, &["refused /dev/sdb: other partitions", "/dev/sdb2 is labelled \"KOLLA_CEPH_OSD_BOOTSTRAP_BS_B_D\" for another OSD", "pass --wipe"]),
+        ("this OSD's own colocated partner is no sibling", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_sdb"), 5 * GIB);
+            let p2 = part(&mut d, 2, Some("KOLLA_CEPH_OSD_BOOTSTRAP_sdb_J"), GIB);
+            (vec![d, p1, p2], req(&["sdb"]))
+        }, &["prepare filestore main=2 extra=0 reuse=0 siblings=0 group=sdb"]),
+        ("a prepared partition of another OSD is never erased, even with --wipe", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            let p2 = part(&mut d, 2, Some("KOLLA_CEPH_DATA_BS_4_D"), GIB);
+            let mut r = req(&["sdb"]);
+            r.wipe = true;
+            (vec![d, p1, p2], r)
+        }, &["unchanged osd.4"]),
+        ("a prepared partner of another OSD beside a labelled data partition that is being resumed", || {
+            let mut d = disk("sdb", 10 * GIB);
+            let mut p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+            if let Some(g) = p1.gpt.as_mut() {
+                g.type_guid = types::preparing_type(Role::Bluestore);
+            }
+            let p2 = part(&mut d, 2, Some("KOLLA_CEPH_DATA_BS_4_D"), GIB);
+            (vec![d, p1, p2], req(&["sdb"]))
+        }, &["unchanged osd.4"]),
+        ("a disk too small for bluestore", || (vec![disk("sdb", 512 << 20)], req(&["sdb"])), &["refused /dev/sdb: too small: the bluestore partition would be 510 MiB", "at least 1024 MiB"]),
+        ("filestore with a colocated journal on a 2 GiB disk says what does not fit", || {
+            let mut r = req(&["sdb"]);
+            r.store = Some(Store::Filestore);
+            (vec![disk("sdb", 2 * GIB)], r)
+        }, &["refused /dev/sdb: too small for filestore with a colocated journal: the disk is 2048 MiB, the journal 5120 MiB", "--journal-size"]),
+        ("a label prefix too long for a GPT name", || {
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc".into());
+            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
+        }, &["prepare"]),
+        ("a partner whose disk has one valid GPT copy", || {
+            let mut c = disk("sdc", 10 * GIB);
+            let p = part(&mut c, 1, None, GIB);
+            c.table = Some(TableInfo::Gpt { header_used: HeaderUsed::Backup, other_header_valid: false });
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc1".into());
+            (vec![disk("sdb", 10 * GIB), c, p], r)
+        }, &["refused /dev/sdc1: is on a disk whose GPT has only one valid copy (the primary is corrupt)", "sgdisk -e"]),
+        ("a disk and its partition named for two roles", || {
+            let mut c = disk("sdc", 10 * GIB);
+            let p = part(&mut c, 1, None, GIB);
+            let mut r = req(&["sdb"]);
+            r.db = Some("sdc1".into());
+            r.wal = Some("sdc".into());
+            r.wipe = true;
+            (vec![disk("sdb", 10 * GIB), c, p], r)
+        }, &["a disk and one of its partitions are both named"]),
+        ("a disk carrying only partner partitions", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_D");
+            (vec![d, p], req(&["sdb"]))
+        }, &["refused /dev/sdb: only carries partner partitions"]),
+    ];
+
+    #[test]
+    fn planner_cases() {
+        let mut failures = Vec::new();
+        for (name, setup, want) in CASES {
+            let (devices, r) = setup();
+            let got = outcome(devices, &r);
+            let text = got.join("\n");
+            if got.len() != 1 || !want.iter().all(|w| text.contains(w)) {
+                failures.push(format!("{name}:\n  want {want:?}\n  got  {got:?}"));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            CASES.len(),
+            failures.join("\n")
+        );
+        assert!(CASES.len() >= 25);
+    }
+
+    #[test]
+    fn siblings_record_what_they_hold_and_the_consent() {
+        let mut d = disk("sdb", 10 * GIB);
+        let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
+        let p2 = fs(part(&mut d, 2, None, GIB), "ext4", "precious");
+        let p3 = part(&mut d, 3, None, GIB);
+        let snap = Snapshot {
+            devices: vec![d, p1, p2, p3],
+        };
+        let g = LabelGrammar::default();
+        let mut r = req(&["sdb"]);
+        r.wipe = true;
+        let Some(PlanEntry::Prepare { plan, .. }) = plan(&snap, &classify(&snap, &g), &g, &r).pop()
+        else {
+            panic!("not planned");
+        };
+        assert_eq!(plan.siblings.len(), 2);
+        assert_eq!(plan.siblings[0].node, Path::new("/dev/sdb2"));
+        assert!(plan.siblings[0]
+            .holds
+            .as_deref()
+            .unwrap_or("")
+            .contains("precious"));
+        assert!(plan.siblings[0].consented);
+        assert_eq!(
+            plan.siblings[1].holds, None,
+            "no signature: checked for data at write time"
+        );
     }
 }

@@ -107,7 +107,54 @@ struct Placed {
     number: u32,
     node: PathBuf,
     partuuid: Uuid,
+    start: u64,
     size: u64,
+}
+
+fn devno_of(f: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let rdev = f.metadata().ok()?.rdev();
+    Some(format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
+}
+
+/// The consent rule for partitions of the main disk that are not this OSD's (plan siblings):
+/// one without a signature is still refused without `--wipe` when its first or last MiB holds
+/// non-zero bytes; and a partner's table must be one cephboot can edit in place.
+fn consent_refusals(plan: &OsdPlan) -> Vec<guard::Refusal> {
+    let mut out = Vec::new();
+    for s in plan
+        .siblings
+        .iter()
+        .filter(|s| !s.consented && s.holds.is_none())
+    {
+        if guard::holds_data(&s.disk, s.start_bytes, s.size_bytes) {
+            out.push(guard::Refusal {
+                device: s.node.clone(),
+                reason: "holds data (non-zero bytes, no signature cephboot recognises) and is not labelled for this OSD".into(),
+                hint: "pass --wipe to erase it with the disk, or move its data away first".into(),
+                force_overrides: false,
+            });
+        }
+    }
+    let mut checked: Vec<&Path> = Vec::new();
+    for r in &plan.reuse {
+        if checked.contains(&r.disk.as_path()) {
+            continue;
+        }
+        checked.push(&r.disk);
+        let editable = std::fs::File::open(&r.disk)
+            .and_then(|mut f| crate::disk::table::check_editable(&mut f, r.sector_size));
+        if let Err(e) = editable {
+            out.push(guard::Refusal {
+                device: r.node.clone(),
+                reason: format!("its disk's partition table cannot be edited safely ({e})"),
+                hint: "repair the table first (`sgdisk -e`, or gdisk's `w`), then prepare again"
+                    .into(),
+                force_overrides: false,
+            });
+        }
+    }
+    out
 }
 
 fn node_of(disk_name: &str, disk: &Path, number: u32) -> PathBuf {
@@ -137,6 +184,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
         facts.bluestore_labels.retain(|(d, _)| *d == r.node);
         refusals.extend(guard::judge(&facts, Some(env.fsid), env.wipe));
     }
+    refusals.extend(consent_refusals(plan));
     if !refusals.is_empty() {
         return Err(rewrite::refusals_to_error(&refusals));
     }
@@ -158,22 +206,28 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             cleaned_up_osd = Some(o.id);
         }
     }
-    // Every disk this OSD touches is locked before the first byte is written: a wipe never
-    // happens while another lock of the same OSD cannot be had.
+    // Every disk this OSD touches is locked, claimed exclusively and checked to be the one
+    // judged before the first byte is written: a wipe never happens while another lock of the
+    // same OSD cannot be had, or after a device changed hands. A shared disk whose partition
+    // is reused is claimed only for that partition (its other partitions may be in use).
     let mut locks: Vec<LockedDisk> = Vec::new();
     for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
-        locks.push(LockedDisk::open(
+        locks.push(LockedDisk::open_pinned(
             &dw.disk,
             &dw.name,
+            &dw.identity,
+            &dw.disk,
             Duration::from_secs(10),
         )?);
     }
     let mut reuse_locks: Vec<LockedDisk> = Vec::new();
     for r in &plan.reuse {
         if !reuse_locks.iter().any(|l| l.path() == r.disk) {
-            reuse_locks.push(LockedDisk::open(
+            reuse_locks.push(LockedDisk::open_pinned(
                 &r.disk,
                 &r.disk_name,
+                &r.disk_identity,
+                &r.node,
                 Duration::from_secs(10),
             )?);
         }
@@ -235,6 +289,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
                 number: s.number,
                 node: node_of(&dw.name, &dw.disk, s.number),
                 partuuid: s.unique_guid,
+                start: s.kernel(dw.sector_size).start,
                 size: s.kernel(dw.sector_size).size,
             });
         }
@@ -267,6 +322,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             number: r.number,
             node: r.node.clone(),
             partuuid,
+            start: r.start_bytes,
             size: r.size_bytes,
         });
     }
@@ -285,6 +341,12 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
     let osd_id = commands::osd_new(env.client, &osd_uuid.to_string(), &secret)?;
     tracing::info!(osd = osd_id, uuid = %osd_uuid, "allocated");
     fault_point(4);
+
+    // The claims end here: mkfs and ceph-osd open the partitions exclusively themselves. Each
+    // partition is re-checked right before it is handed over (finish); the disks stay locked.
+    for lock in locks.iter_mut().chain(reuse_locks.iter_mut()) {
+        lock.release_claim();
+    }
 
     // 5-8, purging the id again if any of them fails.
     match finish(env, plan, &placed, osd_id, osd_uuid, &secret, &mut locks, &mut reuse_locks) {
@@ -315,6 +377,29 @@ fn finish(
         .first()
         .ok_or_else(|| Error::Usage("internal: no main partition".into()))?;
     let find = |role: Role| placed.iter().find(|p| p.role == role);
+
+    // Hand-over: every partition is still the one written, not mounted, not held.
+    for p in placed {
+        let disk_devno = locks
+            .iter()
+            .chain(reuse_locks.iter())
+            .find(|l| l.path() == p.disk)
+            .and_then(|l| devno_of(l.file()));
+        let want = crate::disk::identity::PartitionExpectation {
+            node: &p.node,
+            disk_devno: disk_devno.as_deref().unwrap_or(""),
+            number: p.number,
+            start_bytes: p.start,
+            size_bytes: p.size,
+        };
+        crate::disk::identity::check_partition(&want).map_err(|why| {
+            Error::refused(
+                &p.node,
+                why,
+                "it changed between the table write and mkfs: nothing more was written; check the device, then prepare again",
+            )
+        })?;
+    }
 
     // 5. The OSD directory.
     if is_mountpoint(&dir) {

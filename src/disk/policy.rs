@@ -1,0 +1,104 @@
+//! Which devices cephboot may touch at all: allow/deny patterns (`*` and `?` wildcards) on
+//! kernel names or `/dev` paths. The daemon's `allow`/`deny` configuration becomes one of these
+//! and travels with every job to the engine, which applies it to every device a plan touches —
+//! the disk that appeared, and each partner and partner disk found by label — not only to the
+//! device that was named.
+
+use serde::Serialize;
+
+/// Allow/deny patterns. Empty `allow` allows everything not denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DevicePolicy {
+    /// A device must match one of these (when any are given).
+    pub allow: Vec<String>,
+    /// A device matching one of these is never touched.
+    pub deny: Vec<String>,
+}
+
+impl DevicePolicy {
+    /// Whether nothing is restricted.
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    /// Whether the device with kernel name `name` (`/dev/name`) may be touched.
+    pub fn allows_name(&self, name: &str) -> bool {
+        let path = format!("/dev/{name}");
+        let hit = |p: &String| glob(p, name) || glob(p, &path);
+        (self.allow.is_empty() || self.allow.iter().any(hit)) && !self.deny.iter().any(hit)
+    }
+
+    /// Whether a device may be touched: a partition only when its whole disk is allowed too
+    /// (a pattern naming a disk covers its partitions) and the partition itself is not denied.
+    pub fn allows(&self, name: &str, disk_name: Option<&str>) -> bool {
+        match disk_name {
+            None => self.allows_name(name),
+            Some(disk) => {
+                let path = format!("/dev/{name}");
+                let denied = self.deny.iter().any(|p| glob(p, name) || glob(p, &path));
+                self.allows_name(disk) && !denied
+            }
+        }
+    }
+}
+
+/// `*` and `?` wildcards.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    pi = s + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_none_or(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_their_disk() {
+        let p = DevicePolicy {
+            allow: vec!["sd*".into(), "/dev/loop?".into()],
+            deny: vec!["sdc".into(), "sdb9".into()],
+        };
+        assert!(p.allows("sdb", None) && p.allows("loop3", None));
+        assert!(!p.allows("sdc", None), "denied disk");
+        assert!(
+            !p.allows("sdc1", Some("sdc")),
+            "a partition of a denied disk"
+        );
+        assert!(
+            !p.allows("sdb9", Some("sdb")),
+            "a denied partition of an allowed disk"
+        );
+        assert!(p.allows("sdb1", Some("sdb")));
+        assert!(
+            !p.allows("nvme0n1p1", Some("nvme0n1")),
+            "not allowed at all"
+        );
+        assert!(DevicePolicy::default().allows("anything", Some("any")));
+        assert!(DevicePolicy::default().is_open());
+        assert!(glob("*p1?", "loop0p12") && !glob("a*b", "ac"));
+    }
+}
