@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all deps build lint test unit-test integration-test vm-test demo demo-clean bench clean
+.PHONY: all deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
 
 all: build
 
@@ -46,6 +46,13 @@ bench: deps
 	bench/prepare/run
 	bench/pools/run
 	bench/daemon/run
+
+# Every fuzz target for FUZZ_SECONDS each, from the committed seeds in fuzz/corpus/<target>
+# (new inputs go to state/fuzz/<target>); cargo-fuzz is installed if missing. libFuzzer needs
+# nightly-only flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean

@@ -666,3 +666,104 @@ fn credentials_never_follow_a_redirect_to_another_host() {
     let seen: Vec<String> = got_other.try_iter().collect();
     assert!(seen.is_empty(), "the other host was asked: {seen:?}");
 }
+
+#[test]
+// A process blocked in the kernel's read cannot be reaped until the read returns: it is
+// waited for with a bound, and the test fails (naming it) rather than hang.
+#[allow(clippy::zombie_processes)]
+fn a_disk_that_stops_answering_reads_is_reported_and_the_others_are_listed() {
+    if !root_or_skip("consent: a stalled disk") {
+        return;
+    }
+    if !Path::new("/usr/lib/python3/dist-packages/fusepy.py").exists()
+        || !Path::new("/dev/fuse").exists()
+    {
+        required_or_skip(
+            "consent: a stalled disk",
+            "python3-fusepy and /dev/fuse (scripts/install-deps installs the package)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mnt = dir.path().join("m");
+    std::fs::create_dir(&mnt).unwrap();
+    let stall = dir.path().join("stall");
+    let mut server = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stall_fs.py"
+        ))
+        .arg(&mnt)
+        .arg((64 * MIB).to_string())
+        .arg(&stall)
+        .spawn()
+        .unwrap();
+    let img = mnt.join("disk.img");
+    let start = Instant::now();
+    while !img.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the FUSE server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dev = sh("losetup", &["-f", "--show", "-r", img.to_str().unwrap()])
+        .trim()
+        .to_string();
+    let bystander = LoopDisk::new(64 * MIB);
+    std::fs::write(&stall, "").unwrap();
+    sh("blockdev", &["--flushbufs", &dev]);
+    let started = Instant::now();
+    let mut list = Command::new(cephboot_bin())
+        .args(["disks", "list", "--format", "json", &dev, bystander.path()])
+        .env("CEPHBOOT_READ_DEADLINE_SECS", "3")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The answer comes after the deadline; the process itself can only be reaped once the
+    // kernel lets go of the stalled read (docs/consent.md), so stdout is read as it arrives.
+    let stdout = list.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    let answer = rx.recv_timeout(Duration::from_secs(40));
+    let took = started.elapsed();
+    // Let the stalled reads finish whatever happened, then clean up.
+    std::fs::remove_file(&stall).unwrap();
+    let mut exited = false;
+    let wait_start = Instant::now();
+    while wait_start.elapsed() < Duration::from_secs(30) {
+        if list.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("losetup").args(["-d", &dev]).output();
+    let _ = Command::new("umount").arg(&mnt).output();
+    let _ = server.kill();
+    let _ = server.wait();
+    let out = answer.expect("disks list gave no answer while a disk did not answer reads");
+    assert!(
+        exited,
+        "disks list did not exit once the disk answered again"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let stalled = device(&v, &dev);
+    assert_eq!(stalled["state"], "error", "{stalled:#}");
+    assert!(
+        stalled["reasons"]
+            .to_string()
+            .contains("did not answer reads within 3 s"),
+        "{stalled:#}"
+    );
+    assert_eq!(
+        device(&v, bystander.path())["state"],
+        "free",
+        "the other disk is listed as usual"
+    );
+    eprintln!("disks list answered after {took:?} with one disk stalled");
+}

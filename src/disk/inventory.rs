@@ -343,36 +343,128 @@ pub fn scan(roots: &Roots, filter: &Filter) -> Snapshot {
             kernel_parts: parts,
         });
     }
-    // Disks are read in parallel (reading and probing dominate); the order stays the walk's.
-    let threads = std::thread::available_parallelism()
-        .map_or(2, usize::from)
-        .clamp(1, 8)
-        .min(work.len().max(1));
-    let chunk = work.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<Device>> = std::thread::scope(|s| {
-        let handles: Vec<_> = work
-            .chunks(chunk)
-            .map(|part| {
-                let (mounts, swaps) = (&mounts, &swaps);
-                s.spawn(move || {
-                    part.iter()
-                        .flat_map(|w| {
-                            describe_disk(roots, &w.name, w.size, &w.kernel_parts, mounts, swaps)
-                        })
-                        .collect::<Vec<Device>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Vec::new()))
-            .collect()
-    });
+    let results = describe_all(roots, work, mounts, swaps, read_deadline());
     let mut snapshot = Snapshot::default();
     for r in results {
         snapshot.devices.extend(r);
     }
     snapshot
+}
+
+/// How long one disk may take to answer its reads before it is reported as not answering
+/// (`CEPHBOOT_READ_DEADLINE_SECS`, default 10).
+fn read_deadline() -> std::time::Duration {
+    let secs = std::env::var("CEPHBOOT_READ_DEADLINE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(10);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Describes every disk on worker threads, in walk order. A disk whose reads do not return
+/// within `deadline` (a dying disk, a loop file on a FUSE mount that blocks) becomes one
+/// entry with that error; its worker is left behind (blocked in the kernel) and a fresh one
+/// takes over the queue, so the other disks are still described.
+fn describe_all(
+    roots: &Roots,
+    work: Vec<DiskWork>,
+    mounts: BTreeMap<String, Vec<String>>,
+    swaps: Vec<PathBuf>,
+    deadline: std::time::Duration,
+) -> Vec<Vec<Device>> {
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Instant;
+    struct Queue {
+        next: usize,
+        started: Vec<Option<Instant>>,
+    }
+    let n = work.len();
+    let shared = Arc::new((roots.clone(), work, mounts, swaps));
+    let queue = Arc::new(Mutex::new(Queue {
+        next: 0,
+        started: vec![None; n],
+    }));
+    let (tx, rx) = mpsc::channel::<(usize, Vec<Device>)>();
+    let spawn_worker = || {
+        let (shared, queue, tx) = (shared.clone(), queue.clone(), tx.clone());
+        std::thread::spawn(move || loop {
+            let i = {
+                let Ok(mut q) = queue.lock() else { return };
+                let i = q.next;
+                if i >= q.started.len() {
+                    return;
+                }
+                q.next += 1;
+                if let Some(s) = q.started.get_mut(i) {
+                    *s = Some(Instant::now());
+                }
+                i
+            };
+            let (roots, work, mounts, swaps) = &*shared;
+            let Some(w) = work.get(i) else { return };
+            let devices = describe_disk(roots, &w.name, w.size, &w.kernel_parts, mounts, swaps);
+            if tx.send((i, devices)).is_err() {
+                return;
+            }
+        })
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(1, 8)
+        .min(n.max(1));
+    for _ in 0..threads {
+        spawn_worker();
+    }
+    let mut results: Vec<Option<Vec<Device>>> = vec![None; n];
+    let mut given_up = vec![false; n];
+    let mut open = n;
+    while open > 0 {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok((i, devices)) => {
+                if let (Some(slot), Some(false)) = (results.get_mut(i), given_up.get(i)) {
+                    if slot.is_none() {
+                        *slot = Some(devices);
+                        open -= 1;
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let late: Vec<usize> = match queue.lock() {
+            Ok(q) => q
+                .started
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| {
+                    s.is_some_and(|t| t.elapsed() > deadline)
+                        && results.get(*i).is_some_and(Option::is_none)
+                        && given_up.get(*i) == Some(&false)
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            Err(_) => break,
+        };
+        for i in late {
+            if let (Some(g), Some(w)) = (given_up.get_mut(i), shared.1.get(i)) {
+                *g = true;
+                open -= 1;
+                let mut d = Device::new(&w.name, &shared.0.dev, DeviceKind::Disk);
+                d.size_bytes = w.size;
+                d.errors.push(format!(
+                    "{} did not answer reads within {} s (a failing disk, or a loop file on a stalled mount): it is left alone",
+                    d.path.display(),
+                    deadline.as_secs()
+                ));
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(vec![d]);
+                }
+                spawn_worker();
+            }
+        }
+    }
+    results.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// One disk to describe: kernel name, size, and the partitions the kernel knows.

@@ -3,8 +3,7 @@
 //! uses gptman on a disk the caller holds locked.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use uuid::Uuid;
 
@@ -200,9 +199,27 @@ pub fn set_name_and_type(
     name: &str,
     type_guid: Uuid,
 ) -> std::io::Result<()> {
-    let encoded = PartitionName::encode(name).map_err(std::io::Error::other)?;
     let size = file.seek(SeekFrom::End(0))?;
-    let mut copies = read_copies(file, sector_size, size).map_err(std::io::Error::other)?;
+    edit_entry(file, sector_size, size, number, name, type_guid, |f| {
+        f.sync_data()
+    })?;
+    file.sync_all()
+}
+
+/// The edit of [`set_name_and_type`] on any seekable image of `disk_size` bytes; `barrier`
+/// runs after each copy is written (a flush to the device, so the backup is on disk before
+/// the primary changes). The fuzz targets drive it with tables the reader accepted.
+pub fn edit_entry<F: Read + Write + Seek>(
+    file: &mut F,
+    sector_size: u64,
+    disk_size: u64,
+    number: u32,
+    name: &str,
+    type_guid: Uuid,
+    mut barrier: impl FnMut(&mut F) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let encoded = PartitionName::encode(name).map_err(std::io::Error::other)?;
+    let mut copies = read_copies(file, sector_size, disk_size).map_err(std::io::Error::other)?;
     let mut name_field = [0u8; 72];
     for (chunk, unit) in name_field.chunks_exact_mut(2).zip(encoded.units()) {
         chunk.copy_from_slice(&unit.to_le_bytes());
@@ -211,8 +228,8 @@ pub fn set_name_and_type(
         let index = usize::try_from(number).unwrap_or(0);
         let at = index
             .checked_sub(1)
-            .map(|i| i * copy.entry_size)
-            .filter(|&at| at + copy.entry_size <= copy.entries.len());
+            .and_then(|i| i.checked_mul(copy.entry_size))
+            .filter(|&at| at.saturating_add(copy.entry_size) <= copy.entries.len());
         let entry = at
             .and_then(|at| copy.entries.get_mut(at..at + copy.entry_size))
             .filter(|e| e.get(0..16).is_some_and(|g| g.iter().any(|&b| b != 0)))
@@ -238,12 +255,18 @@ pub fn set_name_and_type(
             c.copy_from_slice(&header_crc.to_le_bytes());
         }
     }
+    // Backup first, so the primary, which readers prefer, changes last.
     for copy in copies.iter().rev() {
-        file.write_all_at(&copy.entries, copy.entries_lba * sector_size)?;
-        file.write_all_at(&copy.header, copy.header_lba * sector_size)?;
-        file.sync_data()?;
+        file.seek(SeekFrom::Start(
+            copy.entries_lba.saturating_mul(sector_size),
+        ))?;
+        file.write_all(&copy.entries)?;
+        file.seek(SeekFrom::Start(copy.header_lba.saturating_mul(sector_size)))?;
+        file.write_all(&copy.header)?;
+        file.flush()?;
+        barrier(file)?;
     }
-    file.sync_all()
+    Ok(())
 }
 
 #[cfg(test)]

@@ -204,6 +204,18 @@ pub fn cloud_settings(name: &str, clouds_file: Option<&Path>) -> Result<Settings
     {
         merge(&mut doc, read_yaml(&secure)?);
     }
+    settings_of(&doc, name, &path.display().to_string())
+}
+
+/// The settings of cloud `name` in clouds.yaml text (`source` names it in errors): what
+/// [`cloud_settings`] does after reading the files, for tests and the fuzz target.
+pub fn settings_from_text(text: &str, name: &str, source: &str) -> Result<Settings> {
+    let doc: Yaml = serde_yaml::from_str(text)
+        .map_err(|e| Error::Usage(format!("{source} is not valid YAML: {e}")))?;
+    settings_of(&doc, name, source)
+}
+
+fn settings_of(doc: &Yaml, name: &str, source: &str) -> Result<Settings> {
     let clouds = doc.get("clouds").cloned().unwrap_or(Yaml::Null);
     let Some(cloud) = clouds.get(name) else {
         let known: Vec<String> = clouds
@@ -215,8 +227,7 @@ pub fn cloud_settings(name: &str, clouds_file: Option<&Path>) -> Result<Settings
             })
             .unwrap_or_default();
         return Err(Error::NotFound(format!(
-            "cloud {name:?} is not in {} (it has: {})",
-            path.display(),
+            "cloud {name:?} is not in {source} (it has: {})",
             known.join(", ")
         )));
     };
