@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
+.PHONY: all release-roots-bg deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
 
 all: build
 
@@ -20,12 +20,21 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The whole suite: unit tests (no root needed), integration tests on loop devices and a
-# real Ceph cluster (root), then vm-tests: the device layer on a stock Debian kernel with
+# real Ceph cluster (root; Ceph 16 on the host, 18 and 20 in Debian roots), then vm-tests: the device layer on a stock Debian kernel with
 # udevd, in QEMU (docs/vm-tests.md). Test threads are limited: each cluster test runs its
 # own mon/mgr/osd.
-test: deps lint
+test: deps release-roots-bg lint
 	$(CARGO) test --workspace --all-targets -- --test-threads=2
 	vm-tests/run
+
+# The Debian roots with Ceph 18 and 20 (tests/releases.rs) build in the background while the
+# code is linted and built; the release tests wait for them (the script locks per suite).
+release-roots-bg:
+	@mkdir -p state/releases
+	@( tests/releases/root build trixie && tests/releases/root umount trixie && \
+	   tests/releases/root build sid && tests/releases/root umount sid ) \
+	   > state/releases/prefetch.log 2>&1 &
+	@echo "release roots: building in the background (state/releases/prefetch.log)"
 
 unit-test: deps
 	$(CARGO) test --workspace --lib --bins

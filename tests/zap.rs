@@ -268,6 +268,36 @@ fn foreign_bluestore_osd_needs_force() {
 }
 
 #[test]
+fn a_label_copy_at_10_gib_alone_still_needs_force_and_zap_removes_it() {
+    if !root_or_skip("bluestore label copies") {
+        return;
+    }
+    // Squid and later keep copies at 1, 10, 100 and 1000 GiB; the first one may be gone (a
+    // `wipefs` of the start), the copy still says whose OSD this was. Sparse: 11 GiB costs
+    // nothing.
+    let d = LoopDisk::new(11 * GIB);
+    let bystander = LoopDisk::new(64 * MIB);
+    let other = bystander.checksum();
+    let fsid = "99999999-2222-3333-4444-555555555555";
+    write_at(&d.dev, 10 * GIB, &bluestore_label(fsid));
+    let before = d.sparse_checksum();
+    let (code, v) = cephboot_json(&["disks", "zap", d.path()]);
+    assert_eq!(code, 3, "{v:#}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(fsid),
+        "{v:#}"
+    );
+    assert_eq!(d.sparse_checksum(), before, "refused: nothing written");
+    let (code, v) = cephboot_json(&["disks", "zap", d.path(), "--force"]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        read_at(&d, 10 * GIB, 4096).iter().all(|&b| b == 0),
+        "the copy is gone"
+    );
+    assert_eq!(bystander.checksum(), other);
+}
+
+#[test]
 fn partitions_are_refused_and_unknown_devices_not_found() {
     if !root_or_skip("usage errors") {
         return;

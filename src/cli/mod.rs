@@ -479,7 +479,8 @@ pub struct PrepareArgs {
 pub enum StoreArg {
     /// BlueStore.
     Bluestore,
-    /// FileStore (deprecated by Ceph, still supported by Ceph 16).
+    /// FileStore: Ceph 16 (Pacific) and 17 (Quincy) only; on a cluster of 18 (Reef) or later
+    /// it is refused before anything is written.
     Filestore,
 }
 

@@ -158,6 +158,11 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         Some((c, _)) => Some(commands::fsid(c)?),
         None => None,
     };
+    // The release decides what can be created (FileStore ends with Reef): learned once.
+    let release = match &cluster {
+        Some((c, _)) => Some(crate::ceph::release::of_cluster(c)?),
+        None => None,
+    };
     let host = hostname();
     for entry in entries {
         match entry {
@@ -229,6 +234,19 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
                         continue;
                     }
                 };
+                if let Some(r) = release
+                    .as_ref()
+                    .filter(|r| plan.store == Store::Filestore && !r.supports_filestore())
+                {
+                    let reason = format!(
+                        "filestore cannot be created on this cluster, which runs {r}: Ceph removed FileStore in Reef (18); prepare it as bluestore ({}, or --store bluestore for an unlabelled disk)",
+                        grammar.bootstrap(crate::disk::label::Role::Bluestore, plan.group.as_deref())
+                    );
+                    let (item, e) = refused_item(&device, reason, false);
+                    items.push(item);
+                    first_error.get_or_insert(e);
+                    continue;
+                }
                 let env = prepare::Env {
                     client,
                     conf,

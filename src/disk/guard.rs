@@ -255,17 +255,23 @@ pub fn gather(snapshot: &Snapshot, disk: &Path) -> Facts {
             facts.exclusive_failures.push((node.clone(), e.to_string()));
         }
     }
-    // BlueStore labels at the start of the disk and of each partition (read through the disk,
-    // so partitions the kernel does not know are checked too).
-    let mut starts: BTreeMap<u64, PathBuf> = BTreeMap::new();
+    // BlueStore labels at the start of the disk and of each partition, and the copies newer
+    // releases keep at 1, 10, 100 and 1000 GiB (read through the disk, so partitions the
+    // kernel does not know are checked too). The first label found speaks for the device.
+    let mut starts: BTreeMap<u64, (PathBuf, u64)> = BTreeMap::new();
     for d in &facts.devices {
-        starts.insert(d.start_bytes.unwrap_or(0), d.path.clone());
+        starts.insert(d.start_bytes.unwrap_or(0), (d.path.clone(), d.size_bytes));
     }
-    for (offset, path) in starts {
-        if let Some(label) = read_head(disk, offset, 4096)
-            .as_deref()
-            .and_then(bluestore::parse)
-        {
+    for (start, (path, size)) in starts {
+        let found = bluestore::LABEL_OFFSETS
+            .iter()
+            .filter(|&&off| off.saturating_add(4096) <= size)
+            .find_map(|&off| {
+                read_head(disk, start.saturating_add(off), 4096)
+                    .as_deref()
+                    .and_then(bluestore::parse)
+            });
+        if let Some(label) = found {
             facts.bluestore_labels.push((path, label));
         }
     }

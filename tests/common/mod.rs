@@ -225,3 +225,4 @@ pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
 pub mod cluster;
 pub mod daemon;
 pub mod openstack;
+pub mod release;
