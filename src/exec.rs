@@ -38,6 +38,13 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
     let bin = resolve(name)?;
     let line = format!("{} {}", bin.display(), args.join(" "));
     tracing::debug!(command = %line, "running");
+    if STOP_CODE.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        return Err(Error::Command {
+            command: line,
+            status: "not started".into(),
+            stderr: "cephboot is stopping (signal)".into(),
+        });
+    }
     let own_group = !in_job_group();
     let mut cmd = test_delayed(name, &bin, args);
     if own_group {
@@ -53,6 +60,7 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::io(format!("starting {line}"), e))?;
+    let _registered = Registered::new(own_group.then(|| child.id()));
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         use std::io::Write;
         stdin
@@ -147,6 +155,88 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Process groups of the programs this process is running now (for the signal handler).
+static RUNNING_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A running program's group, registered for [`stop_programs_on_signals`] while it runs.
+struct Registered(Option<u32>);
+
+impl Registered {
+    fn new(pgid: Option<u32>) -> Self {
+        if let (Some(g), Ok(mut list)) = (pgid, RUNNING_GROUPS.lock()) {
+            list.push(g);
+        }
+        Registered(pgid)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let (Some(g), Ok(mut list)) = (self.0, RUNNING_GROUPS.lock()) {
+            list.retain(|&x| x != g);
+        }
+    }
+}
+
+/// For a command-line run: on SIGINT, SIGTERM or SIGHUP, kill the process group of every
+/// program cephboot is running, wait until none of it is left, then exit (130, 143, 129).
+/// A Ctrl-C or a deployer's timeout never leaves mkfs writing to a disk whose lock is gone;
+/// the next run recovers the interrupted preparation.
+pub fn stop_programs_on_signals() {
+    std::thread::spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            let code = tokio::select! {
+                _ = int.recv() => 130,
+                _ = term.recv() => 143,
+                _ = hup.recv() => 129,
+            };
+            STOP_CODE.store(code, std::sync::atomic::Ordering::SeqCst);
+            let groups = RUNNING_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+            for g in &groups {
+                kill_group_and_wait(*g, Duration::from_secs(10));
+            }
+            if !groups.is_empty() {
+                // The engine sees its program fail and rolls back (an allocated OSD id is
+                // purged); `main` then exits with the signal's code. Bounded.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            report_stopped();
+            std::process::exit(code);
+        });
+    });
+}
+
+/// The exit code of the signal that stopped this run (0: none).
+static STOP_CODE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The exit code to leave with when a signal stopped this run (130 SIGINT, 143 SIGTERM, 129
+/// SIGHUP), after saying so on stderr.
+pub fn stopped_by_signal() -> Option<i32> {
+    let code = STOP_CODE.load(std::sync::atomic::Ordering::SeqCst);
+    (code != 0).then(|| {
+        report_stopped();
+        code
+    })
+}
+
+fn report_stopped() {
+    eprintln!("cephboot: stopped by a signal, and so were the programs it was running; the next run recovers anything left half done");
 }
 
 /// Whether this cephboot runs as a daemon job (whose process group the daemon owns).

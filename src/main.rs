@@ -77,7 +77,16 @@ struct ErrorBody<'a> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
-    match run(&cli) {
+    // The daemon handles its own signals (it drains its jobs); every other command stops the
+    // programs it runs with it.
+    if !matches!(cli.command, Command::Daemon(_)) {
+        cephboot::exec::stop_programs_on_signals();
+    }
+    let result = run(&cli);
+    if let Some(code) = cephboot::exec::stopped_by_signal() {
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code() as i32;

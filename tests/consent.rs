@@ -767,3 +767,80 @@ fn a_disk_that_stops_answering_reads_is_reported_and_the_others_are_listed() {
     );
     eprintln!("disks list answered after {took:?} with one disk stalled");
 }
+
+#[test]
+fn sigterm_during_mkfs_stops_mkfs_too() {
+    if !root_or_skip("consent: SIGTERM stops the programs") {
+        return;
+    }
+    let disk = LoopDisk::new(2 * GIB);
+    let c = TestCluster::new();
+    let mut prepare = Command::new(cephboot_bin())
+        .args([
+            "--state-dir",
+            &c.dir(),
+            "osd",
+            "prepare",
+            disk.path(),
+            "--store",
+            "filestore",
+            "--journal-size",
+            "256M",
+        ])
+        .env("CEPHBOOT_TEST_DELAY_EXEC", "mkfs.xfs:600")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let on_disk = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .filter(|cmd| cmd.contains(&disk.part(1)) && cmd.contains("sleep 600"))
+            .collect()
+    };
+    let start = Instant::now();
+    while on_disk().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "mkfs.xfs never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sh("kill", &["-TERM", &prepare.id().to_string()]);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = prepare.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "cephboot did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    let _ = prepare.stderr.take().unwrap().read_to_string(&mut err);
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("stopped by a signal"), "{err}");
+    assert!(
+        on_disk().is_empty(),
+        "mkfs.xfs outlived cephboot: {:?}",
+        on_disk()
+    );
+    // The stopped run purged the id it had allocated on its way out; the next run prepares
+    // the disk, and the cluster has one OSD, no orphan.
+    let v = c.cb_ok(&[
+        "osd",
+        "prepare",
+        disk.path(),
+        "--store",
+        "filestore",
+        "--journal-size",
+        "256M",
+    ]);
+    assert_eq!(v["osds"][0]["action"], "created", "{v:#}");
+    assert_eq!(c.osds().len(), 1, "no orphan id: {:?}", c.osds());
+}
