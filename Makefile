@@ -24,7 +24,7 @@ lint: deps
 # udevd, in QEMU (docs/vm-tests.md). Test threads are limited: each cluster test runs its
 # own mon/mgr/osd.
 test: deps release-roots-bg lint
-	$(CARGO) test --workspace --all-targets -- --test-threads=2
+	$(CARGO) test --workspace --all-targets --no-fail-fast -- --test-threads=2
 	vm-tests/run
 
 # The Debian roots with Ceph 18 and 20 (tests/releases.rs) build in the background while the

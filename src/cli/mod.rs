@@ -535,7 +535,11 @@ pub enum DisksCommand {
     /// Every safety guard is checked for every named disk before the first byte is written:
     /// mounted, held by dm/md/LVM, swap, the system disk, open by a process (named), in use
     /// by a ceph-osd, read-only, or a BlueStore OSD of another cluster (needs --force).
-    /// Afterwards the disk is probed again and the command fails if anything is left.
+    /// Right before each disk is written it is claimed exclusively and checked to be the one
+    /// judged (device number, size, disk sequence number, serial or loop backing file, GPT
+    /// disk GUID): a disk that changed hands or got mounted meanwhile is refused (exit 3),
+    /// nothing written. Afterwards the disk is probed again and the command fails if
+    /// anything is left.
     Zap(ZapArgs),
 }
 

@@ -31,6 +31,7 @@ impl HotDisk {
             .trim()
             .to_string();
         self.dev = Some(d.clone());
+        super::clear_stale_partitions(&d);
         d
     }
     pub fn detach(&mut self) {

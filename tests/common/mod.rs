@@ -47,6 +47,12 @@ pub fn sh(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Removes kernel partitions of `dev` that its (new) medium's table does not explain: those a
+/// previous user of the loop number left behind.
+pub fn clear_stale_partitions(dev: &str) {
+    let _ = Command::new("partx").args(["-d", dev]).output();
+}
+
 /// A sparse file attached as a loop device; detached and deleted on drop (also on panic).
 pub struct LoopDisk {
     pub dev: PathBuf,
@@ -68,6 +74,9 @@ impl LoopDisk {
         let dev = sh("losetup", &["-f", "--show", file.to_str().unwrap()])
             .trim()
             .to_string();
+        // This kernel keeps BLKPG partitions across a detach: a loop number another test just
+        // gave back may still list its partitions (../shared/TESTING.md).
+        clear_stale_partitions(&dev);
         LoopDisk {
             dev: PathBuf::from(dev),
             file,
