@@ -96,6 +96,19 @@ pub enum Error {
     /// code and a one-line summary remain.
     #[error("{0}")]
     AlreadyReported(Box<Error>),
+    /// A broken internal invariant: a bug in cephboot, never the user's doing (exit 1).
+    #[error("internal error: {0} (a bug in cephboot; please report it)")]
+    Internal(String),
+    /// A step failed and undoing it failed too: both are kept.
+    #[error("{cause}; and {undo} failed: {rollback}")]
+    Rollback {
+        /// What failed first.
+        cause: Box<Error>,
+        /// What undoing it was (`removing osd.3 again`).
+        undo: String,
+        /// Why undoing it failed.
+        rollback: Box<Error>,
+    },
     /// Waited too long.
     #[error("timed out{} waiting for {what} (--timeout sets the bound)", after(*seconds))]
     Timeout {
@@ -121,6 +134,8 @@ impl Error {
             Error::Timeout { .. } => ExitCode::Timeout,
             Error::AlreadyReported(e) => e.exit_code(),
             Error::OpenStack { .. } => ExitCode::OpenStack,
+            Error::Internal(_) => ExitCode::Failure,
+            Error::Rollback { cause, .. } => cause.exit_code(),
         }
     }
 
@@ -137,6 +152,8 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::AlreadyReported(e) => e.kind(),
             Error::OpenStack { .. } => "openstack",
+            Error::Internal(_) => "internal",
+            Error::Rollback { cause, .. } => cause.kind(),
         }
     }
 

@@ -325,6 +325,16 @@ fn a_device_swapped_or_mounted_between_check_and_write_is_not_written() {
     assert!(c.osds().is_empty());
 }
 
+/// The command line of every process on the machine.
+fn command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .collect()
+}
+
 fn wait_paused(gate: &Path) {
     let mut at = gate.as_os_str().to_owned();
     at.push(".at");
@@ -549,11 +559,8 @@ fn a_timed_out_job_leaves_no_process_of_its_group_behind() {
     assert!(text.contains("its process group was killed"), "{text}");
     assert!(!text.contains("stuck"), "{text}");
     // Nothing that was started for the job (the sleeping shell, mkfs.xfs) is left.
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+    let left: Vec<String> = command_lines()
+        .into_iter()
         .filter(|cmd| cmd.contains(&dev) && !cmd.contains("cephboot daemon"))
         .collect();
     assert!(left.is_empty(), "processes still on {dev}: {left:?}");
@@ -802,11 +809,8 @@ fn sigterm_during_mkfs_stops_mkfs_too() {
         .spawn()
         .unwrap();
     let on_disk = || -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        command_lines()
+            .into_iter()
             .filter(|cmd| cmd.contains(&disk.part(1)) && cmd.contains("sleep 600"))
             .collect()
     };

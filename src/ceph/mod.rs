@@ -5,4 +5,5 @@
 pub mod client;
 pub mod commands;
 pub mod conf;
+pub mod double;
 pub mod release;

@@ -108,4 +108,21 @@ mod tests {
         assert_eq!(Release::parse("garbage"), None);
         assert_eq!(Release::parse(""), None);
     }
+
+    #[test]
+    fn the_oldest_monitor_decides_during_an_upgrade() {
+        let c = crate::ceph::double::ScriptedClient::new().answer(
+            "versions",
+            serde_json::json!({"mon": {
+                "ceph version 18.2.7 (x) reef (stable)": 2,
+                "ceph version 16.2.15 (y) pacific (stable)": 1
+            }}),
+        );
+        let r = of_cluster(&c).unwrap();
+        assert_eq!((r.major, r.name.as_str()), (16, "pacific"));
+        assert!(r.supports_filestore());
+        let bad =
+            crate::ceph::double::ScriptedClient::new().answer("versions", serde_json::json!({}));
+        assert!(of_cluster(&bad).is_err());
+    }
 }

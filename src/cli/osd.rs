@@ -13,8 +13,9 @@ use crate::disk::classify::classify;
 use crate::disk::inventory::{self, Filter, Roots, Snapshot};
 use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
-use crate::osd::plan::{self, PlanEntry, PrepareRequest};
-use crate::osd::{activate, prepare, target};
+use crate::osd::batch::{self, Action};
+use crate::osd::plan::PrepareRequest;
+use crate::osd::{activate, target};
 
 fn scan() -> Snapshot {
     inventory::scan(
@@ -40,57 +41,6 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// One device's prepare result.
-#[derive(Debug, Serialize)]
-struct PrepareItem {
-    device: String,
-    /// `created`, `unchanged`, `would_create`, `refused`, `failed`.
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    osd_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prepared: Option<prepare::Prepared>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<plan::OsdPlan>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-}
-
-impl PrepareItem {
-    fn new(device: &std::path::Path, action: &'static str) -> Self {
-        PrepareItem {
-            device: device.display().to_string(),
-            action,
-            osd_id: None,
-            prepared: None,
-            plan: None,
-            reason: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct PrepareReport {
-    dry_run: bool,
-    changed: bool,
-    osds: Vec<PrepareItem>,
-}
-
-/// The report line and the error of a refused device (printed at once).
-fn refused_item(device: &std::path::Path, reason: String, usage: bool) -> (PrepareItem, Error) {
-    let e = if usage {
-        Error::Usage(format!("{}: {reason}", device.display()))
-    } else {
-        Error::refused(device, reason.clone(), "nothing was written to it")
-    };
-    eprintln!("cephboot: {e}");
-    let item = PrepareItem {
-        reason: Some(reason),
-        ..PrepareItem::new(device, "refused")
-    };
-    (item, e)
-}
-
 fn connect(global: &Global) -> Result<(RadosClient, CephConf)> {
     let opts = global.connect_options();
     let conf = CephConf::read(&opts.conf).map_err(|e| {
@@ -100,6 +50,90 @@ fn connect(global: &Global) -> Result<(RadosClient, CephConf)> {
         ))
     })?;
     Ok((RadosClient::connect(&opts)?, conf))
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Created => "created",
+        Action::Unchanged => "unchanged",
+        Action::WouldCreate => "would_create",
+        Action::Refused => "refused",
+        Action::Failed => "failed",
+    }
+}
+
+/// The table rendering of an `osd prepare` report.
+fn print_prepare_table(report: &batch::PrepareReport) {
+    for i in &report.osds {
+        match (&i.prepared, &i.plan, &i.reason) {
+            (Some(p), _, _) => {
+                println!(
+                    "{}: created osd.{} ({}, uuid {})",
+                    i.device, p.osd_id, p.store, p.osd_uuid
+                );
+                for part in &p.partitions {
+                    println!(
+                        "  {} {} {}",
+                        part.path.display(),
+                        part.role.as_str(),
+                        part.name
+                    );
+                }
+            }
+            (_, Some(pl), _) => {
+                println!(
+                    "{}: would create a {} OSD (dry run, nothing written)",
+                    i.device, pl.store
+                );
+                if let Some(u) = pl.resume_osd_uuid {
+                    println!("  clean up the interrupted preparation of OSD uuid {u} first");
+                }
+                for dw in std::iter::once(&pl.main).chain(pl.extra_disks.iter()) {
+                    println!("  wipe {} and write a new GPT:", dw.disk.display());
+                    for p in &dw.partitions {
+                        let size = p
+                            .size_bytes
+                            .map_or("rest of disk".to_string(), super::output::human_size);
+                        println!(
+                            "    partition {} {} ({size}) labelled {}",
+                            p.number,
+                            p.role.as_str(),
+                            p.label
+                        );
+                    }
+                }
+                for r in &pl.reuse {
+                    println!(
+                        "  reuse {} as {} (wiped)",
+                        r.node.display(),
+                        r.role.as_str()
+                    );
+                }
+                for sib in &pl.siblings {
+                    println!(
+                        "  erase {} with its disk: {}{}",
+                        sib.node.display(),
+                        sib.holds
+                            .as_deref()
+                            .unwrap_or("no signature (refused at write time if it holds data)"),
+                        if sib.consented { " (--wipe)" } else { "" }
+                    );
+                }
+            }
+            (_, _, reason) => println!(
+                "{}: {}{}{}",
+                i.device,
+                action_word(i.action),
+                i.osd_id
+                    .map(|id| format!(" (osd.{id})"))
+                    .unwrap_or_default(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// Runs `osd prepare`.
@@ -133,226 +167,35 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         journal_size: target::parse_size(&args.journal_size)?,
         wal_size: target::parse_size(&args.wal_size)?,
     };
-    let snapshot = scan();
-    let entries = plan::plan(&snapshot, &classify(&snapshot, grammar), grammar, &req);
-    if args.all_bootstrap && entries.is_empty() {
-        tracing::warn!(
-            "no disk carries a bootstrap label ({}...); see `cephboot disks list`",
-            grammar.bootstrap(crate::disk::label::Role::FilestoreData, None)
-        );
-    }
-
-    let mut items = Vec::new();
-    let mut first_error: Option<Error> = None;
-    let needs_cluster = !args.dry_run
-        && entries
-            .iter()
-            .any(|e| matches!(e, PlanEntry::Prepare { .. }));
-    // The cluster must answer before any disk is touched.
-    let cluster = if needs_cluster {
-        Some(connect(global)?)
-    } else {
-        None
-    };
-    let fsid = match &cluster {
-        Some((c, _)) => Some(commands::fsid(c)?),
-        None => None,
-    };
-    // The release decides what can be created (FileStore ends with Reef): learned once.
-    let release = match &cluster {
-        Some((c, _)) => Some(crate::ceph::release::of_cluster(c)?),
-        None => None,
-    };
     let host = hostname();
-    for entry in entries {
-        match entry {
-            PlanEntry::Unchanged { device, osd_id } => items.push(PrepareItem {
-                osd_id,
-                ..PrepareItem::new(&device, "unchanged")
-            }),
-            PlanEntry::Refused {
-                device,
-                reason,
-                usage,
-            } => {
-                let (item, e) = refused_item(&device, reason, usage);
-                items.push(item);
-                first_error.get_or_insert(e);
-            }
-            PlanEntry::Prepare { device, plan } if args.dry_run => items.push(PrepareItem {
-                plan: Some(*plan),
-                ..PrepareItem::new(&device, "would_create")
-            }),
-            PlanEntry::Prepare { device, .. } => {
-                let (Some((client, conf)), Some(fsid)) = (&cluster, &fsid) else {
-                    continue;
-                };
-                // Re-plan this device on a fresh snapshot: an earlier OSD may have changed a
-                // shared disk.
-                let fresh = scan();
-                let verdicts = classify(&fresh, grammar);
-                let mut one = req.clone();
-                one.disks = vec![fresh
-                    .find(&device)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default()];
-                one.all_bootstrap = false;
-                let planned = plan::plan(&fresh, &verdicts, grammar, &one)
-                    .into_iter()
-                    .next();
-                let plan = match planned {
-                    Some(PlanEntry::Prepare { plan, .. }) => plan,
-                    // What an earlier OSD of this run changed can make this one unchanged
-                    // or refused now: report it, never drop it.
-                    Some(PlanEntry::Unchanged { device, osd_id }) => {
-                        items.push(PrepareItem {
-                            osd_id,
-                            ..PrepareItem::new(&device, "unchanged")
-                        });
-                        continue;
-                    }
-                    Some(PlanEntry::Refused {
-                        device,
-                        reason,
-                        usage,
-                    }) => {
-                        let (item, e) = refused_item(&device, reason, usage);
-                        items.push(item);
-                        first_error.get_or_insert(e);
-                        continue;
-                    }
-                    None => {
-                        let e = Error::NotFound(format!(
-                            "{} vanished before it could be prepared",
-                            device.display()
-                        ));
-                        items.push(PrepareItem {
-                            reason: Some(e.to_string()),
-                            ..PrepareItem::new(&device, "failed")
-                        });
-                        first_error.get_or_insert(e);
-                        continue;
-                    }
-                };
-                if let Some(r) = release
-                    .as_ref()
-                    .filter(|r| plan.store == Store::Filestore && !r.supports_filestore())
-                {
-                    let reason = format!(
-                        "filestore cannot be created on this cluster, which runs {r}: Ceph removed FileStore in Reef (18); prepare it as bluestore ({}, or --store bluestore for an unlabelled disk)",
-                        grammar.bootstrap(crate::disk::label::Role::Bluestore, plan.group.as_deref())
-                    );
-                    let (item, e) = refused_item(&device, reason, false);
-                    items.push(item);
-                    first_error.get_or_insert(e);
-                    continue;
-                }
-                let env = prepare::Env {
-                    client,
-                    conf,
-                    cluster: &global.cluster,
-                    fsid,
-                    grammar,
-                    host: &host,
-                    wipe: args.wipe,
-                };
-                tracing::info!(device = %device.display(), store = %plan.store, "preparing");
-                match prepare::prepare(&env, &fresh, &plan) {
-                    Ok(p) => items.push(PrepareItem {
-                        osd_id: Some(p.osd_id),
-                        prepared: Some(p),
-                        ..PrepareItem::new(&device, "created")
-                    }),
-                    Err(e) => {
-                        eprintln!("cephboot: {}: {e}", device.display());
-                        items.push(PrepareItem {
-                            reason: Some(e.to_string()),
-                            ..PrepareItem::new(&device, "failed")
-                        });
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
+    let connect = || -> Result<batch::Cluster> {
+        let (client, conf) = connect(global)?;
+        Ok(batch::Cluster {
+            client: Box::new(client),
+            conf,
+        })
+    };
+    let ctx = batch::Context {
+        grammar,
+        cluster_name: &global.cluster,
+        host: &host,
+        dry_run: args.dry_run,
+        scan: &scan,
+        connect: &connect,
+    };
+    let mut report = batch::prepare_all(&req, &ctx)?;
+    for i in &report.osds {
+        match (i.action, &i.error) {
+            (Action::Refused, Some(e)) => eprintln!("cephboot: {e}"),
+            (Action::Failed, Some(e)) => eprintln!("cephboot: {}: {e}", i.device),
+            _ => {}
         }
     }
-    let report = PrepareReport {
-        dry_run: args.dry_run,
-        changed: items.iter().any(|i| i.action == "created"),
-        osds: items,
-    };
+    let first_error = report.first_error();
     if global.format != Format::Table {
         print_json(global.format, &report);
     } else {
-        for i in &report.osds {
-            match (&i.prepared, &i.plan, &i.reason) {
-                (Some(p), _, _) => {
-                    println!(
-                        "{}: created osd.{} ({}, uuid {})",
-                        i.device, p.osd_id, p.store, p.osd_uuid
-                    );
-                    for part in &p.partitions {
-                        println!(
-                            "  {} {} {}",
-                            part.path.display(),
-                            part.role.as_str(),
-                            part.name
-                        );
-                    }
-                }
-                (_, Some(pl), _) => {
-                    println!(
-                        "{}: would create a {} OSD (dry run, nothing written)",
-                        i.device, pl.store
-                    );
-                    if let Some(u) = pl.resume_osd_uuid {
-                        println!("  clean up the interrupted preparation of OSD uuid {u} first");
-                    }
-                    for dw in std::iter::once(&pl.main).chain(pl.extra_disks.iter()) {
-                        println!("  wipe {} and write a new GPT:", dw.disk.display());
-                        for p in &dw.partitions {
-                            let size = p
-                                .size_bytes
-                                .map_or("rest of disk".to_string(), super::output::human_size);
-                            println!(
-                                "    partition {} {} ({size}) labelled {}",
-                                p.number,
-                                p.role.as_str(),
-                                p.label
-                            );
-                        }
-                    }
-                    for r in &pl.reuse {
-                        println!(
-                            "  reuse {} as {} (wiped)",
-                            r.node.display(),
-                            r.role.as_str()
-                        );
-                    }
-                    for sib in &pl.siblings {
-                        println!(
-                            "  erase {} with its disk: {}{}",
-                            sib.node.display(),
-                            sib.holds
-                                .as_deref()
-                                .unwrap_or("no signature (refused at write time if it holds data)"),
-                            if sib.consented { " (--wipe)" } else { "" }
-                        );
-                    }
-                }
-                (_, _, reason) => println!(
-                    "{}: {}{}{}",
-                    i.device,
-                    i.action,
-                    i.osd_id
-                        .map(|id| format!(" (osd.{id})"))
-                        .unwrap_or_default(),
-                    reason
-                        .as_ref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ),
-            }
-        }
+        print_prepare_table(&report);
     }
     match first_error {
         Some(e) => Err(Error::AlreadyReported(Box::new(e))),

@@ -25,6 +25,7 @@ use crate::disk::inventory::{self, Filter, Roots};
 use crate::disk::label::LabelGrammar;
 use crate::disk::uevent;
 use crate::error::{Error, Result};
+use crate::osd::batch::{Action, ItemSummary};
 
 /// How the daemon runs.
 #[derive(Debug, Clone)]
@@ -486,17 +487,18 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     let result = match child(shared, id, &args).await {
         Err(e) => Err(e),
         Ok(v) => {
-            let item = v
+            // The child's report, read back as the engine's own type.
+            let item: Option<ItemSummary> = v
                 .get("osds")
                 .and_then(|o| o.get(0))
                 .cloned()
-                .unwrap_or(Value::Null);
-            match (
-                item.get("action").and_then(Value::as_str),
-                item.get("osd_id").and_then(Value::as_u64),
-            ) {
-                (Some("created" | "unchanged"), Some(osd)) => {
-                    let osd = u32::try_from(osd).unwrap_or(u32::MAX);
+                .and_then(|i| serde_json::from_value(i).ok());
+            match item {
+                Some(ItemSummary {
+                    action: Action::Created | Action::Unchanged,
+                    osd_id: Some(osd),
+                    ..
+                }) => {
                     if let Some(j) = shared.state().job_mut(id) {
                         j.osd_id = Some(osd);
                     }
@@ -508,7 +510,10 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
                             .map(|_| osd)
                     }
                 }
-                _ => Err(format!("unexpected result: {item}")),
+                Some(other) => Err(other
+                    .reason
+                    .unwrap_or_else(|| format!("unexpected result: {:?}", other.action))),
+                None => Err(format!("unexpected result: {v}")),
             }
         }
     };

@@ -258,13 +258,22 @@ pub fn gather(snapshot: &Snapshot, disk: &Path) -> Facts {
     // BlueStore labels at the start of the disk and of each partition, and the copies newer
     // releases keep at 1, 10, 100 and 1000 GiB (read through the disk, so partitions the
     // kernel does not know are checked too). The first label found speaks for the device.
-    let mut starts: BTreeMap<u64, (PathBuf, u64)> = BTreeMap::new();
+    // A copy speaks only for a device that holds nothing else (no signature, no table): on a
+    // disk that now carries other filesystems, a copy inside them is a stale leftover that
+    // zap removes without --force.
+    let mut starts: BTreeMap<u64, (PathBuf, u64, bool)> = BTreeMap::new();
     for d in &facts.devices {
-        starts.insert(d.start_bytes.unwrap_or(0), (d.path.clone(), d.size_bytes));
+        let bare = d.signatures.is_empty()
+            && matches!(d.table, None | Some(super::inventory::TableInfo::None));
+        starts.insert(
+            d.start_bytes.unwrap_or(0),
+            (d.path.clone(), d.size_bytes, bare),
+        );
     }
-    for (start, (path, size)) in starts {
+    for (start, (path, size, bare)) in starts {
         let found = bluestore::LABEL_OFFSETS
             .iter()
+            .filter(|&&off| off == 0 || bare)
             .filter(|&&off| off.saturating_add(4096) <= size)
             .find_map(|&off| {
                 read_head(disk, start.saturating_add(off), 4096)

@@ -1,7 +1,8 @@
-//! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing
-//! (`prepare`), activating (`activate`) and listing (`list`).
+//! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
+//! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`).
 
 pub mod activate;
+pub mod batch;
 pub mod plan;
 pub mod prepare;
 pub mod target;

@@ -25,7 +25,7 @@ use cephboot_ffi::blkid::Probe;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::plan::{DiskWrite, OsdPlan};
+use super::plan::OsdPlan;
 use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
@@ -34,7 +34,7 @@ use crate::disk::inventory::Snapshot;
 use crate::disk::label::{LabelGrammar, Role, Store};
 use crate::disk::lock::LockedDisk;
 use crate::disk::rewrite;
-use crate::disk::table::{self, PartitionSpec};
+use crate::disk::table;
 use crate::disk::{types, wipe};
 use crate::error::{Error, Result};
 use crate::exec;
@@ -109,6 +109,8 @@ struct Placed {
     partuuid: Uuid,
     start: u64,
     size: u64,
+    /// On a disk laid out anew (not a reused partition of a shared disk).
+    new_table: bool,
 }
 
 fn devno_of(f: &std::fs::File) -> Option<String> {
@@ -165,9 +167,116 @@ fn node_of(disk_name: &str, disk: &Path, number: u32) -> PathBuf {
         ))
 }
 
+/// The locks of every disk an OSD's preparation touches: the disks it lays out (main first,
+/// in plan order) and the shared disks whose partitions it reuses.
+struct Locks(Vec<LockedDisk>);
+
+impl Locks {
+    /// Every disk locked, claimed exclusively and checked to be the one judged before the
+    /// first byte is written: a wipe never happens while another lock of the same OSD cannot
+    /// be had, or after a device changed hands. A shared disk whose partition is reused is
+    /// claimed only for that partition (its other partitions may be in use).
+    fn take(plan: &OsdPlan) -> Result<Self> {
+        let mut locks = Vec::new();
+        for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
+            locks.push(LockedDisk::open_pinned(
+                &dw.disk,
+                &dw.name,
+                &dw.identity,
+                &dw.disk,
+                Duration::from_secs(10),
+            )?);
+        }
+        for r in &plan.reuse {
+            if !locks.iter().any(|l| l.path() == r.disk) {
+                locks.push(LockedDisk::open_pinned(
+                    &r.disk,
+                    &r.disk_name,
+                    &r.disk_identity,
+                    &r.node,
+                    Duration::from_secs(10),
+                )?);
+            }
+        }
+        Ok(Locks(locks))
+    }
+
+    fn get(&self, disk: &Path) -> Result<&LockedDisk> {
+        self.0
+            .iter()
+            .find(|l| l.path() == disk)
+            .ok_or_else(|| Error::Internal(format!("no lock on {}", disk.display())))
+    }
+
+    fn get_mut(&mut self, disk: &Path) -> Result<&mut LockedDisk> {
+        self.0
+            .iter_mut()
+            .find(|l| l.path() == disk)
+            .ok_or_else(|| Error::Internal(format!("no lock on {}", disk.display())))
+    }
+
+    /// The claims end (the locks stay): mkfs and ceph-osd open the partitions exclusively
+    /// themselves, each re-checked right before it is handed over.
+    fn release_claims(&mut self) {
+        for l in &mut self.0 {
+            l.release_claim();
+        }
+    }
+}
+
+/// The OSD allocated in step 4.
+struct NewOsd {
+    id: u32,
+    uuid: Uuid,
+    secret: String,
+}
+
 /// Prepares one OSD.
 pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Prepared> {
-    // Guards, for every device this OSD touches, before anything is written.
+    check_guards(env, snapshot, plan)?;
+    // 1. Clean up an interrupted run, then wipe.
+    let cleaned_up_osd = clean_up_interrupted(env, plan)?;
+    let mut locks = Locks::take(plan)?;
+    wipe_all(snapshot, plan, &locks)?;
+    fault_point(1);
+    // 2 + 3. Tables with "being prepared" types, and the kernel's view of them.
+    let uuid = Uuid::new_v4();
+    let placed = write_tables(env, plan, &mut locks, uuid)?;
+    fault_point(2);
+    sync_kernels(plan, &locks, &placed)?;
+    fault_point(3);
+    // 4. The OSD id.
+    let secret = gen_key()?;
+    let id = commands::osd_new(env.client, &uuid.to_string(), &secret)?;
+    tracing::info!(osd = id, uuid = %uuid, "allocated");
+    fault_point(4);
+    locks.release_claims();
+    let osd = NewOsd { id, uuid, secret };
+    // 5-8, purging the id again if any of them fails.
+    match finish(env, plan, &placed, &osd, &mut locks) {
+        Ok(partitions) => Ok(Prepared {
+            osd_id: id,
+            osd_uuid: uuid,
+            store: plan.store,
+            partitions,
+            cleaned_up_osd,
+        }),
+        Err(e) => match commands::osd_purge_new(env.client, id) {
+            Ok(()) => Err(e),
+            Err(rollback) => Err(Error::Rollback {
+                cause: Box::new(e),
+                undo: format!(
+                    "removing osd.{id} again (the next prepare of this disk cleans it up)"
+                ),
+                rollback: Box::new(rollback),
+            }),
+        },
+    }
+}
+
+/// The guards for every device this OSD touches, and the consent rule for siblings and
+/// partner tables, before anything is written.
+fn check_guards(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<()> {
     let mut refusals = Vec::new();
     for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
         refusals.extend(guard::judge(
@@ -185,79 +294,62 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
         refusals.extend(guard::judge(&facts, Some(env.fsid), env.wipe));
     }
     refusals.extend(consent_refusals(plan));
-    if !refusals.is_empty() {
-        return Err(rewrite::refusals_to_error(&refusals));
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(rewrite::refusals_to_error(&refusals))
     }
+}
 
-    // 1. Clean up an interrupted run, then wipe.
-    let mut cleaned_up_osd = None;
-    if let Some(old) = plan.resume_osd_uuid {
-        let osds = commands::osds(env.client)?;
-        if let Some(o) = osds.iter().find(|o| o.uuid == old.to_string()) {
-            if o.ever_up {
-                return Err(Error::refused(
-                    &plan.main.disk,
-                    format!("an interrupted preparation left osd.{} (uuid {old}), and that OSD has run since", o.id),
-                    "check it with `ceph osd tree`; remove it with `ceph osd purge` if it is not wanted, then prepare again",
-                ));
-            }
-            tracing::info!(osd = o.id, uuid = %old, "purging the OSD of an interrupted preparation");
-            commands::osd_purge_new(env.client, o.id)?;
-            cleaned_up_osd = Some(o.id);
-        }
+/// Purges the never-booted OSD an interrupted preparation of this disk allocated (found by
+/// the uuid its main partition carries); refuses when that OSD has run since.
+fn clean_up_interrupted(env: &Env<'_>, plan: &OsdPlan) -> Result<Option<u32>> {
+    let Some(old) = plan.resume_osd_uuid else {
+        return Ok(None);
+    };
+    let osds = commands::osds(env.client)?;
+    let Some(o) = osds.iter().find(|o| o.uuid == old.to_string()) else {
+        return Ok(None);
+    };
+    if o.ever_up {
+        return Err(Error::refused(
+            &plan.main.disk,
+            format!("an interrupted preparation left osd.{} (uuid {old}), and that OSD has run since", o.id),
+            "check it with `ceph osd tree`; remove it with `ceph osd purge` if it is not wanted, then prepare again",
+        ));
     }
-    // Every disk this OSD touches is locked, claimed exclusively and checked to be the one
-    // judged before the first byte is written: a wipe never happens while another lock of the
-    // same OSD cannot be had, or after a device changed hands. A shared disk whose partition
-    // is reused is claimed only for that partition (its other partitions may be in use).
-    let mut locks: Vec<LockedDisk> = Vec::new();
+    tracing::info!(osd = o.id, uuid = %old, "purging the OSD of an interrupted preparation");
+    commands::osd_purge_new(env.client, o.id)?;
+    Ok(Some(o.id))
+}
+
+/// Step 1: signatures and old labels off every disk laid out (the old table stays until step
+/// 2 replaces it, so a crash in between leaves the bootstrap labels), and off each reused
+/// partition.
+fn wipe_all(snapshot: &Snapshot, plan: &OsdPlan, locks: &Locks) -> Result<()> {
     for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
-        locks.push(LockedDisk::open_pinned(
-            &dw.disk,
-            &dw.name,
-            &dw.identity,
-            &dw.disk,
-            Duration::from_secs(10),
-        )?);
-    }
-    let mut reuse_locks: Vec<LockedDisk> = Vec::new();
-    for r in &plan.reuse {
-        if !reuse_locks.iter().any(|l| l.path() == r.disk) {
-            reuse_locks.push(LockedDisk::open_pinned(
-                &r.disk,
-                &r.disk_name,
-                &r.disk_identity,
-                &r.node,
-                Duration::from_secs(10),
-            )?);
-        }
-    }
-    for (dw, lock) in std::iter::once(&plan.main)
-        .chain(plan.extra_disks.iter())
-        .zip(locks.iter())
-    {
-        // The old table stays until step 2 replaces it: a crash in between leaves the
-        // disk's bootstrap labels for the next run.
         let zap = wipe::plan(snapshot, &dw.disk)?;
-        wipe::execute_keeping_table(&zap, snapshot, lock)?;
+        wipe::execute_keeping_table(&zap, snapshot, locks.get(&dw.disk)?)?;
     }
     for r in &plan.reuse {
-        let lock = reuse_locks
-            .iter()
-            .find(|l| l.path() == r.disk)
-            .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
-        wipe_partition(lock, r.start_bytes, r.size_bytes, &r.node)?;
+        wipe_partition(locks.get(&r.disk)?, r.start_bytes, r.size_bytes, &r.node)?;
     }
-    fault_point(1);
+    Ok(())
+}
 
-    // 2 + 3. Tables with "being prepared" types, and the kernel's view of them.
-    let osd_uuid = Uuid::new_v4();
+/// Step 2: the new tables, with "being prepared" types (the main partition's PARTUUID is the
+/// OSD uuid, the disk GUID the cluster fsid), and the reused partitions retyped in place.
+fn write_tables(
+    env: &Env<'_>,
+    plan: &OsdPlan,
+    locks: &mut Locks,
+    osd_uuid: Uuid,
+) -> Result<Vec<Placed>> {
     let mut placed: Vec<Placed> = Vec::new();
-    let disks: Vec<&DiskWrite> = std::iter::once(&plan.main)
+    for (i, dw) in std::iter::once(&plan.main)
         .chain(plan.extra_disks.iter())
-        .collect();
-    let mut specs_by_disk: Vec<Vec<PartitionSpec>> = Vec::new();
-    for (i, dw) in disks.iter().enumerate() {
+        .enumerate()
+    {
         let mut first = i == 0;
         let specs = table::plan(dw.size_bytes, dw.sector_size, &dw.requests(), || {
             if std::mem::take(&mut first) {
@@ -270,36 +362,34 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             device: dw.disk.clone(),
             message: format!("the layout does not fit: {e}"),
         })?;
-        let lock = locks
-            .get_mut(i)
-            .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
         // The disk GUID records which cluster the disk belongs to (checked by `osd activate`).
         let disk_guid = Uuid::parse_str(env.fsid).unwrap_or_else(|_| Uuid::new_v4());
-        table::write(lock.file_mut(), dw.sector_size, disk_guid, &specs).map_err(|e| {
+        table::write(
+            locks.get_mut(&dw.disk)?.file_mut(),
+            dw.sector_size,
+            disk_guid,
+            &specs,
+        )
+        .map_err(|e| {
             Error::io(
                 format!("{}: writing the partition table", dw.disk.display()),
                 e,
             )
         })?;
-        for (s, p) in specs.iter().zip(dw.partitions.iter()) {
-            placed.push(Placed {
-                role: p.role,
-                disk: dw.disk.clone(),
-                sector_size: dw.sector_size,
-                number: s.number,
-                node: node_of(&dw.name, &dw.disk, s.number),
-                partuuid: s.unique_guid,
-                start: s.kernel(dw.sector_size).start,
-                size: s.kernel(dw.sector_size).size,
-            });
-        }
-        specs_by_disk.push(specs);
+        placed.extend(specs.iter().zip(dw.partitions.iter()).map(|(s, p)| Placed {
+            role: p.role,
+            disk: dw.disk.clone(),
+            sector_size: dw.sector_size,
+            number: s.number,
+            node: node_of(&dw.name, &dw.disk, s.number),
+            partuuid: s.unique_guid,
+            start: s.kernel(dw.sector_size).start,
+            size: s.kernel(dw.sector_size).size,
+            new_table: true,
+        }));
     }
     for r in &plan.reuse {
-        let lock = reuse_locks
-            .iter_mut()
-            .find(|l| l.path() == r.disk)
-            .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
+        let lock = locks.get_mut(&r.disk)?;
         let label = env.grammar.bootstrap(r.role, plan.group.as_deref());
         table::set_name_and_type(
             lock.file_mut(),
@@ -324,67 +414,76 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             partuuid,
             start: r.start_bytes,
             size: r.size_bytes,
+            new_table: false,
         });
     }
-    fault_point(2);
-    for (lock, (dw, specs)) in locks.iter().zip(disks.iter().zip(specs_by_disk.iter())) {
-        let want: Vec<_> = specs.iter().map(|s| s.kernel(dw.sector_size)).collect();
-        rewrite::sync_kernel(lock, &want)?;
-    }
-    for lock in &reuse_locks {
-        sync_to_table(lock)?;
-    }
-    fault_point(3);
-
-    // 4. The OSD id.
-    let secret = gen_key()?;
-    let osd_id = commands::osd_new(env.client, &osd_uuid.to_string(), &secret)?;
-    tracing::info!(osd = osd_id, uuid = %osd_uuid, "allocated");
-    fault_point(4);
-
-    // The claims end here: mkfs and ceph-osd open the partitions exclusively themselves. Each
-    // partition is re-checked right before it is handed over (finish); the disks stay locked.
-    for lock in locks.iter_mut().chain(reuse_locks.iter_mut()) {
-        lock.release_claim();
-    }
-
-    // 5-8, purging the id again if any of them fails.
-    match finish(env, plan, &placed, osd_id, osd_uuid, &secret, &mut locks, &mut reuse_locks) {
-        Ok(partitions) => Ok(Prepared { osd_id, osd_uuid, store: plan.store, partitions, cleaned_up_osd }),
-        Err(e) => match commands::osd_purge_new(env.client, osd_id) {
-            Ok(()) => Err(e),
-            Err(rollback) => Err(Error::Device {
-                device: plan.main.disk.clone(),
-                message: format!("{e}; and removing osd.{osd_id} again failed: {rollback} (the next prepare of this disk cleans it up)"),
-            }),
-        },
-    }
+    Ok(placed)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Step 3: the kernel's partitions match the new tables exactly; a shared disk's match its
+/// on-disk table.
+fn sync_kernels(plan: &OsdPlan, locks: &Locks, placed: &[Placed]) -> Result<()> {
+    for dw in std::iter::once(&plan.main).chain(plan.extra_disks.iter()) {
+        let want: Vec<_> = placed
+            .iter()
+            .filter(|p| p.new_table && p.disk == dw.disk)
+            .map(|p| crate::disk::blockops::KernelPartition {
+                number: p.number,
+                start: p.start,
+                size: p.size,
+            })
+            .collect();
+        rewrite::sync_kernel(locks.get(&dw.disk)?, &want)?;
+    }
+    let mut synced: Vec<&Path> = Vec::new();
+    for r in &plan.reuse {
+        if !synced.contains(&r.disk.as_path()) {
+            synced.push(&r.disk);
+            sync_to_table(locks.get(&r.disk)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Steps 5 to 8, after the OSD id exists.
 fn finish(
     env: &Env<'_>,
     plan: &OsdPlan,
     placed: &[Placed],
-    osd_id: u32,
-    osd_uuid: Uuid,
-    secret: &str,
-    locks: &mut [LockedDisk],
-    reuse_locks: &mut [LockedDisk],
+    osd: &NewOsd,
+    locks: &mut Locks,
 ) -> Result<Vec<PreparedPartition>> {
-    let dir = env.conf.osd_data(env.cluster, osd_id);
+    check_handover(placed, locks)?;
+    // 5. The OSD directory.
+    let dir = env.conf.osd_data(env.cluster, osd.id);
+    let mkfs_args = make_osd_dir(env, plan, placed, osd, &dir)?;
+    fault_point(5);
+    // 6. mkfs.
+    mkfs_osd(env, plan, osd, &dir, &mkfs_args)?;
+    fault_point(6);
+    // 7. CRUSH location.
     let main = placed
         .first()
-        .ok_or_else(|| Error::Usage("internal: no main partition".into()))?;
-    let find = |role: Role| placed.iter().find(|p| p.role == role);
+        .ok_or_else(|| Error::Internal("a plan without a main partition".into()))?;
+    let weight = (main.size as f64 / (1u64 << 40) as f64).max(0.0001);
+    commands::osd_crush_create_or_move(
+        env.client,
+        osd.id,
+        (weight * 10000.0).round() / 10000.0,
+        env.host,
+    )?;
+    fault_point(7);
+    // 8. Final names and types, last.
+    let out = final_names(env, placed, osd.id, locks)?;
+    fault_point(8);
+    Ok(out)
+}
 
-    // Hand-over: every partition is still the one written, not mounted, not held.
+/// Every partition is still the one written, at the same place, not mounted, not held, right
+/// before mkfs or ceph-osd opens it.
+fn check_handover(placed: &[Placed], locks: &Locks) -> Result<()> {
     for p in placed {
-        let disk_devno = locks
-            .iter()
-            .chain(reuse_locks.iter())
-            .find(|l| l.path() == p.disk)
-            .and_then(|l| devno_of(l.file()));
+        let disk_devno = locks.get(&p.disk).ok().and_then(|l| devno_of(l.file()));
         let want = crate::disk::identity::PartitionExpectation {
             node: &p.node,
             disk_devno: disk_devno.as_deref().unwrap_or(""),
@@ -400,9 +499,23 @@ fn finish(
             )
         })?;
     }
+    Ok(())
+}
 
-    // 5. The OSD directory.
-    if is_mountpoint(&dir) {
+/// Step 5: the OSD directory (bluestore: the `block` link; filestore: xfs made and mounted,
+/// the `journal` link), its keyring and the monmap; the extra `ceph-osd --mkfs` arguments.
+fn make_osd_dir(
+    env: &Env<'_>,
+    plan: &OsdPlan,
+    placed: &[Placed],
+    osd: &NewOsd,
+    dir: &Path,
+) -> Result<Vec<String>> {
+    let main = placed
+        .first()
+        .ok_or_else(|| Error::Internal("a plan without a main partition".into()))?;
+    let find = |role: Role| placed.iter().find(|p| p.role == role);
+    if is_mountpoint(dir) {
         exec::run(
             "umount",
             &[&dir.display().to_string()],
@@ -411,12 +524,11 @@ fn finish(
         )?;
     }
     if dir.exists() {
-        std::fs::remove_dir_all(&dir)
+        std::fs::remove_dir_all(dir)
             .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
     }
-    std::fs::create_dir_all(&dir)
+    std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let dir_s = dir.display().to_string();
     let mut mkfs_args: Vec<String> = Vec::new();
     match plan.store {
         Store::Bluestore => {
@@ -436,25 +548,22 @@ fn finish(
             }
         }
         Store::Filestore => {
+            let node = main.node.display().to_string();
             exec::run(
                 "mkfs.xfs",
-                &["-f", "-q", &main.node.display().to_string()],
+                &["-f", "-q", &node],
                 None,
                 Duration::from_secs(300),
             )?;
+            let dir_s = dir.display().to_string();
             exec::run(
                 "mount",
-                &[
-                    "-o",
-                    "noatime,inode64",
-                    &main.node.display().to_string(),
-                    &dir_s,
-                ],
+                &["-o", "noatime,inode64", &node, &dir_s],
                 None,
                 Duration::from_secs(60),
             )?;
             let journal = find(Role::FilestoreJournal)
-                .ok_or_else(|| Error::Usage("internal: filestore without a journal".into()))?;
+                .ok_or_else(|| Error::Internal("a filestore plan without a journal".into()))?;
             link(&journal.node, &dir.join("journal"))?;
             write(
                 &dir.join("journal_uuid"),
@@ -469,18 +578,30 @@ fn finish(
     }
     crate::files::write_private(
         &dir.join("keyring"),
-        format!("[osd.{osd_id}]\n\tkey = {secret}\n").as_bytes(),
+        format!("[osd.{}]\n\tkey = {}\n", osd.id, osd.secret).as_bytes(),
     )?;
     let monmap = dir.join("activate.monmap");
     std::fs::write(&monmap, commands::monmap(env.client)?)
         .map_err(|e| Error::io(format!("writing {}", monmap.display()), e))?;
-    fault_point(5);
+    Ok(mkfs_args)
+}
 
-    // 6. mkfs.
+/// Step 6: `ceph-osd --mkfs`; the filestore data partition is unmounted whatever it did
+/// (activation mounts it, and a mounted partition would make the next prepare see the disk as
+/// in use).
+fn mkfs_osd(
+    env: &Env<'_>,
+    plan: &OsdPlan,
+    osd: &NewOsd,
+    dir: &Path,
+    extra: &[String],
+) -> Result<()> {
     let conf = env.conf.path.display().to_string();
-    let id = osd_id.to_string();
-    let uuid = osd_uuid.to_string();
+    let id = osd.id.to_string();
+    let uuid = osd.uuid.to_string();
     let store = plan.store.to_string();
+    let dir_s = dir.display().to_string();
+    let monmap = dir.join("activate.monmap");
     let monmap_s = monmap.display().to_string();
     let mut args: Vec<&str> = vec![
         "--cluster",
@@ -501,37 +622,32 @@ fn finish(
         "--keyfile",
         "-",
     ];
-    args.extend(mkfs_args.iter().map(String::as_str));
+    args.extend(extra.iter().map(String::as_str));
     let mkfs = exec::run(
         "ceph-osd",
         &args,
-        Some(secret.as_bytes()),
+        Some(osd.secret.as_bytes()),
         Duration::from_secs(600),
     );
     let _ = std::fs::remove_file(&monmap);
-    // The filestore data partition is unmounted whatever mkfs did: activation mounts it,
-    // and a mounted partition would make the next prepare see the disk as in use.
     let umounted = if plan.store == Store::Filestore {
         exec::run("umount", &[&dir_s], None, Duration::from_secs(60)).map(|_| ())
     } else {
         Ok(())
     };
     mkfs?;
-    umounted?;
-    fault_point(6);
+    umounted
+}
 
-    // 7. CRUSH location.
-    let weight = (main.size as f64 / (1u64 << 40) as f64).max(0.0001);
-    commands::osd_crush_create_or_move(
-        env.client,
-        osd_id,
-        (weight * 10000.0).round() / 10000.0,
-        env.host,
-    )?;
-    fault_point(7);
-
-    // 8. Final names and types, last; the main partition (the OSD's identity, whose
-    // "being prepared" type is what the next run looks for) flips after its partners.
+/// Step 8: final names (`KOLLA_CEPH_DATA_…`) and Ceph's final type GUIDs; the main partition
+/// (the OSD's identity, whose "being prepared" type is what the next run looks for) flips
+/// after its partners.
+fn final_names(
+    env: &Env<'_>,
+    placed: &[Placed],
+    osd_id: u32,
+    locks: &mut Locks,
+) -> Result<Vec<PreparedPartition>> {
     let mut out = Vec::new();
     let partners_then_main = placed
         .iter()
@@ -539,13 +655,8 @@ fn finish(
         .chain(placed.iter().filter(|p| p.role.is_primary()));
     for p in partners_then_main {
         let name = env.grammar.prepared(p.role, osd_id);
-        let lock = locks
-            .iter_mut()
-            .chain(reuse_locks.iter_mut())
-            .find(|l| l.path() == p.disk)
-            .ok_or_else(|| Error::Usage("internal: lock missing".into()))?;
         table::set_name_and_type(
-            lock.file_mut(),
+            locks.get_mut(&p.disk)?.file_mut(),
             p.sector_size,
             p.number,
             &name,
@@ -565,7 +676,6 @@ fn finish(
         });
     }
     out.sort_by_key(|p| !p.role.is_primary());
-    fault_point(8);
     Ok(out)
 }
 
@@ -674,4 +784,111 @@ pub fn is_mountpoint(dir: &Path) -> bool {
     let want = dir.display().to_string();
     text.lines()
         .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceph::double::ScriptedClient;
+    use crate::disk::identity::DiskIdentity;
+    use crate::osd::plan::DiskWrite;
+    use serde_json::json;
+
+    fn plan(resume: Option<Uuid>) -> OsdPlan {
+        OsdPlan {
+            store: Store::Bluestore,
+            group: None,
+            main: DiskWrite {
+                disk: "/dev/sdb".into(),
+                name: "sdb".into(),
+                size_bytes: 1 << 32,
+                sector_size: 512,
+                partitions: Vec::new(),
+                identity: DiskIdentity {
+                    devno: None,
+                    size_bytes: 1 << 32,
+                    diskseq: None,
+                    serial: None,
+                    disk_guid: None,
+                },
+            },
+            extra_disks: Vec::new(),
+            reuse: Vec::new(),
+            siblings: Vec::new(),
+            resume_osd_uuid: resume,
+        }
+    }
+
+    fn env<'a>(
+        client: &'a ScriptedClient,
+        conf: &'a CephConf,
+        grammar: &'a LabelGrammar,
+    ) -> Env<'a> {
+        Env {
+            client,
+            conf,
+            cluster: "ceph",
+            fsid: "5f0b7c4e-0000-4000-8000-000000000001",
+            grammar,
+            host: "node1",
+            wipe: false,
+        }
+    }
+
+    fn osd_dump(uuid: Uuid, up_from: u64) -> serde_json::Value {
+        json!({"osds": [
+            {"osd": 2, "uuid": "11111111-1111-4111-8111-111111111111", "up": 1, "in": 1, "up_from": 5},
+            {"osd": 3, "uuid": uuid.to_string(), "up": 0, "in": 1, "up_from": up_from},
+        ]})
+    }
+
+    #[test]
+    fn an_interrupted_run_s_never_booted_osd_is_purged_and_only_it() {
+        let uuid = Uuid::from_u128(0xABC);
+        let client = ScriptedClient::new()
+            .answer("osd dump", osd_dump(uuid, 0))
+            .answer("osd purge-new", serde_json::Value::Null);
+        let (conf, g) = (
+            CephConf::parse(Path::new("/c"), ""),
+            LabelGrammar::default(),
+        );
+        let cleaned = clean_up_interrupted(&env(&client, &conf, &g), &plan(Some(uuid))).unwrap();
+        assert_eq!(cleaned, Some(3));
+        assert_eq!(client.prefixes(), ["osd dump", "osd purge-new"]);
+        assert_eq!(client.sent()[1]["id"], 3);
+    }
+
+    #[test]
+    fn an_osd_that_has_run_since_is_refused_not_purged() {
+        let uuid = Uuid::from_u128(0xABC);
+        let client = ScriptedClient::new().answer("osd dump", osd_dump(uuid, 42));
+        let (conf, g) = (
+            CephConf::parse(Path::new("/c"), ""),
+            LabelGrammar::default(),
+        );
+        let e = clean_up_interrupted(&env(&client, &conf, &g), &plan(Some(uuid))).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 3, "{e}");
+        assert!(
+            e.to_string().contains("osd.3") && e.to_string().contains("has run since"),
+            "{e}"
+        );
+        assert_eq!(client.prefixes(), ["osd dump"], "nothing purged");
+    }
+
+    #[test]
+    fn nothing_to_resume_sends_nothing_and_an_unknown_uuid_purges_nothing() {
+        let client = ScriptedClient::new().answer("osd dump", osd_dump(Uuid::from_u128(1), 0));
+        let (conf, g) = (
+            CephConf::parse(Path::new("/c"), ""),
+            LabelGrammar::default(),
+        );
+        let e = env(&client, &conf, &g);
+        assert_eq!(clean_up_interrupted(&e, &plan(None)).unwrap(), None);
+        assert!(client.sent().is_empty());
+        assert_eq!(
+            clean_up_interrupted(&e, &plan(Some(Uuid::from_u128(9)))).unwrap(),
+            None
+        );
+        assert_eq!(client.prefixes(), ["osd dump"]);
+    }
 }

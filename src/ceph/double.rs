@@ -1,0 +1,70 @@
+//! A [`CephClient`] double for unit tests of deciding-and-acting code without a cluster: it
+//! answers each command from a script (by `prefix`) and records every command it was sent, so
+//! a test asserts "this run sent `osd purge-new` for id 3, and nothing else".
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use super::client::CephClient;
+use crate::error::{Error, Result};
+
+/// Answers from a script; records what it was asked.
+#[derive(Debug, Default)]
+pub struct ScriptedClient {
+    answers: BTreeMap<String, Value>,
+    sent: Mutex<Vec<Value>>,
+}
+
+impl ScriptedClient {
+    /// A client that knows no command yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers commands with this `prefix` with `reply` (JSON).
+    pub fn answer(mut self, prefix: &str, reply: Value) -> Self {
+        self.answers.insert(prefix.to_string(), reply);
+        self
+    }
+
+    /// Every command sent so far, in order.
+    pub fn sent(&self) -> Vec<Value> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The prefixes of the commands sent, in order.
+    pub fn prefixes(&self) -> Vec<String> {
+        self.sent()
+            .iter()
+            .filter_map(|c| c.get("prefix").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
+    fn reply(&self, cmd: &Value) -> Result<Vec<u8>> {
+        if let Ok(mut s) = self.sent.lock() {
+            s.push(cmd.clone());
+        }
+        let prefix = cmd.get("prefix").and_then(Value::as_str).unwrap_or("");
+        match self.answers.get(prefix) {
+            Some(Value::Null) => Ok(Vec::new()),
+            Some(v) => Ok(v.to_string().into_bytes()),
+            None => Err(Error::Cluster {
+                context: format!("`{prefix}`"),
+                message: "the test script has no answer for this command".into(),
+                errno: Some(22),
+            }),
+        }
+    }
+}
+
+impl CephClient for ScriptedClient {
+    fn mon_raw(&self, cmd: &Value, _input: &[u8]) -> Result<Vec<u8>> {
+        self.reply(cmd)
+    }
+
+    fn mgr_raw(&self, cmd: &Value, _input: &[u8]) -> Result<Vec<u8>> {
+        self.reply(cmd)
+    }
+}

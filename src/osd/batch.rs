@@ -1,0 +1,297 @@
+//! `osd prepare` of several devices, the engine's loop: plan every device on one snapshot,
+//! then prepare each on a fresh one (an earlier OSD of the run may have changed a shared
+//! disk), reporting every device — never dropping one — with a typed [`Action`]. The command
+//! line turns arguments into a [`PrepareRequest`] and renders the [`PrepareReport`]; the daemon
+//! reads the same report back.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{self, OsdPlan, PlanEntry, PrepareRequest};
+use super::prepare::{self, Prepared};
+use crate::ceph::client::CephClient;
+use crate::ceph::conf::CephConf;
+use crate::ceph::release::Release;
+use crate::ceph::{commands, release};
+use crate::disk::classify::classify;
+use crate::disk::inventory::Snapshot;
+use crate::disk::label::{LabelGrammar, Role, Store};
+use crate::error::{Error, Result};
+
+/// What a mutating command did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Made now.
+    Created,
+    /// Already as asked: nothing changed.
+    Unchanged,
+    /// Dry run: would be made.
+    WouldCreate,
+    /// A guard or a usage rule refused it; nothing was written to it.
+    Refused,
+    /// Started and failed part-way (the next run recovers it).
+    Failed,
+}
+
+/// One device's outcome.
+#[derive(Debug, Serialize)]
+pub struct PrepareItem {
+    /// The main disk.
+    pub device: String,
+    /// What happened.
+    pub action: Action,
+    /// Its OSD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub osd_id: Option<u32>,
+    /// What was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepared: Option<Prepared>,
+    /// The plan (dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<OsdPlan>,
+    /// Why it was refused or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The error behind a refusal or failure (for the exit code).
+    #[serde(skip)]
+    pub error: Option<Error>,
+}
+
+impl PrepareItem {
+    fn new(device: &Path, action: Action) -> Self {
+        PrepareItem {
+            device: device.display().to_string(),
+            action,
+            osd_id: None,
+            prepared: None,
+            plan: None,
+            reason: None,
+            error: None,
+        }
+    }
+
+    fn refused(device: &Path, reason: String, usage: bool) -> Self {
+        let error = if usage {
+            Error::Usage(format!("{}: {reason}", device.display()))
+        } else {
+            Error::refused(device, reason.clone(), "nothing was written to it")
+        };
+        PrepareItem {
+            reason: Some(reason),
+            error: Some(error),
+            ..PrepareItem::new(device, Action::Refused)
+        }
+    }
+
+    fn failed(device: &Path, e: Error) -> Self {
+        PrepareItem {
+            reason: Some(e.to_string()),
+            error: Some(e),
+            ..PrepareItem::new(device, Action::Failed)
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Serialize)]
+pub struct PrepareReport {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Some OSD was created.
+    pub changed: bool,
+    /// Every device, in plan order.
+    pub osds: Vec<PrepareItem>,
+}
+
+impl PrepareReport {
+    /// The error of the first device that was refused or failed (the exit code).
+    pub fn first_error(&mut self) -> Option<Error> {
+        self.osds.iter_mut().find_map(|i| i.error.take())
+    }
+}
+
+/// The one-line result of a job the daemon reads back from a child's report.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemSummary {
+    /// What happened.
+    pub action: Action,
+    /// Its OSD.
+    pub osd_id: Option<u32>,
+    /// Why it was refused or failed.
+    pub reason: Option<String>,
+}
+
+/// The cluster a run prepares OSDs for, connected on first need.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The client.
+    pub client: Box<dyn CephClient>,
+    /// Its config.
+    pub conf: CephConf,
+}
+
+/// What the loop needs besides the request.
+pub struct Context<'a> {
+    /// Label grammar.
+    pub grammar: &'a LabelGrammar,
+    /// Cluster name.
+    pub cluster_name: &'a str,
+    /// CRUSH host bucket.
+    pub host: &'a str,
+    /// Plan and write nothing.
+    pub dry_run: bool,
+    /// Reads the host's disks (every device).
+    pub scan: &'a dyn Fn() -> Snapshot,
+    /// Connects to the cluster (called once, only when a device is to be prepared).
+    pub connect: &'a dyn Fn() -> Result<Cluster>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("cluster_name", &self.cluster_name)
+            .field("host", &self.host)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cluster as one run sees it: connected, with its fsid and release, learned once.
+struct Connected {
+    cluster: Cluster,
+    fsid: String,
+    release: Release,
+}
+
+/// Prepares every OSD of `req`. An error is returned only when the cluster cannot be reached
+/// before anything was written; every device's own outcome is in the report.
+pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {
+    let snapshot = (ctx.scan)();
+    let entries = plan::plan(
+        &snapshot,
+        &classify(&snapshot, ctx.grammar),
+        ctx.grammar,
+        req,
+    );
+    if req.all_bootstrap && entries.is_empty() {
+        tracing::warn!(
+            "no disk carries a bootstrap label ({}...); see `cephboot disks list`",
+            ctx.grammar.bootstrap(Role::FilestoreData, None)
+        );
+    }
+    // The cluster must answer before any disk is touched.
+    let needs_cluster = !ctx.dry_run
+        && entries
+            .iter()
+            .any(|e| matches!(e, PlanEntry::Prepare { .. }));
+    let connected = if needs_cluster {
+        let cluster = (ctx.connect)()?;
+        let fsid = commands::fsid(cluster.client.as_ref())?;
+        let release = release::of_cluster(cluster.client.as_ref())?;
+        Some(Connected {
+            cluster,
+            fsid,
+            release,
+        })
+    } else {
+        None
+    };
+    let mut items = Vec::new();
+    for entry in entries {
+        items.push(match (entry, &connected) {
+            (PlanEntry::Unchanged { device, osd_id }, _) => PrepareItem {
+                osd_id,
+                ..PrepareItem::new(&device, Action::Unchanged)
+            },
+            (
+                PlanEntry::Refused {
+                    device,
+                    reason,
+                    usage,
+                },
+                _,
+            ) => PrepareItem::refused(&device, reason, usage),
+            (PlanEntry::Prepare { device, plan }, None) => PrepareItem {
+                plan: Some(*plan),
+                ..PrepareItem::new(&device, Action::WouldCreate)
+            },
+            (PlanEntry::Prepare { device, .. }, Some(c)) => prepare_one(req, ctx, c, &device),
+        });
+    }
+    Ok(PrepareReport {
+        dry_run: ctx.dry_run,
+        changed: items.iter().any(|i| i.action == Action::Created),
+        osds: items,
+    })
+}
+
+/// Re-plans `device` on a fresh snapshot (an earlier OSD may have changed a shared disk) and
+/// prepares it.
+fn prepare_one(
+    req: &PrepareRequest,
+    ctx: &Context<'_>,
+    c: &Connected,
+    device: &Path,
+) -> PrepareItem {
+    let fresh = (ctx.scan)();
+    let mut one = req.clone();
+    one.disks = vec![fresh
+        .find(device)
+        .map(|d| d.name.clone())
+        .unwrap_or_default()];
+    one.all_bootstrap = false;
+    let planned = plan::plan(&fresh, &classify(&fresh, ctx.grammar), ctx.grammar, &one)
+        .into_iter()
+        .next();
+    let plan = match planned {
+        Some(PlanEntry::Prepare { plan, .. }) => plan,
+        // What an earlier OSD of this run changed can make this one unchanged or refused now:
+        // report it, never drop it.
+        Some(PlanEntry::Unchanged { device, osd_id }) => {
+            return PrepareItem {
+                osd_id,
+                ..PrepareItem::new(&device, Action::Unchanged)
+            }
+        }
+        Some(PlanEntry::Refused {
+            device,
+            reason,
+            usage,
+        }) => return PrepareItem::refused(&device, reason, usage),
+        None => {
+            let e = Error::NotFound(format!(
+                "{} vanished before it could be prepared",
+                device.display()
+            ));
+            return PrepareItem::failed(device, e);
+        }
+    };
+    if plan.store == Store::Filestore && !c.release.supports_filestore() {
+        let reason = format!(
+            "filestore cannot be created on this cluster, which runs {}: Ceph removed FileStore in Reef (18); prepare it as bluestore ({}, or --store bluestore for an unlabelled disk)",
+            c.release,
+            ctx.grammar.bootstrap(Role::Bluestore, plan.group.as_deref())
+        );
+        return PrepareItem::refused(device, reason, false);
+    }
+    let env = prepare::Env {
+        client: c.cluster.client.as_ref(),
+        conf: &c.cluster.conf,
+        cluster: ctx.cluster_name,
+        fsid: &c.fsid,
+        grammar: ctx.grammar,
+        host: ctx.host,
+        wipe: req.wipe,
+    };
+    tracing::info!(device = %device.display(), store = %plan.store, "preparing");
+    match prepare::prepare(&env, &fresh, &plan) {
+        Ok(p) => PrepareItem {
+            osd_id: Some(p.osd_id),
+            prepared: Some(p),
+            ..PrepareItem::new(device, Action::Created)
+        },
+        Err(e) => PrepareItem::failed(device, e),
+    }
+}
