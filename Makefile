@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all release-roots-bg deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
+.PHONY: all release-roots-bg clean-release-roots deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
 
 all: build
 
@@ -62,6 +62,12 @@ bench: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	scripts/fuzz $(FUZZ_SECONDS)
+
+# The Debian roots of tests/releases.rs, unmounted first (their /dev is the host's: never
+# `rm -rf state` while one is mounted).
+clean-release-roots:
+	tests/releases/root remove trixie
+	tests/releases/root remove sid
 
 clean:
 	$(CARGO) clean
