@@ -10,11 +10,25 @@ use serde_json::Value;
 use super::client::CephClient;
 use crate::error::{Error, Result};
 
+/// An answer computed from the command (for replies that depend on an argument, such as the
+/// entity of `auth get`); `None` falls back to the answer by prefix.
+type Responder = Box<dyn Fn(&Value) -> Option<Value> + Send + Sync>;
+
 /// Answers from a script; records what it was asked.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ScriptedClient {
     answers: BTreeMap<String, Value>,
+    responder: Option<Responder>,
     sent: Mutex<Vec<Value>>,
+}
+
+impl std::fmt::Debug for ScriptedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptedClient")
+            .field("answers", &self.answers.keys().collect::<Vec<_>>())
+            .field("sent", &self.sent())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScriptedClient {
@@ -26,6 +40,15 @@ impl ScriptedClient {
     /// Answers commands with this `prefix` with `reply` (JSON).
     pub fn answer(mut self, prefix: &str, reply: Value) -> Self {
         self.answers.insert(prefix.to_string(), reply);
+        self
+    }
+
+    /// Answers from `f` first (a reply computed from the whole command).
+    pub fn respond_with(
+        mut self,
+        f: impl Fn(&Value) -> Option<Value> + Send + Sync + 'static,
+    ) -> Self {
+        self.responder = Some(Box::new(f));
         self
     }
 
@@ -47,6 +70,13 @@ impl ScriptedClient {
             s.push(cmd.clone());
         }
         let prefix = cmd.get("prefix").and_then(Value::as_str).unwrap_or("");
+        if let Some(v) = self.responder.as_ref().and_then(|f| f(cmd)) {
+            return Ok(if v.is_null() {
+                Vec::new()
+            } else {
+                v.to_string().into_bytes()
+            });
+        }
         match self.answers.get(prefix) {
             Some(Value::Null) => Ok(Vec::new()),
             Some(v) => Ok(v.to_string().into_bytes()),

@@ -594,3 +594,187 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod against_a_scripted_cluster {
+    use super::*;
+    use crate::ceph::double::ScriptedClient;
+
+    const READS: &[&str] = &[
+        "osd tree",
+        "config dump",
+        "osd crush rule dump",
+        "osd pool ls",
+        "auth get",
+        "health",
+    ];
+
+    fn req(dry_run: bool) -> PoolsRequest {
+        PoolsRequest {
+            single_node: true,
+            replicas: None,
+            pools: ["images", "volumes", "backups", "vms"]
+                .map(String::from)
+                .to_vec(),
+            pg_num: 32,
+            keyring_dir: None,
+            kolla_layout: false,
+            mute_size_warning: false,
+            dry_run,
+        }
+    }
+
+    /// One host with one OSD; `at_policy`: everything `pools init` would set is already set.
+    fn cluster(at_policy: bool) -> ScriptedClient {
+        let tree = json!({"nodes": [
+            {"id": -1, "type": "root", "children": [-2]},
+            {"id": -2, "type": "host", "children": [0]},
+            {"id": 0, "type": "osd"},
+        ]});
+        let base = ScriptedClient::new().answer("osd tree", tree);
+        if !at_policy {
+            return base
+                .answer("config dump", json!([]))
+                .answer("osd crush rule dump", json!([]))
+                .answer("osd pool ls", json!([]))
+                .respond_with(|cmd| {
+                    let p = cmd.get("prefix").and_then(Value::as_str).unwrap_or("");
+                    // Every write is acknowledged; `auth get` of a new client is not found.
+                    (p != "auth get" && !READS.contains(&p)).then_some(Value::Null)
+                });
+        }
+        let conf = |who: &str, name: &str, value: &str| json!({"section": who, "name": name, "value": value});
+        let pools: Vec<Value> = req(false)
+            .pools
+            .iter()
+            .map(|n| json!({"pool_name": n, "size": 1, "min_size": 1, "crush_rule": 1, "application_metadata": {"rbd": {}}}))
+            .collect();
+        base.answer(
+            "config dump",
+            json!([
+                conf("mon", "mon_allow_pool_size_one", "true"),
+                conf("global", "osd_pool_default_size", "1"),
+                conf("global", "osd_pool_default_min_size", "1"),
+                conf("global", "osd_pool_default_crush_rule", "1"),
+            ]),
+        )
+        .answer(
+            "osd crush rule dump",
+            json!([{"rule_name": "replicated_osd", "rule_id": 1}]),
+        )
+        .answer("osd pool ls", Value::Array(pools))
+        .respond_with(|cmd| {
+            if cmd.get("prefix").and_then(Value::as_str) != Some("auth get") {
+                return None;
+            }
+            let entity = cmd.get("entity").and_then(Value::as_str)?;
+            let (_, write, read) = CLIENTS.iter().find(|(e, _, _)| *e == entity)?;
+            let pools = req(false).pools;
+            let caps = json!({
+                "mon": "profile rbd",
+                "osd": osd_caps(write, read, &pools)?,
+                "mgr": format!("profile rbd pool={}", write.first()?),
+            });
+            Some(json!([{"entity": entity, "caps": caps}]))
+        })
+    }
+
+    fn writes(c: &ScriptedClient) -> Vec<String> {
+        c.prefixes()
+            .into_iter()
+            .filter(|p| !READS.contains(&p.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_cluster_already_at_policy_gets_no_command_that_changes_it() {
+        let c = cluster(true);
+        let report = init(&c, &req(false)).unwrap();
+        assert!(!report.changed, "{:?}", report.changes);
+        assert!(
+            report.changes.iter().all(|ch| ch.action == "unchanged"),
+            "{:?}",
+            report.changes
+        );
+        assert!(writes(&c).is_empty(), "a rerun sent {:?}", writes(&c));
+        // One pool drifted: exactly that is set back, and reported `updated`.
+        let pools: Vec<Value> = req(false)
+            .pools
+            .iter()
+            .map(|n| {
+                let min = if n == "volumes" { 2 } else { 1 };
+                json!({"pool_name": n, "size": 1, "min_size": min, "crush_rule": 1, "application_metadata": {"rbd": {}}})
+            })
+            .collect();
+        let drifted = cluster(true)
+            .answer("osd pool ls", Value::Array(pools))
+            .answer("osd pool set", Value::Null);
+        let report = init(&drifted, &req(false)).unwrap();
+        assert_eq!(writes(&drifted), ["osd pool set"]);
+        let set = drifted
+            .sent()
+            .into_iter()
+            .find(|c| c["prefix"] == "osd pool set")
+            .unwrap();
+        assert_eq!(
+            (
+                set["pool"].as_str(),
+                set["var"].as_str(),
+                set["val"].as_str()
+            ),
+            (Some("volumes"), Some("min_size"), Some("1"))
+        );
+        assert!(report
+            .changes
+            .iter()
+            .any(|ch| ch.name == "volumes" && ch.action == "updated"));
+    }
+
+    #[test]
+    fn a_dry_run_reads_and_reports_but_sends_no_change() {
+        let c = cluster(false);
+        let report = init(&c, &req(true)).unwrap();
+        assert!(writes(&c).is_empty(), "a dry run sent {:?}", writes(&c));
+        let pools: Vec<&str> = report
+            .changes
+            .iter()
+            .filter(|ch| ch.kind == "pool")
+            .map(|ch| ch.action)
+            .collect();
+        assert_eq!(pools, ["would_create"; 4]);
+    }
+
+    #[test]
+    fn an_empty_cluster_gets_rule_and_defaults_before_its_pools() {
+        let c = cluster(false);
+        let report = init(&c, &req(false)).unwrap();
+        assert!(report.changed);
+        let w = writes(&c);
+        let at = |p: &str| {
+            w.iter()
+                .position(|x| x == p)
+                .unwrap_or_else(|| panic!("no {p} in {w:?}"))
+        };
+        assert!(
+            at("osd crush rule create-replicated") < at("osd pool create"),
+            "{w:?}"
+        );
+        assert!(at("config set") < at("osd pool create"), "{w:?}");
+        assert_eq!(
+            w.iter().filter(|p| *p == "osd pool create").count(),
+            4,
+            "{w:?}"
+        );
+        assert_eq!(
+            w.iter().filter(|p| *p == "auth get-or-create").count(),
+            4,
+            "{w:?}"
+        );
+        let sent = c.sent();
+        let size = sent
+            .iter()
+            .find(|cmd| cmd["prefix"] == "config set" && cmd["name"] == "osd_pool_default_size")
+            .unwrap_or_else(|| panic!("no default size in {sent:?}"));
+        assert_eq!(size["value"], "1", "one OSD: size 1");
+    }
+}
