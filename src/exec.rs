@@ -1,5 +1,6 @@
-//! External programs: found in PATH (plus /usr/sbin and /sbin), run with a timeout, and every
-//! failure carries the full command line and the tail of stderr.
+//! External programs: one table of every program cephboot runs ([`PROGRAMS`]), each found once
+//! in the system directories (never through `PATH`), run with a timeout and bounded captured
+//! output; every failure carries the full command line and the tail of stderr.
 //!
 //! Process groups: from a shell, every program cephboot runs is a process group of its own,
 //! and a timeout kills the whole group (mkfs with any helper it started) and waits until none
@@ -7,29 +8,124 @@
 //! job (`CEPHBOOT_JOB_GROUP` set by the daemon) the programs stay in the job's group instead,
 //! which the daemon kills and waits for as a whole when the job times out.
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Finds `name` in PATH, /usr/sbin, /sbin, /usr/bin, /bin.
+/// Every program cephboot runs. Looked up only in the system directories (never `PATH`: a
+/// privileged tool must not run whatever an environment puts first) and only once a process.
+pub const PROGRAMS: &[&str] = &[
+    "ceph-authtool",
+    "ceph-bluestore-tool",
+    "ceph-mgr",
+    "ceph-mon",
+    "ceph-osd",
+    "losetup",
+    "mkfs.xfs",
+    "monmaptool",
+    "mount",
+    "umount",
+];
+
+/// Where programs are looked for, in order.
+const SYSTEM_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// Largest output kept of one program (the rest is read and dropped).
+const MAX_CAPTURE: usize = 16 << 20;
+
+static RESOLVED: std::sync::Mutex<BTreeMap<&'static str, PathBuf>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The path of program `name` (one of [`PROGRAMS`]), found once in the system directories.
 pub fn resolve(name: &str) -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-    dirs.iter()
-        .map(|d| d.join(name))
+    let Some(&known) = PROGRAMS.iter().find(|&&p| p == name) else {
+        return Err(Error::Internal(format!("{name} is not in exec::PROGRAMS")));
+    };
+    if let Some(p) = RESOLVED.lock().ok().and_then(|m| m.get(known).cloned()) {
+        return Ok(p);
+    }
+    let found = SYSTEM_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(known))
         .find(|p| p.is_file())
-        .ok_or_else(|| Error::NotFound(format!("{name} is not installed (not found in PATH, /usr/sbin or /sbin): run scripts/install-deps")))
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "{known} is not installed (looked in {}): run scripts/install-deps",
+                SYSTEM_DIRS.join(", ")
+            ))
+        })?;
+    if let Ok(mut m) = RESOLVED.lock() {
+        m.insert(known, found.clone());
+    }
+    Ok(found)
+}
+
+/// Checks, before a command does anything, that every program it will need is installed: a
+/// missing `mkfs.xfs` is said at the start, not after a disk was wiped.
+pub fn require(names: &[&str]) -> Result<()> {
+    names.iter().try_for_each(|n| resolve(n).map(|_| ()))
 }
 
 fn tail(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     let lines: Vec<&str> = s.lines().rev().take(8).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// Reads a pipe to its end on a thread, keeping at most [`MAX_CAPTURE`] bytes, so a chatty
+/// program can neither block on a full pipe nor fill cephboot's memory.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let Some(mut p) = pipe else { return kept };
+        let mut buf = [0u8; 8192];
+        loop {
+            match p.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let room = MAX_CAPTURE.saturating_sub(kept.len());
+                    kept.extend_from_slice(buf.get(..n.min(room)).unwrap_or(&[]));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        kept
+    })
+}
+
+/// Waits for `child` at most `timeout`; on timeout kills it (its whole group when it has its
+/// own) and says so.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    line: &str,
+    timeout: Duration,
+    own_group: bool,
+) -> Result<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child
+            .try_wait()
+            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
+        {
+            return Ok(s);
+        }
+        if started.elapsed() > timeout {
+            if own_group {
+                kill_group_and_wait(child.id(), Duration::from_secs(10));
+            }
+            reap(child);
+            return Err(Error::Timeout {
+                what: line.to_string(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Runs `name args...` with stdin from `input`, waiting at most `timeout`. Non-zero exit is an
@@ -61,46 +157,28 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
         .spawn()
         .map_err(|e| Error::io(format!("starting {line}"), e))?;
     let _registered = Registered::new(own_group.then(|| child.id()));
-    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-        use std::io::Write;
-        stdin
-            .write_all(data)
-            .map_err(|e| Error::io(format!("writing to {line}"), e))?;
+    // Output is drained before (and while) input is written: a program that answers before
+    // it has read all its input cannot deadlock on a full pipe.
+    let out_t = drain(child.stdout.take());
+    let err_t = drain(child.stderr.take());
+    let writer = match (input, child.stdin.take()) {
+        (Some(data), Some(mut stdin)) => {
+            let data = data.to_vec();
+            Some(std::thread::spawn(move || {
+                use std::io::Write;
+                stdin.write_all(&data)
+            }))
+        }
+        _ => None,
+    };
+    let status = wait_bounded(&mut child, &line, timeout, own_group)?;
+    if let Some(Ok(Err(e))) = writer.map(std::thread::JoinHandle::join) {
+        // A program that exits without reading its input closes the pipe: only an error when
+        // it also failed.
+        if !status.success() {
+            return Err(Error::io(format!("writing to {line}"), e));
+        }
     }
-    // Drain the pipes on threads so a chatty program cannot block on a full pipe.
-    let out_pipe = child.stdout.take();
-    let err_pipe = child.stderr.take();
-    let reader = |p: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = p {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out_t = reader(out_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-    let err_t = reader(err_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child
-            .try_wait()
-            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
-        {
-            break s;
-        }
-        if started.elapsed() > timeout {
-            if own_group {
-                kill_group_and_wait(child.id(), Duration::from_secs(10));
-            }
-            reap(&mut child);
-            return Err(Error::Timeout {
-                what: line,
-                seconds: timeout.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
     if !status.success() {
@@ -131,29 +209,15 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| Error::io(format!("starting {line}"), e))?;
-    let started = Instant::now();
-    loop {
-        if let Some(s) = child
-            .try_wait()
-            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
-        {
-            if s.success() {
-                return Ok(());
-            }
-            return Err(Error::Command {
-                command: line,
-                status: s.to_string(),
-                stderr: String::new(),
-            });
-        }
-        if started.elapsed() > timeout {
-            reap(&mut child);
-            return Err(Error::Timeout {
-                what: line,
-                seconds: timeout.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let status = wait_bounded(&mut child, &line, timeout, false)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            command: line,
+            status: status.to_string(),
+            stderr: String::new(),
+        })
     }
 }
 
@@ -341,4 +405,45 @@ fn reap(child: &mut std::process::Child) {
         pid = child.id(),
         "a timed-out child did not exit after SIGKILL (stuck in I/O?); leaving it"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_programs_of_the_table_run_and_they_are_found_in_system_directories() {
+        let e = run("rm", &["-rf", "/"], None, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e}");
+        assert_eq!(e.exit_code() as i32, 1);
+        let mount = resolve("mount").unwrap();
+        assert!(
+            SYSTEM_DIRS.iter().any(|d| mount.starts_with(d)),
+            "{}",
+            mount.display()
+        );
+        assert_eq!(
+            resolve("mount").unwrap(),
+            mount,
+            "resolved once, the same answer"
+        );
+    }
+
+    #[test]
+    fn a_program_s_output_is_captured_and_its_failure_named() {
+        let out = run("mount", &["--version"], None, Duration::from_secs(10)).unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("mount"));
+        let e = run(
+            "umount",
+            &["/definitely/not/mounted"],
+            None,
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("umount /definitely/not/mounted") && text.contains("failed"),
+            "{text}"
+        );
+    }
 }

@@ -214,6 +214,7 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
     if !args.all && args.id.is_none() {
         return Err(Error::Usage("name an OSD id or pass --all".into()));
     }
+    crate::exec::require(&["ceph-osd", "ceph-bluestore-tool", "mount"])?;
     target::reattach_all(&global.state_dir)?;
     let snapshot = scan();
     let found = activate::find_prepared(&snapshot, &classify(&snapshot, grammar));

@@ -199,6 +199,7 @@ fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
 
 /// Bootstraps (or restarts) the single-node cluster of `req.state_dir`.
 pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
+    exec::require(&["ceph-mon", "ceph-mgr", "ceph-authtool", "monmaptool"])?;
     let root = std::path::absolute(&req.state_dir)
         .map_err(|e| Error::io(format!("resolving {}", req.state_dir.display()), e))?;
     let s = StateDir { root };

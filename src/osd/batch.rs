@@ -276,6 +276,14 @@ fn prepare_one(
         );
         return PrepareItem::refused(device, reason, false);
     }
+    // Every program this OSD needs, before its disks are touched.
+    let programs: &[&str] = match plan.store {
+        Store::Bluestore => &["ceph-osd", "ceph-authtool", "umount"],
+        Store::Filestore => &["ceph-osd", "ceph-authtool", "mkfs.xfs", "mount", "umount"],
+    };
+    if let Err(e) = crate::exec::require(programs) {
+        return PrepareItem::failed(device, e);
+    }
     let env = prepare::Env {
         client: c.cluster.client.as_ref(),
         conf: &c.cluster.conf,
