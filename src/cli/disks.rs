@@ -10,9 +10,8 @@ use crate::disk::classify::classify;
 use crate::disk::guard;
 use crate::disk::inventory::{self, DeviceKind, Filter, Roots};
 use crate::disk::label::LabelGrammar;
-use crate::disk::lock::LockedDisk;
 use crate::disk::report::DeviceReport;
-use crate::disk::wipe;
+use crate::disk::zap;
 use crate::error::{Error, Result};
 
 #[derive(Serialize)]
@@ -107,25 +106,6 @@ pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<(
     Ok(())
 }
 
-/// One disk's zap result.
-#[derive(Debug, Serialize)]
-struct ZapDeviceReport {
-    path: String,
-    /// `zapped`, `unchanged` (nothing was there), or `would_zap` (dry run).
-    action: &'static str,
-    changed: bool,
-    plan: wipe::ZapPlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<wipe::ZapOutcome>,
-}
-
-#[derive(Debug, Serialize)]
-struct ZapReport {
-    dry_run: bool,
-    changed: bool,
-    devices: Vec<ZapDeviceReport>,
-}
-
 #[derive(Debug, Serialize)]
 struct RefusalReport<'a> {
     error: RefusalBody<'a>,
@@ -139,12 +119,6 @@ struct RefusalBody<'a> {
     refusals: &'a [guard::Refusal],
 }
 
-fn range_is_zero(file: &std::fs::File, z: &wipe::ZeroRange) -> bool {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; usize::try_from(z.length).unwrap_or(0)];
-    file.read_exact_at(&mut buf, z.offset).is_ok() && buf.iter().all(|&b| b == 0)
-}
-
 /// Runs `disks zap`.
 pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     let format = global.format;
@@ -152,111 +126,37 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     // The same config every other command uses (incl. the <state-dir>/ceph.conf fallback), so
     // the foreign-BlueStore guard knows this cluster's fsid.
     let conf = crate::ceph::conf::CephConf::read(&global.conf_path()).ok();
-    let fsid = conf.as_ref().and_then(|c| c.fsid()).map(str::to_string);
-
-    // Plan and guard every disk before writing anything.
-    let mut plans = Vec::new();
-    let mut refusals = Vec::new();
-    for name in &names {
-        let Some(disk) = snapshot.devices.iter().find(|d| &d.name == name) else {
-            let is_partition = std::path::Path::new("/sys/class/block")
-                .join(name)
-                .join("partition")
-                .exists();
-            return Err(if is_partition {
-                Error::Usage(format!(
-                    "/dev/{name} is a partition: name its whole disk (zap wipes whole disks)"
-                ))
-            } else {
-                Error::NotFound(format!(
-                    "/dev/{name} is not a block device known to the kernel"
-                ))
-            });
-        };
-        if disk.kind != DeviceKind::Disk {
-            return Err(Error::Usage(format!(
-                "{} is a partition: name its whole disk",
-                disk.path.display()
-            )));
-        }
-        let facts = guard::gather(&snapshot, &disk.path);
-        refusals.extend(guard::judge(&facts, fsid.as_deref(), args.force));
-        plans.push((
-            disk.path.clone(),
-            name.clone(),
-            crate::disk::identity::DiskIdentity::of(disk),
-            wipe::plan(&snapshot, &disk.path)?,
-        ));
-    }
-    if !refusals.is_empty() {
-        let err = crate::disk::rewrite::refusals_to_error(&refusals);
-        if format != Format::Table {
-            let body = RefusalBody {
-                kind: "refused",
-                exit_code: err.exit_code() as i32,
-                message: err.to_string(),
-                refusals: &refusals,
-            };
-            print_json(format, &RefusalReport { error: body });
-        } else {
-            for r in &refusals {
-                eprintln!(
-                    "cephboot: refusing {}: {}: {}",
-                    r.device.display(),
-                    r.reason,
-                    r.hint
-                );
-            }
-        }
-        return Err(Error::AlreadyReported(Box::new(err)));
-    }
-
-    let mut reports = Vec::new();
-    for (path, name, identity, plan) in plans {
-        if args.dry_run {
-            reports.push(ZapDeviceReport {
-                path: path.display().to_string(),
-                action: "would_zap",
-                changed: false,
-                plan,
-                outcome: None,
-            });
-            continue;
-        }
-        // The disk must still be the one judged above (a zap of several disks leaves time for
-        // a node to change hands), and is claimed exclusively while it is wiped.
-        let disk = LockedDisk::open_pinned(
-            &path,
-            &name,
-            &identity,
-            &path,
-            std::time::Duration::from_secs(10),
-        )?;
-        if plan.finds_nothing() && plan.zero.iter().all(|z| range_is_zero(disk.file(), z)) {
-            wipe::verify_clean(&disk)?;
-            reports.push(ZapDeviceReport {
-                path: path.display().to_string(),
-                action: "unchanged",
-                changed: false,
-                plan,
-                outcome: None,
-            });
-            continue;
-        }
-        tracing::info!(disk = %path.display(), "zapping");
-        let outcome = wipe::execute(&plan, &snapshot, &disk)?;
-        reports.push(ZapDeviceReport {
-            path: path.display().to_string(),
-            action: "zapped",
-            changed: true,
-            plan,
-            outcome: Some(outcome),
-        });
-    }
-    let report = ZapReport {
+    let req = zap::ZapRequest {
+        disks: names,
+        cluster_fsid: conf.as_ref().and_then(|c| c.fsid()).map(str::to_string),
+        force: args.force,
         dry_run: args.dry_run,
-        changed: reports.iter().any(|r| r.changed),
-        devices: reports,
+    };
+    let report = match zap::zap_all(&snapshot, &req) {
+        Ok(r) => r,
+        Err(zap::ZapFailure::Error(e)) => return Err(e),
+        Err(zap::ZapFailure::Refused(refusals)) => {
+            let err = crate::disk::rewrite::refusals_to_error(&refusals);
+            if format != Format::Table {
+                let body = RefusalBody {
+                    kind: "refused",
+                    exit_code: err.exit_code() as i32,
+                    message: err.to_string(),
+                    refusals: &refusals,
+                };
+                print_json(format, &RefusalReport { error: body });
+            } else {
+                for r in &refusals {
+                    eprintln!(
+                        "cephboot: refusing {}: {}: {}",
+                        r.device.display(),
+                        r.reason,
+                        r.hint
+                    );
+                }
+            }
+            return Err(Error::AlreadyReported(Box::new(err)));
+        }
     };
     if format != Format::Table {
         print_json(format, &report);
@@ -264,9 +164,9 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     }
     for r in &report.devices {
         let verb = match r.action {
-            "would_zap" => "would remove (dry run, nothing written)",
-            "zapped" => "removed",
-            _ => {
+            zap::ZapAction::WouldZap => "would remove (dry run, nothing written)",
+            zap::ZapAction::Zapped => "removed",
+            zap::ZapAction::Unchanged => {
                 println!(
                     "{}: unchanged: no signatures, no partitions, GPT areas already zero",
                     r.path

@@ -671,6 +671,14 @@ fn probe_all(disk: &mut Device, file: &File, parts: &mut BTreeMap<u32, Device>) 
     }
 }
 
+/// Whether the kernel knows `name` as a partition (`/sys/class/block/NAME/partition`).
+pub fn is_kernel_partition(name: &str) -> bool {
+    Path::new("/sys/class/block")
+        .join(name)
+        .join("partition")
+        .exists()
+}
+
 /// Re-reads one disk (by kernel name), e.g. after a change event.
 pub fn scan_disk(roots: &Roots, name: &str) -> io::Result<Snapshot> {
     let snap = scan(

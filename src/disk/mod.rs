@@ -19,3 +19,4 @@ pub mod table;
 pub mod types;
 pub mod uevent;
 pub mod wipe;
+pub mod zap;

@@ -1,0 +1,175 @@
+//! `disks zap` of several disks, the engine's part: every named disk is judged (guards) and
+//! planned before any is written; each is then locked, claimed and checked to be the disk
+//! judged, and wiped — or reported `unchanged` when there is nothing to remove. The command
+//! line turns arguments into a [`ZapRequest`] and renders the [`ZapReport`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::guard::{self, Refusal};
+use super::identity::DiskIdentity;
+use super::inventory::{DeviceKind, Snapshot};
+use super::lock::LockedDisk;
+use super::wipe::{self, ZapOutcome, ZapPlan, ZeroRange};
+use crate::error::{Error, Result};
+
+/// What to zap.
+#[derive(Debug, Clone)]
+pub struct ZapRequest {
+    /// Kernel names of whole disks.
+    pub disks: Vec<String>,
+    /// This cluster's fsid, when its config is found (its own BlueStore labels need no force).
+    pub cluster_fsid: Option<String>,
+    /// Waive the foreign-BlueStore guard.
+    pub force: bool,
+    /// Plan only.
+    pub dry_run: bool,
+}
+
+/// What happened to one disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZapAction {
+    /// Everything in the plan was removed.
+    Zapped,
+    /// Nothing was there.
+    Unchanged,
+    /// Dry run.
+    WouldZap,
+}
+
+/// One disk's zap result.
+#[derive(Debug, Serialize)]
+pub struct ZapDeviceReport {
+    /// The disk.
+    pub path: String,
+    /// What happened.
+    pub action: ZapAction,
+    /// Something was written.
+    pub changed: bool,
+    /// What was (or would be) removed.
+    pub plan: ZapPlan,
+    /// What the wipe did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ZapOutcome>,
+}
+
+/// The whole run.
+#[derive(Debug, Serialize)]
+pub struct ZapReport {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Some disk was written.
+    pub changed: bool,
+    /// Every disk, in the order named.
+    pub devices: Vec<ZapDeviceReport>,
+}
+
+/// Why nothing was zapped.
+#[derive(Debug)]
+pub enum ZapFailure {
+    /// Guards refused these devices; nothing was written to any disk.
+    Refused(Vec<Refusal>),
+    /// Anything else (usage, a device that is not there, a failed write).
+    Error(Error),
+}
+
+impl From<Error> for ZapFailure {
+    fn from(e: Error) -> Self {
+        ZapFailure::Error(e)
+    }
+}
+
+/// One disk judged and planned.
+struct Planned {
+    path: PathBuf,
+    name: String,
+    identity: DiskIdentity,
+    plan: ZapPlan,
+}
+
+fn range_is_zero(file: &std::fs::File, z: &ZeroRange) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; usize::try_from(z.length).unwrap_or(0)];
+    file.read_exact_at(&mut buf, z.offset).is_ok() && buf.iter().all(|&b| b == 0)
+}
+
+/// The named whole disk, or why it cannot be zapped.
+fn whole_disk<'a>(snapshot: &'a Snapshot, name: &str) -> Result<&'a super::inventory::Device> {
+    match snapshot.devices.iter().find(|d| d.name == name) {
+        Some(d) if d.kind == DeviceKind::Disk => Ok(d),
+        Some(d) => Err(Error::Usage(format!(
+            "{} is a partition: name its whole disk",
+            d.path.display()
+        ))),
+        None if super::inventory::is_kernel_partition(name) => Err(Error::Usage(format!(
+            "/dev/{name} is a partition: name its whole disk (zap wipes whole disks)"
+        ))),
+        None => Err(Error::NotFound(format!(
+            "/dev/{name} is not a block device known to the kernel"
+        ))),
+    }
+}
+
+/// Zaps every disk of `req`, judging all of them before the first is written.
+pub fn zap_all(
+    snapshot: &Snapshot,
+    req: &ZapRequest,
+) -> std::result::Result<ZapReport, ZapFailure> {
+    let mut planned = Vec::new();
+    let mut refusals = Vec::new();
+    for name in &req.disks {
+        let disk = whole_disk(snapshot, name)?;
+        let facts = guard::gather(snapshot, &disk.path);
+        refusals.extend(guard::judge(&facts, req.cluster_fsid.as_deref(), req.force));
+        planned.push(Planned {
+            path: disk.path.clone(),
+            name: name.clone(),
+            identity: DiskIdentity::of(disk),
+            plan: wipe::plan(snapshot, &disk.path)?,
+        });
+    }
+    if !refusals.is_empty() {
+        return Err(ZapFailure::Refused(refusals));
+    }
+    let mut devices = Vec::new();
+    for p in planned {
+        devices.push(zap_one(snapshot, p, req.dry_run)?);
+    }
+    Ok(ZapReport {
+        dry_run: req.dry_run,
+        changed: devices.iter().any(|r| r.changed),
+        devices,
+    })
+}
+
+fn zap_one(snapshot: &Snapshot, p: Planned, dry_run: bool) -> Result<ZapDeviceReport> {
+    let report = |action, changed, plan, outcome| ZapDeviceReport {
+        path: p.path.display().to_string(),
+        action,
+        changed,
+        plan,
+        outcome,
+    };
+    if dry_run {
+        return Ok(report(ZapAction::WouldZap, false, p.plan, None));
+    }
+    // The disk must still be the one judged (a zap of several disks leaves time for a node to
+    // change hands), and is claimed exclusively while it is wiped.
+    let disk = LockedDisk::open_pinned(
+        &p.path,
+        &p.name,
+        &p.identity,
+        &p.path,
+        Duration::from_secs(10),
+    )?;
+    if p.plan.finds_nothing() && p.plan.zero.iter().all(|z| range_is_zero(disk.file(), z)) {
+        wipe::verify_clean(&disk)?;
+        return Ok(report(ZapAction::Unchanged, false, p.plan, None));
+    }
+    tracing::info!(disk = %p.path.display(), "zapping");
+    let outcome = wipe::execute(&p.plan, snapshot, &disk)?;
+    Ok(report(ZapAction::Zapped, true, p.plan, Some(outcome)))
+}
