@@ -453,7 +453,8 @@ pub struct PrepareArgs {
     pub dry_run: bool,
     /// Touch only devices matching PATTERN (`*`, `?`; kernel name or /dev path; repeatable).
     /// Applies to every device the plan touches: the disk, its partners found by label and
-    /// their disks (a partition follows its disk). The daemon passes its `allow` list here.
+    /// their disks (a partition follows its disk; a pattern naming one partition allows just
+    /// it). The daemon passes its `allow` list here.
     #[arg(long, value_name = "PATTERN")]
     pub allow_device: Vec<String>,
     /// Never touch devices matching PATTERN (repeatable; wins over --allow-device). The

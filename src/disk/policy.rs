@@ -28,17 +28,19 @@ impl DevicePolicy {
         (self.allow.is_empty() || self.allow.iter().any(hit)) && !self.deny.iter().any(hit)
     }
 
-    /// Whether a device may be touched: a partition only when its whole disk is allowed too
-    /// (a pattern naming a disk covers its partitions) and the partition itself is not denied.
+    /// Whether a device may be touched. A partition is allowed when its disk or the partition
+    /// itself matches `allow` (a pattern naming a disk covers its partitions; one naming a
+    /// partition allows just that one on a shared disk), and neither it nor its disk is denied.
     pub fn allows(&self, name: &str, disk_name: Option<&str>) -> bool {
-        match disk_name {
-            None => self.allows_name(name),
-            Some(disk) => {
-                let path = format!("/dev/{name}");
-                let denied = self.deny.iter().any(|p| glob(p, name) || glob(p, &path));
-                self.allows_name(disk) && !denied
-            }
-        }
+        let Some(disk) = disk_name else {
+            return self.allows_name(name);
+        };
+        let hit = |patterns: &[String], n: &str| {
+            let path = format!("/dev/{n}");
+            patterns.iter().any(|p| glob(p, n) || glob(p, &path))
+        };
+        let allowed = self.allow.is_empty() || hit(&self.allow, disk) || hit(&self.allow, name);
+        allowed && !hit(&self.deny, disk) && !hit(&self.deny, name)
     }
 }
 
@@ -98,6 +100,14 @@ mod tests {
             "not allowed at all"
         );
         assert!(DevicePolicy::default().allows("anything", Some("any")));
+        // One partition of a shared disk allowed on its own (a db partition on an NVMe).
+        let p = DevicePolicy {
+            allow: vec!["sdb".into(), "/dev/nvme0n1p3".into()],
+            deny: vec![],
+        };
+        assert!(p.allows("nvme0n1p3", Some("nvme0n1")));
+        assert!(!p.allows("nvme0n1p2", Some("nvme0n1")));
+        assert!(!p.allows("nvme0n1", None), "the disk itself is not allowed");
         assert!(DevicePolicy::default().is_open());
         assert!(glob("*p1?", "loop0p12") && !glob("a*b", "ac"));
     }
