@@ -12,6 +12,15 @@ pub enum Signal {
     Kill,
 }
 
+impl Signal {
+    fn number(self) -> libc::c_int {
+        match self {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        }
+    }
+}
+
 /// Sends `sig` to `pid`.
 pub fn send(pid: u32, sig: Signal) -> io::Result<()> {
     let pid = libc::pid_t::try_from(pid)
@@ -22,10 +31,7 @@ pub fn send(pid: u32, sig: Signal) -> io::Result<()> {
             "refusing to signal a process group",
         ));
     }
-    let s = match sig {
-        Signal::Term => libc::SIGTERM,
-        Signal::Kill => libc::SIGKILL,
-    };
+    let s = sig.number();
     // SAFETY: kill(2) with a positive pid and a valid signal number has no memory effects.
     if unsafe { libc::kill(pid, s) } == 0 {
         Ok(())
@@ -45,10 +51,7 @@ pub fn send_group(pgid: u32, sig: Signal) -> io::Result<()> {
             "refusing to signal process group 0 or 1",
         ));
     }
-    let s = match sig {
-        Signal::Term => libc::SIGTERM,
-        Signal::Kill => libc::SIGKILL,
-    };
+    let s = sig.number();
     // SAFETY: kill(2) with a negative pid (a process group other than our own or init's) and a
     // valid signal number has no memory effects.
     if unsafe { libc::kill(-pgid, s) } == 0 {
