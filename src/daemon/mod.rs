@@ -294,9 +294,11 @@ async fn scan_one(name: &str) -> Option<inventory::Snapshot> {
 /// Re-reads one disk and acts on what changed.
 async fn rescan(shared: &Arc<Shared>, name: &str) {
     // With udevd running, let it finish with the device before reading it.
-    if uevent::udevd_runs() {
-        let _ = tokio::process::Command::new("udevadm")
+    // (udevadm comes from the system directories, like every program cephboot runs.)
+    if let (true, Ok(udevadm)) = (uevent::udevd_runs(), crate::exec::resolve("udevadm")) {
+        let _ = tokio::process::Command::new(udevadm)
             .args(["settle", "--timeout=10"])
+            .stdin(std::process::Stdio::null())
             .status()
             .await;
     }
