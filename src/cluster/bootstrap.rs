@@ -174,6 +174,19 @@ fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<
     }
 }
 
+impl StateDir {
+    /// The state directory (absolute) with its daemon subdirectories.
+    fn create(dir: &Path) -> Result<Self> {
+        let root = std::path::absolute(dir)
+            .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
+        let s = StateDir { root };
+        for d in ["run", "log", "mon", "mgr", "osd"] {
+            mkdir(&s.root.join(d))?;
+        }
+        Ok(s)
+    }
+}
+
 fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
     let conf = s.conf().display().to_string();
     exec::start_daemon(
@@ -200,12 +213,7 @@ fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
 /// Bootstraps (or restarts) the single-node cluster of `req.state_dir`.
 pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     exec::require(&["ceph-mon", "ceph-mgr", "ceph-authtool", "monmaptool"])?;
-    let root = std::path::absolute(&req.state_dir)
-        .map_err(|e| Error::io(format!("resolving {}", req.state_dir.display()), e))?;
-    let s = StateDir { root };
-    for d in ["run", "log", "mon", "mgr", "osd"] {
-        mkdir(&s.root.join(d))?;
-    }
+    let s = StateDir::create(&req.state_dir)?;
     let mut daemons_out = Vec::new();
     let mut changed = false;
 

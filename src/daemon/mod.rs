@@ -431,6 +431,60 @@ impl Drop for JobGroup {
     }
 }
 
+/// A job's work: `osd prepare` of the disk in a child, read back as the engine's report, then
+/// `osd activate` of the OSD it made; the OSD id, or why not.
+async fn prepare_and_activate(
+    shared: &Arc<Shared>,
+    id: u64,
+    device: &str,
+    wipe: bool,
+) -> std::result::Result<u32, String> {
+    // The daemon's allow/deny policy travels with the job: the engine applies it to every
+    // device the plan touches (partners found by label included). `--wipe` only when the
+    // API request asked for it, never on the daemon's own initiative.
+    let policy = shared.opts.config.policy();
+    let flags: Vec<String> = policy
+        .allow
+        .iter()
+        .map(|p| format!("--allow-device={p}"))
+        .chain(policy.deny.iter().map(|p| format!("--deny-device={p}")))
+        .collect();
+    let mut args = vec!["osd", "prepare", device];
+    args.extend(flags.iter().map(String::as_str));
+    if wipe {
+        args.push("--wipe");
+    }
+    let v = child(shared, id, &args).await?;
+    // The child's report, read back as the engine's own type.
+    let item: Option<ItemSummary> = v
+        .get("osds")
+        .and_then(|o| o.get(0))
+        .cloned()
+        .and_then(|i| serde_json::from_value(i).ok());
+    match item {
+        Some(ItemSummary {
+            action: Action::Created | Action::Unchanged,
+            osd_id: Some(osd),
+            ..
+        }) => {
+            if let Some(j) = shared.state().job_mut(id) {
+                j.osd_id = Some(osd);
+            }
+            if shared.state().draining {
+                Err(format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)"))
+            } else {
+                child(shared, id, &["osd", "activate", &osd.to_string()])
+                    .await
+                    .map(|_| osd)
+            }
+        }
+        Some(other) => Err(other
+            .reason
+            .unwrap_or_else(|| format!("unexpected result: {:?}", other.action))),
+        None => Err(format!("unexpected result: {v}")),
+    }
+}
+
 async fn run_job(shared: &Arc<Shared>, id: u64) {
     let (device, wipe, origin) = {
         let st = shared.state();
@@ -471,54 +525,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         j.state = JobState::Running;
     }
     shared.emit(json!({"type": "job", "id": id, "device": device, "state": "running"}));
-    // The daemon's allow/deny policy travels with the job: the engine applies it to every
-    // device the plan touches (partners found by label included). `--wipe` only when the
-    // API request asked for it, never on the daemon's own initiative.
-    let policy = shared.opts.config.policy();
-    let flags: Vec<String> = policy
-        .allow
-        .iter()
-        .map(|p| format!("--allow-device={p}"))
-        .chain(policy.deny.iter().map(|p| format!("--deny-device={p}")))
-        .collect();
-    let mut args = vec!["osd", "prepare", device.as_str()];
-    args.extend(flags.iter().map(String::as_str));
-    if wipe {
-        args.push("--wipe");
-    }
-    let result = match child(shared, id, &args).await {
-        Err(e) => Err(e),
-        Ok(v) => {
-            // The child's report, read back as the engine's own type.
-            let item: Option<ItemSummary> = v
-                .get("osds")
-                .and_then(|o| o.get(0))
-                .cloned()
-                .and_then(|i| serde_json::from_value(i).ok());
-            match item {
-                Some(ItemSummary {
-                    action: Action::Created | Action::Unchanged,
-                    osd_id: Some(osd),
-                    ..
-                }) => {
-                    if let Some(j) = shared.state().job_mut(id) {
-                        j.osd_id = Some(osd);
-                    }
-                    if shared.state().draining {
-                        Err(format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)"))
-                    } else {
-                        child(shared, id, &["osd", "activate", &osd.to_string()])
-                            .await
-                            .map(|_| osd)
-                    }
-                }
-                Some(other) => Err(other
-                    .reason
-                    .unwrap_or_else(|| format!("unexpected result: {:?}", other.action))),
-                None => Err(format!("unexpected result: {v}")),
-            }
-        }
-    };
+    let result = prepare_and_activate(shared, id, &device, wipe).await;
     let ok = result.is_ok();
     {
         let mut st = shared.state();

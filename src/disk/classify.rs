@@ -318,7 +318,16 @@ fn classify_disk(d: &Device, parts: &[(&Device, &Verdict)], grammar: &LabelGramm
         return v;
     }
 
-    // No partition speaks for the disk: a whole-device label, a table, or signatures.
+    classify_unclaimed(d, parts, grammar, notes)
+}
+
+/// A disk no partition speaks for: a whole-device label, a table, or signatures.
+fn classify_unclaimed(
+    d: &Device,
+    parts: &[(&Device, &Verdict)],
+    grammar: &LabelGrammar,
+    notes: Vec<String>,
+) -> Verdict {
     let whole_label = if matches!(d.table, Some(TableInfo::None) | None) {
         label_text(d)
     } else {

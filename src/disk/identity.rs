@@ -63,6 +63,11 @@ pub(crate) fn diskseq_of(dir: &Path) -> Option<u64> {
     read_trim(&dir.join("diskseq")).and_then(|s| s.parse().ok())
 }
 
+/// `major:minor` of a device number (`st_rdev`).
+pub fn devno(rdev: u64) -> String {
+    format!("{}:{}", libc::major(rdev), libc::minor(rdev))
+}
+
 impl DiskIdentity {
     /// The identity the inventory saw.
     pub fn of(d: &Device) -> Self {
@@ -79,7 +84,7 @@ impl DiskIdentity {
     /// sysfs directory of its device number, which cannot change while it is open).
     pub fn read_through(file: &mut File, sector_size: u64) -> io::Result<Self> {
         let rdev = file.metadata()?.rdev();
-        let devno = format!("{}:{}", libc::major(rdev), libc::minor(rdev));
+        let devno = devno(rdev);
         let dir = PathBuf::from(format!("/sys/dev/block/{devno}"));
         let size_bytes = cephboot_ffi::blockdev::size_bytes(file)?;
         let disk_guid = match gpt::read_gpt(file, sector_size, size_bytes) {
@@ -149,7 +154,7 @@ pub fn check_partition(want: &PartitionExpectation<'_>) -> Result<(), String> {
     let node = want.node.display();
     let meta = std::fs::metadata(want.node).map_err(|e| format!("{node}: {e}"))?;
     let rdev = meta.rdev();
-    let devno = format!("{}:{}", libc::major(rdev), libc::minor(rdev));
+    let devno = devno(rdev);
     let dir = PathBuf::from(format!("/sys/dev/block/{devno}"));
     let num = read_trim(&dir.join("partition")).and_then(|s| s.parse::<u32>().ok());
     let start = read_trim(&dir.join("start")).and_then(|s| s.parse::<u64>().ok());

@@ -214,6 +214,34 @@ fn http_client(s: &Settings, timeout: Duration) -> Result<reqwest::blocking::Cli
         .map_err(|e| Error::Usage(format!("cannot set up HTTPS: {e}")))
 }
 
+/// Why Keystone did not issue a token, in words that say what to check.
+fn keystone_refusal(s: &Settings, resp: &reqwest::blocking::Response, url: &str) -> Error {
+    let status = resp.status().as_u16();
+    let who = s
+        .username
+        .clone()
+        .or_else(|| s.application_credential_id.clone())
+        .unwrap_or_default();
+    let message = match status {
+        401 => format!("Keystone rejected the credentials of {who:?}: check the password (OS_PASSWORD) or the application credential"),
+        404 => "Keystone does not know the project or domain: check OS_PROJECT_NAME / OS_PROJECT_DOMAIN_NAME".to_string(),
+        403 => format!("{who:?} may not use that project"),
+        300..=399 => format!(
+            "Keystone redirected to {} (another host); credentials are never sent across hosts: use that address as the auth URL",
+            resp.headers()
+                .get("Location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+        ),
+        code => format!("Keystone answered HTTP {code}"),
+    };
+    Error::OpenStack {
+        context: format!("authenticating with Keystone at {url}"),
+        message,
+        status: Some(status),
+    }
+}
+
 fn keystone_url(auth_url: &str) -> String {
     let u = auth_url.trim_end_matches('/');
     if u.ends_with("/v3") {
@@ -337,29 +365,7 @@ impl Session {
             .map_err(|e| transport_error("authenticating with Keystone", &url, &e))?;
         let status = resp.status();
         if !status.is_success() {
-            let who = s
-                .username
-                .clone()
-                .or_else(|| s.application_credential_id.clone())
-                .unwrap_or_default();
-            let message = match status.as_u16() {
-                401 => format!("Keystone rejected the credentials of {who:?}: check the password (OS_PASSWORD) or the application credential"),
-                404 => "Keystone does not know the project or domain: check OS_PROJECT_NAME / OS_PROJECT_DOMAIN_NAME".to_string(),
-                403 => format!("{who:?} may not use that project"),
-                300..=399 => format!(
-                    "Keystone redirected to {} (another host); credentials are never sent across hosts: use that address as the auth URL",
-                    resp.headers()
-                        .get("Location")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("?")
-                ),
-                code => format!("Keystone answered HTTP {code}"),
-            };
-            return Err(Error::OpenStack {
-                context: format!("authenticating with Keystone at {url}"),
-                message,
-                status: Some(status.as_u16()),
-            });
+            return Err(keystone_refusal(s, &resp, &url));
         }
         let token = resp
             .headers()

@@ -1237,11 +1237,13 @@ mod tests {
             r.store = Some(Store::Filestore);
             (vec![disk("sdb", 2 * GIB)], r)
         }, &["refused /dev/sdb: too small for filestore with a colocated journal: the disk is 2048 MiB, the journal 5120 MiB", "--journal-size"]),
-        ("a label prefix too long for a GPT name", || {
+        ("a partner label that would not fit a GPT name", || {
+            // 36 units for the main label; its db partner's label would be 38.
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_ABCDEFGH");
             let mut r = req(&["sdb"]);
             r.db = Some("sdc".into());
-            (vec![disk("sdb", 10 * GIB), disk("sdc", 10 * GIB)], r)
-        }, &["prepare"]),
+            (vec![d, p, disk("sdc", 10 * GIB)], r)
+        }, &["refused /dev/sdb: partition name", "38 UTF-16 units", "use a shorter --label-prefix or group token"]),
         ("a partner whose disk has one valid GPT copy", || {
             let mut c = disk("sdc", 10 * GIB);
             let p = part(&mut c, 1, None, GIB);

@@ -115,8 +115,7 @@ struct Placed {
 
 fn devno_of(f: &std::fs::File) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let rdev = f.metadata().ok()?.rdev();
-    Some(format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
+    Some(crate::disk::identity::devno(f.metadata().ok()?.rdev()))
 }
 
 /// The consent rule for partitions of the main disk that are not this OSD's (plan siblings):

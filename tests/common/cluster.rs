@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use super::{cephboot_bin, sh};
+use super::{cephboot_bin, json_of_success, sh};
 
 pub struct TestCluster {
     pub state: tempfile::TempDir,
@@ -57,15 +57,7 @@ impl TestCluster {
     pub fn cb_ok(&self, args: &[&str]) -> serde_json::Value {
         let mut a = args.to_vec();
         a.extend(["--format", "json"]);
-        let out = self.cb(&a);
-        assert!(
-            out.status.success(),
-            "cephboot {a:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
+        json_of_success(&self.cb(&a), &format!("cephboot {a:?}"))
     }
 
     /// The `ceph` CLI (an independent client) against this cluster.

@@ -195,6 +195,19 @@ pub fn cephboot(args: &[&str]) -> Output {
         .expect("run cephboot")
 }
 
+/// The JSON a successful cephboot run printed; panics with `what`, the exit code and both
+/// streams otherwise.
+pub fn json_of_success(out: &Output, what: &str) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 /// Runs cephboot with `--format json` and parses stdout.
 pub fn cephboot_json(args: &[&str]) -> (i32, serde_json::Value) {
     let mut a = args.to_vec();

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{cephboot_bin, required_or_skip};
+use super::{cephboot_bin, json_of_success, required_or_skip};
 
 /// A Debian suite and the Ceph release it ships.
 #[derive(Debug, Clone, Copy)]
@@ -136,16 +136,7 @@ impl ReleaseCluster {
     pub fn cb_ok(&self, args: &[&str]) -> serde_json::Value {
         let mut a = args.to_vec();
         a.extend(["--format", "json"]);
-        let out = self.cb(&a);
-        assert!(
-            out.status.success(),
-            "{}: cephboot {a:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-            self.name(),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
+        json_of_success(&self.cb(&a), &format!("{}: cephboot {a:?}", self.name()))
     }
 
     /// A program of the release (`ceph`, `rbd`, `ceph-bluestore-tool`), asserting success.
