@@ -1,5 +1,5 @@
-//! Writing files that hold secrets: created 0600 from the first byte (never world-readable
-//! for a moment), replaced atomically.
+//! Writing files whole: secrets created 0600 from the first byte (never world-readable for a
+//! moment), other files 0644; both replaced atomically (a reader sees the old or the new).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -9,6 +9,15 @@ use crate::error::{Error, Result};
 
 /// Writes `data` to `path` with mode 0600 via a temporary file and a rename.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    write_with_mode(path, data, 0o600)
+}
+
+/// Writes `data` to `path` with mode 0644 via a temporary file and a rename.
+pub fn write_public(path: &Path, data: &[u8]) -> Result<()> {
+    write_with_mode(path, data, 0o644)
+}
+
+fn write_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
@@ -18,9 +27,12 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)
         .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+    // The umask may have taken bits away from a 0644 file.
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(format!("setting the mode of {}", tmp.display()), e))?;
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;

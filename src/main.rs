@@ -6,7 +6,7 @@
 
 use cephboot::cli::{
     self, CinderCommand, CinderTypeCommand, Cli, ClusterCommand, Command, DisksCommand, Format,
-    OsdCommand, PoolsCommand,
+    OpenstackCommand, OsdCommand, PoolsCommand,
 };
 use cephboot::disk::label::LabelGrammar;
 use cephboot::error::Error;
@@ -58,6 +58,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
         }
         Command::Cinder(CinderCommand::Type(CinderTypeCommand::List(args))) => {
             cli::cinder::type_list(args, &cli.global)
+        }
+        Command::Openstack(OpenstackCommand::Export(args)) => {
+            cli::openstack::export(args, &cli.global)
         }
     }
 }

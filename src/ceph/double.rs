@@ -18,6 +18,8 @@ type Responder = Box<dyn Fn(&Value) -> Option<Value> + Send + Sync>;
 #[derive(Default)]
 pub struct ScriptedClient {
     answers: BTreeMap<String, Value>,
+    texts: BTreeMap<String, Vec<u8>>,
+    errors: BTreeMap<String, i32>,
     responder: Option<Responder>,
     sent: Mutex<Vec<Value>>,
 }
@@ -40,6 +42,20 @@ impl ScriptedClient {
     /// Answers commands with this `prefix` with `reply` (JSON).
     pub fn answer(mut self, prefix: &str, reply: Value) -> Self {
         self.answers.insert(prefix.to_string(), reply);
+        self
+    }
+
+    /// Answers commands with this `prefix` with plain text (`format=plain` replies such as a
+    /// keyring or `config generate-minimal-conf`).
+    pub fn answer_text(mut self, prefix: &str, text: &str) -> Self {
+        self.texts
+            .insert(prefix.to_string(), text.as_bytes().to_vec());
+        self
+    }
+
+    /// Fails commands with this `prefix` as the monitors do, with `errno` (2: no such entity).
+    pub fn answer_error(mut self, prefix: &str, errno: i32) -> Self {
+        self.errors.insert(prefix.to_string(), errno);
         self
     }
 
@@ -76,6 +92,16 @@ impl ScriptedClient {
             } else {
                 v.to_string().into_bytes()
             });
+        }
+        if let Some(errno) = self.errors.get(prefix) {
+            return Err(Error::Cluster {
+                context: format!("`{prefix}`"),
+                message: format!("the test script fails this command with errno {errno}"),
+                errno: Some(*errno),
+            });
+        }
+        if let Some(t) = self.texts.get(prefix) {
+            return Ok(t.clone());
         }
         match self.answers.get(prefix) {
             Some(Value::Null) => Ok(Vec::new()),

@@ -5,6 +5,7 @@ pub mod cinder;
 pub mod cluster;
 pub mod daemon;
 pub mod disks;
+pub mod openstack;
 pub mod osd;
 pub mod output;
 pub mod pools;
@@ -127,6 +128,9 @@ pub enum Command {
     /// Cinder: volume types that land on the Ceph pools.
     #[command(subcommand)]
     Cinder(CinderCommand),
+    /// OpenStack deployers: the files kolla-ansible needs to use this cluster.
+    #[command(subcommand)]
+    Openstack(OpenstackCommand),
     /// Run the daemon: watch the kernel for disks, prepare and activate labelled disks
     /// (--auto-prepare), and answer a root-only HTTP/JSON API on a Unix socket.
     ///
@@ -383,6 +387,56 @@ pub struct PoolsInitArgs {
     pub default_volume_type: bool,
     #[command(flatten)]
     pub os: OsArgs,
+}
+
+/// `cephboot openstack ...`
+#[derive(Debug, Subcommand)]
+pub enum OpenstackCommand {
+    /// Write what kolla-ansible's external-Ceph guide asks for, from the cluster itself.
+    ///
+    /// Under --kolla-config: per service a minimal ceph.conf (fsid and mon_host from the
+    /// monitors, no leading whitespace, which kolla's INI merge cannot take) and the client
+    /// keyrings (mode 0600) where kolla looks for them: glance/, cinder/cinder-volume/,
+    /// cinder/cinder-backup/ (client.cinder and client.cinder-backup), nova/ (client.nova and
+    /// client.cinder), gnocchi/ and manila/ when asked, named ceph.client.USER.keyring
+    /// (kolla-ansible up to 2023.1) and CLUSTER.client.USER.keyring (2023.2 and later; the
+    /// same name for the cluster `ceph`); magnum.conf with [cinder] default_*_volume_type;
+    /// and a globals.d fragment with the *_backend_ceph switches, users, pools and the Cinder
+    /// backend. The clients must exist (`pools init` creates them).
+    ///
+    /// Rerunning is `unchanged`. A file that exists with content cephboot did not write (or
+    /// that was edited since: cephboot records what it wrote in .cephboot-export.json) is
+    /// never replaced without --force; then nothing is written and the command exits 3.
+    Export(ExportArgs),
+}
+
+/// `openstack export` options.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// kolla-ansible's node_custom_config directory.
+    #[arg(long, value_name = "DIR", default_value = "/etc/kolla/config")]
+    pub kolla_config: PathBuf,
+    /// Where the globals fragment goes [default: globals.d/cephboot.yml beside DIR, i.e.
+    /// /etc/kolla/globals.d/cephboot.yml].
+    #[arg(long, value_name = "FILE")]
+    pub globals: Option<PathBuf>,
+    /// Services to write files for: glance, cinder, nova, magnum, gnocchi, manila.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "glance,cinder,nova,magnum"
+    )]
+    pub services: Vec<String>,
+    /// The Cinder volume type (and its volume_backend_name) that lands on Ceph, as `pools
+    /// init --volume-type` made it: Magnum's default types and kolla's Cinder backend name.
+    #[arg(long, value_name = "NAME=BACKEND", default_value = "ceph=rbd-1")]
+    pub volume_type: String,
+    /// Replace files cephboot did not write, or that were edited since it wrote them.
+    #[arg(long)]
+    pub force: bool,
+    /// Report what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Keyring file layout.

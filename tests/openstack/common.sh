@@ -65,6 +65,11 @@ stop_started() {
   STARTED_PIDFILES=()
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # port_listening PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
 port_listening() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -113,22 +118,24 @@ wait_http() {
   done
 }
 
-# write_cinder_conf FILE PORT AUTH_STRATEGY: a private cinder.conf for the API service
-# alone (no scheduler, no volume service, no message bus), all state under $STATE.
+# write_cinder_conf FILE PORT AUTH_STRATEGY: a private cinder.conf, all state under $STATE.
+# For the API alone (no message bus, no backends) unless CINDER_TRANSPORT_URL (a rabbit://
+# URL) and CINDER_ENABLED_BACKENDS are set; the file CINDER_EXTRA_CONF (the backend sections
+# start-services writes) is appended.
 write_cinder_conf() {
   local file=$1 port=$2 auth=$3
   mkdir -p "$STATE/cinder" "$STATE/cinder/locks"
   cat >"$file" <<EOF
 [DEFAULT]
 auth_strategy = $auth
-transport_url = fake://
+transport_url = ${CINDER_TRANSPORT_URL:-fake://}
 api_paste_config = /etc/cinder/api-paste.ini
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = $port
 osapi_volume_workers = 1
 my_ip = 127.0.0.1
 host = cephboot-test
-enabled_backends =
+enabled_backends = ${CINDER_ENABLED_BACKENDS:-}
 state_path = $STATE/cinder
 log_file = $STATE/cinder-api.log
 use_stderr = false
@@ -147,6 +154,7 @@ backend_url = file://$STATE/cinder/locks
 [oslo_messaging_notifications]
 driver = noop
 EOF
+  if [ -n "${CINDER_EXTRA_CONF:-}" ]; then cat "$CINDER_EXTRA_CONF" >>"$file"; fi
 }
 
 # start_cinder_api CONF PORT: start cinder-api on a synced database, PID as cinder.pid.
@@ -164,4 +172,68 @@ start_cinder() {
     fail "cinder-manage db sync failed" "$STATE/cinder-manage.log"
   fi
   start_cinder_api "$conf" "$port"
+}
+
+# start_rabbitmq PORT: RabbitMQ as a plain process on 127.0.0.1:PORT (guest/guest), with its
+# own epmd and distribution port on 127.0.0.1 (so two runs never share an epmd), all state
+# under $STATE/rabbitmq; PIDs in rabbitmq.pid and epmd.pid. Returns at once; wait with
+# wait_tcp rabbitmq.
+start_rabbitmq() {
+  local port=$1 d=$STATE/rabbitmq epmd_port dist_port
+  claim_port "$port"
+  epmd_port=$(free_port)
+  dist_port=$(free_port)
+  mkdir -p "$d/mnesia" "$d/log"
+  echo '[].' >"$d/enabled_plugins"
+  printf 'listeners.tcp.1 = 127.0.0.1:%s\n' "$port" >"$d/rabbitmq.conf"
+  DAEMON_LOGS[epmd]="$d/epmd.log"
+  spawn epmd "$d/epmd.log" epmd -port "$epmd_port" -address 127.0.0.1
+  DAEMON_LOGS[rabbitmq]="$d/rabbitmq.log $d/log/cephboot-$port@localhost.log"
+  # The binary behind Debian's wrapper (which would drop to the rabbitmq user and log to
+  # /var/log): as root, HOME holds the Erlang cookie.
+  spawn rabbitmq "$d/rabbitmq.log" env HOME="$d" ERL_EPMD_PORT="$epmd_port" \
+    ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODENAME="cephboot-$port@localhost" \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" \
+    RABBITMQ_DIST_PORT="$dist_port" RABBITMQ_MNESIA_BASE="$d/mnesia" \
+    RABBITMQ_LOG_BASE="$d/log" RABBITMQ_CONFIG_FILE="$d/rabbitmq" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+    /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+
+# wait_tcp NAME SECONDS PORT: until 127.0.0.1:PORT accepts connections; fail (with the
+# tails of DAEMON_LOGS[NAME]) after SECONDS or when NAME's process died.
+wait_tcp() {
+  local name=$1 secs=$2 port=$3 pid deadline logs
+  read -r -a logs <<<"${DAEMON_LOGS[$name]:-}"
+  pid=$(cat "$STATE/$name.pid")
+  deadline=$((SECONDS + secs))
+  until port_listening "$port"; do
+    group_alive "$pid" || fail "$name exited before listening on $port" "${logs[@]}"
+    [ $SECONDS -ge $deadline ] &&
+      fail "$name did not listen on 127.0.0.1:$port within ${secs}s" "${logs[@]}"
+    sleep 0.2
+  done
+}
+
+# etc_ceph NAME FILE...: a service's /etc/ceph as kolla-ansible makes it inside the service's
+# container (it copies the ceph.* files of the service's config dir there): the FILEs copied
+# into $STATE/etc-ceph/NAME. spawn_in_etc_ceph then runs the service with that directory
+# mounted over /etc/ceph in a mount namespace of its own, so it finds ceph.conf and
+# ceph.client.USER.keyring where Ceph's clients (librados, os-brick) look by default.
+etc_ceph() {
+  local name=$1 f; shift
+  [ -d /etc/ceph ] || fail "no /etc/ceph to mount over (it comes with the package ceph-common)"
+  mkdir -p "$STATE/etc-ceph/$name"
+  for f in "$@"; do
+    [ -s "$f" ] || fail "no $f: run cephboot openstack export first"
+    cp "$f" "$STATE/etc-ceph/$name/"
+  done
+}
+
+# spawn_in_etc_ceph NAME LOG CMD...: spawn, with $STATE/etc-ceph/NAME as /etc/ceph.
+spawn_in_etc_ceph() {
+  local name=$1 log=$2; shift 2
+  spawn "$name" "$log" unshare --mount --propagation private -- \
+    sh -c 'mount --bind "$0" /etc/ceph && exec "$@"' "$STATE/etc-ceph/$name" "$@"
 }

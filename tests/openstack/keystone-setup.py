@@ -10,6 +10,8 @@ Debian's /usr/bin/python3; arguments come from the environment:
   TWO_REGIONS      "1": also a region RegionTwo with a volumev3 endpoint
   REGION_TWO_URL   the RegionTwo endpoint (default: CINDER_URL)
   DEMO_PASSWORD    password for the non-admin `demo` user
+  GLANCE_URL       optional: http://127.0.0.1:PORT, registered as service `glance` (type image)
+  GLANCE_PASSWORD  password for the `glance` service user (with GLANCE_URL)
   CLOUDS_YAML      where to write clouds.yaml (clouds `admin`, `demo`, and `admin-appcred`
                    and `admin-appcred-by-name` with an application credential of the admin;
                    RegionOne)
@@ -63,6 +65,15 @@ for stype in service_types:
     )
     for interface in ("public", "internal", "admin"):
         ks.endpoints.create(svc, cinder_url, interface=interface, region="RegionOne")
+
+if env.get("GLANCE_URL"):
+    glance_user = ks.users.create(
+        "glance", domain=domain, password=env["GLANCE_PASSWORD"], default_project=service_project
+    )
+    ks.roles.grant(roles["admin"], user=glance_user, project=service_project)
+    image = ks.services.create("glance", type="image", description="Glance Image Service")
+    for interface in ("public", "internal", "admin"):
+        ks.endpoints.create(image, env["GLANCE_URL"], interface=interface, region="RegionOne")
 
 if env.get("TWO_REGIONS") == "1":
     ks.regions.create(id="RegionTwo")
