@@ -18,21 +18,6 @@ use common::*;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-/// A fake BlueStore label as ceph-osd writes it (text header + encoded metadata).
-fn bluestore_label(fsid: &str) -> Vec<u8> {
-    let mut b = b"bluestore block device\n0b8e9c1a-54b7-4c39-9d5c-1f0e7c4a9b11\n".to_vec();
-    b.extend_from_slice(&[2, 1, 0, 0, 0, 0]);
-    b.extend_from_slice(&[0; 32]);
-    b.extend_from_slice(&4u32.to_le_bytes());
-    b.extend_from_slice(b"main");
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for s in ["ceph_fsid", fsid] {
-        b.extend_from_slice(&u32::try_from(s.len()).unwrap().to_le_bytes());
-        b.extend_from_slice(s.as_bytes());
-    }
-    b
-}
-
 fn sys_partitions(d: &LoopDisk) -> Vec<String> {
     std::fs::read_dir(format!("/sys/class/block/{}", d.name()))
         .unwrap()
@@ -40,14 +25,6 @@ fn sys_partitions(d: &LoopDisk) -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(&d.name()) && n.len() > d.name().len())
         .collect()
-}
-
-fn read_at(d: &LoopDisk, offset: u64, len: usize) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::File::open(&d.dev).unwrap();
-    let mut buf = vec![0u8; len];
-    f.read_exact_at(&mut buf, offset).unwrap();
-    buf
 }
 
 /// GPT + xfs + NTFS-labelled partition + a BlueStore label at 1 GiB.
@@ -66,7 +43,7 @@ fn messy_disk() -> LoopDisk {
     d.partx_add();
     sh("mkfs.xfs", &["-q", "-f", &d.part(1)]);
     sh("mkntfs", &["-Q", "-F", "-L", "新加卷", &d.part(2)]);
-    write_at(&d.dev, GIB, &bluestore_label("cafe"));
+    write_at(&d.dev, GIB, &fake_bluestore_label("cafe"));
     d
 }
 
@@ -107,7 +84,7 @@ fn zap_removes_everything_independent_tools_can_find() {
     );
     assert!(sys_partitions(&d).is_empty(), "{:?}", sys_partitions(&d));
     assert!(
-        read_at(&d, GIB, 4096).iter().all(|&b| b == 0),
+        read_at(&d.dev, GIB, 4096).iter().all(|&b| b == 0),
         "BlueStore label at 1 GiB survived"
     );
 
@@ -249,7 +226,7 @@ fn foreign_bluestore_osd_needs_force() {
     write_at(
         &d.dev,
         0,
-        &bluestore_label("11111111-2222-3333-4444-555555555555"),
+        &fake_bluestore_label("11111111-2222-3333-4444-555555555555"),
     );
     let before = d.checksum();
     let (code, v) = cephboot_json(&["disks", "zap", d.path()]);
@@ -264,7 +241,7 @@ fn foreign_bluestore_osd_needs_force() {
     assert_eq!(d.checksum(), before);
     let (code, v) = cephboot_json(&["disks", "zap", d.path(), "--force"]);
     assert_eq!(code, 0, "{v:#}");
-    assert!(read_at(&d, 0, 4096).iter().all(|&b| b == 0));
+    assert!(read_at(&d.dev, 0, 4096).iter().all(|&b| b == 0));
 }
 
 #[test]
@@ -279,7 +256,7 @@ fn a_label_copy_at_10_gib_alone_still_needs_force_and_zap_removes_it() {
     let bystander = LoopDisk::new(64 * MIB);
     let other = bystander.checksum();
     let fsid = "99999999-2222-3333-4444-555555555555";
-    write_at(&d.dev, 10 * GIB, &bluestore_label(fsid));
+    write_at(&d.dev, 10 * GIB, &fake_bluestore_label(fsid));
     let before = d.sparse_checksum();
     let (code, v) = cephboot_json(&["disks", "zap", d.path()]);
     assert_eq!(code, 3, "{v:#}");
@@ -291,7 +268,7 @@ fn a_label_copy_at_10_gib_alone_still_needs_force_and_zap_removes_it() {
     let (code, v) = cephboot_json(&["disks", "zap", d.path(), "--force"]);
     assert_eq!(code, 0, "{v:#}");
     assert!(
-        read_at(&d, 10 * GIB, 4096).iter().all(|&b| b == 0),
+        read_at(&d.dev, 10 * GIB, 4096).iter().all(|&b| b == 0),
         "the copy is gone"
     );
     assert_eq!(bystander.checksum(), other);
@@ -409,7 +386,7 @@ fn own_clusters_bluestore_label_needs_no_force_when_the_config_is_in_the_state_d
         .lines()
         .find_map(|l| l.strip_prefix("fsid = ").map(str::to_string))
         .unwrap();
-    write_at(&d.dev, 0, &bluestore_label(&fsid));
+    write_at(&d.dev, 0, &fake_bluestore_label(&fsid));
     // The config is found through --state-dir (no --conf, no /etc/ceph/ceph.conf).
     let out = c.cb(&["disks", "zap", d.path(), "--format", "json"]);
     assert!(
@@ -417,5 +394,5 @@ fn own_clusters_bluestore_label_needs_no_force_when_the_config_is_in_the_state_d
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(read_at(&d, 0, 4096).iter().all(|&b| b == 0));
+    assert!(read_at(&d.dev, 0, 4096).iter().all(|&b| b == 0));
 }

@@ -244,6 +244,31 @@ pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     f.sync_all().unwrap();
 }
 
+/// `len` bytes of `path` at `offset`.
+pub fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, offset).unwrap();
+    buf
+}
+
+/// A BlueStore label as ceph-osd writes it (text header + encoded metadata) for a cluster
+/// `fsid`, without a real OSD behind it.
+pub fn fake_bluestore_label(fsid: &str) -> Vec<u8> {
+    let mut b = b"bluestore block device\n0b8e9c1a-54b7-4c39-9d5c-1f0e7c4a9b11\n".to_vec();
+    b.extend_from_slice(&[2, 1, 0, 0, 0, 0]);
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&4u32.to_le_bytes());
+    b.extend_from_slice(b"main");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    for s in ["ceph_fsid", fsid] {
+        b.extend_from_slice(&u32::try_from(s.len()).unwrap().to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    }
+    b
+}
+
 pub mod cluster;
 pub mod daemon;
 pub mod openstack;
