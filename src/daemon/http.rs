@@ -133,9 +133,18 @@ fn reason(status: u16) -> &'static str {
 
 /// Writes a JSON response and closes.
 pub async fn respond(stream: &mut BufReader<UnixStream>, status: u16, body: &serde_json::Value) {
-    let text = format!("{body}\n");
+    respond_text(stream, status, "application/json", &format!("{body}\n")).await;
+}
+
+/// Writes a response with `text` as its body and closes.
+pub async fn respond_text(
+    stream: &mut BufReader<UnixStream>,
+    status: u16,
+    content_type: &str,
+    text: &str,
+) {
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         reason(status),
         text.len()
     );

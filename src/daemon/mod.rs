@@ -8,9 +8,11 @@
 
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod state;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,8 @@ struct Shared {
     slots: Arc<Semaphore>,
     jobs: mpsc::UnboundedSender<u64>,
     started: Instant,
+    /// Kernel uevents received (the uevent thread counts them).
+    uevents: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -160,15 +164,18 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         events,
         jobs: job_tx,
         started: Instant::now(),
+        uevents: Arc::new(AtomicU64::new(0)),
     });
 
     // Kernel events, read on their own thread (a blocking recv: no wake-ups while idle).
     let (disk_tx, disk_rx) = mpsc::unbounded_channel::<String>();
+    let seen = shared.uevents.clone();
     std::thread::Builder::new()
         .name("uevents".into())
         .spawn(move || {
             let mut buf = vec![0u8; 16 * 1024];
             while let Ok(n) = uevents.recv(&mut buf) {
+                seen.fetch_add(1, Ordering::Relaxed);
                 if let Some(disk) = buf
                     .get(..n)
                     .and_then(uevent::parse)
@@ -184,9 +191,11 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         .map_err(|e| Error::io("starting the uevent thread", e))?;
 
     // One full scan at start.
+    let t0 = Instant::now();
     let snap = tokio::task::spawn_blocking(scan_all)
         .await
-        .map_err(|e| Error::Usage(format!("scan task failed: {e}")))?;
+        .map_err(|e| Error::Internal(format!("the scan task failed: {e}")))?;
+    shared.state().last_full_scan = Some(t0.elapsed());
     let names: Vec<String> = snap
         .devices
         .iter()
@@ -257,6 +266,7 @@ async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) 
         match event {
             None => return,
             Some(Some(disk)) => {
+                shared.state().disk_events += 1;
                 pending.insert(disk, tokio::time::Instant::now() + shared.opts.debounce);
             }
             Some(None) => {
@@ -276,16 +286,18 @@ async fn debounce(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>) 
 }
 
 /// Reads one disk afresh, off the async threads (`None` if the scan task died).
-async fn scan_one(name: &str) -> Option<inventory::Snapshot> {
+async fn scan_one(name: &str) -> Option<(inventory::Snapshot, Duration)> {
     let n = name.to_string();
     tokio::task::spawn_blocking(move || {
-        inventory::scan(
+        let t0 = Instant::now();
+        let snap = inventory::scan(
             &Roots::default(),
             &Filter {
                 all: true,
                 only: vec![n],
             },
-        )
+        );
+        (snap, t0.elapsed())
     })
     .await
     .ok()
@@ -302,11 +314,12 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
             .status()
             .await;
     }
-    let Some(fresh) = scan_one(name).await else {
+    let Some((fresh, took)) = scan_one(name).await else {
         return;
     };
     let (present, state) = {
         let mut st = shared.state();
+        st.last_disk_scan = Some(took);
         let present = st.replace_disk(name, fresh, &shared.opts.grammar);
         let state = st
             .snapshot
@@ -499,7 +512,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     let refusal = if shared.state().draining {
         Some("not started: the daemon is stopping".to_string())
     } else if origin != "api" {
-        let fresh = scan_one(&name).await.unwrap_or_default();
+        let fresh = scan_one(&name).await.map(|(s, _)| s).unwrap_or_default();
         let mut st = shared.state();
         st.replace_disk(&name, fresh, &shared.opts.grammar);
         (!st.is_bootstrap_ready(&name))
@@ -617,6 +630,11 @@ async fn handle(shared: Arc<Shared>, stream: UnixStream) {
     if req.method == "GET" && req.path == "/v1/events" {
         return events(&shared, stream).await;
     }
+    if req.method == "GET" && matches!(req.path.trim_end_matches('/'), "/metrics" | "/v1/metrics") {
+        let text = metrics_text(&shared);
+        http::respond_text(&mut stream, 200, metrics::CONTENT_TYPE, &text).await;
+        return;
+    }
     let (status, body) = route(&shared, &req);
     http::respond(&mut stream, status, &body).await;
 }
@@ -656,15 +674,44 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
             None => (404, http::error_body(404, &format!("no job {id}"))),
         },
         ("POST", ["v1", "osd", "prepare"]) => post_prepare(shared, &req.body),
-        (_, ["v1", "health" | "disks" | "osds" | "jobs"] | ["v1", "jobs", _]) if !get => {
-            (405, http::error_body(405, "use GET"))
-        }
+        (
+            _,
+            ["v1", "health" | "disks" | "osds" | "jobs" | "metrics"]
+            | ["v1", "jobs", _]
+            | ["metrics"],
+        ) if !get => (405, http::error_body(405, "use GET")),
         (_, ["v1", "osd", "prepare"]) => (405, http::error_body(405, "use POST")),
         _ => (
             404,
             http::error_body(404, &format!("no route {} {}", req.method, req.path)),
         ),
     }
+}
+
+/// The Prometheus text of `GET /metrics`.
+fn metrics_text(shared: &Arc<Shared>) -> String {
+    let st = shared.state();
+    let mut disks = std::collections::BTreeMap::new();
+    for (d, v) in st.snapshot.devices.iter().zip(st.verdicts.iter()) {
+        if d.kind == inventory::DeviceKind::Disk {
+            *disks.entry(v.state.as_str().to_string()).or_insert(0) += 1;
+        }
+    }
+    let jobs = st
+        .job_counts()
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n as u64))
+        .collect();
+    metrics::render(&metrics::Sample {
+        disks,
+        jobs,
+        uevents: shared.uevents.load(Ordering::Relaxed),
+        disk_events: st.disk_events,
+        last_full_scan_seconds: st.last_full_scan.map(|d| d.as_secs_f64()),
+        last_disk_scan_seconds: st.last_disk_scan.map(|d| d.as_secs_f64()),
+        uptime_seconds: shared.started.elapsed().as_secs_f64(),
+        draining: st.draining,
+    })
 }
 
 fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {

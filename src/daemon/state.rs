@@ -65,6 +65,12 @@ pub struct DaemonState {
     pub failed: BTreeSet<String>,
     /// Shutting down: no new jobs.
     pub draining: bool,
+    /// Uevents about a block disk (each followed by a re-read).
+    pub disk_events: u64,
+    /// How long the full scan at start took.
+    pub last_full_scan: Option<std::time::Duration>,
+    /// How long the last one-disk re-read took.
+    pub last_disk_scan: Option<std::time::Duration>,
     next_id: u64,
 }
 
