@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all release-roots-bg clean-release-roots deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz clean
+.PHONY: all release-roots-bg clean-release-roots deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz man install deb clean
 
 all: build
 
@@ -42,6 +42,24 @@ unit-test: deps
 # Only the QEMU guest cases (vm-tests/run builds cephboot and the table driver first).
 vm-test: deps
 	vm-tests/run
+
+# Man pages (one per command) and shell completions, generated from the clap definitions.
+man: build
+	$(BIN) manpages target/man
+	$(BIN) completions bash > target/man/cephboot.bash
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the release binary, man pages, completions,
+# the systemd unit and an example daemon config (scripts/install-files lists each file).
+PREFIX ?= /usr/local
+DESTDIR ?=
+install:
+	$(CARGO) build --release
+	scripts/install-files target/release/cephboot "$(DESTDIR)" "$(PREFIX)"
+
+# A Debian package of the release binary in target/deb (scripts/package-deb).
+deb:
+	$(CARGO) build --release
+	scripts/package-deb target/release/cephboot target/deb
 
 demo: build
 	scripts/demo "$(STATE)"

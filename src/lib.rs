@@ -16,3 +16,4 @@ pub mod files;
 pub mod openstack;
 pub mod osd;
 pub mod pools;
+pub mod progress;

@@ -62,6 +62,8 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Openstack(OpenstackCommand::Export(args)) => {
             cli::openstack::export(args, &cli.global)
         }
+        Command::Completions(args) => cli::docs::completions(args.shell),
+        Command::Manpages(args) => cli::docs::manpages(&args.dir),
     }
 }
 
@@ -80,6 +82,11 @@ struct ErrorBody<'a> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
+    // Long steps show progress on stderr (a line redrawn on a terminal, plain lines
+    // otherwise); the daemon's own output is its log.
+    if !matches!(cli.command, Command::Daemon(_)) {
+        cephboot::progress::init(cli.global.quiet);
+    }
     // The daemon handles its own signals (it drains its jobs); every other command stops the
     // programs it runs with it.
     if !matches!(cli.command, Command::Daemon(_)) {

@@ -36,11 +36,26 @@ pub struct TypeReport {
 /// Opens a session from the flags (and clouds.yaml).
 pub fn session(os: &OsArgs, global: &Global) -> Result<Session> {
     let settings = config::resolve(os.settings(), os.os_client_config_file.as_deref())?;
-    Session::open(&settings, Duration::from_secs(global.timeout.max(1)))
+    let step = crate::progress::step("authenticating with OpenStack");
+    step.end(Session::open(
+        &settings,
+        Duration::from_secs(global.timeout.max(1)),
+    ))
 }
 
 /// Ensures one type (shared by `cinder type ensure` and `pools init --volume-type`).
 pub fn ensure(
+    c: &Cinder<'_>,
+    want: &WantedType,
+    update: bool,
+    make_default: bool,
+    dry_run: bool,
+) -> Result<TypeReport> {
+    let step = crate::progress::step(format!("volume type {} in Cinder", want.name));
+    step.end(ensure_quietly(c, want, update, make_default, dry_run))
+}
+
+fn ensure_quietly(
     c: &Cinder<'_>,
     want: &WantedType,
     update: bool,

@@ -5,6 +5,7 @@ pub mod cinder;
 pub mod cluster;
 pub mod daemon;
 pub mod disks;
+pub mod docs;
 pub mod openstack;
 pub mod osd;
 pub mod output;
@@ -141,6 +142,27 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Ask the running daemon what it is doing.
     Status(StatusArgs),
+    /// Print a shell completion script: `cephboot completions bash >
+    /// /usr/share/bash-completion/completions/cephboot` (the Debian package installs them).
+    Completions(CompletionsArgs),
+    /// Write a man page per command (cephboot.1, cephboot-osd-prepare.1, ...) into DIR.
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+/// `completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `manpages` options.
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// Where the pages go (created if missing).
+    pub dir: PathBuf,
 }
 
 /// `daemon` options (they override the --config file).
@@ -548,8 +570,11 @@ pub struct ActivateArgs {
     /// Only this OSD.
     pub id: Option<u32>,
     /// Run ceph-osd in the foreground in place of this process (container entrypoint).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub exec: bool,
+    /// Report which OSDs would be started (`would_start`); start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `cephboot cluster ...`

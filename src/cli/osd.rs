@@ -205,6 +205,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
 
 #[derive(Debug, Serialize)]
 struct ActivateReport {
+    dry_run: bool,
     changed: bool,
     osds: Vec<activate::Activated>,
 }
@@ -233,6 +234,7 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
         conf: &conf,
         cluster: &global.cluster,
         wait_up: Duration::from_secs(global.timeout.max(60)),
+        dry_run: args.dry_run,
     };
     if args.exec {
         let [one] = chosen.as_slice() else {
@@ -252,6 +254,7 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
         .find(|r| r.action == "failed")
         .map(|r| format!("osd.{}: {}", r.osd_id, r.error.clone().unwrap_or_default()));
     let report = ActivateReport {
+        dry_run: args.dry_run,
         changed: results.iter().any(|r| r.action == "started"),
         osds: results,
     };

@@ -46,7 +46,8 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let client = RadosClient::connect(&global.connect_options())?;
-    let report = init::init(
+    let step = crate::progress::step("pools, rules, defaults and clients");
+    let report = step.end(init::init(
         &client,
         &PoolsRequest {
             single_node: args.single_node,
@@ -58,7 +59,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             mute_size_warning: args.mute_size_warning,
             dry_run: args.dry_run,
         },
-    )?;
+    ))?;
     // Then the Cinder volume types, so one deployer step does both.
     let mut types = Vec::new();
     if !volume_types.is_empty() {

@@ -158,7 +158,12 @@ pub fn admin_client(s: &StateDir, timeout: Duration) -> Result<RadosClient> {
     })
 }
 
-fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
+fn wait_for<T>(what: &str, timeout: Duration, probe: impl FnMut() -> Option<T>) -> Result<T> {
+    let step = crate::progress::step(format!("waiting for {what}"));
+    step.end(poll(what, timeout, probe))
+}
+
+fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
     let started = Instant::now();
     loop {
         if let Some(v) = probe() {

@@ -154,6 +154,8 @@ pub struct Env<'a> {
     pub cluster: &'a str,
     /// How long to wait for `up`.
     pub wait_up: Duration,
+    /// Report `would_start` instead of starting.
+    pub dry_run: bool,
 }
 
 /// One OSD's activation.
@@ -161,7 +163,8 @@ pub struct Env<'a> {
 pub struct Activated {
     /// Id.
     pub osd_id: u32,
-    /// `started`, `unchanged` (already running), `skipped` (another cluster's), or `failed`.
+    /// `started`, `unchanged` (already running), `would_start` (dry run), `skipped` (another
+    /// cluster's), or `failed`.
     pub action: &'static str,
     /// ceph-osd's pid.
     pub pid: Option<u32>,
@@ -315,6 +318,14 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             error: None,
         };
     }
+    if env.dry_run {
+        return Activated {
+            osd_id: osd.osd_id,
+            action: "would_start",
+            pid: None,
+            error: None,
+        };
+    }
     let result = (|| {
         prepare_dir(env, osd, snapshot)?;
         let conf = env.conf.path.display().to_string();
@@ -366,6 +377,11 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
 }
 
 fn wait_up(env: &Env<'_>, id: u32) -> Result<()> {
+    let step = crate::progress::step(format!("waiting for osd.{id} to be up"));
+    step.end(wait_up_quietly(env, id))
+}
+
+fn wait_up_quietly(env: &Env<'_>, id: u32) -> Result<()> {
     let started = Instant::now();
     loop {
         if commands::osds(env.client)?

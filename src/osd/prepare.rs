@@ -548,12 +548,12 @@ fn make_osd_dir(
         }
         Store::Filestore => {
             let node = main.node.display().to_string();
-            exec::run(
+            crate::progress::step(format!("mkfs.xfs {node}")).end(exec::run(
                 "mkfs.xfs",
                 &["-f", "-q", &node],
                 None,
                 Duration::from_secs(300),
-            )?;
+            ))?;
             let dir_s = dir.display().to_string();
             exec::run(
                 "mount",
@@ -622,12 +622,13 @@ fn mkfs_osd(
         "-",
     ];
     args.extend(extra.iter().map(String::as_str));
-    let mkfs = exec::run(
-        "ceph-osd",
-        &args,
-        Some(osd.secret.as_bytes()),
-        Duration::from_secs(600),
-    );
+    let mkfs =
+        crate::progress::step(format!("ceph-osd --mkfs for osd.{id} ({store})")).end(exec::run(
+            "ceph-osd",
+            &args,
+            Some(osd.secret.as_bytes()),
+            Duration::from_secs(600),
+        ));
     let _ = std::fs::remove_file(&monmap);
     let umounted = if plan.store == Store::Filestore {
         exec::run("umount", &[&dir_s], None, Duration::from_secs(60)).map(|_| ())

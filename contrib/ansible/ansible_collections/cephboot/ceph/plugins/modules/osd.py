@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# Apache-2.0
+DOCUMENTATION = r"""
+module: osd
+short_description: Prepare disks as Ceph OSDs and start them, with cephboot
+description:
+  - I(state=prepared) runs C(cephboot osd prepare) on I(devices) (or every disk carrying a
+    Kolla bootstrap label with I(all_bootstrap)); an OSD already prepared is C(unchanged).
+    Refusals (a mounted disk, data on a sibling partition without I(wipe), a label for the
+    other store) fail the task with cephboot's reason; other devices are still prepared.
+  - I(state=started) runs C(cephboot osd activate) for every prepared OSD of this host
+    (or I(id)); running OSDs are C(unchanged).
+  - Check mode is cephboot's C(--dry-run).
+options:
+  state:
+    description: C(prepared) or C(started).
+    type: str
+    choices: [prepared, started]
+    default: prepared
+  devices:
+    description: Disks or partitions to prepare (state=prepared).
+    type: list
+    elements: str
+    default: []
+  all_bootstrap:
+    description: Every disk with a bootstrap label (state=prepared).
+    type: bool
+    default: false
+  store:
+    description: C(bluestore) or C(filestore); default what the label says.
+    type: str
+  db:
+    description: Device for block.db (bluestore).
+    type: str
+  wal:
+    description: Device for block.wal (bluestore).
+    type: str
+  journal:
+    description: Device for the journal (filestore).
+    type: str
+  wipe:
+    description: Also erase sibling partitions that hold data (C(--wipe)).
+    type: bool
+    default: false
+  id:
+    description: Only this OSD (state=started).
+    type: int
+"""
+EXAMPLES = r"""
+- name: Every Kolla-labelled disk becomes an OSD
+  cephboot.ceph.osd:
+    all_bootstrap: true
+- name: Start them
+  cephboot.ceph.osd:
+    state: started
+"""
+RETURN = r"""
+osds:
+  description: Per device (prepared) or per OSD (started), cephboot's report.
+  returned: success
+  type: list
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cephboot.ceph.plugins.module_utils import cephboot
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=cephboot.argument_spec(dict(
+            state=dict(type="str", choices=["prepared", "started"], default="prepared"),
+            devices=dict(type="list", elements="str", default=[]),
+            all_bootstrap=dict(type="bool", default=False),
+            store=dict(type="str"),
+            db=dict(type="str"),
+            wal=dict(type="str"),
+            journal=dict(type="str"),
+            wipe=dict(type="bool", default=False),
+            id=dict(type="int"),
+        )),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["state"] == "prepared":
+        if not p["devices"] and not p["all_bootstrap"]:
+            module.fail_json(msg="name devices or set all_bootstrap")
+        args = ["osd", "prepare"] + p["devices"]
+        if p["all_bootstrap"]:
+            args.append("--all-bootstrap")
+        for key in ("store", "db", "wal", "journal"):
+            if p[key]:
+                args += ["--" + key, p[key]]
+        if p["wipe"]:
+            args.append("--wipe")
+    else:
+        args = ["osd", "activate"] + ([str(p["id"])] if p["id"] is not None else ["--all"])
+    report = cephboot.run(module, args)
+    osds = report.get("osds", [])
+    result = dict(changed=cephboot.would_change(report, "osds"), osds=osds)
+    diff = cephboot.diff_of(osds, lambda o: "%s: %s" % (
+        o.get("device") or "osd.%s" % o.get("osd_id"), o.get("action")))
+    if module._diff and diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

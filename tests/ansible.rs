@@ -1,0 +1,258 @@
+//! The Ansible collection (contrib/ansible/ansible_collections/cephboot/ceph) run by real
+//! ansible-core from PyPI (tests/ansible/venv) against this host: its example play
+//! (playbooks/deploy.yml, the one docs/deployer.md shows) on loop disks, a real cluster and a
+//! real Cinder. First run changed, second run all `ok`, check mode writes nothing, a refusal
+//! fails the task with cephboot's words and exit code. Root only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::cluster::TestCluster;
+use common::openstack::OpenStack;
+use common::*;
+
+const GIB: u64 = 1 << 30;
+
+fn collection_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/ansible")
+}
+
+/// The venv's bin directory, or `None` (said loudly; a failure under CI) when PyPI cannot be
+/// reached.
+fn ansible_bin() -> Option<PathBuf> {
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible/venv"))
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        required_or_skip(
+            "ansible collection",
+            &format!(
+                "ansible-core from PyPI ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        );
+        return None;
+    }
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+struct Ansible {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Ansible {
+    /// `ansible-playbook PLAY -e @VARS` on localhost (local connection) with the JSON
+    /// callback of tests/ansible/callback; returns (exit code, the callback's report).
+    fn play(
+        &self,
+        play: &Path,
+        vars: &serde_json::Value,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value) {
+        let vars_file = self.home.path().join("vars.json");
+        std::fs::write(&vars_file, vars.to_string()).unwrap();
+        let mut cmd = Command::new(self.bin.join("ansible-playbook"));
+        cmd.arg("-i")
+            .arg("localhost,")
+            .args(["-c", "local"])
+            .arg("-e")
+            .arg(format!("@{}", vars_file.display()))
+            .arg("-e")
+            .arg(format!(
+                "ansible_python_interpreter={}",
+                self.bin.join("python3").display()
+            ))
+            .args(extra)
+            .arg(play);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OS_") || k.starts_with("ANSIBLE_") {
+                cmd.env_remove(k);
+            }
+        }
+        let out = cmd
+            .env("ANSIBLE_COLLECTIONS_PATH", collection_root())
+            .env("ANSIBLE_HOME", self.home.path())
+            .env("ANSIBLE_LOCAL_TEMP", self.home.path().join("tmp"))
+            .env(
+                "ANSIBLE_CALLBACK_PLUGINS",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible/callback"),
+            )
+            .env("ANSIBLE_STDOUT_CALLBACK", "results_json")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "ansible-playbook printed no JSON ({e}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+}
+
+/// `stats.localhost` of a report.
+fn stats(r: &serde_json::Value) -> (u64, u64) {
+    let s = &r["stats"]["localhost"];
+    (
+        s["changed"].as_u64().unwrap_or(0),
+        s["failures"].as_u64().unwrap_or(0) + s["unreachable"].as_u64().unwrap_or(0),
+    )
+}
+
+/// The result of the task named `name` on localhost.
+fn task<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["plays"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["name"] == name)
+        .map(|t| &t["hosts"]["localhost"])
+        .unwrap_or_else(|| panic!("no task {name:?} in {r:#}"))
+}
+
+fn bootstrap_disk() -> LoopDisk {
+    let d = LoopDisk::new(3 * GIB);
+    sh(
+        "sgdisk",
+        &["-n1:1M:0", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", d.path()],
+    );
+    d.partx_add();
+    d
+}
+
+#[test]
+fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing() {
+    if !root_or_skip("ansible collection") {
+        return;
+    }
+    let Some(bin) = ansible_bin() else { return };
+    let ansible = Ansible {
+        bin,
+        home: tempfile::tempdir().unwrap(),
+    };
+    let first = bootstrap_disk();
+    let second = bootstrap_disk();
+    let c = TestCluster::new();
+    let cinder = OpenStack::noauth();
+    let kolla = tempfile::tempdir().unwrap();
+    let play = collection_root().join("ansible_collections/cephboot/ceph/playbooks/deploy.yml");
+    let vars = |devices: &[&str]| {
+        serde_json::json!({
+            "cephboot_hosts": "localhost",
+            "cephboot_binary": cephboot_bin(),
+            "cephboot_state_dir": c.dir(),
+            "cephboot_devices": devices,
+            "cephboot_os": {"os_auth_type": "none", "os_endpoint": cinder.endpoint()},
+            "cephboot_kolla_config": kolla.path().join("config"),
+        })
+    };
+
+    // First run: the OSD, the pools, the type, the files.
+    let (code, r) = ansible.play(&play, &vars(&[first.path()]), &[]);
+    let (changed, failed) = stats(&r);
+    assert!(code == 0 && failed == 0, "first run failed: {r:#}");
+    assert!(
+        changed >= 4,
+        "first run changed only {changed} tasks: {r:#}"
+    );
+    assert_eq!(
+        task(&r, "OSDs on the disks")["osds"][0]["action"],
+        "created"
+    );
+    assert_eq!(c.osds().len(), 1);
+    assert!(c.osds()[0].1, "osd not up: {:?}", c.osds());
+    assert!(kolla.path().join("config/cinder/ceph.conf").exists());
+    let types = sh(
+        "curl",
+        &[
+            "-sf",
+            "-H",
+            "X-Auth-Token: admin:admin",
+            &format!("{}/admin/types", cinder.endpoint()),
+        ],
+    );
+    assert!(types.contains("\"ceph\""), "{types}");
+    assert_eq!(
+        task(&r, "What cephboot sees on the disks")["ansible_facts"]["cephboot_disks"][0]["state"],
+        "bootstrap"
+    );
+
+    // Second run: every task ok.
+    let (code, r) = ansible.play(&play, &vars(&[first.path()]), &[]);
+    assert_eq!((code, stats(&r)), (0, (0, 0)), "second run: {r:#}");
+
+    // Check mode with a second disk: reported as a change, nothing written.
+    let before = second.sparse_checksum();
+    let kolla_before = sh(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "cd {} && find . -type f | sort | xargs sha256sum",
+                kolla.path().display()
+            ),
+        ],
+    );
+    let (code, r) = ansible.play(&play, &vars(&[first.path(), second.path()]), &["--check"]);
+    let (changed, failed) = stats(&r);
+    assert!(code == 0 && failed == 0, "check run failed: {r:#}");
+    assert_eq!(changed, 1, "{r:#}");
+    let osds = &task(&r, "OSDs on the disks")["osds"];
+    assert_eq!(osds[0]["action"], "unchanged", "{osds:#}");
+    assert_eq!(osds[1]["action"], "would_create", "{osds:#}");
+    assert_eq!(second.sparse_checksum(), before);
+    assert_eq!(c.osds().len(), 1);
+    let kolla_after = sh(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "cd {} && find . -type f | sort | xargs sha256sum",
+                kolla.path().display()
+            ),
+        ],
+    );
+    assert_eq!(kolla_after, kolla_before);
+
+    // A refusal fails the task with cephboot's words and exit code: the running OSD's disk.
+    let zap = ansible.home.path().join("zap.yml");
+    std::fs::write(
+        &zap,
+        format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: zap\n      cephboot.ceph.disk_zap:\n        binary: {}\n        state_dir: {}\n        devices: [{}]\n",
+            cephboot_bin(),
+            c.dir(),
+            first.path()
+        ),
+    )
+    .unwrap();
+    // The running OSD writes its own partition; the table before it must not change.
+    let table = read_at(&first.dev, 0, 1 << 20);
+    let (code, r) = ansible.play(&zap, &serde_json::json!({}), &[]);
+    assert_ne!(code, 0);
+    let result = task(&r, "zap");
+    assert_eq!(result["failed"], true, "{result:#}");
+    assert_eq!(result["rc"], 3, "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("cephboot: ") && msg.contains(first.path()),
+        "{msg}"
+    );
+    assert!(
+        read_at(&first.dev, 0, 1 << 20) == table,
+        "the table changed"
+    );
+    assert!(c.osds()[0].1, "the OSD went down");
+}
