@@ -64,6 +64,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Several guards refused (each with its device, cause and next step); nothing was
+    /// written.
+    #[error("{}", refusals_text(.0))]
+    Refusals(Vec<Refusal>),
     /// An external program failed.
     #[error("{command} failed ({status}): {stderr}")]
     Command {
@@ -125,7 +129,7 @@ impl Error {
         match self {
             Error::Usage(_) => ExitCode::Usage,
             Error::NotFound(_) => ExitCode::NotFound,
-            Error::Refused { .. } => ExitCode::Refused,
+            Error::Refused { .. } | Error::Refusals(_) => ExitCode::Refused,
             Error::Cluster {
                 errno: Some(110), ..
             } => ExitCode::Timeout,
@@ -144,7 +148,7 @@ impl Error {
         match self {
             Error::Usage(_) => "usage",
             Error::NotFound(_) => "not_found",
-            Error::Refused { .. } => "refused",
+            Error::Refused { .. } | Error::Refusals(_) => "refused",
             Error::Cluster { .. } => "cluster",
             Error::Io { .. } => "io",
             Error::Command { .. } => "command",
@@ -189,3 +193,65 @@ fn after(seconds: u64) -> String {
 
 /// The program's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What was being done, attached to an I/O error where it happens:
+/// `fs::read(p).context(|| format!("reading {}", p.display()))?`.
+pub trait IoContext<T> {
+    /// The error becomes [`Error::Io`] with `what` as its context.
+    fn context<C: Into<String>>(self, what: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
+    fn context<C: Into<String>>(self, what: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| Error::io(what(), e))
+    }
+}
+
+/// Why a device may not be written: one guard's refusal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The device.
+    pub device: PathBuf,
+    /// The cause.
+    pub reason: String,
+    /// What to do next.
+    pub hint: String,
+    /// `--force` overrides this one (only the foreign BlueStore check).
+    pub force_overrides: bool,
+}
+
+/// `DEV: refused by a safety guard: nothing was written. DEV: cause: next step; ...`
+fn refusals_text(refusals: &[Refusal]) -> String {
+    let each = refusals
+        .iter()
+        .map(|r| format!("{}: {}: {}", r.device.display(), r.reason, r.hint))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let first = refusals
+        .first()
+        .map(|r| r.device.display().to_string())
+        .unwrap_or_default();
+    format!("{first}: refused by a safety guard: nothing was written. {each}")
+}
+
+impl Error {
+    /// The refusals this error carries (one for [`Error::Refused`], each of
+    /// [`Error::Refusals`], none otherwise), for the JSON error report.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        match self {
+            Error::Refused {
+                device,
+                reason,
+                hint,
+            } => vec![Refusal {
+                device: device.clone(),
+                reason: reason.clone(),
+                hint: hint.clone(),
+                force_overrides: false,
+            }],
+            Error::Refusals(r) => r.clone(),
+            Error::AlreadyReported(e) => e.refusals(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// Every program cephboot runs. Looked up only in the system directories (never `PATH`: a
 /// privileged tool must not run whatever an environment puts first) and only once a process.
@@ -109,10 +109,7 @@ fn wait_bounded(
 ) -> Result<std::process::ExitStatus> {
     let started = Instant::now();
     loop {
-        if let Some(s) = child
-            .try_wait()
-            .map_err(|e| Error::io(format!("waiting for {line}"), e))?
-        {
+        if let Some(s) = child.try_wait().context(|| format!("waiting for {line}"))? {
             return Ok(s);
         }
         if started.elapsed() > timeout {
@@ -156,7 +153,7 @@ pub fn run(name: &str, args: &[&str], input: Option<&[u8]>, timeout: Duration) -
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io(format!("starting {line}"), e))?;
+        .context(|| format!("starting {line}"))?;
     let _registered = Registered::new(own_group.then(|| child.id()));
     // Output is drained before (and while) input is written: a program that answers before
     // it has read all its input cannot deadlock on a full pipe.
@@ -209,7 +206,7 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| Error::io(format!("starting {line}"), e))?;
+        .context(|| format!("starting {line}"))?;
     let status = wait_bounded(&mut child, &line, timeout, false)?;
     if status.success() {
         Ok(())

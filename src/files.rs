@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{IoContext, Result};
 
 /// Writes `data` to `path` with mode 0600 via a temporary file and a rename.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
@@ -19,8 +19,7 @@ pub fn write_public(path: &Path, data: &[u8]) -> Result<()> {
 
 fn write_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        std::fs::create_dir_all(parent).context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
@@ -29,14 +28,14 @@ fn write_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         .create_new(true)
         .mode(mode)
         .open(&tmp)
-        .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        .context(|| format!("creating {}", tmp.display()))?;
     // The umask may have taken bits away from a 0644 file.
     f.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(format!("setting the mode of {}", tmp.display()), e))?;
+        .context(|| format!("setting the mode of {}", tmp.display()))?;
     f.write_all(data)
         .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+        .context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).context(|| format!("replacing {}", path.display()))
 }
 
 /// Whether `path` is a regular file with mode 0600.

@@ -13,6 +13,7 @@ pub mod disk;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod host;
 pub mod openstack;
 pub mod osd;
 pub mod pools;

@@ -77,6 +77,9 @@ struct ErrorBody<'a> {
     kind: &'a str,
     exit_code: i32,
     message: String,
+    /// Each guard's refusal (device, reason, hint), for `refused`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    refusals: Vec<cephboot::error::Refusal>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +112,7 @@ fn main() -> std::process::ExitCode {
                             kind: e.kind(),
                             exit_code: code,
                             message: e.to_string(),
+                            refusals: e.refusals(),
                         },
                     },
                 );

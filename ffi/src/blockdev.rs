@@ -9,13 +9,16 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 
-const BLKROGET: libc::c_ulong = 0x125e;
-const BLKRRPART: libc::c_ulong = 0x125f;
-const BLKFLSBUF: libc::c_ulong = 0x1261;
-const BLKSSZGET: libc::c_ulong = 0x1268;
-const BLKPG: libc::c_ulong = 0x1269;
-const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+// The request numbers come from the kernel's headers through linux-raw-sys (generated per
+// architecture), not from hand-written constants.
+const BLKROGET: libc::c_ulong = linux_raw_sys::ioctl::BLKROGET as libc::c_ulong;
+const BLKRRPART: libc::c_ulong = linux_raw_sys::ioctl::BLKRRPART as libc::c_ulong;
+const BLKFLSBUF: libc::c_ulong = linux_raw_sys::ioctl::BLKFLSBUF as libc::c_ulong;
+const BLKSSZGET: libc::c_ulong = linux_raw_sys::ioctl::BLKSSZGET as libc::c_ulong;
+const BLKPG: libc::c_ulong = linux_raw_sys::ioctl::BLKPG as libc::c_ulong;
+const BLKGETSIZE64: libc::c_ulong = linux_raw_sys::ioctl::BLKGETSIZE64 as libc::c_ulong;
 
+// <linux/blkpg.h>'s operations and structs, which linux-raw-sys 0.12 does not carry.
 const BLKPG_ADD_PARTITION: libc::c_int = 1;
 const BLKPG_DEL_PARTITION: libc::c_int = 2;
 

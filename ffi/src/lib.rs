@@ -10,7 +10,9 @@
 //! * [`uevent`]: the kernel's uevent netlink socket.
 //! * [`process`]: signals to processes by pid and to process groups.
 //!
-//! Nothing here decides anything; callers in the main crate do.
+//! Nothing here decides anything; callers in the main crate do. Every `unsafe` block says why
+//! it is sound in a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks` is denied).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod blkid;
 pub mod blockdev;

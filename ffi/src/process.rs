@@ -1,5 +1,6 @@
 //! Signals to processes by pid (daemons cephboot started and recorded in pidfiles) and to
-//! whole process groups (an external program with everything it started, a daemon job).
+//! whole process groups (an external program with everything it started, a daemon job); and
+//! ending this process at once (the crash a test simulates).
 
 use std::io;
 
@@ -59,4 +60,12 @@ pub fn send_group(pgid: u32, sig: Signal) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Ends this process at once with `code`, as a crash would: no atexit handlers, no static
+/// destructors (librados' would race its own threads), no buffered output flushed. For the
+/// test hook that simulates a crash after a step of `osd prepare`.
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: _exit takes an int and never returns; it touches no memory of this process.
+    unsafe { libc::_exit(code) }
 }

@@ -142,3 +142,15 @@ impl CephClient for RadosClient {
             .map_err(|e| rados_err(format!("`{}` (manager)", prefix(cmd)), e))
     }
 }
+
+/// Reads the Ceph config `opts` names and connects: what every command that talks to the
+/// cluster does first. A missing config says where cephboot looked and what to do.
+pub fn connect_configured(opts: &ConnectOptions) -> Result<(RadosClient, super::conf::CephConf)> {
+    let conf = super::conf::CephConf::read(&opts.conf).map_err(|e| {
+        Error::NotFound(format!(
+            "Ceph config {}: {e}: pass --conf, set CEPH_CONF, or run `cephboot cluster bootstrap`",
+            opts.conf.display()
+        ))
+    })?;
+    Ok((RadosClient::connect(opts)?, conf))
+}

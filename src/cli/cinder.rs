@@ -1,37 +1,15 @@
 //! `cephboot cinder type ensure | list`, and the volume-type step of `pools init`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::output::{print_json, table};
 use super::{Format, Global, OsArgs, TypeEnsureArgs, TypeListArgs};
-use crate::error::{Error, Result};
-use crate::openstack::cinder::{self, Cinder, TypeAction, WantedType};
+use crate::error::Result;
+use crate::openstack::cinder::{self, ensure, Cinder, WantedType};
 use crate::openstack::config;
 use crate::openstack::session::Session;
-
-/// One type's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct TypeReport {
-    /// Name.
-    pub name: String,
-    /// Id (unknown on a dry run that would create it).
-    pub id: Option<String>,
-    /// `created`, `updated`, `unchanged`, `would_create`, `would_update`.
-    pub action: &'static str,
-    /// Extra specs wanted.
-    pub extra_specs: BTreeMap<String, String>,
-    /// What differed (update).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<String>,
-    /// Default type: `set`, `unchanged`, `would_set`, or absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<&'static str>,
-    /// Whether anything changed.
-    pub changed: bool,
-}
 
 /// Opens a session from the flags (and clouds.yaml).
 pub fn session(os: &OsArgs, global: &Global) -> Result<Session> {
@@ -41,81 +19,6 @@ pub fn session(os: &OsArgs, global: &Global) -> Result<Session> {
         &settings,
         Duration::from_secs(global.timeout.max(1)),
     ))
-}
-
-/// Ensures one type (shared by `cinder type ensure` and `pools init --volume-type`).
-pub fn ensure(
-    c: &Cinder<'_>,
-    want: &WantedType,
-    update: bool,
-    make_default: bool,
-    dry_run: bool,
-) -> Result<TypeReport> {
-    let step = crate::progress::step(format!("volume type {} in Cinder", want.name));
-    step.end(ensure_quietly(c, want, update, make_default, dry_run))
-}
-
-fn ensure_quietly(
-    c: &Cinder<'_>,
-    want: &WantedType,
-    update: bool,
-    make_default: bool,
-    dry_run: bool,
-) -> Result<TypeReport> {
-    let types = c.list()?;
-    let existing = types.iter().find(|t| t.name == want.name);
-    if make_default {
-        c.default_type_supported(&want.name, existing.map(|t| t.id.as_str()))?;
-    }
-    let mut report = TypeReport {
-        name: want.name.clone(),
-        id: existing.map(|t| t.id.clone()),
-        action: "unchanged",
-        extra_specs: want.extra_specs.clone(),
-        differences: Vec::new(),
-        default: None,
-        changed: false,
-    };
-    match cinder::decide(existing, want, update) {
-        TypeAction::Unchanged => {}
-        TypeAction::Create if dry_run => report.action = "would_create",
-        TypeAction::Create => {
-            let t = c.create(want)?;
-            report.id = Some(t.id);
-            report.action = "created";
-        }
-        TypeAction::Update(d) => {
-            report.differences = d;
-            if dry_run {
-                report.action = "would_update";
-            } else if let Some(t) = existing {
-                c.update(t, want)?;
-                report.action = "updated";
-            }
-        }
-        TypeAction::Conflict(d) => {
-            return Err(Error::refused(
-                format!("volume type {}", want.name),
-                format!("exists with different settings: {}", d.join("; ")),
-                "it was left alone; pass --update to change it",
-            ))
-        }
-    }
-    if make_default {
-        let current = c.default_type_id()?;
-        let is_default = current.is_some() && current == report.id;
-        report.default = Some(if is_default {
-            "unchanged"
-        } else if dry_run {
-            "would_set"
-        } else {
-            c.set_default(&want.name)?;
-            "set"
-        });
-    }
-    report.changed =
-        matches!(report.action, "created" | "updated") || report.default == Some("set");
-    Ok(report)
 }
 
 /// Runs `cinder type ensure`.

@@ -1,15 +1,15 @@
-//! `cephboot disks list`: scan, classify, render.
+//! `cephboot disks list | zap`: arguments in, the engine's records rendered.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::output::{human_size, print_json, table};
 use super::{Format, Global, ListArgs, ZapArgs};
-use crate::disk::classify::classify;
 use crate::disk::guard;
-use crate::disk::inventory::{self, DeviceKind, Filter, Roots};
+use crate::disk::inventory::DeviceKind;
 use crate::disk::label::LabelGrammar;
+use crate::disk::listing;
 use crate::disk::report::DeviceReport;
 use crate::disk::zap;
 use crate::error::{Error, Result};
@@ -19,42 +19,9 @@ struct DisksList {
     devices: Vec<DeviceReport>,
 }
 
-/// Kernel name of a device argument: `/dev/sdb`, `sdb`, or a `/dev/disk/by-*` link.
-fn kernel_name(arg: &Path) -> Result<String> {
-    crate::osd::target::kernel_name_of(arg).map(|(_, name)| name)
-}
-
-/// Resolves device arguments to kernel names and scans just those disks (every disk when
-/// none is named; zero-size and ram devices only with `all` or when named).
-fn scan_named(devices: &[PathBuf], all: bool) -> Result<(Vec<String>, inventory::Snapshot)> {
-    let names = devices
-        .iter()
-        .map(|d| kernel_name(d))
-        .collect::<Result<Vec<_>>>()?;
-    let filter = Filter {
-        all: all || !names.is_empty(),
-        only: names.clone(),
-    };
-    Ok((names, inventory::scan(&Roots::default(), &filter)))
-}
-
 /// Runs `disks list`.
 pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<()> {
-    let (only, snapshot) = scan_named(&args.devices, args.all)?;
-    for name in &only {
-        if !snapshot.devices.iter().any(|d| &d.name == name) {
-            return Err(Error::NotFound(format!(
-                "{name} is not a whole disk known to the kernel (partitions are listed with their disk)"
-            )));
-        }
-    }
-    let verdicts = classify(&snapshot, grammar);
-    let reports: Vec<DeviceReport> = snapshot
-        .devices
-        .iter()
-        .zip(verdicts.iter())
-        .map(|(d, v)| DeviceReport::new(d, v))
-        .collect();
+    let reports = listing::list(&args.devices, args.all, grammar)?;
     if format != Format::Table {
         print_json(format, &DisksList { devices: reports });
         return Ok(());
@@ -122,17 +89,10 @@ struct RefusalBody<'a> {
 /// Runs `disks zap`.
 pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     let format = global.format;
-    let (names, snapshot) = scan_named(&args.devices, true)?;
     // The same config every other command uses (incl. the <state-dir>/ceph.conf fallback), so
     // the foreign-BlueStore guard knows this cluster's fsid.
-    let conf = crate::ceph::conf::CephConf::read(&global.conf_path()).ok();
-    let req = zap::ZapRequest {
-        disks: names,
-        cluster_fsid: conf.as_ref().and_then(|c| c.fsid()).map(str::to_string),
-        force: args.force,
-        dry_run: args.dry_run,
-    };
-    let report = match zap::zap_all(&snapshot, &req) {
+    let report = match zap::zap_named(&args.devices, &global.conf_path(), args.force, args.dry_run)
+    {
         Ok(r) => r,
         Err(zap::ZapFailure::Error(e)) => return Err(e),
         Err(zap::ZapFailure::Refused(refusals)) => {

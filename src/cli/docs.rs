@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use super::Cli;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// Prints the completion script for `shell` on stdout (rendered in memory first: a closed
 /// pipe is an error, not a panic inside the generator).
@@ -28,8 +28,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<()> {
 /// Writes `cephboot.1` and one page per visible subcommand (`cephboot-osd-prepare.1`) into
 /// `dir`; prints each path.
 pub fn manpages(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
     let mut cmd = Cli::command();
     // Propagates the global options into every subcommand, so each page lists them.
     cmd.build();
@@ -44,7 +43,7 @@ fn write_pages(cmd: &clap::Command, name: &str, dir: &Path) -> Result<()> {
     let mut text = Vec::new();
     clap_mangen::Man::new(page)
         .render(&mut text)
-        .map_err(|e| Error::io(format!("rendering the man page of {name}"), e))?;
+        .context(|| format!("rendering the man page of {name}"))?;
     let path = dir.join(format!("{name}.1"));
     crate::files::write_public(&path, &text)?;
     println!("{}", path.display());

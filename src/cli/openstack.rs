@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use super::output::{print_json, table};
 use super::{ExportArgs, Format, Global};
-use crate::ceph::client::RadosClient;
 use crate::error::{Error, Result};
 use crate::openstack::export::{self, ExportRequest, Service};
 
@@ -64,8 +63,7 @@ pub fn request(args: &ExportArgs, global: &Global) -> Result<ExportRequest> {
 /// Runs `openstack export`.
 pub fn export(args: &ExportArgs, global: &Global) -> Result<()> {
     let req = request(args, global)?;
-    let client = RadosClient::connect(&global.connect_options())?;
-    let report = export::export(&client, &req)?;
+    let report = export::run(&global.connect_options(), &req)?;
     if global.format != Format::Table {
         print_json(global.format, &report);
         return Ok(());

@@ -2,55 +2,13 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::output::{print_json, table};
 use super::{ActivateArgs, Format, Global, PrepareArgs, StoreArg};
-use crate::ceph::client::RadosClient;
-use crate::ceph::commands;
-use crate::ceph::conf::CephConf;
-use crate::disk::classify::classify;
-use crate::disk::inventory::{self, Filter, Roots, Snapshot};
 use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
 use crate::osd::batch::{self, Action};
 use crate::osd::plan::PrepareRequest;
 use crate::osd::{activate, target};
-
-fn scan() -> Snapshot {
-    inventory::scan(
-        &Roots::default(),
-        &Filter {
-            all: true,
-            only: vec![],
-        },
-    )
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| {
-            h.trim()
-                .split('.')
-                .next()
-                .unwrap_or("localhost")
-                .to_string()
-        })
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
-fn connect(global: &Global) -> Result<(RadosClient, CephConf)> {
-    let opts = global.connect_options();
-    let conf = CephConf::read(&opts.conf).map_err(|e| {
-        Error::NotFound(format!(
-            "Ceph config {}: {e}: pass --conf, set CEPH_CONF, or run `cephboot cluster bootstrap`",
-            opts.conf.display()
-        ))
-    })?;
-    Ok((RadosClient::connect(&opts)?, conf))
-}
 
 fn action_word(a: Action) -> &'static str {
     match a {
@@ -167,23 +125,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         journal_size: target::parse_size(&args.journal_size)?,
         wal_size: target::parse_size(&args.wal_size)?,
     };
-    let host = hostname();
-    let connect = || -> Result<batch::Cluster> {
-        let (client, conf) = connect(global)?;
-        Ok(batch::Cluster {
-            client: Box::new(client),
-            conf,
-        })
-    };
-    let ctx = batch::Context {
-        grammar,
-        cluster_name: &global.cluster,
-        host: &host,
-        dry_run: args.dry_run,
-        scan: &scan,
-        connect: &connect,
-    };
-    let mut report = batch::prepare_all(&req, &ctx)?;
+    let mut report =
+        batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
     for i in &report.osds {
         match (i.action, &i.error) {
             (Action::Refused, Some(e)) => eprintln!("cephboot: {e}"),
@@ -203,61 +146,20 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ActivateReport {
-    dry_run: bool,
-    changed: bool,
-    osds: Vec<activate::Activated>,
-}
-
 /// Runs `osd activate`.
 pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     if !args.all && args.id.is_none() {
         return Err(Error::Usage("name an OSD id or pass --all".into()));
     }
-    crate::exec::require(&["ceph-osd", "ceph-bluestore-tool", "mount"])?;
-    target::reattach_all(&global.state_dir)?;
-    let snapshot = scan();
-    let found = activate::find_prepared(&snapshot, &classify(&snapshot, grammar));
-    let chosen: Vec<&activate::FoundOsd> = found
-        .iter()
-        .filter(|o| args.id.is_none_or(|id| o.osd_id == id))
-        .collect();
-    if let Some(id) = args.id.filter(|_| chosen.is_empty()) {
-        return Err(Error::NotFound(format!(
-            "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
-        )));
-    }
-    let (client, conf) = connect(global)?;
-    let env = activate::Env {
-        client: &client,
-        conf: &conf,
-        cluster: &global.cluster,
+    let req = activate::ActivateRequest {
+        id: args.id,
+        exec: args.exec,
+        dry_run: args.dry_run,
         wait_up: Duration::from_secs(global.timeout.max(60)),
-        dry_run: args.dry_run,
     };
-    if args.exec {
-        let [one] = chosen.as_slice() else {
-            return Err(Error::Usage(format!(
-                "--exec runs one OSD in the foreground; {} were found: name one",
-                chosen.len()
-            )));
-        };
-        return Err(activate::exec_foreground(&env, one, &snapshot));
-    }
-    let results: Vec<activate::Activated> = chosen
-        .iter()
-        .map(|o| activate::start(&env, o, &snapshot))
-        .collect();
-    let failed = results
-        .iter()
-        .find(|r| r.action == "failed")
-        .map(|r| format!("osd.{}: {}", r.osd_id, r.error.clone().unwrap_or_default()));
-    let report = ActivateReport {
-        dry_run: args.dry_run,
-        changed: results.iter().any(|r| r.action == "started"),
-        osds: results,
-    };
+    let report =
+        activate::activate_on_host(&req, grammar, &global.connect_options(), &global.state_dir)?;
+    let failed = report.first_error();
     if global.format != Format::Table {
         print_json(global.format, &report);
     } else if report.osds.is_empty() {
@@ -276,43 +178,14 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
         }
     }
     match failed {
-        Some(msg) => Err(Error::AlreadyReported(Box::new(Error::Device {
-            device: "ceph-osd".into(),
-            message: msg,
-        }))),
+        Some(e) => Err(Error::AlreadyReported(Box::new(e))),
         None => Ok(()),
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ListItem {
-    #[serde(flatten)]
-    osd: activate::FoundOsd,
-    up: Option<bool>,
-    #[serde(rename = "in")]
-    is_in: Option<bool>,
-}
-
 /// Runs `osd list`.
 pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
-    let snapshot = scan();
-    let found = activate::find_prepared(&snapshot, &classify(&snapshot, grammar));
-    let states = connect(global)
-        .ok()
-        .and_then(|(c, _)| commands::osds(&c).ok());
-    let items: Vec<ListItem> = found
-        .into_iter()
-        .map(|o| {
-            let s = states
-                .as_ref()
-                .and_then(|s| s.iter().find(|x| x.id == o.osd_id));
-            ListItem {
-                up: s.map(|s| s.up),
-                is_in: s.map(|s| s.is_in),
-                osd: o,
-            }
-        })
-        .collect();
+    let items = activate::list_on_host(grammar, &global.connect_options());
     if global.format != Format::Table {
         print_json(global.format, &serde_json::json!({ "osds": items }));
         return Ok(());

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use super::output::print_json;
 use super::{Format, Global, KeyringLayout, PoolsInitArgs};
-use crate::ceph::client::RadosClient;
 use crate::error::{Error, Result};
 use crate::pools::init::{self, PoolsRequest};
 
@@ -45,10 +44,8 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             ))),
         })
         .collect::<Result<_>>()?;
-    let client = RadosClient::connect(&global.connect_options())?;
-    let step = crate::progress::step("pools, rules, defaults and clients");
-    let report = step.end(init::init(
-        &client,
+    let report = init::run(
+        &global.connect_options(),
         &PoolsRequest {
             single_node: args.single_node,
             replicas: args.replicas,
@@ -59,30 +56,19 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             mute_size_warning: args.mute_size_warning,
             dry_run: args.dry_run,
         },
-    ))?;
+    )?;
     // Then the Cinder volume types, so one deployer step does both.
-    let mut types = Vec::new();
-    if !volume_types.is_empty() {
+    let types = if volume_types.is_empty() {
+        Vec::new()
+    } else {
         let session = super::cinder::session(&args.os, global)?;
-        let c = crate::openstack::cinder::Cinder { session: &session };
-        for (i, (name, backend)) in volume_types.iter().enumerate() {
-            let want = crate::openstack::cinder::WantedType {
-                name: name.clone(),
-                extra_specs: [("volume_backend_name".to_string(), backend.clone())]
-                    .into_iter()
-                    .collect(),
-                description: None,
-                is_public: true,
-            };
-            types.push(super::cinder::ensure(
-                &c,
-                &want,
-                false,
-                args.default_volume_type && i == 0,
-                args.dry_run,
-            )?);
-        }
-    }
+        crate::openstack::cinder::ensure_backend_types(
+            &crate::openstack::cinder::Cinder { session: &session },
+            &volume_types,
+            args.default_volume_type,
+            args.dry_run,
+        )?
+    };
     let mut report = report;
     report.changed |= types.iter().any(|t| t.changed);
     let changed = report.changed;
@@ -91,7 +77,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         struct Full<'a> {
             #[serde(flatten)]
             pools: &'a crate::pools::init::PoolsReport,
-            volume_types: &'a [super::cinder::TypeReport],
+            volume_types: &'a [crate::openstack::cinder::TypeReport],
         }
         print_json(
             global.format,
@@ -102,6 +88,15 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         );
         return Ok(());
     }
+    print_table(&report, &types);
+    println!("changed: {changed}");
+    Ok(())
+}
+
+fn print_table(
+    report: &crate::pools::init::PoolsReport,
+    types: &[crate::openstack::cinder::TypeReport],
+) {
     let d = &report.decision;
     println!(
         "sizing: size {}, min_size {}, failure domain {} — {}",
@@ -120,7 +115,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         "ceph.conf equivalent:\n{}",
         report.ceph_conf_snippet.trim_end()
     );
-    for t in &types {
+    for t in types {
         println!(
             "volume type {}: {}{}",
             t.name,
@@ -130,6 +125,4 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
                 .unwrap_or_default()
         );
     }
-    println!("changed: {changed}");
-    Ok(())
 }

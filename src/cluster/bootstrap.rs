@@ -14,7 +14,7 @@ use super::daemons;
 use crate::ceph::client::{CephClient, ConnectOptions, RadosClient};
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::exec;
 
 /// What to bootstrap.
@@ -88,21 +88,21 @@ impl StateDir {
 
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Error::io("finding a free port on 127.0.0.1", e))?;
+        .context(|| "finding a free port on 127.0.0.1")?;
     l.local_addr()
         .map(|a| a.port())
-        .map_err(|e| Error::io("finding a free port", e))
+        .context(|| "finding a free port")
 }
 
 fn mkdir(p: &Path) -> Result<()> {
-    std::fs::create_dir_all(p).map_err(|e| Error::io(format!("creating {}", p.display()), e))
+    std::fs::create_dir_all(p).context(|| format!("creating {}", p.display()))
 }
 
 fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    std::fs::write(p, text).context(|| format!("writing {}", p.display()))?;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(format!("setting the mode of {}", p.display()), e))
+        .context(|| format!("setting the mode of {}", p.display()))
 }
 
 /// The ceph.conf of a single-node cluster whose files all live under `s`.
@@ -182,8 +182,7 @@ fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) 
 impl StateDir {
     /// The state directory (absolute) with its daemon subdirectories.
     fn create(dir: &Path) -> Result<Self> {
-        let root = std::path::absolute(dir)
-            .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
+        let root = std::path::absolute(dir).context(|| format!("resolving {}", dir.display()))?;
         let s = StateDir { root };
         for d in ["run", "log", "mon", "mgr", "osd"] {
             mkdir(&s.root.join(d))?;
@@ -225,8 +224,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     // The monitor.
     let conf_path = s.conf();
     let (fsid, mon_host) = if conf_path.exists() {
-        let conf = CephConf::read(&conf_path)
-            .map_err(|e| Error::io(format!("reading {}", conf_path.display()), e))?;
+        let conf =
+            CephConf::read(&conf_path).context(|| format!("reading {}", conf_path.display()))?;
         let fsid = conf.fsid().map(str::to_string).ok_or_else(|| {
             Error::Usage(format!(
                 "{} has no fsid: remove the state dir or choose another",

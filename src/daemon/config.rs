@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::disk::policy::DevicePolicy;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// The configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -84,8 +84,8 @@ impl DaemonConfig {
 
     /// Reads a file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let text =
+            std::fs::read_to_string(path).context(|| format!("reading {}", path.display()))?;
         Self::parse(path, &text)
     }
 

@@ -159,6 +159,41 @@ pub fn error_body(status: u16, message: &str) -> serde_json::Value {
     serde_json::json!({"error": {"status": status, "message": message}})
 }
 
+/// The most of a reply the client reads (the daemon's largest answers, `/v1/disks` and
+/// `/v1/jobs` with logs, are far smaller).
+const MAX_REPLY: u64 = 16 << 20;
+
+/// A reply's status and body: the body is exactly `Content-Length` bytes when the head says
+/// so (a shorter one is an error, not a truncated JSON value), else everything after the head.
+pub fn split_reply(reply: &[u8]) -> std::io::Result<(u16, &[u8])> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("the daemon's reply has no complete head"))?;
+    let head = String::from_utf8_lossy(reply.get(..end).unwrap_or_default());
+    let body = reply.get(end + 4..).unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("the daemon's reply has no status"))?;
+    let length = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.trim().parse::<usize>())
+        .transpose()
+        .map_err(|_| bad("the daemon's reply has a malformed Content-Length"))?;
+    match length {
+        Some(n) => body
+            .get(..n)
+            .map(|b| (status, b))
+            .ok_or_else(|| bad("the daemon's reply ended before its Content-Length")),
+        None => Ok((status, body)),
+    }
+}
+
 /// A blocking client request (for `cephboot status` and `--via-daemon`): status and body.
 pub fn client_request(
     socket: &std::path::Path,
@@ -169,24 +204,35 @@ pub fn client_request(
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    s.set_write_timeout(Some(std::time::Duration::from_secs(30)))?;
     let payload = body.map(ToString::to_string).unwrap_or_default();
     write!(s, "{method} {path} HTTP/1.1\r\nHost: cephboot\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}", payload.len())?;
     let mut reply = Vec::new();
-    s.read_to_end(&mut reply)?;
-    let text = String::from_utf8_lossy(&reply);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let value = serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
+    s.take(MAX_REPLY).read_to_end(&mut reply)?;
+    let (status, body) = split_reply(&reply)?;
+    let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     Ok((status, value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_are_cut_at_their_content_length_and_short_ones_are_errors() {
+        let (status, body) =
+            split_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing").unwrap();
+        assert_eq!((status, body), (200, &b"{}"[..]));
+        assert!(split_reply(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{}").is_err());
+        assert_eq!(
+            split_reply(b"HTTP/1.1 404 Not Found\r\n\r\n{\"a\":1}")
+                .unwrap()
+                .1,
+            b"{\"a\":1}"
+        );
+        assert!(split_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2").is_err());
+        assert!(split_reply(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n{}").is_err());
+    }
 
     #[test]
     fn heads() {

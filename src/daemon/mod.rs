@@ -7,6 +7,7 @@
 //! killed at any point is recovered by the next prepare (see docs/prepare.md).
 
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod state;
@@ -22,11 +23,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 
 use self::config::DaemonConfig;
+use self::events::Event;
 use self::state::{now, DaemonState, JobState};
 use crate::disk::inventory::{self, Filter, Roots};
 use crate::disk::label::LabelGrammar;
 use crate::disk::uevent;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::osd::batch::{Action, ItemSummary};
 
 /// How the daemon runs.
@@ -64,8 +66,10 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn emit(&self, event: Value) {
-        let _ = self.events.send(event.to_string());
+    fn emit(&self, event: Event) {
+        if let Ok(text) = serde_json::to_string(&event) {
+            let _ = self.events.send(text);
+        }
     }
 
     /// Queues a job for disk `name` when the state says so.
@@ -82,9 +86,12 @@ impl Shared {
             st.add_job(name, origin, false)
         };
         tracing::info!(job = id, disk = name, origin, "queued osd prepare");
-        self.emit(
-            json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}),
-        );
+        self.emit(Event::Job {
+            id,
+            device: format!("/dev/{name}"),
+            state: JobState::Queued,
+            error: None,
+        });
         let _ = self.jobs.send(id);
     }
 }
@@ -94,15 +101,14 @@ pub fn run(opts: DaemonOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
+        .context(|| "starting the async runtime")?;
     rt.block_on(serve(opts))
 }
 
 fn bind(socket: &Path) -> Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
     }
     if socket.exists() {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
@@ -112,12 +118,11 @@ fn bind(socket: &Path) -> Result<UnixListener> {
             )));
         }
         std::fs::remove_file(socket)
-            .map_err(|e| Error::io(format!("removing the stale socket {}", socket.display()), e))?;
+            .context(|| format!("removing the stale socket {}", socket.display()))?;
     }
-    let l = UnixListener::bind(socket)
-        .map_err(|e| Error::io(format!("listening on {}", socket.display()), e))?;
+    let l = UnixListener::bind(socket).context(|| format!("listening on {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io(format!("setting the mode of {}", socket.display()), e))?;
+        .context(|| format!("setting the mode of {}", socket.display()))?;
     Ok(l)
 }
 
@@ -188,7 +193,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
                 }
             }
         })
-        .map_err(|e| Error::io("starting the uevent thread", e))?;
+        .context(|| "starting the uevent thread")?;
 
     // One full scan at start.
     let t0 = Instant::now();
@@ -217,9 +222,9 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     tracing::info!(socket = %shared.opts.socket.display(), auto_prepare = shared.opts.config.auto_prepare, "ready");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::io("installing SIGTERM handler", e))?;
+        .context(|| "installing SIGTERM handler")?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| Error::io("installing SIGINT handler", e))?;
+        .context(|| "installing SIGINT handler")?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -331,7 +336,11 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
         (present, state)
     };
     tracing::debug!(disk = name, present, "disk re-read");
-    shared.emit(json!({"type": "disk", "device": format!("/dev/{name}"), "present": present, "state": state}));
+    shared.emit(Event::Disk {
+        device: format!("/dev/{name}"),
+        present,
+        state,
+    });
     if present {
         shared.maybe_queue(name, "hotplug");
     }
@@ -384,7 +393,7 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
                     j.log.push(line.clone());
                 }
             }
-            s.emit(json!({"type": "log", "job": id, "line": line}));
+            s.emit(Event::Log { job: id, line });
         }
     });
     let timeout = Duration::from_secs(shared.opts.config.job_timeout_secs);
@@ -529,15 +538,23 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
             j.finished_at = Some(now());
         }
         drop(st);
-        shared.emit(
-            json!({"type": "job", "id": id, "device": device, "state": "failed", "error": why}),
-        );
+        shared.emit(Event::Job {
+            id,
+            device: device.to_string(),
+            state: JobState::Failed,
+            error: Some(why),
+        });
         return;
     }
     if let Some(j) = shared.state().job_mut(id) {
         j.state = JobState::Running;
     }
-    shared.emit(json!({"type": "job", "id": id, "device": device, "state": "running"}));
+    shared.emit(Event::Job {
+        id,
+        device: device.to_string(),
+        state: JobState::Running,
+        error: None,
+    });
     let result = prepare_and_activate(shared, id, &device, wipe).await;
     let ok = result.is_ok();
     {
@@ -561,7 +578,16 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         Ok(osd) => tracing::info!(job = id, disk = %device, osd, "prepared and started"),
         Err(e) => tracing::warn!(job = id, disk = %device, error = %e, "job failed"),
     }
-    shared.emit(json!({"type": "job", "id": id, "device": device, "state": if ok { "succeeded" } else { "failed" }, "error": result.as_ref().err()}));
+    shared.emit(Event::Job {
+        id,
+        device: device.to_string(),
+        state: if ok {
+            JobState::Succeeded
+        } else {
+            JobState::Failed
+        },
+        error: result.as_ref().err().cloned(),
+    });
     rescan(shared, &name).await;
 }
 
@@ -588,7 +614,7 @@ async fn activate_all(shared: Arc<Shared>) {
     drop(permit);
     if let Ok(o) = out {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-        shared.emit(json!({"type": "activate", "result": v}));
+        shared.emit(Event::Activate { result: v });
     }
 }
 
@@ -772,9 +798,12 @@ fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {
         st.failed.remove(&name);
         st.add_job(&name, "api", b.wipe)
     };
-    shared.emit(
-        json!({"type": "job", "id": id, "device": format!("/dev/{name}"), "state": "queued"}),
-    );
+    shared.emit(Event::Job {
+        id,
+        device: format!("/dev/{name}"),
+        state: JobState::Queued,
+        error: None,
+    });
     let _ = shared.jobs.send(id);
     (202, json!({"job": id, "device": format!("/dev/{name}")}))
 }

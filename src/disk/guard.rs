@@ -35,18 +35,8 @@ pub struct Facts {
     pub bluestore_labels: Vec<(PathBuf, BluestoreLabel)>,
 }
 
-/// Why a device may not be written.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Refusal {
-    /// The device.
-    pub device: PathBuf,
-    /// The cause.
-    pub reason: String,
-    /// What to do next.
-    pub hint: String,
-    /// `--force` overrides this one (only the foreign BlueStore check).
-    pub force_overrides: bool,
-}
+/// Why a device may not be written (defined with the errors, which carry a list of them).
+pub use crate::error::Refusal;
 
 fn refusal(device: &Path, reason: String, hint: &str) -> Refusal {
     Refusal {

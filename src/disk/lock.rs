@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::blockops::LinuxKernelTable;
 use super::identity::DiskIdentity;
 use super::uevent;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// How long a release waits for udevd to announce the change before it lets go of the lock.
 pub const HANDOVER_WAIT: Duration = Duration::from_secs(5);
@@ -72,7 +72,7 @@ impl LockedDisk {
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| Error::io(format!("opening {} for writing", path.display()), e))?;
+            .context(|| format!("opening {} for writing", path.display()))?;
         let started = Instant::now();
         loop {
             match file.try_lock() {
@@ -138,7 +138,7 @@ impl LockedDisk {
         };
         let ss = cephboot_ffi::blockdev::logical_sector_size(&disk.file).map_or(512, u64::from);
         let now = DiskIdentity::read_through(&mut disk.file, ss)
-            .map_err(|e| Error::io(format!("reading the identity of {}", path.display()), e))?;
+            .context(|| format!("reading the identity of {}", path.display()))?;
         let changed = judged.differences(&now);
         if !changed.is_empty() {
             return Err(Error::refused(

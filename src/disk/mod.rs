@@ -1,4 +1,4 @@
-//! The device model: discovery (`inventory`, `gpt`, `label`), the pure verdict (`classify`),
+//! The device model: discovery (`inventory`, `gpt`, `label`; `listing` for `disks list`), the pure verdict (`classify`),
 //! the JSON record (`report`), and the acting parts (`guard`, `wipe`, `table`, `sync`) that
 //! go through the `blockops` trait.
 
@@ -10,6 +10,7 @@ pub mod guard;
 pub mod identity;
 pub mod inventory;
 pub mod label;
+pub mod listing;
 pub mod lock;
 pub mod policy;
 pub mod report;

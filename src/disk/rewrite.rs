@@ -1,6 +1,8 @@
 //! Replaces a disk's partition table and makes the kernel see it: guards first (nothing is
 //! written when any refuses), then, holding the disk's lock, the GPT write and the kernel
-//! sync. This is the one path every later step (`osd prepare`) uses to lay out a disk.
+//! sync. `rewrite` itself drives the vm-tests table driver; `osd prepare` lays out its disks
+//! through `osd::prepare`'s own steps and uses the kernel sync (`sync_kernel`) and the
+//! refusal error from here.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,19 +18,7 @@ use crate::error::{Error, Result};
 
 /// Turns guard refusals into one error that lists them all.
 pub fn refusals_to_error(refusals: &[Refusal]) -> Error {
-    let message = refusals
-        .iter()
-        .map(|r| format!("{}: {}: {}", r.device.display(), r.reason, r.hint))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Error::refused(
-        refusals
-            .first()
-            .map(|r| r.device.clone())
-            .unwrap_or_default(),
-        "refused by a safety guard",
-        format!("nothing was written. {message}"),
-    )
+    Error::Refusals(refusals.to_vec())
 }
 
 /// Checks every guard for `disk`; an error when any refuses.

@@ -19,7 +19,7 @@ use super::gpt::{self, GptRead};
 use super::inventory::Snapshot;
 use super::lock::LockedDisk;
 use super::sync::{self, SyncOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A signature to erase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -310,13 +310,13 @@ pub fn verify_clean(disk: &LockedDisk) -> Result<()> {
     let path = disk.path();
     let left = Probe::new(disk.file().as_fd())
         .and_then(|mut p| p.signatures())
-        .map_err(|e| Error::io(format!("{}: probing after the wipe", path.display()), e))?;
+        .context(|| format!("{}: probing after the wipe", path.display()))?;
     let mut problems: Vec<String> = left
         .iter()
         .map(|s| format!("{} signature at offset {:?}", s.kind, s.magic_offset))
         .collect();
     let size = blockdev::size_bytes(disk.file())
-        .map_err(|e| Error::io(format!("{}: reading its size", path.display()), e))?;
+        .context(|| format!("{}: reading its size", path.display()))?;
     let ss = blockdev::logical_sector_size(disk.file()).map_or(512, u64::from);
     let mut f = disk.file();
     if !matches!(gpt::read_gpt(&mut f, ss, size), GptRead::Absent) {

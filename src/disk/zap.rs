@@ -113,6 +113,26 @@ fn whole_disk<'a>(snapshot: &'a Snapshot, name: &str) -> Result<&'a super::inven
     }
 }
 
+/// Zaps the disks named by `devices` (paths, kernel names or `/dev/disk/by-*` links): reads
+/// them, takes this cluster's fsid from `conf` when it exists (its own BlueStore labels need
+/// no `force`), then [`zap_all`].
+pub fn zap_named(
+    devices: &[std::path::PathBuf],
+    conf: &std::path::Path,
+    force: bool,
+    dry_run: bool,
+) -> std::result::Result<ZapReport, ZapFailure> {
+    let (disks, snapshot) = super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
+    let conf = crate::ceph::conf::CephConf::read(conf).ok();
+    let req = ZapRequest {
+        disks,
+        cluster_fsid: conf.as_ref().and_then(|c| c.fsid()).map(str::to_string),
+        force,
+        dry_run,
+    };
+    zap_all(&snapshot, &req)
+}
+
 /// Zaps every disk of `req`, judging all of them before the first is written.
 pub fn zap_all(
     snapshot: &Snapshot,

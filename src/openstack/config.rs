@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value as Yaml;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A secret string: shown as `***` by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -172,8 +172,7 @@ fn merge(base: &mut Yaml, over: Yaml) {
 }
 
 fn read_yaml(p: &Path) -> Result<Yaml> {
-    let text =
-        std::fs::read_to_string(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+    let text = std::fs::read_to_string(p).context(|| format!("reading {}", p.display()))?;
     serde_yaml::from_str(&text)
         .map_err(|e| Error::Usage(format!("{} is not valid YAML: {e}", p.display())))
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ceph::client::CephClient;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A service of kolla-ansible that uses the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -496,8 +496,7 @@ fn on_disk(path: &Path) -> Result<Option<OnDisk>> {
         }
         Ok(_) => {}
     }
-    let data =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let data = std::fs::read(path).context(|| format!("reading {}", path.display()))?;
     let private = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777 == 0o600)
         .unwrap_or(false);
@@ -579,6 +578,15 @@ pub fn apply(req: &ExportRequest, wanted: &[WantedFile]) -> Result<ExportReport>
         manifest: manifest_file,
         files,
     })
+}
+
+/// Connects as `opts` says and exports (the command line's `openstack export`).
+pub fn run(
+    opts: &crate::ceph::client::ConnectOptions,
+    req: &ExportRequest,
+) -> Result<ExportReport> {
+    let client = crate::ceph::client::RadosClient::connect(opts)?;
+    export(&client, req)
 }
 
 /// Observes, decides and writes.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::config::{AuthType, Secret, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// Service types that name Cinder's v3 API in a catalog.
 pub const BLOCK_STORAGE_TYPES: &[&str] = &["block-storage", "volumev3"];
@@ -199,8 +199,8 @@ fn http_client(s: &Settings, timeout: Duration) -> Result<reqwest::blocking::Cli
         .redirect(policy)
         .connect_timeout(timeout.min(Duration::from_secs(10)));
     if let Some(ca) = &s.cacert {
-        let pem = std::fs::read(ca)
-            .map_err(|e| Error::io(format!("reading the CA bundle {}", ca.display()), e))?;
+        let pem =
+            std::fs::read(ca).context(|| format!("reading the CA bundle {}", ca.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Error::Usage(format!("{} is not a PEM CA bundle: {e}", ca.display())))?;
         for c in certs {

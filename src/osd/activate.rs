@@ -5,7 +5,7 @@
 //! daemonised with a pidfile, or in the foreground in place of this process (`--exec`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -19,7 +19,7 @@ use crate::disk::classify::{State, Verdict};
 use crate::disk::inventory::{Device, Snapshot};
 use crate::disk::label::{Role, Store};
 use crate::disk::lock::LockedDisk;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::exec;
 
 /// A prepared OSD found on this host's disks.
@@ -199,8 +199,7 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
         sync_to_table(&lock)?;
     }
     let dir = env.conf.osd_data(env.cluster, osd.osd_id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
     let dir_s = dir.display().to_string();
     match osd.store {
         Store::Bluestore => {
@@ -333,8 +332,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         // The pidfile is passed explicitly: Ceph writes none unless its config names one, and
         // without it a rerun could not tell that this OSD already runs.
         if let Some(dir) = pidfile.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
         }
         let pid_s = pidfile.display().to_string();
         exec::start_daemon(
@@ -441,4 +439,130 @@ pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Er
         ])
         .exec();
     Error::io(format!("executing ceph-osd for osd.{}", osd.osd_id), err)
+}
+
+/// What `osd activate` is asked.
+#[derive(Debug, Clone)]
+pub struct ActivateRequest {
+    /// Only this OSD (`None`: every prepared OSD of this host).
+    pub id: Option<u32>,
+    /// Replace this process with `ceph-osd -f` for the one OSD (container entrypoint).
+    pub exec: bool,
+    /// Report `would_start`; start nothing.
+    pub dry_run: bool,
+    /// How long to wait for each OSD to be `up`.
+    pub wait_up: Duration,
+}
+
+/// What `osd activate` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivateReport {
+    /// A dry run.
+    pub dry_run: bool,
+    /// Whether an OSD was started.
+    pub changed: bool,
+    /// Per OSD.
+    pub osds: Vec<Activated>,
+}
+
+impl ActivateReport {
+    /// The first OSD that failed to start, as an error.
+    pub fn first_error(&self) -> Option<Error> {
+        self.osds
+            .iter()
+            .find(|r| r.action == "failed")
+            .map(|r| Error::Device {
+                device: "ceph-osd".into(),
+                message: format!("osd.{}: {}", r.osd_id, r.error.clone().unwrap_or_default()),
+            })
+    }
+}
+
+/// Finds this host's prepared OSDs on its disks and starts those that are not running.
+pub fn activate_on_host(
+    req: &ActivateRequest,
+    grammar: &crate::disk::label::LabelGrammar,
+    opts: &crate::ceph::client::ConnectOptions,
+    state_dir: &Path,
+) -> Result<ActivateReport> {
+    exec::require(&["ceph-osd", "ceph-bluestore-tool", "mount"])?;
+    super::target::reattach_all(state_dir)?;
+    let snapshot = crate::disk::listing::scan_all();
+    let found = find_prepared(
+        &snapshot,
+        &crate::disk::classify::classify(&snapshot, grammar),
+    );
+    let chosen: Vec<&FoundOsd> = found
+        .iter()
+        .filter(|o| req.id.is_none_or(|id| o.osd_id == id))
+        .collect();
+    if let Some(id) = req.id.filter(|_| chosen.is_empty()) {
+        return Err(Error::NotFound(format!(
+            "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
+        )));
+    }
+    let (client, conf) = crate::ceph::client::connect_configured(opts)?;
+    let env = Env {
+        client: &client,
+        conf: &conf,
+        cluster: &opts.cluster,
+        wait_up: req.wait_up,
+        dry_run: req.dry_run,
+    };
+    if req.exec {
+        let [one] = chosen.as_slice() else {
+            return Err(Error::Usage(format!(
+                "--exec runs one OSD in the foreground; {} were found: name one",
+                chosen.len()
+            )));
+        };
+        return Err(exec_foreground(&env, one, &snapshot));
+    }
+    let osds: Vec<Activated> = chosen.iter().map(|o| start(&env, o, &snapshot)).collect();
+    Ok(ActivateReport {
+        dry_run: req.dry_run,
+        changed: osds.iter().any(|r| r.action == "started"),
+        osds,
+    })
+}
+
+/// A prepared OSD of this host with what the cluster says of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedOsd {
+    /// Where it is.
+    #[serde(flatten)]
+    pub osd: FoundOsd,
+    /// `up` in the osdmap (`None`: the cluster could not be asked).
+    pub up: Option<bool>,
+    /// `in` in the osdmap.
+    #[serde(rename = "in")]
+    pub is_in: Option<bool>,
+}
+
+/// This host's prepared OSDs; their up/in state when the cluster answers.
+pub fn list_on_host(
+    grammar: &crate::disk::label::LabelGrammar,
+    opts: &crate::ceph::client::ConnectOptions,
+) -> Vec<ListedOsd> {
+    let snapshot = crate::disk::listing::scan_all();
+    let found = find_prepared(
+        &snapshot,
+        &crate::disk::classify::classify(&snapshot, grammar),
+    );
+    let states = crate::ceph::client::connect_configured(opts)
+        .ok()
+        .and_then(|(c, _)| commands::osds(&c).ok());
+    found
+        .into_iter()
+        .map(|o| {
+            let s = states
+                .as_ref()
+                .and_then(|s| s.iter().find(|x| x.id == o.osd_id));
+            ListedOsd {
+                up: s.map(|s| s.up),
+                is_in: s.map(|s| s.is_in),
+                osd: o,
+            }
+        })
+        .collect()
 }

@@ -165,6 +165,34 @@ struct Connected {
     release: Release,
 }
 
+/// Prepares on this host as the command line does: the host's disks read now, the cluster
+/// from `opts` (connected once, only when a device is to be prepared), the CRUSH host bucket
+/// from the hostname.
+pub fn prepare_on_host(
+    req: &PrepareRequest,
+    grammar: &LabelGrammar,
+    opts: &crate::ceph::client::ConnectOptions,
+    dry_run: bool,
+) -> Result<PrepareReport> {
+    let host = crate::host::short_hostname();
+    let connect = || -> Result<Cluster> {
+        let (client, conf) = crate::ceph::client::connect_configured(opts)?;
+        Ok(Cluster {
+            client: Box::new(client),
+            conf,
+        })
+    };
+    let ctx = Context {
+        grammar,
+        cluster_name: &opts.cluster,
+        host: &host,
+        dry_run,
+        scan: &crate::disk::listing::scan_all,
+        connect: &connect,
+    };
+    prepare_all(req, &ctx)
+}
+
 /// Prepares every OSD of `req`. An error is returned only when the cluster cannot be reached
 /// before anything was written; every device's own outcome is in the report.
 pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {

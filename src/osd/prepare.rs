@@ -36,7 +36,7 @@ use crate::disk::lock::LockedDisk;
 use crate::disk::rewrite;
 use crate::disk::table;
 use crate::disk::{types, wipe};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::exec;
 
 /// What preparation needs besides the plan.
@@ -95,7 +95,9 @@ fn fault_point(step: u32) {
             == Some(step)
     {
         eprintln!("cephboot: test fault injected after step {step}");
-        std::process::exit(99);
+        // As a crash: no exit handlers (librados' static destructors can crash while its
+        // threads still run, and a real crash would not run them either).
+        cephboot_ffi::process::exit_immediately(99);
     }
 }
 
@@ -523,11 +525,9 @@ fn make_osd_dir(
         )?;
     }
     if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
+        std::fs::remove_dir_all(dir).context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
     let mut mkfs_args: Vec<String> = Vec::new();
     match plan.store {
         Store::Bluestore => {
@@ -581,7 +581,7 @@ fn make_osd_dir(
     )?;
     let monmap = dir.join("activate.monmap");
     std::fs::write(&monmap, commands::monmap(env.client)?)
-        .map_err(|e| Error::io(format!("writing {}", monmap.display()), e))?;
+        .context(|| format!("writing {}", monmap.display()))?;
     Ok(mkfs_args)
 }
 
@@ -684,19 +684,19 @@ fn final_names(
 fn wipe_partition(lock: &LockedDisk, start: u64, size: u64, node: &Path) -> Result<()> {
     Probe::with_range(lock.file().as_fd(), start, size)
         .and_then(|mut p| p.wipe_all())
-        .map_err(|e| Error::io(format!("erasing signatures on {}", node.display()), e))?;
+        .context(|| format!("erasing signatures on {}", node.display()))?;
     let len = size.min(1 << 20);
     lock.file()
         .write_all_at(&vec![0u8; usize::try_from(len).unwrap_or(0)], start)
-        .map_err(|e| Error::io(format!("zeroing the start of {}", node.display()), e))?;
+        .context(|| format!("zeroing the start of {}", node.display()))?;
     lock.file()
         .sync_all()
-        .map_err(|e| Error::io(format!("flushing {}", node.display()), e))
+        .context(|| format!("flushing {}", node.display()))
 }
 
 fn partuuid_of(lock: &mut LockedDisk, sector_size: u64, number: u32) -> Result<Uuid> {
     let size = cephboot_ffi::blockdev::size_bytes(lock.file())
-        .map_err(|e| Error::io(format!("{}: size", lock.path().display()), e))?;
+        .context(|| format!("{}: size", lock.path().display()))?;
     match crate::disk::gpt::read_gpt(lock.file_mut(), sector_size, size) {
         crate::disk::gpt::GptRead::Found(t) => t
             .entries
@@ -718,7 +718,7 @@ fn partuuid_of(lock: &mut LockedDisk, sector_size: u64, number: u32) -> Result<U
 pub fn sync_to_table(lock: &LockedDisk) -> Result<()> {
     let ss = cephboot_ffi::blockdev::logical_sector_size(lock.file()).map_or(512, u64::from);
     let size = cephboot_ffi::blockdev::size_bytes(lock.file())
-        .map_err(|e| Error::io(format!("{}: size", lock.path().display()), e))?;
+        .context(|| format!("{}: size", lock.path().display()))?;
     let mut f = lock.file();
     let want: Vec<_> = match crate::disk::gpt::read_gpt(&mut f, ss, size) {
         crate::disk::gpt::GptRead::Found(t) => t
@@ -771,9 +771,9 @@ pub(crate) fn link(target: &Path, at: &Path) -> Result<()> {
 
 fn write(p: &Path, text: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    std::fs::write(p, text).context(|| format!("writing {}", p.display()))?;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(format!("setting the mode of {}", p.display()), e))
+        .context(|| format!("setting the mode of {}", p.display()))
 }
 
 /// Whether `dir` is a mount point (from mountinfo).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::exec;
 
 /// A resolved device argument.
@@ -166,9 +166,9 @@ pub fn resolve(args: &[String], state_dir: &Path, dry_run: bool) -> Result<Vec<T
                     Error::io(format!("creating {}", loops_dir(state_dir).display()), e)
                 })?;
                 let f = std::fs::File::create(&file)
-                    .map_err(|e| Error::io(format!("creating {}", file.display()), e))?;
+                    .context(|| format!("creating {}", file.display()))?;
                 f.set_len(bytes)
-                    .map_err(|e| Error::io(format!("sizing {}", file.display()), e))?;
+                    .context(|| format!("sizing {}", file.display()))?;
             }
             let node = attach(&file)?;
             let (node, name) = kernel_name_of(&node)?;

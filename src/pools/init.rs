@@ -127,17 +127,79 @@ pub fn shape(c: &dyn CephClient) -> Result<Shape> {
     Ok(Shape { osds_per_host })
 }
 
-/// Records outcomes and queues the commands that realise them, in phases. The commands of one
-/// phase run concurrently on the one connection: the monitors batch concurrent map changes
-/// into one proposal, so a phase costs about one commit instead of one per command.
-struct Applier<'a> {
-    c: &'a dyn CephClient,
+/// What `pools init` reads before it decides: one observation of the cluster.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// OSDs per host.
+    pub shape: Shape,
+    /// `config dump`.
+    pub config: Vec<Value>,
+    /// `osd crush rule dump`.
+    pub rules: Vec<Value>,
+    /// `osd pool ls detail`.
+    pub pools: Vec<Value>,
+    /// Each OpenStack client's caps, `None` when the client does not exist.
+    pub clients: BTreeMap<String, Option<BTreeMap<String, String>>>,
+}
+
+fn array(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    }
+}
+
+/// Reads the cluster's shape, config, rules, pools and the OpenStack clients.
+pub fn observe(c: &dyn CephClient) -> Result<Observed> {
+    let mut clients = BTreeMap::new();
+    for (entity, _, _) in CLIENTS {
+        let caps = c
+            .mon(json!({"prefix": "auth get", "entity": entity}))
+            .ok()
+            .map(|v| {
+                v.as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|e| e.get("caps"))
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+        clients.insert((*entity).to_string(), caps);
+    }
+    Ok(Observed {
+        shape: shape(c)?,
+        config: array(c.mon(json!({"prefix": "config dump"}))?),
+        rules: array(c.mon(json!({"prefix": "osd crush rule dump"}))?),
+        pools: array(c.mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?),
+        clients,
+    })
+}
+
+/// The outcomes so far and the commands that realise them, in phases. Deciding fills it
+/// without a cluster; [`Plan::apply`] sends one phase. The commands of one phase run
+/// concurrently on the one connection: the monitors batch concurrent map changes into one
+/// proposal, so a phase costs about one commit instead of one per command.
+#[derive(Debug)]
+struct Plan {
     dry_run: bool,
     changes: Vec<Change>,
     phases: [Vec<Value>; 3],
 }
 
-impl Applier<'_> {
+impl Plan {
+    fn new(dry_run: bool) -> Self {
+        Plan {
+            dry_run,
+            changes: Vec::new(),
+            phases: [Vec::new(), Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Records an object's outcome; true when it must be changed now.
     fn record(
         &mut self,
         kind: &'static str,
@@ -168,6 +230,7 @@ impl Applier<'_> {
         }
     }
 
+    /// A `config set` when the monitors' config database does not hold `value` yet.
     fn config(&mut self, phase: usize, current: &[Value], who: &str, name: &str, value: &str) {
         let now = current.iter().find(|e| {
             e.get("section").and_then(Value::as_str) == Some(who)
@@ -188,14 +251,13 @@ impl Applier<'_> {
         }
     }
 
-    /// Runs the queued commands of `phase` concurrently; the first error wins.
-    fn run_phase(&mut self, phase: usize) -> Result<()> {
+    /// Sends the queued commands of `phase` concurrently; the first error wins.
+    fn apply(&mut self, c: &dyn CephClient, phase: usize) -> Result<()> {
         let cmds = self
             .phases
             .get_mut(phase)
             .map(std::mem::take)
             .unwrap_or_default();
-        let c = self.c;
         let results: Vec<Result<Value>> = std::thread::scope(|s| {
             let handles: Vec<_> = cmds
                 .into_iter()
@@ -205,7 +267,7 @@ impl Applier<'_> {
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(Error::Usage("a monitor command thread panicked".into()))
+                        Err(Error::Internal("a monitor command thread panicked".into()))
                     })
                 })
                 .collect()
@@ -214,6 +276,12 @@ impl Applier<'_> {
             .into_iter()
             .find_map(std::result::Result::err)
             .map_or(Ok(()), Err)
+    }
+
+    fn changed(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.action == "created" || c.action == "updated")
     }
 }
 
@@ -224,44 +292,14 @@ fn rule_id(rules: &[Value], name: &str) -> Option<i64> {
         .and_then(|r| r.get("rule_id").and_then(Value::as_i64))
 }
 
-/// Applies the policy.
-///
-/// Long (about 240 lines) because it is one observe → compare → apply sequence in the
-/// monitors' phases (defaults and rule, pools, Ceph's own pools, keyrings, health); splitting
-/// it into observe/diff/apply functions is open work (issue 13). Its behaviour is pinned by
-/// the scripted-cluster tests below and tests/pools.rs.
-pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
-    let shape = shape(c)?;
-    let decision = policy::decide(&shape, req.replicas, req.single_node).map_err(Error::Usage)?;
+/// Phase 0: what pools and clients depend on: size-one permission, the rule, the defaults.
+fn plan_defaults(plan: &mut Plan, seen: &Observed, decision: &Decision) {
     let domain = decision.failure_domain;
-    let mut a = Applier {
-        c,
-        dry_run: req.dry_run,
-        changes: Vec::new(),
-        phases: [Vec::new(), Vec::new(), Vec::new()],
-    };
-    let config = c
-        .mon(json!({"prefix": "config dump"}))?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let rules = c
-        .mon(json!({"prefix": "osd crush rule dump"}))?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let existing = c
-        .mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-
-    // Phase 0: what pools and clients depend on.
     if decision.size == 1 {
-        a.config(0, &config, "mon", "mon_allow_pool_size_one", "true");
+        plan.config(0, &seen.config, "mon", "mon_allow_pool_size_one", "true");
     }
-    let existed = rule_id(&rules, domain.rule_name()).is_some();
-    if a.record(
+    let existed = rule_id(&seen.rules, domain.rule_name()).is_some();
+    if plan.record(
         "rule",
         domain.rule_name(),
         existed,
@@ -271,28 +309,23 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             domain.as_str()
         ),
     ) {
-        a.queue(0, json!({"prefix": "osd crush rule create-replicated", "name": domain.rule_name(), "root": "default", "type": domain.as_str()}));
+        plan.queue(0, json!({"prefix": "osd crush rule create-replicated", "name": domain.rule_name(), "root": "default", "type": domain.as_str()}));
     }
     // Cluster defaults, so pools created later by anyone (and ours below) get the same sizing.
-    a.config(
-        0,
-        &config,
-        "global",
-        "osd_pool_default_size",
-        &decision.size.to_string(),
-    );
-    a.config(
-        0,
-        &config,
-        "global",
-        "osd_pool_default_min_size",
-        &decision.min_size.to_string(),
-    );
+    for (name, value) in [
+        ("osd_pool_default_size", decision.size),
+        ("osd_pool_default_min_size", decision.min_size),
+    ] {
+        plan.config(0, &seen.config, "global", name, &value.to_string());
+    }
+}
 
-    // Clients.
-    let mut client_keys: Vec<(&str, bool)> = Vec::new();
+/// Phase 0 too: each OpenStack client with least-privilege caps on the pools that exist.
+/// Returns the clients planned, with whether each existed before.
+fn plan_clients(plan: &mut Plan, seen: &Observed, pools: &[String]) -> Vec<(&'static str, bool)> {
+    let mut planned = Vec::new();
     for (entity, write, read) in CLIENTS {
-        let Some(osd) = osd_caps(write, read, &req.pools) else {
+        let Some(osd) = osd_caps(write, read, pools) else {
             continue;
         };
         let primary = write.first().copied().unwrap_or("");
@@ -303,24 +336,16 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         ]
         .into_iter()
         .collect();
-        let cur = c.mon(json!({"prefix": "auth get", "entity": entity})).ok();
-        let cur_caps: BTreeMap<String, String> = cur
-            .as_ref()
-            .and_then(|v| v.as_array()?.first()?.get("caps")?.as_object().cloned())
-            .map(|m| {
-                m.into_iter()
-                    .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let differs =
-            want.iter().any(|(k, v)| cur_caps.get(*k) != Some(v)) || cur_caps.len() != want.len();
+        let cur = seen.clients.get(*entity).cloned().flatten();
+        let differs = cur.as_ref().is_none_or(|caps| {
+            caps.len() != want.len() || want.iter().any(|(k, v)| caps.get(*k) != Some(v))
+        });
         let caps_text = want
             .iter()
             .map(|(k, v)| format!("{k} '{v}'"))
             .collect::<Vec<_>>()
             .join(" ");
-        if a.record("client", entity, cur.is_some(), differs, caps_text) {
+        if plan.record("client", entity, cur.is_some(), differs, caps_text) {
             let caps: Vec<String> = want
                 .iter()
                 .flat_map(|(k, v)| [k.to_string(), v.clone()])
@@ -330,157 +355,195 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
             } else {
                 "auth caps"
             };
-            a.queue(0, json!({"prefix": prefix, "entity": entity, "caps": caps}));
+            plan.queue(0, json!({"prefix": prefix, "entity": entity, "caps": caps}));
         }
-        client_keys.push((entity, cur.is_some()));
+        planned.push((*entity, cur.is_some()));
     }
-    a.run_phase(0)?;
+    planned
+}
 
-    // Phase 1: the rule id default, pool creation and the first half of adjustments.
-    let rid = if existed || req.dry_run {
-        rule_id(&rules, domain.rule_name())
-    } else {
-        rule_id(
-            &c.mon(json!({"prefix": "osd crush rule dump"}))?
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
+/// Writes (or in a dry run, judges) each client's keyring file.
+fn write_keyrings(
+    c: &dyn CephClient,
+    plan: &mut Plan,
+    req: &PoolsRequest,
+    clients: &[(&str, bool)],
+) -> Result<()> {
+    let Some(dir) = &req.keyring_dir else {
+        return Ok(());
+    };
+    for (entity, existed) in clients {
+        let text = if req.dry_run && !existed {
+            None
+        } else {
+            let out = c.mon_raw(
+                &json!({"prefix": "auth get", "entity": entity, "format": "plain"}),
+                &[],
+            )?;
+            Some(String::from_utf8_lossy(&out).into_owned())
+        };
+        for path in keyring_paths(dir, entity, req.kolla_layout) {
+            let now = std::fs::read_to_string(&path).ok();
+            let differs = text.as_ref().is_none_or(|t| now.as_ref() != Some(t))
+                || !crate::files::is_private(&path);
+            if plan.record(
+                "keyring",
+                &path.display().to_string(),
+                now.is_some(),
+                differs,
+                format!("{entity}, mode 0600"),
+            ) {
+                if let Some(t) = &text {
+                    crate::files::write_private(&path, t.as_bytes())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Size-one pools raise POOL_NO_REDUNDANCY: explained, and muted when asked.
+fn size_one_health(
+    c: &dyn CephClient,
+    plan: &mut Plan,
+    req: &PoolsRequest,
+    decision: &Decision,
+) -> Result<Vec<String>> {
+    if decision.size != 1 {
+        return Ok(Vec::new());
+    }
+    let notes = vec!["pools have a single copy: Ceph reports HEALTH_WARN POOL_NO_REDUNDANCY (\"pool(s) have no replicas configured\"); that is expected on a one-disk host. Mute it with `ceph health mute POOL_NO_REDUNDANCY` or pass --mute-size-warning".into()];
+    if req.mute_size_warning {
+        let health = c.mon(json!({"prefix": "health", "detail": "detail"}))?;
+        let is_muted = health
+            .get("mutes")
+            .and_then(Value::as_array)
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|x| x.get("code").and_then(Value::as_str) == Some("POOL_NO_REDUNDANCY"))
+            });
+        if plan.record(
+            "health",
+            "POOL_NO_REDUNDANCY",
+            is_muted,
+            false,
+            "muted".into(),
+        ) {
+            c.mon(json!({"prefix": "health mute", "code": "POOL_NO_REDUNDANCY"}))?;
+        }
+    }
+    Ok(notes)
+}
+
+/// The same defaults as a ceph.conf snippet, for sites that template it.
+fn conf_snippet(decision: &Decision) -> String {
+    format!(
+        "[global]\nosd pool default size = {}\nosd pool default min size = {}\nosd crush chooseleaf type = {}\n{}",
+        decision.size,
+        decision.min_size,
+        if decision.failure_domain == policy::FailureDomain::Osd { 0 } else { 1 },
+        if decision.size == 1 { "mon allow pool size one = true\n" } else { "" }
+    )
+}
+
+/// Applies the policy: observe once, then per phase decide and send (defaults, rule and
+/// clients; the rule's id as default and the pools; Ceph's own pools, read again because the
+/// manager may create them meanwhile; keyrings; health).
+pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
+    let seen = observe(c)?;
+    let decision =
+        policy::decide(&seen.shape, req.replicas, req.single_node).map_err(Error::Usage)?;
+    let domain = decision.failure_domain;
+    let mut plan = Plan::new(req.dry_run);
+    plan_defaults(&mut plan, &seen, &decision);
+    let clients = plan_clients(&mut plan, &seen, &req.pools);
+    plan.apply(c, 0)?;
+
+    // The rule's id: known, or read back after creating it.
+    let rid = match rule_id(&seen.rules, domain.rule_name()) {
+        Some(id) => Some(id),
+        None if req.dry_run => None,
+        None => rule_id(
+            &array(c.mon(json!({"prefix": "osd crush rule dump"}))?),
             domain.rule_name(),
-        )
+        ),
     };
     if let Some(rid) = rid {
-        a.config(
+        plan.config(
             1,
-            &config,
+            &seen.config,
             "global",
             "osd_pool_default_crush_rule",
             &rid.to_string(),
         );
     }
+    let target = PoolTarget {
+        decision: &decision,
+        rid,
+        pg_num: req.pg_num,
+    };
     for name in &req.pools {
-        let cur = existing
+        let cur = seen
+            .pools
             .iter()
             .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name.as_str()));
-        plan_pool(&mut a, name, cur, false, &decision, rid, domain, req.pg_num);
+        plan_pool(&mut plan, name, cur, false, &target);
     }
-    a.run_phase(1)?;
-    a.run_phase(2)?;
+    plan.apply(c, 1)?;
+    plan.apply(c, 2)?;
     // Ceph's own pools (made by the manager, possibly while this ran, with the old defaults)
     // follow the same sizing, or the cluster never becomes healthy on a small shape. Read
     // after the defaults are in place; their application and pg_num are left alone.
-    let existing = c
-        .mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for cur in &existing {
+    for cur in &array(c.mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?) {
         let Some(name) = cur.get("pool_name").and_then(Value::as_str) else {
             continue;
         };
         if INTERNAL_POOLS.contains(&name) && !req.pools.iter().any(|p| p == name) {
-            plan_pool(
-                &mut a,
-                name,
-                Some(cur),
-                true,
-                &decision,
-                rid,
-                domain,
-                req.pg_num,
-            );
+            plan_pool(&mut plan, name, Some(cur), true, &target);
         }
     }
-    a.run_phase(1)?;
-    a.run_phase(2)?;
+    plan.apply(c, 1)?;
+    plan.apply(c, 2)?;
 
-    // Keyrings (reads only).
-    if let Some(dir) = &req.keyring_dir {
-        for (entity, existed) in client_keys {
-            let text = if req.dry_run && !existed {
-                None
-            } else {
-                let out = c.mon_raw(
-                    &json!({"prefix": "auth get", "entity": entity, "format": "plain"}),
-                    &[],
-                )?;
-                Some(String::from_utf8_lossy(&out).into_owned())
-            };
-            for path in keyring_paths(dir, entity, req.kolla_layout) {
-                let now = std::fs::read_to_string(&path).ok();
-                let differs = text.as_ref().is_none_or(|t| now.as_ref() != Some(t))
-                    || !crate::files::is_private(&path);
-                if a.record(
-                    "keyring",
-                    &path.display().to_string(),
-                    now.is_some(),
-                    differs,
-                    format!("{entity}, mode 0600"),
-                ) {
-                    if let Some(t) = &text {
-                        crate::files::write_private(&path, t.as_bytes())?;
-                    }
-                }
-            }
-        }
-    }
-
-    let mut notes = Vec::new();
-    if decision.size == 1 {
-        notes.push("pools have a single copy: Ceph reports HEALTH_WARN POOL_NO_REDUNDANCY (\"pool(s) have no replicas configured\"); that is expected on a one-disk host. Mute it with `ceph health mute POOL_NO_REDUNDANCY` or pass --mute-size-warning".into());
-        if req.mute_size_warning {
-            let health = c.mon(json!({"prefix": "health", "detail": "detail"}))?;
-            let is_muted = health
-                .get("mutes")
-                .and_then(Value::as_array)
-                .is_some_and(|m| {
-                    m.iter().any(|x| {
-                        x.get("code").and_then(Value::as_str) == Some("POOL_NO_REDUNDANCY")
-                    })
-                });
-            if a.record(
-                "health",
-                "POOL_NO_REDUNDANCY",
-                is_muted,
-                false,
-                "muted".into(),
-            ) {
-                c.mon(json!({"prefix": "health mute", "code": "POOL_NO_REDUNDANCY"}))?;
-            }
-        }
-    }
-    let snippet = format!(
-        "[global]\nosd pool default size = {}\nosd pool default min size = {}\nosd crush chooseleaf type = {}\n{}",
-        decision.size,
-        decision.min_size,
-        if domain == policy::FailureDomain::Osd { 0 } else { 1 },
-        if decision.size == 1 { "mon allow pool size one = true\n" } else { "" }
-    );
-    let changed = a
-        .changes
-        .iter()
-        .any(|c| c.action == "created" || c.action == "updated");
+    write_keyrings(c, &mut plan, req, &clients)?;
+    let notes = size_one_health(c, &mut plan, req, &decision)?;
     Ok(PoolsReport {
-        changed,
+        changed: plan.changed(),
+        ceph_conf_snippet: conf_snippet(&decision),
         decision,
-        shape,
-        changes: a.changes,
-        ceph_conf_snippet: snippet,
+        shape: seen.shape,
+        changes: plan.changes,
         notes,
     })
 }
 
+/// Connects as `opts` says and applies the policy (the command line's `pools init`).
+pub fn run(opts: &crate::ceph::client::ConnectOptions, req: &PoolsRequest) -> Result<PoolsReport> {
+    let client = crate::ceph::client::RadosClient::connect(opts)?;
+    let step = crate::progress::step("pools, rules, defaults and clients");
+    step.end(init(&client, req))
+}
+
+/// What every pool is brought to.
+#[derive(Debug, Clone, Copy)]
+struct PoolTarget<'a> {
+    decision: &'a Decision,
+    /// The rule's id (`None` in a dry run that would create it).
+    rid: Option<i64>,
+    /// pg_num of a new pool.
+    pg_num: u32,
+}
+
 /// Compares one pool with the policy, records the outcome and queues the commands.
-#[allow(clippy::too_many_arguments)]
 fn plan_pool(
-    a: &mut Applier<'_>,
+    plan: &mut Plan,
     name: &str,
     cur: Option<&Value>,
     is_internal: bool,
-    decision: &Decision,
-    rid: Option<i64>,
-    domain: policy::FailureDomain,
-    pg_num: u32,
+    target: &PoolTarget<'_>,
 ) {
+    let (decision, rid, pg_num) = (target.decision, target.rid, target.pg_num);
+    let domain = decision.failure_domain;
     let num = |k: &str| cur.and_then(|p| p.get(k)).and_then(Value::as_i64);
     let has_rbd = cur
         .and_then(|p| p.get("application_metadata"))
@@ -536,9 +599,9 @@ fn plan_pool(
     } else {
         diffs.join(", ")
     };
-    if a.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
+    if plan.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
         for (phase, cmd) in cmds {
-            a.queue(phase, cmd);
+            plan.queue(phase, cmd);
         }
     }
 }
@@ -597,6 +660,135 @@ mod tests {
             keyring_paths(Path::new("/k"), "client.glance", false),
             vec![PathBuf::from("/k/ceph.client.glance.keyring")]
         );
+    }
+
+    fn one_copy() -> Decision {
+        policy::decide(
+            &Shape {
+                osds_per_host: vec![1],
+            },
+            None,
+            true,
+        )
+        .unwrap()
+    }
+
+    /// The phases `plan_pool` put each command in, as `(phase, var)`.
+    fn queued(plan: &Plan) -> Vec<(usize, String)> {
+        plan.phases
+            .iter()
+            .enumerate()
+            .flat_map(|(i, q)| {
+                q.iter().map(move |c| {
+                    (
+                        i,
+                        c.get("var")
+                            .or_else(|| c.get("prefix"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shrinking_a_pool_lowers_min_size_before_size_and_never_recreates_it() {
+        let d = one_copy();
+        let target = PoolTarget {
+            decision: &d,
+            rid: Some(1),
+            pg_num: 32,
+        };
+        let cur = json!({"pool_name": "volumes", "size": 3, "min_size": 2, "crush_rule": 0, "application_metadata": {"rbd": {}}});
+        let mut plan = Plan::new(false);
+        plan_pool(&mut plan, "volumes", Some(&cur), false, &target);
+        assert_eq!(
+            queued(&plan),
+            [
+                (1, "crush_rule".to_string()),
+                (1, "min_size".to_string()),
+                (2, "size".to_string())
+            ]
+        );
+        assert_eq!(plan.changes[0].action, "updated");
+        assert_eq!(
+            plan.changes[0].detail,
+            "rule replicated_osd, size 1, min_size 1"
+        );
+        // A missing pool is created in phase 1 with the rule, and gets rbd in phase 2.
+        let mut plan = Plan::new(false);
+        plan_pool(&mut plan, "images", None, false, &target);
+        assert_eq!(
+            queued(&plan),
+            [
+                (1, "osd pool create".to_string()),
+                (2, "osd pool application enable".to_string())
+            ]
+        );
+        // A dry run records the same outcome and queues nothing.
+        let mut plan = Plan::new(true);
+        plan_pool(&mut plan, "images", None, false, &target);
+        assert!(queued(&plan).is_empty());
+        assert_eq!(plan.changes[0].action, "would_create");
+    }
+
+    #[test]
+    fn clients_get_least_privilege_caps_and_an_existing_client_is_only_re_capped() {
+        let pools: Vec<String> = ["images", "volumes"].map(String::from).to_vec();
+        let mut clients = BTreeMap::new();
+        clients.insert(
+            "client.glance".to_string(),
+            Some(
+                [
+                    ("mon".to_string(), "profile rbd".to_string()),
+                    ("osd".to_string(), "profile rbd pool=images".to_string()),
+                    ("mgr".to_string(), "profile rbd pool=images".to_string()),
+                ]
+                .into(),
+            ),
+        );
+        clients.insert("client.cinder".to_string(), Some(BTreeMap::new()));
+        let seen = Observed {
+            shape: Shape {
+                osds_per_host: vec![1],
+            },
+            config: vec![],
+            rules: vec![],
+            pools: vec![],
+            clients,
+        };
+        let mut plan = Plan::new(false);
+        let planned = plan_clients(&mut plan, &seen, &pools);
+        // backups does not exist: no cinder-backup client; vms neither, nova still gets
+        // volumes.
+        assert_eq!(
+            planned,
+            [
+                ("client.glance", true),
+                ("client.cinder", true),
+                ("client.nova", false)
+            ]
+        );
+        let actions: Vec<(&str, &str)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("client.glance", "unchanged"),
+                ("client.cinder", "updated"),
+                ("client.nova", "created")
+            ]
+        );
+        let sent: Vec<&str> = plan.phases[0]
+            .iter()
+            .filter_map(|c| c.get("prefix").and_then(Value::as_str))
+            .collect();
+        assert_eq!(sent, ["auth caps", "auth get-or-create"]);
     }
 }
 
