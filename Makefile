@@ -20,12 +20,13 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The whole suite: unit tests (no root needed), integration tests on loop devices and a
-# real Ceph cluster (root; Ceph 16 on the host, 18 and 20 in Debian roots), then vm-tests: the device layer on a stock Debian kernel with
-# udevd, in QEMU (docs/vm-tests.md). Test threads are limited: each cluster test runs its
-# own mon/mgr/osd.
+# real Ceph cluster (root; Ceph 16 on the host, 18 and 20 in Debian roots), real OpenStack
+# services, Ansible, the Debian package, and vm-tests: the device layer on a stock Debian
+# kernel with udevd, in QEMU (docs/vm-tests.md). scripts/run-tests builds the test binaries
+# once and runs them in two queues side by side with the vm-tests (two threads per binary:
+# each cluster test runs its own mon/mgr/osd); logs in target/test-logs.
 test: deps release-roots-bg lint
-	$(CARGO) test --workspace --all-targets --no-fail-fast -- --test-threads=2
-	vm-tests/run
+	scripts/run-tests
 
 # The Debian roots with Ceph 18 and 20 (tests/releases.rs) build in the background while the
 # code is linted and built; the release tests wait for them (the script locks per suite).

@@ -123,13 +123,7 @@ fn task<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 }
 
 fn bootstrap_disk() -> LoopDisk {
-    let d = LoopDisk::new(3 * GIB);
-    sh(
-        "sgdisk",
-        &["-n1:1M:0", "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS", d.path()],
-    );
-    d.partx_add();
-    d
+    LoopDisk::labelled(3 * GIB, "KOLLA_CEPH_OSD_BOOTSTRAP_BS")
 }
 
 #[test]

@@ -574,17 +574,23 @@ fn stale_kernel_partitions_of_a_detached_disk_are_errors_not_free() {
         return;
     }
     // This kernel keeps BLKPG partitions after the detach (../shared/TESTING.md). Another test
-    // attaching a disk may take the freed loop number (and clear them) at once: try again.
-    for attempt in 1..=3 {
+    // attaching a disk may take the freed loop number (and clear them) at once: the tests'
+    // attaches wait while this one holds the loop-number lock; cephboot's own `loop:SIZE`
+    // attaches do not, so try again when one took it.
+    for attempt in 1..=5 {
         let d = LoopDisk::new(64 * MIB);
         sh("sgdisk", &["-n1:1M:0", d.path()]);
         d.partx_add();
+        let exclusive = loop_numbers(true);
         sh("losetup", &["-d", d.path()]);
         let (_, list) = cephboot_json(&["disks", "list", "--all", d.path()]);
         let listed = list["devices"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x["path"] == d.part(1).as_str()));
-        let still_detached = !sh("losetup", &["-l", "-n", "-O", "NAME"]).contains(d.path());
+        let still_detached = !sh("losetup", &["-l", "-n", "-O", "NAME"])
+            .lines()
+            .any(|l| l.trim() == d.path());
+        drop(exclusive);
         if !listed || !still_detached {
             eprintln!("NOTE: attempt {attempt}: the loop number was reused meanwhile; again");
             continue;
@@ -597,7 +603,7 @@ fn stale_kernel_partitions_of_a_detached_disk_are_errors_not_free() {
         );
         return;
     }
-    panic!("the stale partition was never seen: the loop number was reused three times");
+    panic!("the stale partition was never seen: the loop number was reused five times");
 }
 
 #[test]

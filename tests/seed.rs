@@ -52,16 +52,7 @@ fn seed_1_a_windows_label_crashed_discovery_for_every_disk() {
     );
     windows.partx_add();
     sh("mkntfs", &["-Q", "-F", "-L", "新加卷", &windows.part(1)]);
-    let other = LoopDisk::new(128 * MIB);
-    sh(
-        "sgdisk",
-        &[
-            "-n1:1M:+64M",
-            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS",
-            other.path(),
-        ],
-    );
-    other.partx_add();
+    let other = LoopDisk::labelled(128 * MIB, "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
 
     let (code, v) = cephboot_json(&["disks", "list", windows.path(), other.path()]);
     assert_eq!(code, 0, "{v:#}");
@@ -99,16 +90,7 @@ fn seed_2_the_wrong_store_label_silently_found_no_disk() {
         ],
     );
     filestore.partx_add();
-    let bluestore = LoopDisk::new(GIB);
-    sh(
-        "sgdisk",
-        &[
-            "-n1:1M:0",
-            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS",
-            bluestore.path(),
-        ],
-    );
-    bluestore.partx_add();
+    let bluestore = LoopDisk::labelled(GIB, "KOLLA_CEPH_OSD_BOOTSTRAP_BS");
     // Discovery finds both, each with the store its label names.
     let (code, v) = cephboot_json(&["disks", "list", filestore.path(), bluestore.path()]);
     assert_eq!(code, 0, "{v:#}");

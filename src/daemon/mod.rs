@@ -152,6 +152,35 @@ fn scan_all() -> inventory::Snapshot {
     )
 }
 
+/// Reads kernel events on a thread of their own (a blocking recv: no wake-ups while idle),
+/// counting each in `seen`; the disks they are about arrive on the returned channel.
+fn read_uevents(
+    uevents: cephboot_ffi::uevent::UeventSocket,
+    seen: Arc<AtomicU64>,
+) -> Result<mpsc::UnboundedReceiver<String>> {
+    let (disk_tx, disk_rx) = mpsc::unbounded_channel::<String>();
+    std::thread::Builder::new()
+        .name("uevents".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = uevents.recv(&mut buf) {
+                seen.fetch_add(1, Ordering::Relaxed);
+                if let Some(disk) = buf
+                    .get(..n)
+                    .and_then(uevent::parse)
+                    .as_ref()
+                    .and_then(uevent::disk_of)
+                {
+                    if disk_tx.send(disk).is_err() {
+                        break;
+                    }
+                }
+            }
+        })
+        .context(|| "starting the uevent thread")?;
+    Ok(disk_rx)
+}
+
 async fn serve(opts: DaemonOptions) -> Result<()> {
     let listener = bind(&opts.socket)?;
     let uevents = cephboot_ffi::uevent::UeventSocket::open().map_err(|e| {
@@ -172,28 +201,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         uevents: Arc::new(AtomicU64::new(0)),
     });
 
-    // Kernel events, read on their own thread (a blocking recv: no wake-ups while idle).
-    let (disk_tx, disk_rx) = mpsc::unbounded_channel::<String>();
-    let seen = shared.uevents.clone();
-    std::thread::Builder::new()
-        .name("uevents".into())
-        .spawn(move || {
-            let mut buf = vec![0u8; 16 * 1024];
-            while let Ok(n) = uevents.recv(&mut buf) {
-                seen.fetch_add(1, Ordering::Relaxed);
-                if let Some(disk) = buf
-                    .get(..n)
-                    .and_then(uevent::parse)
-                    .as_ref()
-                    .and_then(uevent::disk_of)
-                {
-                    if disk_tx.send(disk).is_err() {
-                        break;
-                    }
-                }
-            }
-        })
-        .context(|| "starting the uevent thread")?;
+    let disk_rx = read_uevents(uevents, shared.uevents.clone())?;
 
     // One full scan at start.
     let t0 = Instant::now();

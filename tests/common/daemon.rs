@@ -27,9 +27,12 @@ impl HotDisk {
         HotDisk { file, dev: None }
     }
     pub fn attach(&mut self) -> String {
-        let d = sh("losetup", &["-f", "--show", self.file.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let d = {
+            let _shared = super::loop_numbers(false);
+            sh("losetup", &["-f", "--show", self.file.to_str().unwrap()])
+                .trim()
+                .to_string()
+        };
         self.dev = Some(d.clone());
         super::clear_stale_partitions(&d);
         d

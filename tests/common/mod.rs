@@ -53,6 +53,25 @@ pub fn clear_stale_partitions(dev: &str) {
     let _ = Command::new("partx").args(["-d", dev]).output();
 }
 
+/// A lock on handing out loop numbers between the test processes of one run (suites run side
+/// by side): every attach holds it shared for the `losetup -f`; a test that needs a detached
+/// loop number to stay free for a moment (its stale partitions are what it checks) holds it
+/// exclusively. cephboot's own `loop:SIZE` targets do not take it.
+pub fn loop_numbers(exclusive: bool) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/var/tmp/cephboot-test-loop-numbers.lock")
+        .expect("loop number lock");
+    if exclusive {
+        f.lock().expect("lock loop numbers");
+    } else {
+        f.lock_shared().expect("lock loop numbers (shared)");
+    }
+    f
+}
+
 /// A sparse file attached as a loop device; detached and deleted on drop (also on panic).
 pub struct LoopDisk {
     pub dev: PathBuf,
@@ -71,9 +90,12 @@ impl LoopDisk {
         let f = std::fs::File::create(&file).expect("create image");
         f.set_len(size).expect("size image");
         drop(f);
-        let dev = sh("losetup", &["-f", "--show", file.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let dev = {
+            let _shared = loop_numbers(false);
+            sh("losetup", &["-f", "--show", file.to_str().unwrap()])
+                .trim()
+                .to_string()
+        };
         // This kernel keeps BLKPG partitions across a detach: a loop number another test just
         // gave back may still list its partitions (../shared/TESTING.md).
         clear_stale_partitions(&dev);
@@ -96,6 +118,15 @@ impl LoopDisk {
     /// Node of partition `n` (`/dev/loop3p2`).
     pub fn part(&self, n: u32) -> String {
         format!("{}p{n}", self.path())
+    }
+
+    /// A disk with one partition over all of it named `label` (a bootstrap label, say), known
+    /// to the kernel.
+    pub fn labelled(size: u64, label: &str) -> Self {
+        let d = Self::new(size);
+        sh("sgdisk", &["-n1:1M:0", &format!("-c1:{label}"), d.path()]);
+        d.partx_add();
+        d
     }
 
     /// Tells the kernel about every partition in the on-disk table (`partx -a`), since this
