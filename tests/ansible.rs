@@ -220,7 +220,16 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     );
     assert_eq!(kolla_after, kolla_before);
 
-    // A refusal fails the task with cephboot's words and exit code: the running OSD's disk.
+    a_refusal_fails_the_task_with_cephboots_words(&ansible, &c, &first);
+}
+
+/// A refusal fails the task with cephboot's words and exit code: `disk_zap` of the running
+/// OSD's disk; its table and the OSD are unchanged.
+fn a_refusal_fails_the_task_with_cephboots_words(
+    ansible: &Ansible,
+    c: &TestCluster,
+    first: &LoopDisk,
+) {
     let zap = ansible.home.path().join("zap.yml");
     std::fs::write(
         &zap,

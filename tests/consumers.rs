@@ -81,27 +81,61 @@ impl Kolla {
     fn file(&self, rel: &str) -> PathBuf {
         self.config().join(rel)
     }
+
+    /// `rbd` as client.cinder with the files the export wrote for cinder-volume.
+    fn as_cinder(&self, args: &[&str]) -> String {
+        rbd_ok(
+            &self.file("cinder/ceph.conf"),
+            "cinder",
+            &self.file("cinder/cinder-volume/ceph.client.cinder.keyring"),
+            args,
+        )
+    }
+
+    fn as_cinder_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        serde_json::from_str(&self.as_cinder(&a)).unwrap()
+    }
+
+    /// `rbd` as client.glance with the files the export wrote for glance.
+    fn as_glance(&self, args: &[&str]) -> String {
+        rbd_ok(
+            &self.file("glance/ceph.conf"),
+            "glance",
+            &self.file("glance/ceph.client.glance.keyring"),
+            args,
+        )
+    }
+
+    fn as_glance_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        serde_json::from_str(&self.as_glance(&a)).unwrap()
+    }
 }
 
-/// The export: kolla's tree, modes, no leading whitespace, idempotence, and consent for
-/// files it did not write (the victim's bytes and every other file unchanged after a
-/// refusal; --dry-run writes nothing; --force replaces).
+/// `cephboot openstack export --kolla-config <kolla>/config EXTRA --format json`.
+fn export(c: &TestCluster, kolla: &Kolla, extra: &[&str]) -> Output {
+    let dir = kolla.config();
+    let mut a = vec![
+        "openstack",
+        "export",
+        "--kolla-config",
+        dir.to_str().unwrap(),
+    ];
+    a.extend(extra);
+    a.extend(["--format", "json"]);
+    c.cb(&a)
+}
+
+/// The export: kolla's tree, modes, no leading whitespace, the cluster's keys and values
+/// (--dry-run first writes nothing).
 fn export_writes_kollas_tree_and_never_replaces_a_file_it_did_not_write(
     c: &TestCluster,
     kolla: &Kolla,
 ) {
-    let dir = kolla.config();
-    let export = |extra: &[&str]| {
-        let mut a = vec![
-            "openstack",
-            "export",
-            "--kolla-config",
-            dir.to_str().unwrap(),
-        ];
-        a.extend(extra);
-        a.extend(["--format", "json"]);
-        c.cb(&a)
-    };
+    let export = |extra: &[&str]| export(c, kolla, extra);
     // A dry run first: reports every file as would_create, writes nothing.
     let v = json_of_success(&export(&["--dry-run"]), "export --dry-run");
     assert!(v["files"]
@@ -183,6 +217,13 @@ fn export_writes_kollas_tree_and_never_replaces_a_file_it_did_not_write(
         assert!(globals.contains(want), "{want} missing:\n{globals}");
     }
 
+    a_rerun_is_unchanged_and_files_cephboot_did_not_write_are_kept(c, kolla);
+}
+
+/// Rerun: nothing changes. Consent: an edited file or one cephboot never wrote is refused
+/// (the victim's bytes and every other file unchanged, nothing written), --force replaces.
+fn a_rerun_is_unchanged_and_files_cephboot_did_not_write_are_kept(c: &TestCluster, kolla: &Kolla) {
+    let export = |extra: &[&str]| export(c, kolla, extra);
     // Rerun: nothing changes.
     let v = json_of_success(&export(&[]), "export again");
     assert_eq!(v["changed"], false, "{v:#}");
@@ -251,6 +292,21 @@ fn openstack_services_use_the_pools_cephboot_made() {
     export_writes_kollas_tree_and_never_replaces_a_file_it_did_not_write(&c, &kolla);
 
     let os = Services::start(&kolla.config());
+    magnum_takes_cephboots_type_once_the_deployer_step_and_the_export_ran(&c, &os, &kolla);
+    let vol_id = a_volume_of_the_type_is_an_rbd_image_in_volumes(&os, &kolla);
+    let img_id = an_image_lands_in_images_with_its_snapshot_byte_for_byte(&os, &kolla);
+    a_volume_from_the_image_is_a_clone_of_its_snapshot(&os, &kolla, &img_id);
+    let backup_id = a_backup_lands_in_backups(&os, &kolla, &vol_id);
+    nova_clones_from_images_and_glance_cannot_write_volumes(&kolla, &img_id);
+    deleting_the_volume_removes_its_image(&os, &kolla, &vol_id, &backup_id);
+}
+
+/// Magnum's own default-volume-type lookup, before and after cephboot's type and magnum.conf.
+fn magnum_takes_cephboots_type_once_the_deployer_step_and_the_export_ran(
+    c: &TestCluster,
+    os: &Services,
+    kolla: &Kolla,
+) {
     let clouds = os.clouds_yaml();
     let clouds = clouds.to_str().unwrap();
     let magnum_env = [
@@ -299,33 +355,32 @@ fn openstack_services_use_the_pools_cephboot_made() {
     assert_eq!(v["volume_types"][0]["action"], "created", "{v:#}");
     // With the magnum.conf the export wrote, Magnum picks cephboot's type.
     assert_eq!(magnum(&[&kolla.file("magnum.conf")]), "ceph");
+}
 
-    let cinder_conf = kolla.file("cinder/ceph.conf");
-    let cinder_key = kolla.file("cinder/cinder-volume/ceph.client.cinder.keyring");
-    let as_cinder = |args: &[&str]| rbd_ok(&cinder_conf, "cinder", &cinder_key, args);
-
-    // A volume of the type becomes available as an RBD image in `volumes`; deleting it
-    // removes the image.
+/// A volume of the type becomes available as a 1 GiB RBD image in `volumes`.
+fn a_volume_of_the_type_is_an_rbd_image_in_volumes(os: &Services, kolla: &Kolla) -> String {
     let vol = os.openstack(&["volume", "create", "--type", "ceph", "--size", "1", "plain"]);
     let vol_id = vol["id"].as_str().unwrap().to_string();
     os.wait_status("volume", &vol_id, "available", 60);
     let image_name = format!("volume-{vol_id}");
     assert!(
-        as_cinder(&["ls", "volumes"])
+        kolla
+            .as_cinder(&["ls", "volumes"])
             .lines()
             .any(|l| l == image_name),
         "no {image_name} in volumes"
     );
-    let info: serde_json::Value = serde_json::from_str(&as_cinder(&[
-        "info",
-        "--format",
-        "json",
-        &format!("volumes/{image_name}"),
-    ]))
-    .unwrap();
+    let info = kolla.as_cinder_json(&["info", &format!("volumes/{image_name}")]);
     assert_eq!(info["size"], 1u64 << 30);
+    vol_id
+}
 
-    // An image uploaded to Glance lands in `images` with its protected snapshot.
+/// An image uploaded to Glance lands in `images` with its protected snapshot, and the bytes
+/// in Ceph (read back as client.glance) are the bytes uploaded.
+fn an_image_lands_in_images_with_its_snapshot_byte_for_byte(
+    os: &Services,
+    kolla: &Kolla,
+) -> String {
     let raw = kolla.root.path().join("image.raw");
     let mut bytes = vec![0u8; 4 << 20];
     for (i, b) in bytes.iter_mut().enumerate() {
@@ -345,41 +400,25 @@ fn openstack_services_use_the_pools_cephboot_made() {
     ]);
     let img_id = img["id"].as_str().unwrap().to_string();
     os.wait_status("image", &img_id, "active", 60);
-    let glance_conf = kolla.file("glance/ceph.conf");
-    let glance_key = kolla.file("glance/ceph.client.glance.keyring");
-    let snaps: serde_json::Value = serde_json::from_str(&rbd_ok(
-        &glance_conf,
-        "glance",
-        &glance_key,
-        &[
-            "snap",
-            "ls",
-            "--format",
-            "json",
-            &format!("images/{img_id}"),
-        ],
-    ))
-    .unwrap();
+    let snaps = kolla.as_glance_json(&["snap", "ls", &format!("images/{img_id}")]);
     assert_eq!(snaps[0]["name"], "snap", "{snaps}");
     assert_eq!(snaps[0]["protected"], "true", "{snaps}");
-    // The bytes in Ceph are the bytes uploaded (read back as client.glance).
     let export_path = kolla.root.path().join("image.back");
-    rbd_ok(
-        &glance_conf,
-        "glance",
-        &glance_key,
-        &[
-            "export",
-            &format!("images/{img_id}"),
-            export_path.to_str().unwrap(),
-        ],
-    );
+    kolla.as_glance(&[
+        "export",
+        &format!("images/{img_id}"),
+        export_path.to_str().unwrap(),
+    ]);
     assert_eq!(
         sha256_of(&export_path).split_whitespace().next(),
         sha256_of(&raw).split_whitespace().next()
     );
+    img_id
+}
 
-    // A volume from that image is a copy-on-write clone whose parent is in `images`.
+/// A volume from the image is a copy-on-write clone whose parent is in `images` (what the
+/// read-only `images` caps of client.cinder are for).
+fn a_volume_from_the_image_is_a_clone_of_its_snapshot(os: &Services, kolla: &Kolla, img_id: &str) {
     let from = os.openstack(&[
         "volume",
         "create",
@@ -388,28 +427,24 @@ fn openstack_services_use_the_pools_cephboot_made() {
         "--size",
         "1",
         "--image",
-        &img_id,
+        img_id,
         "from-image",
     ]);
     let from_id = from["id"].as_str().unwrap().to_string();
     os.wait_status("volume", &from_id, "available", 90);
-    let info: serde_json::Value = serde_json::from_str(&as_cinder(&[
-        "info",
-        "--format",
-        "json",
-        &format!("volumes/volume-{from_id}"),
-    ]))
-    .unwrap();
+    let info = kolla.as_cinder_json(&["info", &format!("volumes/volume-{from_id}")]);
     assert_eq!(info["parent"]["pool"], "images", "{info}");
-    assert_eq!(info["parent"]["image"], img_id.as_str(), "{info}");
+    assert_eq!(info["parent"]["image"], img_id, "{info}");
     assert_eq!(info["parent"]["snapshot"], "snap", "{info}");
+}
 
-    // A backup of a volume lands in `backups` (read as client.cinder-backup).
-    let backup = os.openstack(&["volume", "backup", "create", "--name", "nightly", &vol_id]);
+/// A backup of the volume lands in `backups` (read as client.cinder-backup).
+fn a_backup_lands_in_backups(os: &Services, kolla: &Kolla, vol_id: &str) -> String {
+    let backup = os.openstack(&["volume", "backup", "create", "--name", "nightly", vol_id]);
     let backup_id = backup["id"].as_str().unwrap().to_string();
     os.wait_status("volume backup", &backup_id, "available", 90);
     let backups = rbd_ok(
-        &cinder_conf,
+        &kolla.file("cinder/ceph.conf"),
         "cinder-backup",
         &kolla.file("cinder/cinder-backup/ceph.client.cinder-backup.keyring"),
         &["ls", "backups"],
@@ -420,9 +455,12 @@ fn openstack_services_use_the_pools_cephboot_made() {
             .any(|l| l.starts_with(&format!("volume-{vol_id}.backup.")) && l.contains(&backup_id)),
         "backup {backup_id} not in backups: {backups}"
     );
+    backup_id
+}
 
-    // client.nova creates in `vms` and clones from `images`; client.glance cannot write
-    // `volumes` (least privilege holds).
+/// client.nova creates in `vms` and clones from `images`; client.glance cannot write
+/// `volumes` (least privilege holds).
+fn nova_clones_from_images_and_glance_cannot_write_volumes(kolla: &Kolla, img_id: &str) {
     let nova_conf = kolla.file("nova/ceph.conf");
     let nova_key = kolla.file("nova/ceph.client.nova.keyring");
     let as_nova = |args: &[&str]| rbd_ok(&nova_conf, "nova", &nova_key, args);
@@ -436,9 +474,9 @@ fn openstack_services_use_the_pools_cephboot_made() {
         serde_json::from_str(&as_nova(&["info", "--format", "json", "vms/instance-root"])).unwrap();
     assert_eq!(info["parent"]["pool"], "images", "{info}");
     let denied = rbd(
-        &glance_conf,
+        &kolla.file("glance/ceph.conf"),
         "glance",
-        &glance_key,
+        &kolla.file("glance/ceph.client.glance.keyring"),
         &["create", "--size", "16M", "volumes/not-glances"],
     );
     assert!(!denied.status.success(), "client.glance wrote volumes");
@@ -449,28 +487,36 @@ fn openstack_services_use_the_pools_cephboot_made() {
     );
     as_nova(&["rm", "vms/instance-root"]);
     as_nova(&["rm", "vms/instance-disk"]);
+}
 
-    // Deleting the volume removes its image (after its backup is gone).
-    os.openstack_do(&["volume", "backup", "delete", &backup_id]);
+/// Polls `gone` every 500 ms until it is true (panics with `what` after 60 s).
+fn wait_until(what: &str, mut gone: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while os
-        .openstack_raw(&["volume", "backup", "show", &backup_id], true)
-        .status
-        .success()
-    {
-        assert!(std::time::Instant::now() < deadline, "backup not deleted");
+    while !gone() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    os.openstack_do(&["volume", "delete", &vol_id]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while as_cinder(&["ls", "volumes"])
-        .lines()
-        .any(|l| l == image_name)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{image_name} still in volumes"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+}
+
+/// Deleting the volume removes its image (after its backup is gone).
+fn deleting_the_volume_removes_its_image(
+    os: &Services,
+    kolla: &Kolla,
+    vol_id: &str,
+    backup_id: &str,
+) {
+    os.openstack_do(&["volume", "backup", "delete", backup_id]);
+    wait_until("backup not deleted", || {
+        !os.openstack_raw(&["volume", "backup", "show", backup_id], true)
+            .status
+            .success()
+    });
+    os.openstack_do(&["volume", "delete", vol_id]);
+    let image_name = format!("volume-{vol_id}");
+    wait_until(&format!("{image_name} still in volumes"), || {
+        !kolla
+            .as_cinder(&["ls", "volumes"])
+            .lines()
+            .any(|l| l == image_name)
+    });
 }

@@ -88,38 +88,7 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
         "{streamed}"
     );
 
-    // Metrics, scraped as Prometheus would: the two jobs, the disks, the uevents that drove
-    // them, the scan durations.
-    let scraped = Command::new("curl")
-        .args(["-si", "--max-time", "10", "--unix-socket"])
-        .arg(&d.socket)
-        .arg("http://localhost/metrics")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&scraped.stdout).into_owned();
-    assert!(
-        text.contains("Content-Type: text/plain; version=0.0.4"),
-        "{text}"
-    );
-    let metric = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    assert_eq!(metric("cephboot_jobs{state=\"succeeded\"}"), 2.0, "{text}");
-    assert_eq!(metric("cephboot_jobs{state=\"failed\"}"), 0.0, "{text}");
-    assert!(
-        metric("cephboot_disks{state=\"prepared\"}") >= 2.0,
-        "{text}"
-    );
-    assert!(metric("cephboot_disks{state=\"free\"}") >= 1.0, "{text}");
-    assert!(metric("cephboot_uevents_total") >= 3.0, "{text}");
-    assert!(metric("cephboot_disk_events_total") >= 3.0, "{text}");
-    assert!(metric("cephboot_last_scan_duration_seconds{scope=\"all\"}") > 0.0);
-    assert!(metric("cephboot_last_scan_duration_seconds{scope=\"disk\"}") > 0.0);
+    metrics_count_the_two_jobs_the_disks_and_the_uevents(&d);
 
     // The blank disk is listed, with no job.
     let disks = d.get("/v1/disks").1;
@@ -279,4 +248,39 @@ fn sigterm_during_a_prepare_exits_zero_and_a_restart_finishes_the_job() {
     drop(d2);
     drop(c);
     disk.detach();
+}
+
+/// Metrics, scraped as Prometheus would: the two jobs, the disks, the uevents that drove
+/// them, the scan durations.
+fn metrics_count_the_two_jobs_the_disks_and_the_uevents(d: &Daemon) {
+    let scraped = Command::new("curl")
+        .args(["-si", "--max-time", "10", "--unix-socket"])
+        .arg(&d.socket)
+        .arg("http://localhost/metrics")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&scraped.stdout).into_owned();
+    assert!(
+        text.contains("Content-Type: text/plain; version=0.0.4"),
+        "{text}"
+    );
+    let metric = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(metric("cephboot_jobs{state=\"succeeded\"}"), 2.0, "{text}");
+    assert_eq!(metric("cephboot_jobs{state=\"failed\"}"), 0.0, "{text}");
+    assert!(
+        metric("cephboot_disks{state=\"prepared\"}") >= 2.0,
+        "{text}"
+    );
+    assert!(metric("cephboot_disks{state=\"free\"}") >= 1.0, "{text}");
+    assert!(metric("cephboot_uevents_total") >= 3.0, "{text}");
+    assert!(metric("cephboot_disk_events_total") >= 3.0, "{text}");
+    assert!(metric("cephboot_last_scan_duration_seconds{scope=\"all\"}") > 0.0);
+    assert!(metric("cephboot_last_scan_duration_seconds{scope=\"disk\"}") > 0.0);
 }

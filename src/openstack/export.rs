@@ -484,7 +484,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 fn on_disk(path: &Path) -> Result<Option<OnDisk>> {
     use std::os::unix::fs::PermissionsExt;
-    match std::fs::symlink_metadata(path) {
+    let meta = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         Ok(m) if !m.file_type().is_file() => {
@@ -494,12 +494,10 @@ fn on_disk(path: &Path) -> Result<Option<OnDisk>> {
                 hint: "move it away; cephboot writes only regular files here".into(),
             })
         }
-        Ok(_) => {}
-    }
+        Ok(m) => m,
+    };
     let data = std::fs::read(path).context(|| format!("reading {}", path.display()))?;
-    let private = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777 == 0o600)
-        .unwrap_or(false);
+    let private = meta.permissions().mode() & 0o777 == 0o600;
     Ok(Some(OnDisk {
         sha256: sha256_hex(&data),
         private,
