@@ -335,12 +335,10 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
         st.last_disk_scan = Some(took);
         let present = st.replace_disk(name, fresh, &shared.opts.grammar);
         let state = st
-            .snapshot
-            .devices
+            .classified()
             .iter()
-            .zip(st.verdicts.iter())
-            .find(|(d, _)| d.name == name)
-            .map(|(_, v)| v.state.as_str());
+            .find(|c| c.device.name == name)
+            .map(|c| c.state().as_str());
         (present, state)
     };
     tracing::debug!(disk = name, present, "disk re-read");
@@ -695,7 +693,7 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
             let st = shared.state();
             (
                 200,
-                json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.verdicts)}),
+                json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.classified())}),
             )
         }
         ("GET", ["v1", "jobs"]) => (200, json!({"jobs": shared.state().jobs})),
@@ -726,9 +724,9 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
 fn metrics_text(shared: &Arc<Shared>) -> String {
     let st = shared.state();
     let mut disks = std::collections::BTreeMap::new();
-    for (d, v) in st.snapshot.devices.iter().zip(st.verdicts.iter()) {
-        if d.kind == inventory::DeviceKind::Disk {
-            *disks.entry(v.state.as_str().to_string()).or_insert(0) += 1;
+    for c in st.classified() {
+        if c.device.kind == inventory::DeviceKind::Disk {
+            *disks.entry(c.state().as_str().to_string()).or_insert(0) += 1;
         }
     }
     let jobs = st

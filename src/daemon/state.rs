@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::disk::classify::{classify, State as DiskState, Verdict};
+use crate::disk::classify::{classify, Classified, State as DiskState};
 use crate::disk::inventory::{Device, DeviceKind, Snapshot};
 use crate::disk::label::{LabelGrammar, Role};
 use crate::disk::report::DeviceReport;
@@ -55,8 +55,8 @@ pub struct Job {
 pub struct DaemonState {
     /// The cached inventory.
     pub snapshot: Snapshot,
-    /// Its verdicts (index-aligned).
-    pub verdicts: Vec<Verdict>,
+    /// The label grammar it is classified with.
+    pub grammar: LabelGrammar,
     /// Jobs, oldest first.
     pub jobs: Vec<Job>,
     /// Disks (kernel names) with a queued or running job.
@@ -85,8 +85,13 @@ pub fn now() -> u64 {
 impl DaemonState {
     /// Replaces the whole inventory.
     pub fn set_snapshot(&mut self, snapshot: Snapshot, grammar: &LabelGrammar) {
-        self.verdicts = classify(&snapshot, grammar);
+        self.grammar = grammar.clone();
         self.snapshot = snapshot;
+    }
+
+    /// Each device of the inventory with its verdict (pure, from the cached inventory).
+    pub fn classified(&self) -> Vec<Classified<'_>> {
+        classify(&self.snapshot, &self.grammar)
     }
 
     /// Replaces one disk (and its partitions) with a fresh read of it; `None` when the disk
@@ -115,12 +120,7 @@ impl DaemonState {
 
     /// The disks as reported by the API.
     pub fn disk_reports(&self) -> Vec<DeviceReport> {
-        self.snapshot
-            .devices
-            .iter()
-            .zip(self.verdicts.iter())
-            .map(|(d, v)| DeviceReport::new(d, v))
-            .collect()
+        self.classified().iter().map(DeviceReport::new).collect()
     }
 
     /// Whether `name` should get an automatic job now (pure).
@@ -134,17 +134,13 @@ impl DaemonState {
 
     /// Whether disk `name` carries a ready bootstrap label for an OSD's main device.
     pub fn is_bootstrap_ready(&self, name: &str) -> bool {
-        self.snapshot
-            .devices
-            .iter()
-            .zip(self.verdicts.iter())
-            .any(|(d, v)| {
-                d.kind == DeviceKind::Disk
-                    && d.name == name
-                    && v.state == DiskState::Bootstrap
-                    && v.ready
-                    && v.role.is_some_and(Role::is_primary)
-            })
+        self.classified().iter().any(|c| {
+            c.device.kind == DeviceKind::Disk
+                && c.device.name == name
+                && c.state() == DiskState::Bootstrap
+                && c.ready()
+                && c.verdict.role().is_some_and(Role::is_primary)
+        })
     }
 
     /// Adds a queued job for `name` and marks the disk active.

@@ -1,19 +1,24 @@
-//! Pure classification: a [`Snapshot`] in, a state per device out, each with the reasons a
-//! person needs to trust it. No I/O; every rule is unit-tested on plain data.
+//! Pure classification: a [`Snapshot`] in, a verdict per device out, each paired with its
+//! device and carrying the reasons a person needs to trust it. No I/O; every rule is
+//! unit-tested on plain data.
 //!
 //! States: `free` (nothing on it), `bootstrap` (labelled for preparation), `prepared` (an OSD's
 //! partition), `in_use` (mounted, held, swap, read-only), `foreign` (holds something that is
 //! not ours), `error` (could not be read). Partitions of one OSD are grouped across disks by
 //! their label's group token, and a missing partner is a reason on the device that has one,
-//! never a silent drop.
+//! never a silent drop. Each state is a [`Status`] variant with exactly the facts that state
+//! has; each reason is a [`Reason`] that renders to the words users see.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
 
+use super::busy::Busy;
 use super::inventory::{Device, DeviceKind, Snapshot, TableInfo};
 use super::label::{FsLabel, Label, LabelGrammar, Role, Store};
 use crate::disk::gpt::HeaderUsed;
 
-/// A device's state.
+/// A device's state, as named in JSON and tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -45,33 +50,376 @@ impl State {
     }
 }
 
-/// The verdict for one device.
+/// The OSD group of a bootstrap device: the base label its members share and the token that
+/// makes it (`KOLLA_CEPH_OSD_BOOTSTRAP_BS_1` and `1`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Group {
+    /// The main device's bootstrap label for this group.
+    pub label: String,
+    /// The group token.
+    pub token: String,
+}
+
+/// What a device's label claims it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Labelled for preparation, with its OSD group when the label has a token.
+    Bootstrap {
+        /// Its role.
+        role: Role,
+        /// Its group.
+        group: Option<Group>,
+    },
+    /// A partition of a prepared OSD.
+    Osd {
+        /// Its role.
+        role: Role,
+        /// The OSD's id.
+        osd_id: u32,
+    },
+}
+
+impl Claim {
+    fn of(label: Label, grammar: &LabelGrammar) -> Claim {
+        match label {
+            Label::Bootstrap { role, group } => Claim::Bootstrap {
+                role,
+                group: group.map(|token| Group {
+                    label: grammar.bootstrap(primary_role(role.store()), Some(&token)),
+                    token,
+                }),
+            },
+            Label::Prepared { role, osd_id } => Claim::Osd { role, osd_id },
+        }
+    }
+}
+
+/// A device's state with the facts that state has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing on it.
+    Free,
+    /// Labelled for preparation; `ready` is false when it cannot be prepared as it is (a
+    /// missing partner, a duplicate label).
+    Bootstrap {
+        /// Its role (a disk: its main partition's).
+        role: Role,
+        /// Its OSD group.
+        group: Option<Group>,
+        /// Whether it can be prepared as it is.
+        ready: bool,
+    },
+    /// Part of a prepared OSD (a disk: the OSD of its main partition).
+    Prepared {
+        /// Its role.
+        role: Role,
+        /// The OSD's id.
+        osd_id: u32,
+    },
+    /// Never touched: each reason names its device (a disk lists its partitions' too). A
+    /// labelled partition keeps what its label claims (a running filestore OSD's data
+    /// partition is mounted).
+    InUse {
+        /// Why.
+        busy: Vec<Busy>,
+        /// What its label claims.
+        claim: Option<Claim>,
+    },
+    /// Holds data that is not ours; the reasons say what.
+    Foreign,
+    /// Could not be read.
+    Error {
+        /// The read errors.
+        errors: Vec<String>,
+        /// What its label claims.
+        claim: Option<Claim>,
+    },
+}
+
+/// A signature as discovery names it: `an ntfs signature labelled "新加卷"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureName {
+    /// libblkid's type name (empty: unknown).
+    pub kind: String,
+    /// Its label, for display.
+    pub label: Option<String>,
+}
+
+impl SignatureName {
+    fn of(sig: &cephboot_ffi::blkid::Signature) -> Self {
+        SignatureName {
+            kind: sig.kind.clone(),
+            label: sig
+                .label
+                .as_ref()
+                .or(sig.label_raw.as_ref())
+                .filter(|l| !l.is_empty())
+                .map(|l| FsLabel::from_bytes(l).to_display()),
+        }
+    }
+}
+
+impl fmt::Display for SignatureName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.kind.is_empty() {
+            "unknown"
+        } else {
+            &self.kind
+        };
+        write!(f, "a {kind} signature")?;
+        match &self.label {
+            Some(l) => write!(f, " labelled \"{l}\""),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One reason of a verdict; `Display` gives the words `disks list` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A partition with nothing on it.
+    EmptyPartition,
+    /// A partition name close to the grammar but not in it.
+    NearMissName {
+        /// The name.
+        name: String,
+        /// The grammar's prefix.
+        prefix: String,
+        /// Two labels that would match.
+        examples: [String; 2],
+    },
+    /// A whole-device label close to the grammar but not in it.
+    NearMissLabel {
+        /// The label.
+        label: String,
+        /// The grammar's prefix.
+        prefix: String,
+    },
+    /// A signature that is not ours.
+    Holds(SignatureName),
+    /// A bootstrap partition name, and a stale signature its preparation wipes.
+    BootstrapLabel {
+        /// The name.
+        label: String,
+        /// The stale signature.
+        stale: Option<SignatureName>,
+    },
+    /// A partition of a prepared OSD.
+    PartOfOsd {
+        /// Its role.
+        role: Role,
+        /// The OSD's id.
+        osd_id: u32,
+    },
+    /// A partition in the on-disk table the kernel has no node for.
+    NotInKernel,
+    /// The kernel's view of a partition differs from the table.
+    KernelMismatch(String),
+    /// A disk of size 0.
+    NoMedia,
+    /// The primary GPT is corrupt (the backup was read).
+    PrimaryGptCorrupt,
+    /// The backup GPT is missing or corrupt.
+    BackupGptBad,
+    /// A disk with partitions of these OSDs.
+    HoldsPartitionsOf(Vec<u32>),
+    /// A disk whose partition carries a bootstrap label.
+    BootstrapPartition(PathBuf),
+    /// Another partition of a bootstrap disk holds data: erased only with `--wipe`.
+    SiblingHoldsData {
+        /// The partition.
+        path: PathBuf,
+        /// Its first reason.
+        why: Option<Box<Reason>>,
+    },
+    /// Another partition of a bootstrap disk is empty: erased with the disk.
+    SiblingErased {
+        /// The partition.
+        path: PathBuf,
+        /// Its first reason.
+        why: Option<Box<Reason>>,
+    },
+    /// A whole-device filesystem label that is a bootstrap label.
+    WholeDeviceBootstrap {
+        /// The filesystem type.
+        fs: String,
+        /// The label.
+        label: String,
+    },
+    /// A whole-device label of a prepared OSD.
+    WholeDeviceOsd(u32),
+    /// A partition table that cannot be read.
+    CorruptTable(String),
+    /// A partition table none of whose partitions is labelled for Ceph.
+    TableWithoutCeph {
+        /// `an MBR` or `a GPT`.
+        kind: &'static str,
+        /// How many partitions it has.
+        partitions: usize,
+    },
+    /// No table and no signature.
+    Blank,
+    /// The group has no main device (or data partition).
+    MissingPrimary {
+        /// The label that is missing.
+        label: String,
+        /// The group's store.
+        store: Store,
+    },
+    /// A filestore group without its external journal.
+    MissingJournal {
+        /// The label that is missing.
+        label: String,
+    },
+    /// Several devices carry one label of the group.
+    DuplicateLabel {
+        /// How many.
+        count: usize,
+        /// The role.
+        role: Role,
+        /// The label.
+        label: String,
+    },
+}
+
+fn first_reason(why: &Option<Box<Reason>>) -> String {
+    why.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::EmptyPartition => write!(f, "empty partition"),
+            Reason::NearMissName { name, prefix, examples: [a, b] } => write!(f, "name \"{name}\" looks like a {prefix} label but does not match the grammar (e.g. {a} or {b})"),
+            Reason::NearMissLabel { label, prefix } => write!(f, "label \"{label}\" looks like a {prefix} label but does not match the grammar"),
+            Reason::Holds(sig) => write!(f, "holds {sig}"),
+            Reason::BootstrapLabel { label, stale: Some(sig) } => write!(f, "bootstrap label \"{label}\"; holds {sig} that will be wiped when prepared"),
+            Reason::BootstrapLabel { label, stale: None } => write!(f, "bootstrap label \"{label}\""),
+            Reason::PartOfOsd { role, osd_id } => write!(f, "{} of osd.{osd_id}", role.as_str()),
+            Reason::NotInKernel => write!(f, "in the on-disk table but not yet known to the kernel"),
+            Reason::KernelMismatch(m) => write!(f, "{m} (the next zap or prepare re-syncs the kernel)"),
+            Reason::NoMedia => write!(f, "size 0: no media or not attached"),
+            Reason::PrimaryGptCorrupt => write!(f, "primary GPT is corrupt; partitions read from the backup GPT"),
+            Reason::BackupGptBad => write!(f, "backup GPT is missing or corrupt"),
+            Reason::HoldsPartitionsOf(ids) => {
+                let ids: Vec<String> = ids.iter().map(|i| format!("osd.{i}")).collect();
+                write!(f, "holds partitions of {}", ids.join(", "))
+            }
+            Reason::BootstrapPartition(p) => write!(f, "partition {} carries a bootstrap label", p.display()),
+            Reason::SiblingHoldsData { path, why } => write!(f, "other partition {} ({}) is not labelled for Ceph: `osd prepare` erases it only with --wipe", path.display(), first_reason(why)),
+            Reason::SiblingErased { path, why } => write!(f, "other partition {} ({}) will be erased when this disk is prepared, unless it holds data (then only with --wipe)", path.display(), first_reason(why)),
+            Reason::WholeDeviceBootstrap { fs, label } => write!(f, "whole-device {fs} label \"{label}\""),
+            Reason::WholeDeviceOsd(id) => write!(f, "whole-device label of osd.{id}"),
+            Reason::CorruptTable(msg) => write!(f, "corrupt partition table: {msg}"),
+            Reason::TableWithoutCeph { kind, partitions: 0 } => write!(f, "{kind} partition table with no partitions"),
+            Reason::TableWithoutCeph { kind, partitions } => write!(f, "{kind} partition table with {partitions} partition(s), none labelled for Ceph"),
+            Reason::Blank => write!(f, "no partition table and no signatures"),
+            Reason::MissingPrimary { label, store } => write!(f, "no partition labelled {label} was found: this OSD's {} is missing", if *store == Store::Bluestore { "main device" } else { "data partition" }),
+            Reason::MissingJournal { label } => write!(f, "no partition labelled {label} was found: this OSD's external journal is missing"),
+            Reason::DuplicateLabel { count, role, label } => write!(f, "{count} devices carry the {} label {label}", role.as_str()),
+        }
+    }
+}
+
+/// The verdict for one device: its status and the reasons beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    /// State.
-    pub state: State,
-    /// Role within an OSD (bootstrap and prepared devices).
-    pub role: Option<Role>,
-    /// The OSD group: the base bootstrap label (`KOLLA_CEPH_OSD_BOOTSTRAP_BS_1`) or `osd.<id>`.
-    pub group: Option<String>,
-    /// OSD id (prepared devices).
-    pub osd_id: Option<u32>,
-    /// False when a bootstrap device cannot be prepared as it is (missing partner, duplicate).
-    pub ready: bool,
-    /// Why, for people.
-    pub reasons: Vec<String>,
+    /// The state and its facts.
+    pub status: Status,
+    /// Further reasons (the busy list and read errors are in the status).
+    pub reasons: Vec<Reason>,
 }
 
 impl Verdict {
-    fn new(state: State) -> Self {
-        Verdict {
-            state,
-            role: None,
-            group: None,
-            osd_id: None,
-            ready: true,
-            reasons: Vec::new(),
+    fn new(status: Status, reasons: Vec<Reason>) -> Self {
+        Verdict { status, reasons }
+    }
+
+    /// The state's name.
+    pub fn state(&self) -> State {
+        match self.status {
+            Status::Free => State::Free,
+            Status::Bootstrap { .. } => State::Bootstrap,
+            Status::Prepared { .. } => State::Prepared,
+            Status::InUse { .. } => State::InUse,
+            Status::Foreign => State::Foreign,
+            Status::Error { .. } => State::Error,
         }
+    }
+
+    /// What the device's label claims, whatever its state.
+    pub fn claim(&self) -> Option<Claim> {
+        match &self.status {
+            Status::Bootstrap { role, group, .. } => Some(Claim::Bootstrap {
+                role: *role,
+                group: group.clone(),
+            }),
+            Status::Prepared { role, osd_id } => Some(Claim::Osd {
+                role: *role,
+                osd_id: *osd_id,
+            }),
+            Status::InUse { claim, .. } | Status::Error { claim, .. } => claim.clone(),
+            Status::Free | Status::Foreign => None,
+        }
+    }
+
+    /// Role within an OSD (bootstrap and prepared devices, and labelled ones in use).
+    pub fn role(&self) -> Option<Role> {
+        self.claim().map(|c| match c {
+            Claim::Bootstrap { role, .. } | Claim::Osd { role, .. } => role,
+        })
+    }
+
+    /// The OSD id (prepared devices, and labelled ones in use).
+    pub fn osd_id(&self) -> Option<u32> {
+        match self.claim() {
+            Some(Claim::Osd { osd_id, .. }) => Some(osd_id),
+            _ => None,
+        }
+    }
+
+    /// The OSD group as shown: the base bootstrap label, or `osd.<id>`.
+    pub fn group(&self) -> Option<String> {
+        match self.claim()? {
+            Claim::Bootstrap { group, .. } => group.map(|g| g.label),
+            Claim::Osd { osd_id, .. } => Some(format!("osd.{osd_id}")),
+        }
+    }
+
+    /// Every reason, rendered: the busy list or read errors first.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = match &self.status {
+            Status::InUse { busy, .. } => busy.iter().map(ToString::to_string).collect(),
+            Status::Error { errors, .. } => errors.clone(),
+            _ => Vec::new(),
+        };
+        out.extend(self.reasons.iter().map(ToString::to_string));
+        out
+    }
+}
+
+/// A device and its verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified<'a> {
+    /// The device as discovered.
+    pub device: &'a Device,
+    /// What it is.
+    pub verdict: Verdict,
+}
+
+impl Classified<'_> {
+    /// Whether it can be prepared as it is: a ready bootstrap device, or a free disk.
+    pub fn ready(&self) -> bool {
+        match self.verdict.status {
+            Status::Bootstrap { ready, .. } => ready,
+            Status::Free => self.device.kind == DeviceKind::Disk,
+            _ => false,
+        }
+    }
+
+    /// Its state's name.
+    pub fn state(&self) -> State {
+        self.verdict.state()
     }
 }
 
@@ -92,130 +440,66 @@ pub fn label_text(d: &Device) -> Option<String> {
     }
 }
 
-fn describe_signature(sig: &cephboot_ffi::blkid::Signature) -> String {
-    let mut s = format!(
-        "a {} signature",
-        if sig.kind.is_empty() {
-            "unknown"
-        } else {
-            &sig.kind
-        }
-    );
-    if let Some(l) = sig
-        .label
-        .as_ref()
-        .or(sig.label_raw.as_ref())
-        .filter(|l| !l.is_empty())
-    {
-        s.push_str(&format!(
-            " labelled \"{}\"",
-            FsLabel::from_bytes(l).to_display()
-        ));
-    }
-    s
-}
-
-fn in_use_reasons(d: &Device) -> Vec<String> {
-    let mut r = Vec::new();
-    for m in &d.mountpoints {
-        r.push(format!("{} is mounted at {m}", d.path.display()));
-    }
-    for h in &d.holders {
-        r.push(format!(
-            "{} is held by {h} (device-mapper, md or LVM)",
-            d.path.display()
-        ));
-    }
-    if d.swap {
-        r.push(format!("{} is active swap", d.path.display()));
-    }
-    if d.read_only {
-        r.push(format!("{} is read-only", d.path.display()));
-    }
-    r
-}
-
 fn classify_partition(d: &Device, grammar: &LabelGrammar) -> Verdict {
     let label = label_text(d);
-    let parsed = label.as_deref().and_then(|l| grammar.parse(l));
-    let busy = in_use_reasons(d);
-    let mut v = if !d.errors.is_empty() {
-        let mut v = Verdict::new(State::Error);
-        v.reasons.extend(d.errors.iter().cloned());
-        v
+    let claim = label
+        .as_deref()
+        .and_then(|l| grammar.parse(l))
+        .map(|l| Claim::of(l, grammar));
+    let busy = Busy::of(d);
+    let mut reasons = Vec::new();
+    let status = if !d.errors.is_empty() {
+        Status::Error {
+            errors: d.errors.clone(),
+            claim,
+        }
     } else if !busy.is_empty() {
-        let mut v = Verdict::new(State::InUse);
-        v.reasons = busy;
-        v
+        Status::InUse { busy, claim }
     } else {
-        match &parsed {
-            Some(Label::Bootstrap { .. }) => Verdict::new(State::Bootstrap),
-            Some(Label::Prepared { .. }) => Verdict::new(State::Prepared),
+        match claim {
+            Some(Claim::Bootstrap { role, group }) => {
+                reasons.push(Reason::BootstrapLabel {
+                    label: label.unwrap_or_default(),
+                    stale: d.filesystem().map(SignatureName::of),
+                });
+                Status::Bootstrap {
+                    role,
+                    group,
+                    ready: true,
+                }
+            }
+            Some(Claim::Osd { role, osd_id }) => {
+                reasons.push(Reason::PartOfOsd { role, osd_id });
+                Status::Prepared { role, osd_id }
+            }
             None => {
-                if let Some(l) = label.as_deref().filter(|l| grammar.is_near_miss(l)) {
-                    let mut v = Verdict::new(State::Foreign);
-                    v.reasons.push(format!(
-                        "name \"{l}\" looks like a {} label but does not match the grammar (e.g. {} or {})",
-                        grammar.prefix(),
-                        grammar.bootstrap(Role::Bluestore, None),
-                        grammar.bootstrap(Role::FilestoreData, None)
-                    ));
-                    v
+                if let Some(l) = label.filter(|l| grammar.is_near_miss(l)) {
+                    reasons.push(Reason::NearMissName {
+                        name: l,
+                        prefix: grammar.prefix().to_string(),
+                        examples: [
+                            grammar.bootstrap(Role::Bluestore, None),
+                            grammar.bootstrap(Role::FilestoreData, None),
+                        ],
+                    });
+                    Status::Foreign
                 } else if let Some(sig) = d.filesystem() {
-                    let mut v = Verdict::new(State::Foreign);
-                    v.reasons.push(format!("holds {}", describe_signature(sig)));
-                    v
+                    reasons.push(Reason::Holds(SignatureName::of(sig)));
+                    Status::Foreign
                 } else {
-                    let mut v = Verdict::new(State::Free);
-                    v.reasons.push("empty partition".into());
-                    v
+                    reasons.push(Reason::EmptyPartition);
+                    Status::Free
                 }
             }
         }
     };
-    match parsed {
-        Some(Label::Bootstrap { role, group }) => {
-            v.role = Some(role);
-            v.group = group
-                .as_deref()
-                .map(|g| grammar.bootstrap(primary_role(role.store()), Some(g)));
-            if v.state == State::Bootstrap {
-                if let Some(sig) = d.filesystem() {
-                    v.reasons.push(format!(
-                        "bootstrap label \"{}\"; holds {} that will be wiped when prepared",
-                        label.as_deref().unwrap_or(""),
-                        describe_signature(sig)
-                    ));
-                } else {
-                    v.reasons.push(format!(
-                        "bootstrap label \"{}\"",
-                        label.as_deref().unwrap_or("")
-                    ));
-                }
-            }
-        }
-        Some(Label::Prepared { role, osd_id }) => {
-            v.role = Some(role);
-            v.osd_id = Some(osd_id);
-            v.group = Some(format!("osd.{osd_id}"));
-            if v.state == State::Prepared {
-                v.reasons.push(format!("{} of osd.{osd_id}", role.as_str()));
-            }
-        }
-        None => {}
-    }
     if !d.in_kernel {
-        v.reasons
-            .push("in the on-disk table but not yet known to the kernel".into());
+        reasons.push(Reason::NotInKernel);
     }
     if let Some(m) = &d.kernel_mismatch {
-        v.reasons
-            .push(format!("{m} (the next zap or prepare re-syncs the kernel)"));
+        reasons.push(Reason::KernelMismatch(m.clone()));
     }
-    if v.state != State::Bootstrap {
-        v.ready = false;
-    }
-    v
+    Verdict::new(status, reasons)
 }
 
 fn primary_role(store: Store) -> Role {
@@ -225,291 +509,283 @@ fn primary_role(store: Store) -> Role {
     }
 }
 
-fn classify_disk(d: &Device, parts: &[(&Device, &Verdict)], grammar: &LabelGrammar) -> Verdict {
-    if !d.errors.is_empty() {
-        let mut v = Verdict::new(State::Error);
-        v.reasons.extend(d.errors.iter().cloned());
-        v.ready = false;
-        return v;
-    }
-    let mut busy = in_use_reasons(d);
-    for (p, pv) in parts {
-        if pv.state == State::InUse {
-            busy.extend(pv.reasons.iter().cloned());
-        } else if pv.state == State::Error {
-            busy.push(format!("partition {} could not be read", p.path.display()));
-        }
-    }
-    if !busy.is_empty() {
-        let mut v = Verdict::new(State::InUse);
-        v.reasons = busy;
-        v.ready = false;
-        return v;
-    }
-    if d.size_bytes == 0 {
-        let mut v = Verdict::new(State::Foreign);
-        v.reasons.push("size 0: no media or not attached".into());
-        v.ready = false;
-        return v;
-    }
-    let mut notes = Vec::new();
+/// Notes about a disk's GPT copies.
+fn table_notes(d: &Device) -> Vec<Reason> {
     match &d.table {
         Some(TableInfo::Gpt {
             header_used: HeaderUsed::Backup,
             ..
-        }) => notes.push("primary GPT is corrupt; partitions read from the backup GPT".to_string()),
+        }) => vec![Reason::PrimaryGptCorrupt],
         Some(TableInfo::Gpt {
             other_header_valid: false,
             ..
-        }) => notes.push("backup GPT is missing or corrupt".to_string()),
-        _ => {}
+        }) => vec![Reason::BackupGptBad],
+        _ => Vec::new(),
     }
+}
 
+fn classify_disk(d: &Device, parts: &[&Classified<'_>], grammar: &LabelGrammar) -> Verdict {
+    if !d.errors.is_empty() {
+        let errors = d.errors.clone();
+        return Verdict::new(
+            Status::Error {
+                errors,
+                claim: None,
+            },
+            Vec::new(),
+        );
+    }
+    let mut busy = Busy::of(d);
+    for p in parts {
+        match &p.verdict.status {
+            Status::InUse { busy: theirs, .. } => busy.extend(theirs.iter().cloned()),
+            Status::Error { .. } => busy.push(Busy::Unreadable {
+                device: p.device.path.clone(),
+            }),
+            _ => {}
+        }
+    }
+    if !busy.is_empty() {
+        return Verdict::new(Status::InUse { busy, claim: None }, Vec::new());
+    }
+    if d.size_bytes == 0 {
+        return Verdict::new(Status::Foreign, vec![Reason::NoMedia]);
+    }
+    let notes = table_notes(d);
     // A prepared partition makes the disk prepared; a bootstrap one makes it bootstrap.
     let primary_of = |state: State| {
         parts
             .iter()
-            .find(|(_, pv)| pv.state == state && pv.role.is_some_and(Role::is_primary))
-            .or_else(|| parts.iter().find(|(_, pv)| pv.state == state))
+            .find(|p| p.state() == state && p.verdict.role().is_some_and(Role::is_primary))
+            .or_else(|| parts.iter().find(|p| p.state() == state))
     };
-    if let Some((_, pv)) = primary_of(State::Prepared) {
-        let mut v = Verdict::new(State::Prepared);
-        v.role = pv.role;
-        v.osd_id = pv.osd_id;
-        v.group = pv.group.clone();
-        v.ready = false;
-        let ids: Vec<String> = {
-            let mut ids: Vec<u32> = parts.iter().filter_map(|(_, pv)| pv.osd_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids.iter().map(|i| format!("osd.{i}")).collect()
-        };
-        v.reasons
-            .push(format!("holds partitions of {}", ids.join(", ")));
-        v.reasons.extend(notes);
-        return v;
+    if let Some(Status::Prepared { role, osd_id }) =
+        primary_of(State::Prepared).map(|p| &p.verdict.status)
+    {
+        let mut ids: Vec<u32> = parts.iter().filter_map(|p| p.verdict.osd_id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut reasons = vec![Reason::HoldsPartitionsOf(ids)];
+        reasons.extend(notes);
+        let (role, osd_id) = (*role, *osd_id);
+        return Verdict::new(Status::Prepared { role, osd_id }, reasons);
     }
-    if let Some((p, pv)) = primary_of(State::Bootstrap) {
-        let mut v = Verdict::new(State::Bootstrap);
-        v.role = pv.role;
-        v.group = pv.group.clone();
-        v.reasons.push(format!(
-            "partition {} carries a bootstrap label",
-            p.path.display()
-        ));
-        if pv.role.is_some_and(Role::is_primary) {
-            for (o, ov) in parts {
-                if ov.state == State::Foreign {
-                    v.reasons.push(format!(
-                        "other partition {} ({}) is not labelled for Ceph: `osd prepare` erases it only with --wipe",
-                        o.path.display(),
-                        ov.reasons.first().map_or("", String::as_str)
-                    ));
-                } else if ov.state == State::Free && o.path != p.path {
-                    v.reasons.push(format!(
-                        "other partition {} ({}) will be erased when this disk is prepared, unless it holds data (then only with --wipe)",
-                        o.path.display(),
-                        ov.reasons.first().map_or("", String::as_str)
-                    ));
-                }
+    if let Some(p) = primary_of(State::Bootstrap) {
+        if let Status::Bootstrap { role, group, .. } = &p.verdict.status {
+            let mut reasons = vec![Reason::BootstrapPartition(p.device.path.clone())];
+            if role.is_primary() {
+                reasons.extend(sibling_notes(parts, p));
             }
+            reasons.extend(notes);
+            let status = Status::Bootstrap {
+                role: *role,
+                group: group.clone(),
+                ready: true,
+            };
+            return Verdict::new(status, reasons);
         }
-        v.reasons.extend(notes);
-        return v;
     }
-
     classify_unclaimed(d, parts, grammar, notes)
+}
+
+/// What preparing a bootstrap disk does to its other partitions.
+fn sibling_notes(parts: &[&Classified<'_>], main: &Classified<'_>) -> Vec<Reason> {
+    let first = |o: &Classified<'_>| o.verdict.reasons.first().cloned().map(Box::new);
+    parts
+        .iter()
+        .filter_map(|o| match o.verdict.status {
+            Status::Foreign => Some(Reason::SiblingHoldsData {
+                path: o.device.path.clone(),
+                why: first(o),
+            }),
+            Status::Free if o.device.path != main.device.path => Some(Reason::SiblingErased {
+                path: o.device.path.clone(),
+                why: first(o),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A disk no partition speaks for: a whole-device label, a table, or signatures.
 fn classify_unclaimed(
     d: &Device,
-    parts: &[(&Device, &Verdict)],
+    parts: &[&Classified<'_>],
     grammar: &LabelGrammar,
-    notes: Vec<String>,
+    notes: Vec<Reason>,
 ) -> Verdict {
     let whole_label = if matches!(d.table, Some(TableInfo::None) | None) {
         label_text(d)
     } else {
         None
     };
-    match whole_label.as_deref().and_then(|l| grammar.parse(l)) {
-        Some(Label::Bootstrap { role, group }) => {
-            let mut v = Verdict::new(State::Bootstrap);
-            v.role = Some(role);
-            v.group = group
-                .as_deref()
-                .map(|g| grammar.bootstrap(primary_role(role.store()), Some(g)));
-            v.reasons.push(format!(
-                "whole-device {} label \"{}\"",
-                d.filesystem().map_or("filesystem", |s| s.kind.as_str()),
-                whole_label.as_deref().unwrap_or("")
-            ));
-            return v;
+    let claim = whole_label
+        .as_deref()
+        .and_then(|l| grammar.parse(l))
+        .map(|l| Claim::of(l, grammar));
+    match claim {
+        Some(Claim::Bootstrap { role, group }) => {
+            let fs = d.filesystem().map_or("filesystem", |s| s.kind.as_str());
+            let reason = Reason::WholeDeviceBootstrap {
+                fs: fs.to_string(),
+                label: whole_label.unwrap_or_default(),
+            };
+            let status = Status::Bootstrap {
+                role,
+                group,
+                ready: true,
+            };
+            return Verdict::new(status, vec![reason]);
         }
-        Some(Label::Prepared { role, osd_id }) => {
-            let mut v = Verdict::new(State::Prepared);
-            v.role = Some(role);
-            v.osd_id = Some(osd_id);
-            v.group = Some(format!("osd.{osd_id}"));
-            v.ready = false;
-            v.reasons
-                .push(format!("whole-device label of osd.{osd_id}"));
-            return v;
+        Some(Claim::Osd { role, osd_id }) => {
+            let reasons = vec![Reason::WholeDeviceOsd(osd_id)];
+            return Verdict::new(Status::Prepared { role, osd_id }, reasons);
         }
         None => {}
     }
-    let mut v = Verdict::new(State::Foreign);
-    v.ready = false;
-    if let Some(l) = whole_label.as_deref().filter(|l| grammar.is_near_miss(l)) {
-        v.reasons.push(format!(
-            "label \"{l}\" looks like a {} label but does not match the grammar",
-            grammar.prefix()
-        ));
+    let mut reasons = Vec::new();
+    if let Some(l) = whole_label.filter(|l| grammar.is_near_miss(l)) {
+        let prefix = grammar.prefix().to_string();
+        reasons.push(Reason::NearMissLabel { label: l, prefix });
     }
     match &d.table {
-        Some(TableInfo::Corrupt(msg)) => v.reasons.push(format!("corrupt partition table: {msg}")),
-        Some(TableInfo::Gpt { .. }) | Some(TableInfo::Mbr) => {
-            let kind = if matches!(d.table, Some(TableInfo::Mbr)) {
-                "an MBR"
-            } else {
-                "a GPT"
-            };
-            if parts.is_empty() {
-                v.reasons
-                    .push(format!("{kind} partition table with no partitions"));
-            } else {
-                v.reasons.push(format!(
-                    "{kind} partition table with {} partition(s), none labelled for Ceph",
-                    parts.len()
-                ));
-            }
-        }
+        Some(TableInfo::Corrupt(msg)) => reasons.push(Reason::CorruptTable(msg.clone())),
+        Some(TableInfo::Mbr) => reasons.push(Reason::TableWithoutCeph {
+            kind: "an MBR",
+            partitions: parts.len(),
+        }),
+        Some(TableInfo::Gpt { .. }) => reasons.push(Reason::TableWithoutCeph {
+            kind: "a GPT",
+            partitions: parts.len(),
+        }),
         _ => {}
     }
     if let Some(sig) = d.filesystem() {
-        v.reasons.push(format!("holds {}", describe_signature(sig)));
+        reasons.push(Reason::Holds(SignatureName::of(sig)));
     }
-    if v.reasons.is_empty() {
-        v.state = State::Free;
-        v.ready = true;
-        v.reasons
-            .push("no partition table and no signatures".into());
+    let status = if reasons.is_empty() {
+        reasons.push(Reason::Blank);
+        Status::Free
+    } else {
+        Status::Foreign
+    };
+    reasons.extend(notes);
+    Verdict::new(status, reasons)
+}
+
+/// What is wrong with one OSD group's members, from their roles.
+fn group_problems(group: &Group, roles: &[Role], grammar: &LabelGrammar) -> Vec<Reason> {
+    let Some(store) = roles.first().map(|r| r.store()) else {
+        return Vec::new();
+    };
+    let token = Some(group.token.as_str());
+    let mut problems = Vec::new();
+    let primary = primary_role(store);
+    if !roles.contains(&primary) {
+        let label = grammar.bootstrap(primary, token);
+        problems.push(Reason::MissingPrimary { label, store });
     }
-    v.reasons.extend(notes);
-    v
+    if store == Store::Filestore && !roles.contains(&Role::FilestoreJournal) {
+        let label = grammar.bootstrap(Role::FilestoreJournal, token);
+        problems.push(Reason::MissingJournal { label });
+    }
+    for role in [
+        primary,
+        Role::FilestoreJournal,
+        Role::BluestoreBlock,
+        Role::BluestoreDb,
+        Role::BluestoreWal,
+    ] {
+        let count = roles.iter().filter(|&&x| x == role).count();
+        if count > 1 {
+            let label = grammar.bootstrap(role, token);
+            problems.push(Reason::DuplicateLabel { count, role, label });
+        }
+    }
+    problems
 }
 
 /// Marks missing partners and duplicates within each OSD group. Members are bootstrap
 /// partitions and bootstrap disks without partitions (whole-device labels).
-fn check_groups(snapshot: &Snapshot, verdicts: &mut [Verdict], grammar: &LabelGrammar) {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, (d, v)) in snapshot.devices.iter().zip(verdicts.iter()).enumerate() {
+fn check_groups(snapshot: &Snapshot, classified: &mut [Classified<'_>], grammar: &LabelGrammar) {
+    let mut groups: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    for (i, c) in classified.iter().enumerate() {
+        let d = c.device;
         let member =
             d.kind == DeviceKind::Partition || snapshot.partitions_of(&d.path).next().is_none();
-        if member && v.state == State::Bootstrap {
-            if let Some(g) = &v.group {
-                groups.entry(g.clone()).or_default().push(i);
-            }
+        if let (true, Status::Bootstrap { group: Some(g), .. }) = (member, &c.verdict.status) {
+            groups.entry(g.clone()).or_default().push(i);
         }
     }
     for (group, members) in groups {
         let roles: Vec<Role> = members
             .iter()
-            .filter_map(|&i| verdicts.get(i).and_then(|v| v.role))
+            .filter_map(|&i| classified.get(i).and_then(|c| c.verdict.role()))
             .collect();
-        let Some(store) = roles.first().map(|r| r.store()) else {
+        let problems = group_problems(&group, &roles, grammar);
+        if problems.is_empty() {
             continue;
-        };
-        let group_token = group.rsplit('_').next().unwrap_or("");
-        let mut problems: Vec<String> = Vec::new();
-        let primary = primary_role(store);
-        if !roles.contains(&primary) {
-            problems.push(format!(
-                "no partition labelled {} was found: this OSD's {} is missing",
-                grammar.bootstrap(primary, Some(group_token)),
-                if store == Store::Bluestore {
-                    "main device"
-                } else {
-                    "data partition"
-                }
-            ));
-        }
-        if store == Store::Filestore && !roles.contains(&Role::FilestoreJournal) {
-            problems.push(format!(
-                "no partition labelled {} was found: this OSD's external journal is missing",
-                grammar.bootstrap(Role::FilestoreJournal, Some(group_token))
-            ));
-        }
-        for r in [
-            primary,
-            Role::FilestoreJournal,
-            Role::BluestoreBlock,
-            Role::BluestoreDb,
-            Role::BluestoreWal,
-        ] {
-            let n = roles.iter().filter(|&&x| x == r).count();
-            if n > 1 {
-                problems.push(format!(
-                    "{n} devices carry the {} label {}",
-                    r.as_str(),
-                    grammar.bootstrap(r, Some(group_token))
-                ));
-            }
         }
         for &i in &members {
-            if let Some(v) = verdicts.get_mut(i) {
-                v.ready &= problems.is_empty();
-                v.reasons.extend(problems.iter().cloned());
+            let Some(c) = classified.get_mut(i) else {
+                continue;
+            };
+            if let Status::Bootstrap { ready, .. } = &mut c.verdict.status {
+                *ready = false;
             }
+            c.verdict.reasons.extend(problems.iter().cloned());
         }
     }
 }
 
-/// Classifies every device of the snapshot; the result is index-aligned with
-/// `snapshot.devices`.
-pub fn classify(snapshot: &Snapshot, grammar: &LabelGrammar) -> Vec<Verdict> {
-    // 1. Partitions on their own.
-    let mut verdicts: Vec<Verdict> = snapshot
+/// Classifies every device of the snapshot, each paired with its device, in the snapshot's
+/// order.
+pub fn classify<'a>(snapshot: &'a Snapshot, grammar: &LabelGrammar) -> Vec<Classified<'a>> {
+    // 1. Partitions on their own (disks are judged in step 2).
+    let mut classified: Vec<Classified<'a>> = snapshot
         .devices
         .iter()
-        .map(|d| match d.kind {
-            DeviceKind::Partition => classify_partition(d, grammar),
-            DeviceKind::Disk => Verdict::new(State::Free),
+        .map(|device| Classified {
+            device,
+            verdict: match device.kind {
+                DeviceKind::Partition => classify_partition(device, grammar),
+                DeviceKind::Disk => Verdict::new(Status::Free, Vec::new()),
+            },
         })
         .collect();
     // 2. Disks, from their own facts and their partitions' verdicts.
-    for (i, d) in snapshot.devices.iter().enumerate() {
+    for i in 0..classified.len() {
+        let Some(d) = classified.get(i).map(|c| c.device) else {
+            continue;
+        };
         if d.kind != DeviceKind::Disk {
             continue;
         }
-        let parts: Vec<(&Device, &Verdict)> = snapshot
-            .devices
+        let parts: Vec<&Classified<'a>> = classified
             .iter()
-            .zip(verdicts.iter())
-            .filter(|(p, _)| p.parent.as_deref() == Some(d.path.as_path()))
+            .filter(|p| p.device.parent.as_deref() == Some(d.path.as_path()))
             .collect();
-        let v = classify_disk(d, &parts, grammar);
-        if let Some(slot) = verdicts.get_mut(i) {
-            *slot = v;
+        let verdict = classify_disk(d, &parts, grammar);
+        if let Some(slot) = classified.get_mut(i) {
+            slot.verdict = verdict;
         }
     }
     // 3. Partners within each OSD group, across disks.
-    check_groups(snapshot, &mut verdicts, grammar);
+    check_groups(snapshot, &mut classified, grammar);
     // 4. A disk is ready only when its bootstrap partitions are.
-    let unready: Vec<std::path::PathBuf> = snapshot
-        .devices
+    let unready: Vec<PathBuf> = classified
         .iter()
-        .zip(verdicts.iter())
-        .filter(|(_, v)| v.state == State::Bootstrap && !v.ready)
-        .filter_map(|(p, _)| p.parent.clone())
+        .filter(|c| c.state() == State::Bootstrap && !c.ready())
+        .filter_map(|c| c.device.parent.clone())
         .collect();
-    for (d, v) in snapshot.devices.iter().zip(verdicts.iter_mut()) {
-        if d.kind == DeviceKind::Disk && unready.contains(&d.path) {
-            v.ready = false;
+    for c in classified.iter_mut() {
+        if c.device.kind == DeviceKind::Disk && unready.contains(&c.device.path) {
+            if let Status::Bootstrap { ready, .. } = &mut c.verdict.status {
+                *ready = false;
+            }
         }
     }
-    verdicts
+    classified
 }
 
 #[cfg(test)]
@@ -557,8 +833,42 @@ mod tests {
         }
     }
 
-    fn run(devices: Vec<Device>) -> Vec<Verdict> {
-        classify(&Snapshot { devices }, &LabelGrammar::default())
+    /// What a user sees of each verdict (`disks list`'s fields).
+    #[derive(Debug)]
+    struct Seen {
+        state: State,
+        role: Option<Role>,
+        group: Option<String>,
+        osd_id: Option<u32>,
+        ready: bool,
+        reasons: Vec<String>,
+    }
+
+    fn seen(c: &Classified<'_>) -> Seen {
+        Seen {
+            state: c.state(),
+            role: c.verdict.role(),
+            group: c.verdict.group(),
+            osd_id: c.verdict.osd_id(),
+            ready: c.ready(),
+            reasons: c.verdict.reasons(),
+        }
+    }
+
+    fn run_with(devices: Vec<Device>, grammar: &LabelGrammar) -> Vec<Seen> {
+        let snapshot = Snapshot { devices };
+        let out = classify(&snapshot, grammar);
+        assert!(
+            out.iter()
+                .zip(&snapshot.devices)
+                .all(|(c, d)| c.device == d),
+            "each verdict is paired with its own device, in order"
+        );
+        out.iter().map(seen).collect()
+    }
+
+    fn run(devices: Vec<Device>) -> Vec<Seen> {
+        run_with(devices, &LabelGrammar::default())
     }
 
     #[test]
@@ -735,15 +1045,101 @@ mod tests {
     #[test]
     fn custom_prefix_ignores_kolla_labels() {
         let g = LabelGrammar::new("SITE").unwrap();
-        let v = classify(
-            &Snapshot {
-                devices: vec![
-                    gpt_disk("sdb"),
-                    part("sdb", 1, "KOLLA_CEPH_OSD_BOOTSTRAP_BS"),
-                ],
-            },
+        let v = run_with(
+            vec![
+                gpt_disk("sdb"),
+                part("sdb", 1, "KOLLA_CEPH_OSD_BOOTSTRAP_BS"),
+            ],
             &g,
         );
         assert_eq!(v[1].state, State::Free);
+    }
+
+    #[test]
+    fn a_running_filestore_osd_keeps_its_claim_while_mounted() {
+        let mut p = part("sdb", 1, "KOLLA_CEPH_DATA_3");
+        p.mountpoints.push("/var/lib/ceph/osd/ceph-3".into());
+        let snapshot = Snapshot {
+            devices: vec![gpt_disk("sdb"), p],
+        };
+        let c = classify(&snapshot, &LabelGrammar::default());
+        let busy = vec![Busy::Mounted {
+            device: "/dev/sdb1".into(),
+            at: "/var/lib/ceph/osd/ceph-3".into(),
+        }];
+        let claim = Some(Claim::Osd {
+            role: Role::FilestoreData,
+            osd_id: 3,
+        });
+        assert_eq!(c[1].verdict.status, Status::InUse { busy, claim });
+        assert_eq!(
+            c[1].verdict.osd_id(),
+            Some(3),
+            "activation finds it by its id"
+        );
+        assert_eq!(c[0].state(), State::InUse);
+    }
+
+    #[test]
+    fn bootstrap_groups_carry_their_token_typed() {
+        let snapshot = Snapshot {
+            devices: vec![
+                gpt_disk("sdb"),
+                part("sdb", 1, "KOLLA_CEPH_OSD_BOOTSTRAP_BS_A1"),
+                gpt_disk("sdc"),
+                part("sdc", 1, "KOLLA_CEPH_OSD_BOOTSTRAP_BS_A1_D"),
+            ],
+        };
+        let c = classify(&snapshot, &LabelGrammar::default());
+        let group = Some(Group {
+            label: "KOLLA_CEPH_OSD_BOOTSTRAP_BS_A1".into(),
+            token: "A1".into(),
+        });
+        for (i, role) in [(1, Role::Bluestore), (3, Role::BluestoreDb)] {
+            assert_eq!(
+                c[i].verdict.status,
+                Status::Bootstrap {
+                    role,
+                    group: group.clone(),
+                    ready: true
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn discovery_and_the_guards_describe_in_use_with_the_same_words() {
+        let mut d = disk("sdb");
+        d.holders.push("dm-3".into());
+        d.mountpoints.push("/boot".into());
+        let v = run(vec![d.clone()]);
+        let facts = crate::disk::guard::Facts {
+            devices: vec![d],
+            ..Default::default()
+        };
+        let refused: Vec<String> = crate::disk::guard::judge(&facts, None, false)
+            .iter()
+            .map(|r| format!("{} {}", r.device.display(), r.reason))
+            .collect();
+        assert_eq!(v[0].reasons, refused);
+        assert_eq!(
+            refused,
+            [
+                "/dev/sdb holds the system's /boot filesystem",
+                "/dev/sdb is in use by dm-3 (device-mapper, md RAID or LVM)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_partition_makes_its_disk_in_use_and_says_which() {
+        let mut p = part("sdb", 2, "");
+        p.errors.push("read error at 4096".into());
+        let v = run(vec![gpt_disk("sdb"), part("sdb", 1, "x"), p]);
+        assert_eq!(v[2].state, State::Error);
+        assert_eq!(v[2].reasons, ["read error at 4096"]);
+        assert_eq!(v[0].state, State::InUse);
+        assert_eq!(v[0].reasons, ["/dev/sdb2 could not be read"]);
+        assert!(!v[0].ready);
     }
 }

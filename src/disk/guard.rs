@@ -9,6 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::bluestore::{self, BluestoreLabel};
+use super::busy::Busy;
 use super::inventory::{Device, DeviceKind, Snapshot};
 
 /// A process that has a device open.
@@ -52,38 +53,9 @@ fn refusal(device: &Path, reason: String, hint: &str) -> Refusal {
 pub fn judge(facts: &Facts, cluster_fsid: Option<&str>, force: bool) -> Vec<Refusal> {
     let mut out = Vec::new();
     for d in &facts.devices {
-        for m in &d.mountpoints {
-            let reason = if m == "/" || m == "/boot" || m == "/boot/efi" {
-                format!("holds the system's {m} filesystem")
-            } else {
-                format!("is mounted at {m}")
-            };
-            out.push(refusal(
-                &d.path,
-                reason,
-                "unmount it or choose another disk",
-            ));
-        }
-        for h in &d.holders {
-            out.push(refusal(
-                &d.path,
-                format!("is in use by {h} (device-mapper, md RAID or LVM)"),
-                "remove the holder (dmsetup remove / mdadm --stop / vgchange -an) or choose another disk",
-            ));
-        }
-        if d.swap {
-            out.push(refusal(
-                &d.path,
-                "is active swap".into(),
-                "run swapoff on it or choose another disk",
-            ));
-        }
-        if d.read_only {
-            out.push(refusal(
-                &d.path,
-                "is read-only".into(),
-                "make it writable (blockdev --setrw) or choose another disk",
-            ));
+        // In use: the same description discovery gives (`disk::busy`).
+        for b in Busy::of(d) {
+            out.push(refusal(&d.path, b.what(), b.hint()));
         }
         if d.kind == DeviceKind::Disk && d.size_bytes == 0 {
             out.push(refusal(

@@ -50,11 +50,8 @@ pub fn list(devices: &[PathBuf], all: bool, grammar: &LabelGrammar) -> Result<Ve
             )));
         }
     }
-    let verdicts = classify(&snapshot, grammar);
-    Ok(snapshot
-        .devices
+    Ok(classify(&snapshot, grammar)
         .iter()
-        .zip(verdicts.iter())
-        .map(|(d, v)| DeviceReport::new(d, v))
+        .map(DeviceReport::new)
         .collect())
 }

@@ -4,6 +4,7 @@
 
 pub mod blockops;
 pub mod bluestore;
+pub mod busy;
 pub mod classify;
 pub mod gpt;
 pub mod guard;

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::classify::{State, Verdict};
-use super::inventory::{Device, DeviceKind, TableInfo};
+use super::classify::{Classified, State};
+use super::inventory::{DeviceKind, TableInfo};
 use super::label::{FsLabel, Role};
 use super::types;
 use crate::disk::gpt::HeaderUsed;
@@ -80,8 +80,9 @@ pub struct DeviceReport {
 }
 
 impl DeviceReport {
-    /// Builds the record for one device and its verdict.
-    pub fn new(d: &Device, v: &Verdict) -> Self {
+    /// Builds the record for one classified device.
+    pub fn new(c: &Classified<'_>) -> Self {
+        let (d, v) = (c.device, &c.verdict);
         let fs = d.filesystem();
         let label = fs
             .and_then(|s| s.label.as_deref().or(s.label_raw.as_deref()))
@@ -131,12 +132,12 @@ impl DeviceReport {
                     offset: s.magic_offset,
                 })
                 .collect(),
-            state: v.state,
-            role: v.role.map(Role::as_str),
-            group: v.group.clone(),
-            osd_id: v.osd_id,
-            ready: v.ready,
-            reasons: v.reasons.clone(),
+            state: v.state(),
+            role: v.role().map(Role::as_str),
+            group: v.group(),
+            osd_id: v.osd_id(),
+            ready: c.ready(),
+            reasons: v.reasons(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
 use crate::cluster::daemons;
-use crate::disk::classify::{State, Verdict};
+use crate::disk::classify::{Classified, State};
 use crate::disk::inventory::{Device, Snapshot};
 use crate::disk::label::{Role, Store};
 use crate::disk::lock::LockedDisk;
@@ -46,18 +46,16 @@ pub struct FoundOsd {
 /// Prepared OSDs on this host, from the labels. Partitions are grouped by OSD id and by the
 /// disk GUID cephboot writes (the cluster fsid), so the same id left on a disk of another
 /// cluster stays apart; a partner that cannot be placed unambiguously marks a conflict.
-pub fn find_prepared(snapshot: &Snapshot, verdicts: &[Verdict]) -> Vec<FoundOsd> {
+pub fn find_prepared(snapshot: &Snapshot, classified: &[Classified<'_>]) -> Vec<FoundOsd> {
     let mut entries: Vec<(Option<uuid::Uuid>, FoundOsd)> = Vec::new();
-    let members: Vec<(&Device, u32, Role)> = snapshot
-        .devices
+    let members: Vec<(&Device, u32, Role)> = classified
         .iter()
-        .zip(verdicts.iter())
-        .filter(|(d, v)| {
+        .filter(|c| {
             // By label: a prepared partition may also be in use (mounted at its OSD dir).
-            matches!(v.state, State::Prepared | State::InUse)
-                && d.kind == crate::disk::inventory::DeviceKind::Partition
+            matches!(c.state(), State::Prepared | State::InUse)
+                && c.device.kind == crate::disk::inventory::DeviceKind::Partition
         })
-        .filter_map(|(d, v)| Some((d, v.osd_id?, v.role?)))
+        .filter_map(|c| Some((c.device, c.verdict.osd_id()?, c.verdict.role()?)))
         .collect();
     let guid_of = |d: &Device| {
         d.parent

@@ -197,12 +197,7 @@ pub fn prepare_on_host(
 /// before anything was written; every device's own outcome is in the report.
 pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {
     let snapshot = (ctx.scan)();
-    let entries = plan::plan(
-        &snapshot,
-        &classify(&snapshot, ctx.grammar),
-        ctx.grammar,
-        req,
-    );
+    let entries = plan::plan(&classify(&snapshot, ctx.grammar), ctx.grammar, req);
     if req.all_bootstrap && entries.is_empty() {
         tracing::warn!(
             "no disk carries a bootstrap label ({}...); see `cephboot disks list`",
@@ -270,7 +265,7 @@ fn prepare_one(
         .map(|d| d.name.clone())
         .unwrap_or_default()];
     one.all_bootstrap = false;
-    let planned = plan::plan(&fresh, &classify(&fresh, ctx.grammar), ctx.grammar, &one)
+    let planned = plan::plan(&classify(&fresh, ctx.grammar), ctx.grammar, &one)
         .into_iter()
         .next();
     let plan = match planned {

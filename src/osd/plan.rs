@@ -1,5 +1,5 @@
-//! Planning `osd prepare`, a pure function of the inventory snapshot, the verdicts and the
-//! request: which disks are rewritten with which partitions, which existing partitions are
+//! Planning `osd prepare`, a pure function of the classified devices (each with its verdict)
+//! and the request: which disks are rewritten with which partitions, which existing partitions are
 //! reused for journal/db/wal, whether an interrupted earlier run must be cleaned up first,
 //! and which devices are refused or already prepared. Nothing is written here; a plan that
 //! does not fit is refused before any write.
@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::disk::classify::{State, Verdict};
+use crate::disk::classify::{Classified, State, Status, Verdict};
 use crate::disk::gpt::HeaderUsed;
 use crate::disk::identity::DiskIdentity;
-use crate::disk::inventory::{Device, DeviceKind, Snapshot, TableInfo};
+use crate::disk::inventory::{Device, DeviceKind, TableInfo};
 use crate::disk::label::{Label, LabelGrammar, Role, Store};
 use crate::disk::policy::DevicePolicy;
 use crate::disk::table::{self, PartitionRequest, Size};
@@ -195,8 +195,7 @@ pub struct Sibling {
 }
 
 struct Ctx<'a> {
-    snap: &'a Snapshot,
-    verdicts: &'a [Verdict],
+    classified: &'a [Classified<'a>],
     grammar: &'a LabelGrammar,
 }
 
@@ -204,7 +203,7 @@ type Found<'a> = (&'a Device, &'a Verdict);
 
 impl<'a> Ctx<'a> {
     fn pairs(&self) -> impl Iterator<Item = Found<'a>> + 'a {
-        self.snap.devices.iter().zip(self.verdicts.iter())
+        self.classified.iter().map(|c| (c.device, &c.verdict))
     }
     fn by_name(&self, name: &str) -> Option<Found<'a>> {
         self.pairs().find(|(d, _)| d.name == name)
@@ -219,7 +218,7 @@ impl<'a> Ctx<'a> {
     /// The primary (data / main) partition of a disk, if one carries a label.
     fn primary_partition(&self, disk: &'a Path) -> Option<Found<'a>> {
         self.partitions(disk)
-            .find(|(_, v)| v.role.is_some_and(Role::is_primary))
+            .find(|(_, v)| v.role().is_some_and(Role::is_primary))
     }
     fn label_of(&self, d: &Device) -> Option<Label> {
         crate::disk::classify::label_text(d).and_then(|l| self.grammar.parse(&l))
@@ -259,14 +258,12 @@ const POLICY_REFUSAL: &str = "is excluded by the device policy (the daemon's all
 
 /// Plans every OSD of the request.
 pub fn plan(
-    snap: &Snapshot,
-    verdicts: &[Verdict],
+    classified: &[Classified<'_>],
     grammar: &LabelGrammar,
     req: &PrepareRequest,
 ) -> Vec<PlanEntry> {
     let ctx = Ctx {
-        snap,
-        verdicts,
+        classified,
         grammar,
     };
     let mut mains: Vec<&Device> = Vec::new();
@@ -285,11 +282,11 @@ pub fn plan(
             {
                 continue;
             }
-            let primary = v.role.is_some_and(Role::is_primary);
+            let primary = v.role().is_some_and(Role::is_primary);
             let prepared = ctx
                 .primary_partition(&d.path)
-                .is_some_and(|(_, pv)| pv.osd_id.is_some());
-            if (v.state == State::Bootstrap && primary) || prepared {
+                .is_some_and(|(_, pv)| pv.osd_id().is_some());
+            if (v.state() == State::Bootstrap && primary) || prepared {
                 mains.push(d);
             }
         }
@@ -333,24 +330,24 @@ fn judge_main(
     // then mounted): unchanged, not "in use".
     if let Some((_, pv)) = ctx
         .primary_partition(&disk.path)
-        .filter(|(_, pv)| pv.osd_id.is_some())
+        .filter(|(_, pv)| pv.osd_id().is_some())
     {
         return Err(PlanEntry::Unchanged {
             device: disk.path.clone(),
-            osd_id: pv.osd_id,
+            osd_id: pv.osd_id(),
         });
     }
-    let labelled = v.state == State::Bootstrap && v.role.is_some_and(Role::is_primary);
-    let reasons = v.reasons.join("; ");
-    match v.state {
+    let labelled = v.state() == State::Bootstrap && v.role().is_some_and(Role::is_primary);
+    let reasons = v.reasons().join("; ");
+    match v.state() {
         State::Prepared => Err(PlanEntry::Unchanged {
             device: disk.path.clone(),
-            osd_id: v.osd_id,
+            osd_id: v.osd_id(),
         }),
-        State::InUse | State::Error => Err(refused(&disk.path, format!("{}: {reasons}", v.state.as_str()))),
+        State::InUse | State::Error => Err(refused(&disk.path, format!("{}: {reasons}", v.state().as_str()))),
         State::Foreign if !req.wipe => Err(refused(&disk.path, format!("holds data ({reasons}): pass --wipe to destroy it, or `cephboot disks zap` it first"))),
         State::Bootstrap if !labelled => Err(refused(&disk.path, format!("only carries partner partitions ({reasons}): name the disk that carries the main label"))),
-        _ if labelled && !v.ready => Err(refused(&disk.path, format!("is labelled but not ready: {reasons}"))),
+        _ if labelled && matches!(v.status, Status::Bootstrap { ready: false, .. }) => Err(refused(&disk.path, format!("is labelled but not ready: {reasons}"))),
         _ => Ok(labelled),
     }
 }
@@ -413,7 +410,7 @@ fn find_partner<'a>(
         return Ok(None);
     };
     Ok(ctx.pairs().find(|(d, pv)| {
-        pv.state == State::Bootstrap
+        pv.state() == State::Bootstrap
             && d.kind == DeviceKind::Partition
             && matches!(ctx.label_of(d), Some(Label::Bootstrap { role: r, group: Some(ref pg) }) if r == role && pg == g)
             && d.parent.as_deref() != Some(disk.path.as_path())
@@ -453,13 +450,13 @@ fn check_partner(
             ),
         ));
     }
-    let ok = match dv.state {
+    let ok = match dv.state() {
         State::Free | State::Bootstrap => true,
         State::Foreign => req.wipe,
         _ => false,
     };
     if !ok {
-        let hint = if dv.state == State::Foreign {
+        let hint = if dv.state() == State::Foreign {
             "; pass --wipe to destroy it"
         } else {
             ""
@@ -469,8 +466,8 @@ fn check_partner(
             format!(
                 "cannot hold the {} ({}: {}){hint}",
                 role.as_str(),
-                dv.state.as_str(),
-                dv.reasons.join("; ")
+                dv.state().as_str(),
+                dv.reasons().join("; ")
             ),
         ));
     }
@@ -574,7 +571,7 @@ impl Partners {
         group: Option<&str>,
         req: &PrepareRequest,
     ) -> Result<(), PlanEntry> {
-        if dv.state == State::Bootstrap {
+        if dv.state() == State::Bootstrap {
             let other = ctx.partitions(&dev.path).find(|(p, _)| !matches!(ctx.label_of(p), Some(Label::Bootstrap { group: Some(ref pg), .. }) if Some(pg.as_str()) == group));
             if let Some((p, _)) = other {
                 return Err(refused(&dev.path, format!("holds partition {} that is not part of this OSD: name one of its partitions instead of the whole disk", p.path.display())));
@@ -659,10 +656,10 @@ fn judge_siblings(
             Some(Label::Prepared { role, osd_id }) => {
                 return Err(refused(&disk.path, format!("partition {} is the {} of osd.{osd_id}: remove that OSD first, then zap the partition", p.path.display(), role.as_str())));
             }
-            None if pv.state == State::Free => out.push(sibling(None)),
+            None if pv.state() == State::Free => out.push(sibling(None)),
             None => {
                 let what = pv
-                    .reasons
+                    .reasons()
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "holds data".into());
@@ -811,7 +808,12 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEn
         .by_path(&disk.path)
         .ok_or_else(|| refused(&disk.path, "vanished from the inventory".into()))?;
     let labelled = judge_main(ctx, disk, v, req)?;
-    let store = choose_store(ctx, disk, v.role.map(Role::store).filter(|_| labelled), req)?;
+    let store = choose_store(
+        ctx,
+        disk,
+        v.role().map(Role::store).filter(|_| labelled),
+        req,
+    )?;
     // The group token of the main label, if any (`..._BS_<G>`).
     let label_group = ctx
         .primary_partition(&disk.path)
@@ -899,6 +901,7 @@ fn primary_role(store: Store) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::inventory::Snapshot;
 
     #[test]
     fn derived_groups_are_short_valid_tokens() {
@@ -992,7 +995,7 @@ mod tests {
     fn outcome(devices: Vec<Device>, r: &PrepareRequest) -> Vec<String> {
         let snap = Snapshot { devices };
         let g = LabelGrammar::default();
-        plan(&snap, &classify(&snap, &g), &g, r)
+        plan(&classify(&snap, &g), &g, r)
             .into_iter()
             .map(|e| match e {
                 PlanEntry::Prepare { plan, .. } => format!(
@@ -1300,8 +1303,7 @@ mod tests {
         let g = LabelGrammar::default();
         let mut r = req(&["sdb"]);
         r.wipe = true;
-        let Some(PlanEntry::Prepare { plan, .. }) = plan(&snap, &classify(&snap, &g), &g, &r).pop()
-        else {
+        let Some(PlanEntry::Prepare { plan, .. }) = plan(&classify(&snap, &g), &g, &r).pop() else {
             panic!("not planned");
         };
         assert_eq!(plan.siblings.len(), 2);
