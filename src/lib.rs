@@ -5,6 +5,7 @@
 //! line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod ceph;
 pub mod cli;
 pub mod cluster;

@@ -124,15 +124,15 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
     }
     for r in &report.devices {
         let verb = match r.action {
-            zap::ZapAction::WouldZap => "would remove (dry run, nothing written)",
-            zap::ZapAction::Zapped => "removed",
-            zap::ZapAction::Unchanged => {
+            crate::action::Action::WouldZap => "would remove (dry run, nothing written)",
+            crate::action::Action::Unchanged => {
                 println!(
                     "{}: unchanged: no signatures, no partitions, GPT areas already zero",
                     r.path
                 );
                 continue;
             }
+            _ => "removed",
         };
         println!("{}: {verb}:", r.path);
         for s in &r.plan.signatures {

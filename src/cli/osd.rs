@@ -10,16 +10,6 @@ use crate::osd::batch::{self, Action};
 use crate::osd::plan::PrepareRequest;
 use crate::osd::{activate, target};
 
-fn action_word(a: Action) -> &'static str {
-    match a {
-        Action::Created => "created",
-        Action::Unchanged => "unchanged",
-        Action::WouldCreate => "would_create",
-        Action::Refused => "refused",
-        Action::Failed => "failed",
-    }
-}
-
 /// The table rendering of an `osd prepare` report.
 fn print_prepare_table(report: &batch::PrepareReport) {
     for i in &report.osds {
@@ -81,7 +71,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
             (_, _, reason) => println!(
                 "{}: {}{}{}",
                 i.device,
-                action_word(i.action),
+                Action::as_str(i.action),
                 i.osd_id
                     .map(|id| format!(" (osd.{id})"))
                     .unwrap_or_default(),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::daemons;
+use crate::action::Action;
 use crate::ceph::client::{CephClient, ConnectOptions, RadosClient};
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
@@ -33,8 +34,8 @@ pub struct BootstrapRequest {
 pub struct DaemonReport {
     /// `mon.a`, `mgr.x`.
     pub name: String,
-    /// `created`, `started`, `unchanged`.
-    pub action: &'static str,
+    /// `started` or `unchanged`.
+    pub action: Action,
     /// Pid.
     pub pid: Option<u32>,
 }
@@ -251,11 +252,11 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     };
     let mon_pid = s.pidfile("mon.a");
     let mon_action = if daemons::running_pid(&mon_pid, "ceph-mon").is_some() {
-        "unchanged"
+        Action::Unchanged
     } else {
         start_daemon(&s, "ceph-mon", "a")?;
         changed = true;
-        "started"
+        Action::Started
     };
     let client = wait_for("the monitor to form a quorum", req.timeout, || {
         let c = admin_client(&s, Duration::from_secs(5)).ok()?;
@@ -285,11 +286,11 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     }
     let mgr_pid = s.pidfile("mgr.x");
     let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {
-        "unchanged"
+        Action::Unchanged
     } else {
         start_daemon(&s, "ceph-mgr", "x")?;
         changed = true;
-        "started"
+        Action::Started
     };
     wait_for("the manager to become available", req.timeout, || {
         let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;

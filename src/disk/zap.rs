@@ -13,6 +13,7 @@ use super::identity::DiskIdentity;
 use super::inventory::{DeviceKind, Snapshot};
 use super::lock::LockedDisk;
 use super::wipe::{self, ZapOutcome, ZapPlan, ZeroRange};
+use crate::action::Action;
 use crate::error::{Error, Result};
 
 /// What to zap.
@@ -28,25 +29,13 @@ pub struct ZapRequest {
     pub dry_run: bool,
 }
 
-/// What happened to one disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ZapAction {
-    /// Everything in the plan was removed.
-    Zapped,
-    /// Nothing was there.
-    Unchanged,
-    /// Dry run.
-    WouldZap,
-}
-
 /// One disk's zap result.
 #[derive(Debug, Serialize)]
 pub struct ZapDeviceReport {
     /// The disk.
     pub path: String,
     /// What happened.
-    pub action: ZapAction,
+    pub action: Action,
     /// Something was written.
     pub changed: bool,
     /// What was (or would be) removed.
@@ -174,7 +163,7 @@ fn zap_one(snapshot: &Snapshot, p: Planned, dry_run: bool) -> Result<ZapDeviceRe
         outcome,
     };
     if dry_run {
-        return Ok(report(ZapAction::WouldZap, false, p.plan, None));
+        return Ok(report(Action::WouldZap, false, p.plan, None));
     }
     // The disk must still be the one judged (a zap of several disks leaves time for a node to
     // change hands), and is claimed exclusively while it is wiped.
@@ -187,9 +176,9 @@ fn zap_one(snapshot: &Snapshot, p: Planned, dry_run: bool) -> Result<ZapDeviceRe
     )?;
     if p.plan.finds_nothing() && p.plan.zero.iter().all(|z| range_is_zero(disk.file(), z)) {
         wipe::verify_clean(&disk)?;
-        return Ok(report(ZapAction::Unchanged, false, p.plan, None));
+        return Ok(report(Action::Unchanged, false, p.plan, None));
     }
     tracing::info!(disk = %p.path.display(), "zapping");
     let outcome = wipe::execute(&p.plan, snapshot, &disk)?;
-    Ok(report(ZapAction::Zapped, true, p.plan, Some(outcome)))
+    Ok(report(Action::Zapped, true, p.plan, Some(outcome)))
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::session::{transport_error, Session};
+use crate::action::Action;
 use crate::error::{Error, Result};
 
 /// A volume type as Cinder returns it.
@@ -364,7 +365,7 @@ pub struct TypeReport {
     /// Id (unknown on a dry run that would create it).
     pub id: Option<String>,
     /// `created`, `updated`, `unchanged`, `would_create`, `would_update`.
-    pub action: &'static str,
+    pub action: Action,
     /// Extra specs wanted.
     pub extra_specs: BTreeMap<String, String>,
     /// What differed (update).
@@ -404,7 +405,7 @@ fn ensure_quietly(
     let mut report = TypeReport {
         name: want.name.clone(),
         id: existing.map(|t| t.id.clone()),
-        action: "unchanged",
+        action: Action::Unchanged,
         extra_specs: want.extra_specs.clone(),
         differences: Vec::new(),
         default: None,
@@ -412,19 +413,19 @@ fn ensure_quietly(
     };
     match decide(existing, want, update) {
         TypeAction::Unchanged => {}
-        TypeAction::Create if dry_run => report.action = "would_create",
+        TypeAction::Create if dry_run => report.action = Action::WouldCreate,
         TypeAction::Create => {
             let t = c.create(want)?;
             report.id = Some(t.id);
-            report.action = "created";
+            report.action = Action::Created;
         }
         TypeAction::Update(d) => {
             report.differences = d;
             if dry_run {
-                report.action = "would_update";
+                report.action = Action::WouldUpdate;
             } else if let Some(t) = existing {
                 c.update(t, want)?;
-                report.action = "updated";
+                report.action = Action::Updated;
             }
         }
         TypeAction::Conflict(d) => {
@@ -447,8 +448,7 @@ fn ensure_quietly(
             "set"
         });
     }
-    report.changed =
-        matches!(report.action, "created" | "updated") || report.default == Some("set");
+    report.changed = report.action.changed() || report.default == Some("set");
     Ok(report)
 }
 

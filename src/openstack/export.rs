@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::action::Action;
 use crate::ceph::client::CephClient;
 use crate::error::{Error, IoContext, Result};
 
@@ -357,36 +358,10 @@ pub struct OnDisk {
     pub private: bool,
 }
 
-/// What happens to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileAction {
-    Created,
-    Updated,
-    Unchanged,
-    WouldCreate,
-    WouldUpdate,
-    /// It exists with content cephboot did not write; left alone.
-    Refused,
-}
-
-impl FileAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileAction::Created => "created",
-            FileAction::Updated => "updated",
-            FileAction::Unchanged => "unchanged",
-            FileAction::WouldCreate => "would_create",
-            FileAction::WouldUpdate => "would_update",
-            FileAction::Refused => "refused",
-        }
-    }
-}
-
 /// The verdict on one wanted file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    pub action: FileAction,
+    pub action: Action,
     /// Why (for `updated` and `refused`).
     pub why: Option<String>,
 }
@@ -401,9 +376,9 @@ pub fn judge(
     dry_run: bool,
 ) -> Verdict {
     let (create, update) = if dry_run {
-        (FileAction::WouldCreate, FileAction::WouldUpdate)
+        (Action::WouldCreate, Action::WouldUpdate)
     } else {
-        (FileAction::Created, FileAction::Updated)
+        (Action::Created, Action::Updated)
     };
     let v = |action, why: Option<&str>| Verdict {
         action,
@@ -412,18 +387,16 @@ pub fn judge(
     match now {
         None => v(create, None),
         Some(o) if o.sha256 == want_sha && (o.private || !want.private) => {
-            v(FileAction::Unchanged, None)
+            v(Action::Unchanged, None)
         }
         Some(o) if o.sha256 == want_sha => v(update, Some("mode set to 0600")),
         Some(o) if recorded == Some(o.sha256.as_str()) => {
             v(update, Some("the cluster's values changed"))
         }
         Some(_) if force => v(update, Some("replaced (--force)")),
-        Some(_) if recorded.is_some() => {
-            v(FileAction::Refused, Some("edited since cephboot wrote it"))
-        }
+        Some(_) if recorded.is_some() => v(Action::Refused, Some("edited since cephboot wrote it")),
         Some(_) => v(
-            FileAction::Refused,
+            Action::Refused,
             Some("exists with content cephboot did not write"),
         ),
     }
@@ -434,7 +407,7 @@ pub fn judge(
 pub struct FileReport {
     pub path: PathBuf,
     pub what: String,
-    pub action: FileAction,
+    pub action: Action,
     /// `0600` or `0644`.
     pub mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -524,7 +497,7 @@ pub fn apply(req: &ExportRequest, wanted: &[WantedFile]) -> Result<ExportReport>
     }
     let refused: Vec<&FileReport> = files
         .iter()
-        .filter(|f| f.action == FileAction::Refused)
+        .filter(|f| f.action == Action::Refused)
         .collect();
     if let Some(first) = refused.first() {
         let list: Vec<String> = refused
@@ -549,7 +522,7 @@ pub fn apply(req: &ExportRequest, wanted: &[WantedFile]) -> Result<ExportReport>
     }
     if !req.dry_run {
         for (w, f) in wanted.iter().zip(&files) {
-            if matches!(f.action, FileAction::Created | FileAction::Updated) {
+            if matches!(f.action, Action::Created | Action::Updated) {
                 if w.private {
                     crate::files::write_private(&w.path, w.contents.as_bytes())?;
                 } else {
@@ -569,7 +542,7 @@ pub fn apply(req: &ExportRequest, wanted: &[WantedFile]) -> Result<ExportReport>
     }
     let changed = files
         .iter()
-        .any(|f| matches!(f.action, FileAction::Created | FileAction::Updated));
+        .any(|f| matches!(f.action, Action::Created | Action::Updated));
     Ok(ExportReport {
         changed,
         dir: req.dir.clone(),
@@ -733,30 +706,24 @@ mod tests {
         let a = |now: Option<&OnDisk>, rec: Option<&str>, force| {
             judge(&w, &new, now, rec, force, false).action
         };
-        assert_eq!(a(None, None, false), FileAction::Created);
-        assert_eq!(
-            a(Some(&disk(&new, true)), None, false),
-            FileAction::Unchanged
-        );
+        assert_eq!(a(None, None, false), Action::Created);
+        assert_eq!(a(Some(&disk(&new, true)), None, false), Action::Unchanged);
         // Same content, wrong mode: made private, whoever wrote it.
-        assert_eq!(
-            a(Some(&disk(&new, false)), None, false),
-            FileAction::Updated
-        );
+        assert_eq!(a(Some(&disk(&new, false)), None, false), Action::Updated);
         assert_eq!(
             a(Some(&disk(&old, true)), Some(&old), false),
-            FileAction::Updated
+            Action::Updated
         );
-        assert_eq!(a(Some(&disk(&old, true)), None, false), FileAction::Refused);
+        assert_eq!(a(Some(&disk(&old, true)), None, false), Action::Refused);
         let edited = sha256_hex(b"older");
         assert_eq!(
             a(Some(&disk(&old, true)), Some(&edited), false),
-            FileAction::Refused
+            Action::Refused
         );
-        assert_eq!(a(Some(&disk(&old, true)), None, true), FileAction::Updated);
+        assert_eq!(a(Some(&disk(&old, true)), None, true), Action::Updated);
         assert_eq!(
             judge(&w, &new, None, None, false, true).action,
-            FileAction::WouldCreate
+            Action::WouldCreate
         );
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::prepare::{is_mountpoint, link, sync_to_table};
+use crate::action::Action;
 use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
@@ -163,7 +164,7 @@ pub struct Activated {
     pub osd_id: u32,
     /// `started`, `unchanged` (already running), `would_start` (dry run), `skipped` (another
     /// cluster's), or `failed`.
-    pub action: &'static str,
+    pub action: Action,
     /// ceph-osd's pid.
     pub pid: Option<u32>,
     /// Why it failed.
@@ -282,7 +283,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     if let Some(c) = &osd.conflict {
         return Activated {
             osd_id: osd.osd_id,
-            action: "failed",
+            action: Action::Failed,
             pid: None,
             error: Some(c.clone()),
         };
@@ -290,7 +291,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     let ours = env.conf.fsid();
     let skip = |why: String| Activated {
         osd_id: osd.osd_id,
-        action: "skipped",
+        action: Action::Skipped,
         pid: None,
         error: Some(why),
     };
@@ -310,7 +311,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     if let Some(pid) = daemons::running_pid(&pidfile, "ceph-osd") {
         return Activated {
             osd_id: osd.osd_id,
-            action: "unchanged",
+            action: Action::Unchanged,
             pid: Some(pid),
             error: None,
         };
@@ -318,7 +319,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     if env.dry_run {
         return Activated {
             osd_id: osd.osd_id,
-            action: "would_start",
+            action: Action::WouldStart,
             pid: None,
             error: None,
         };
@@ -359,13 +360,13 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     match result {
         Ok(()) => Activated {
             osd_id: osd.osd_id,
-            action: "started",
+            action: Action::Started,
             pid: daemons::running_pid(&pidfile, "ceph-osd"),
             error: None,
         },
         Err(e) => Activated {
             osd_id: osd.osd_id,
-            action: "failed",
+            action: Action::Failed,
             pid: None,
             error: Some(e.to_string()),
         },
@@ -468,7 +469,7 @@ impl ActivateReport {
     pub fn first_error(&self) -> Option<Error> {
         self.osds
             .iter()
-            .find(|r| r.action == "failed")
+            .find(|r| r.action == Action::Failed)
             .map(|r| Error::Device {
                 device: "ceph-osd".into(),
                 message: format!("osd.{}: {}", r.osd_id, r.error.clone().unwrap_or_default()),
@@ -519,7 +520,7 @@ pub fn activate_on_host(
     let osds: Vec<Activated> = chosen.iter().map(|o| start(&env, o, &snapshot)).collect();
     Ok(ActivateReport {
         dry_run: req.dry_run,
-        changed: osds.iter().any(|r| r.action == "started"),
+        changed: osds.iter().any(|r| r.action.changed()),
         osds,
     })
 }

@@ -19,21 +19,7 @@ use crate::disk::inventory::Snapshot;
 use crate::disk::label::{LabelGrammar, Role, Store};
 use crate::error::{Error, Result};
 
-/// What a mutating command did to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Made now.
-    Created,
-    /// Already as asked: nothing changed.
-    Unchanged,
-    /// Dry run: would be made.
-    WouldCreate,
-    /// A guard or a usage rule refused it; nothing was written to it.
-    Refused,
-    /// Started and failed part-way (the next run recovers it).
-    Failed,
-}
+pub use crate::action::Action;
 
 /// One device's outcome.
 #[derive(Debug, Serialize)]

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::action::Action;
 use serde_json::{json, Value};
 
 use super::policy::{self, Decision, Shape};
@@ -43,7 +45,7 @@ pub struct Change {
     /// Its name.
     pub name: String,
     /// `created`, `updated`, `unchanged` (dry run: `would_create`, `would_update`).
-    pub action: &'static str,
+    pub action: Action,
     /// What changed or was checked.
     pub detail: String,
 }
@@ -208,13 +210,7 @@ impl Plan {
         differs: bool,
         detail: String,
     ) -> bool {
-        let action = match (existed, differs, self.dry_run) {
-            (true, false, _) => "unchanged",
-            (false, _, false) => "created",
-            (false, _, true) => "would_create",
-            (true, true, false) => "updated",
-            (true, true, true) => "would_update",
-        };
+        let action = Action::of_ensure(existed, differs, self.dry_run);
         self.changes.push(Change {
             kind,
             name: name.to_string(),
@@ -279,9 +275,7 @@ impl Plan {
     }
 
     fn changed(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.action == "created" || c.action == "updated")
+        self.changes.iter().any(|c| c.action.changed())
     }
 }
 
@@ -712,7 +706,7 @@ mod tests {
                 (2, "size".to_string())
             ]
         );
-        assert_eq!(plan.changes[0].action, "updated");
+        assert_eq!(plan.changes[0].action, Action::Updated);
         assert_eq!(
             plan.changes[0].detail,
             "rule replicated_osd, size 1, min_size 1"
@@ -731,7 +725,7 @@ mod tests {
         let mut plan = Plan::new(true);
         plan_pool(&mut plan, "images", None, false, &target);
         assert!(queued(&plan).is_empty());
-        assert_eq!(plan.changes[0].action, "would_create");
+        assert_eq!(plan.changes[0].action, Action::WouldCreate);
     }
 
     #[test]
@@ -774,7 +768,7 @@ mod tests {
         let actions: Vec<(&str, &str)> = plan
             .changes
             .iter()
-            .map(|c| (c.name.as_str(), c.action))
+            .map(|c| (c.name.as_str(), c.action.as_str()))
             .collect();
         assert_eq!(
             actions,
@@ -889,7 +883,10 @@ mod against_a_scripted_cluster {
         let report = init(&c, &req(false)).unwrap();
         assert!(!report.changed, "{:?}", report.changes);
         assert!(
-            report.changes.iter().all(|ch| ch.action == "unchanged"),
+            report
+                .changes
+                .iter()
+                .all(|ch| ch.action == Action::Unchanged),
             "{:?}",
             report.changes
         );
@@ -924,7 +921,7 @@ mod against_a_scripted_cluster {
         assert!(report
             .changes
             .iter()
-            .any(|ch| ch.name == "volumes" && ch.action == "updated"));
+            .any(|ch| ch.name == "volumes" && ch.action == Action::Updated));
     }
 
     #[test]
@@ -936,7 +933,7 @@ mod against_a_scripted_cluster {
             .changes
             .iter()
             .filter(|ch| ch.kind == "pool")
-            .map(|ch| ch.action)
+            .map(|ch| ch.action.as_str())
             .collect();
         assert_eq!(pools, ["would_create"; 4]);
     }
