@@ -154,6 +154,28 @@ pub async fn respond_text(
     let _ = s.shutdown().await;
 }
 
+/// After refusing a request whose body was not read (too large, malformed), reads and drops
+/// what the client still sends, up to `max` bytes or for `within`: a Unix socket closed with
+/// unread data resets the connection, and a client still writing its body would see that
+/// reset instead of the answer already sent.
+pub async fn drain(stream: &mut BufReader<UnixStream>, max: usize, within: std::time::Duration) {
+    let mut left = max;
+    let mut buf = vec![0u8; 64 << 10];
+    let _ = tokio::time::timeout(within, async {
+        while left > 0 {
+            let want = buf.len().min(left);
+            let Some(chunk) = buf.get_mut(..want) else {
+                break;
+            };
+            match stream.get_mut().read(chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
 /// A JSON error body.
 pub fn error_body(status: u16, message: &str) -> serde_json::Value {
     serde_json::json!({"error": {"status": status, "message": message}})

@@ -656,6 +656,7 @@ async fn handle(shared: Arc<Shared>, stream: UnixStream) {
                 &http::error_body(rej.status, &rej.message),
             )
             .await;
+            http::drain(&mut stream, 8 << 20, Duration::from_secs(2)).await;
             return;
         }
     };
