@@ -337,3 +337,177 @@ fn full_listing_includes_every_loop_disk_and_exits_zero() {
     assert_eq!(code, 0);
     assert_eq!(device(&v, a.path())["state"], "free");
 }
+
+/// libblkid's partition-table types.
+const PARTITION_TABLES: [&str; 12] = [
+    "gpt", "PMBR", "dos", "bsd", "sun", "sgi", "mac", "atari", "solaris", "unixware", "minix",
+    "aix",
+];
+
+/// (type, offset) of every signature `wipefs -n` (libblkid, independently of cephboot) sees on
+/// `node`.
+fn wipefs_signatures(node: &str) -> Vec<(String, u64)> {
+    let out = sh("wipefs", &["--no-act", "--json", node]);
+    if out.trim().is_empty() {
+        return Vec::new();
+    }
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut sigs: Vec<(String, u64)> = v["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let off = s["offset"].as_str().unwrap().trim_start_matches("0x");
+            (
+                s["type"].as_str().unwrap().to_string(),
+                u64::from_str_radix(off, 16).unwrap(),
+            )
+        })
+        .collect();
+    sigs.sort();
+    sigs
+}
+
+fn listed_signatures(list: &Value, node: &str) -> Vec<(String, u64)> {
+    let mut sigs: Vec<(String, u64)> = device(list, node)["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["type"].as_str().unwrap().to_string(),
+                s["offset"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sigs.sort();
+    sigs
+}
+
+/// Discovery reads the regions libblkid is known to probe first (disk::prefetch); whatever a
+/// prober reads beyond them still comes from the device. Every signature wipefs sees, on a
+/// whole disk and in a partition, is in `disks list`, and such a device is never free.
+#[test]
+fn every_signature_wipefs_sees_is_listed_on_a_whole_disk_and_in_a_partition() {
+    if !root_or_skip("signatures as wipefs sees them") {
+        return;
+    }
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(key.path(), b"test").unwrap();
+    let keyfile = key.path().to_str().unwrap().to_string();
+    let makers: Vec<(&str, Vec<String>)> = vec![
+        ("xfs", vec!["mkfs.xfs".into(), "-f".into(), "-q".into()]),
+        ("ext4", vec!["mkfs.ext4".into(), "-F".into(), "-q".into()]),
+        (
+            "ntfs",
+            vec![
+                "mkfs.ntfs".into(),
+                "-F".into(),
+                "-f".into(),
+                "-q".into(),
+                "-L".into(),
+                "新加卷".into(),
+            ],
+        ),
+        ("vfat", vec!["mkfs.vfat".into()]),
+        ("swap", vec!["mkswap".into()]),
+        (
+            "crypto_LUKS",
+            vec![
+                "cryptsetup".into(),
+                "luksFormat".into(),
+                "-q".into(),
+                "--type".into(),
+                "luks2".into(),
+                "--pbkdf".into(),
+                "pbkdf2".into(),
+                "--pbkdf-force-iterations".into(),
+                "1000".into(),
+                "--key-file".into(),
+                keyfile.clone(),
+            ],
+        ),
+    ];
+    for (kind, cmd) in &makers {
+        let whole = LoopDisk::new(320 * MIB);
+        let parted = LoopDisk::labelled(320 * MIB, "data");
+        for node in [whole.path().to_string(), parted.part(1)] {
+            let mut args: Vec<&str> = cmd.iter().skip(1).map(String::as_str).collect();
+            args.push(&node);
+            sh(&cmd[0], &args);
+        }
+        let v = list(&[&whole, &parted]);
+        for node in [whole.path().to_string(), parted.part(1)] {
+            let seen = wipefs_signatures(&node);
+            assert!(
+                seen.iter().any(|(t, _)| t == kind),
+                "{kind}: wipefs sees {seen:?} on {node}"
+            );
+            // Every filesystem, RAID and crypto signature, at one of its magics (wipefs names
+            // each copy of a magic: vfat's three, a table's headers; an NTFS boot sector's
+            // 0x55AA reads as a `dos` table to it). `disks zap` removes every copy
+            // (tests/zap.rs).
+            let types = |s: &[(String, u64)]| -> std::collections::BTreeSet<String> {
+                s.iter()
+                    .map(|(t, _)| t.clone())
+                    .filter(|t| !PARTITION_TABLES.contains(&t.as_str()))
+                    .collect()
+            };
+            let listed = listed_signatures(&v, &node);
+            assert_eq!(types(&listed), types(&seen), "{kind} on {node}");
+            for sig in &listed {
+                assert!(
+                    seen.contains(sig),
+                    "{kind} on {node}: {sig:?} not in {seen:?}"
+                );
+            }
+            assert_eq!(
+                device(&v, &node)["state"],
+                "foreign",
+                "{kind} on {node}: {v:#}"
+            );
+        }
+        // The table itself: wipefs names each of its magics (protective MBR, both GPT
+        // headers); the listing names the table once, and zap removes every copy.
+        let tables = wipefs_signatures(parted.path());
+        assert_eq!(
+            tables.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+            ["PMBR", "gpt", "gpt"],
+            "{kind}"
+        );
+        assert_eq!(
+            listed_signatures(&v, parted.path()),
+            [("gpt".to_string(), 512)]
+        );
+        assert_eq!(device(&v, parted.path())["table"], "gpt");
+    }
+}
+
+/// A table whose entries lie outside every region discovery reads first (sgdisk -j: the
+/// entry array at sector 12000, past 4 MiB) is read from the device as before.
+#[test]
+fn a_gpt_with_its_entries_far_from_the_header_is_read_in_full() {
+    if !root_or_skip("gpt entries far away") {
+        return;
+    }
+    let d = LoopDisk::new(256 * MIB);
+    sh(
+        "sgdisk",
+        &[
+            "-j",
+            "12000",
+            "-n1:16M:+64M",
+            "-c1:KOLLA_CEPH_OSD_BOOTSTRAP_BS_far",
+            d.path(),
+        ],
+    );
+    d.partx_add();
+    let v = list(&[&d]);
+    let p = device(&v, &d.part(1));
+    assert_eq!(
+        p["partition_name"], "KOLLA_CEPH_OSD_BOOTSTRAP_BS_far",
+        "{v:#}"
+    );
+    assert_eq!(p["state"], "bootstrap");
+    assert_eq!(device(&v, d.path())["table"], "gpt");
+}

@@ -110,6 +110,20 @@ pub fn logical_sector_size(dev: &File) -> io::Result<u32> {
     u32::try_from(size).map_err(|_| io::Error::other("negative sector size"))
 }
 
+/// Tells the kernel that reads through `dev` are random (`POSIX_FADV_RANDOM`): no readahead
+/// beyond what each read asks for, so a read costs the device exactly its own bytes. It holds
+/// for this open file (libblkid sets the same on the descriptor it probes).
+pub fn advise_random(dev: &File) -> io::Result<()> {
+    // SAFETY: posix_fadvise only reads its integer arguments (offset 0 and length 0 mean the
+    // whole file); the descriptor is open for as long as `dev` is borrowed.
+    let rc = unsafe { libc::posix_fadvise(dev.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
 /// Whether the kernel marks the device read-only (`BLKROGET`).
 pub fn is_read_only(dev: &File) -> io::Result<bool> {
     let mut ro: libc::c_int = 0;

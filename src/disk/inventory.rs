@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::gpt::{self, GptRead, HeaderUsed};
 use super::label::PartitionName;
+use super::prefetch;
 
 /// Where the kernel's views live (overridable so tests can point at a copy).
 #[derive(Debug, Clone)]
@@ -546,7 +547,20 @@ fn describe_disk(
             .errors
             .push(format!("cannot open {}: {e}", disk.path.display())),
         Ok(mut file) => {
+            // What the table reader and libblkid will read, read first in few large reads
+            // (disk::prefetch); exact reads, no readahead beyond them.
+            let _ = cephboot_ffi::blockdev::advise_random(&file);
+            let request = prefetch::request_size(&dir.join("queue"));
+            let head_and_tail = prefetch::plan(size, &[], request);
+            prefetch::read(&file, &head_and_tail);
             read_table(&mut disk, &mut file, &mut parts, roots);
+            let ranges: Vec<(u64, u64)> = parts
+                .values()
+                .filter_map(|p| Some((p.start_bytes?, p.size_bytes)))
+                .collect();
+            let all = prefetch::plan(size, &ranges, request);
+            let partitions = prefetch::without(all, &head_and_tail);
+            prefetch::read(&file, &partitions);
             probe_all(&mut disk, &file, &mut parts);
         }
     }

@@ -14,6 +14,7 @@ pub mod label;
 pub mod listing;
 pub mod lock;
 pub mod policy;
+pub mod prefetch;
 pub mod report;
 pub mod rewrite;
 pub mod sync;
