@@ -190,6 +190,9 @@ struct Plan {
     dry_run: bool,
     changes: Vec<Change>,
     phases: [Vec<Value>; 3],
+    /// Pools whose size is set (or which are created) by the queued commands: their min_size
+    /// is the monitors' to derive, and `settle` checks it.
+    sized: Vec<String>,
 }
 
 impl Plan {
@@ -198,6 +201,7 @@ impl Plan {
             dry_run,
             changes: Vec::new(),
             phases: [Vec::new(), Vec::new(), Vec::new()],
+            sized: Vec::new(),
         }
     }
 
@@ -440,9 +444,22 @@ fn conf_snippet(decision: &Decision) -> String {
     )
 }
 
-/// Applies the policy: observe once, then per phase decide and send (defaults, rule and
-/// clients; the rule's id as default and the pools; Ceph's own pools, read again because the
-/// manager may create them meanwhile; keyrings; health).
+/// The phases of `pools init`, each one proposal of the monitors (they batch the concurrent
+/// commands of a phase into one map change, and space proposals about a second apart:
+/// `paxos_propose_interval`), so their number is what `pools init` costs.
+///
+/// Phase 0 needs nothing: the cluster defaults, the size-one permission, the rule, the
+/// clients, and new pools (created with their size, and with the rule when it exists).
+const INDEPENDENT: usize = 0;
+/// Phase 1 needs phase 0 committed: each pool's rule, size and application, the default rule.
+const ON_POOLS: usize = 1;
+/// Phase 2, only when a read-back after phase 1 finds something unsettled: a min_size the
+/// monitors did not derive from the new default when the size changed, or a pool of Ceph's
+/// own that the manager created meanwhile.
+const SETTLE: usize = 2;
+
+/// Applies the policy: observe once, decide every object, send phase 0 and phase 1, read the
+/// pools back and settle what is left (usually nothing); then keyrings and health.
 pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     let seen = observe(c)?;
     let decision =
@@ -451,10 +468,44 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     let mut plan = Plan::new(req.dry_run);
     plan_defaults(&mut plan, &seen, &decision);
     let clients = plan_clients(&mut plan, &seen, &req.pools);
-    plan.apply(c, 0)?;
+    let known_rule = rule_id(&seen.rules, domain.rule_name());
+    let target = PoolTarget {
+        decision: &decision,
+        rid: known_rule,
+        pg_num: req.pg_num,
+    };
+    let find = |pools: &[Value], name: &str| {
+        pools
+            .iter()
+            .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name))
+            .cloned()
+    };
+    for name in &req.pools {
+        plan_pool(
+            &mut plan,
+            name,
+            find(&seen.pools, name).as_ref(),
+            false,
+            &target,
+        );
+    }
+    // Ceph's own pools (made by the manager with the defaults of their time) follow the same
+    // sizing, or the cluster never becomes healthy on a small shape; their application and
+    // pg_num are left alone.
+    let internal: Vec<Value> = seen
+        .pools
+        .iter()
+        .filter(|p| is_internal(p, &req.pools))
+        .cloned()
+        .collect();
+    for cur in &internal {
+        let name = cur.get("pool_name").and_then(Value::as_str).unwrap_or("");
+        plan_pool(&mut plan, name, Some(cur), true, &target);
+    }
+    plan.apply(c, INDEPENDENT)?;
 
-    // The rule's id: known, or read back after creating it.
-    let rid = match rule_id(&seen.rules, domain.rule_name()) {
+    // The default rule for pools made later by anyone: the rule's id, known or read back.
+    let rid = match known_rule {
         Some(id) => Some(id),
         None if req.dry_run => None,
         None => rule_id(
@@ -464,40 +515,19 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     };
     if let Some(rid) = rid {
         plan.config(
-            1,
+            ON_POOLS,
             &seen.config,
             "global",
             "osd_pool_default_crush_rule",
             &rid.to_string(),
         );
     }
-    let target = PoolTarget {
-        decision: &decision,
-        rid,
-        pg_num: req.pg_num,
-    };
-    for name in &req.pools {
-        let cur = seen
-            .pools
-            .iter()
-            .find(|p| p.get("pool_name").and_then(Value::as_str) == Some(name.as_str()));
-        plan_pool(&mut plan, name, cur, false, &target);
+    plan.apply(c, ON_POOLS)?;
+    if !req.dry_run {
+        let now = array(c.mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?);
+        settle(&mut plan, &now, &internal, req, &target);
+        plan.apply(c, SETTLE)?;
     }
-    plan.apply(c, 1)?;
-    plan.apply(c, 2)?;
-    // Ceph's own pools (made by the manager, possibly while this ran, with the old defaults)
-    // follow the same sizing, or the cluster never becomes healthy on a small shape. Read
-    // after the defaults are in place; their application and pg_num are left alone.
-    for cur in &array(c.mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?) {
-        let Some(name) = cur.get("pool_name").and_then(Value::as_str) else {
-            continue;
-        };
-        if INTERNAL_POOLS.contains(&name) && !req.pools.iter().any(|p| p == name) {
-            plan_pool(&mut plan, name, Some(cur), true, &target);
-        }
-    }
-    plan.apply(c, 1)?;
-    plan.apply(c, 2)?;
 
     write_keyrings(c, &mut plan, req, &clients)?;
     let notes = size_one_health(c, &mut plan, req, &decision)?;
@@ -511,6 +541,44 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     })
 }
 
+/// Whether `pool` is one of Ceph's own pools that `pools init` sizes (and not one asked for).
+fn is_internal(pool: &Value, wanted: &[String]) -> bool {
+    pool.get("pool_name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| INTERNAL_POOLS.contains(&n) && !wanted.iter().any(|w| w == n))
+}
+
+/// After phase 1, from the pools as they are now: the min_size of a pool whose size was just
+/// set (the monitors derive it from the default; a release that does not is caught here),
+/// and Ceph's own pools that appeared since the observation, into phase 2.
+fn settle(
+    plan: &mut Plan,
+    now: &[Value],
+    observed_internal: &[Value],
+    req: &PoolsRequest,
+    target: &PoolTarget<'_>,
+) {
+    let min_size = i64::from(target.decision.min_size);
+    for cur in now {
+        let Some(name) = cur.get("pool_name").and_then(Value::as_str) else {
+            continue;
+        };
+        let internal = is_internal(cur, &req.pools);
+        if !internal && !req.pools.iter().any(|p| p == name) {
+            continue;
+        }
+        let seen_before = observed_internal
+            .iter()
+            .any(|p| p.get("pool_name").and_then(Value::as_str) == Some(name));
+        if internal && !seen_before {
+            plan_pool_in(plan, name, Some(cur), true, target, SETTLE);
+        } else if plan.sized.iter().any(|p| p == name)
+            && cur.get("min_size").and_then(Value::as_i64) != Some(min_size)
+        {
+            plan.queue(SETTLE, pool_set(name, "min_size", min_size.to_string()));
+        }
+    }
+}
 /// Connects as `opts` says and applies the policy (the command line's `pools init`).
 pub fn run(opts: &crate::ceph::client::ConnectOptions, req: &PoolsRequest) -> Result<PoolsReport> {
     let client = crate::ceph::client::RadosClient::connect(opts)?;
@@ -528,13 +596,33 @@ struct PoolTarget<'a> {
     pg_num: u32,
 }
 
-/// Compares one pool with the policy, records the outcome and queues the commands.
+fn pool_set(name: &str, var: &str, val: String) -> Value {
+    json!({"prefix": "osd pool set", "pool": name, "var": var, "val": val, "yes_i_really_mean_it": true})
+}
+
+/// Compares one pool with the policy, records the outcome and queues the commands: a new
+/// pool is created in phase 0 with its size (and
+/// the rule when it exists), an existing one changed in phase 1.
 fn plan_pool(
     plan: &mut Plan,
     name: &str,
     cur: Option<&Value>,
     is_internal: bool,
     target: &PoolTarget<'_>,
+) {
+    plan_pool_in(plan, name, cur, is_internal, target, ON_POOLS);
+}
+
+/// [`plan_pool`] with the changes of an existing pool in phase `phase`. Only one of size and
+/// min_size is sent for a pool: the monitors derive min_size from the default (set in phase
+/// 0) when the size changes, so no order between the two is needed (and `settle` checks).
+fn plan_pool_in(
+    plan: &mut Plan,
+    name: &str,
+    cur: Option<&Value>,
+    is_internal: bool,
+    target: &PoolTarget<'_>,
+    phase: usize,
 ) {
     let (decision, rid, pg_num) = (target.decision, target.rid, target.pg_num);
     let domain = decision.failure_domain;
@@ -545,34 +633,39 @@ fn plan_pool(
         .is_some();
     let size = i64::from(decision.size);
     let min_size = i64::from(decision.min_size);
-    let set = |var: &str, val: String| json!({"prefix": "osd pool set", "pool": name, "var": var, "val": val, "yes_i_really_mean_it": true});
     let mut diffs = Vec::new();
     let mut cmds: Vec<(usize, Value)> = Vec::new();
+    let rule_set = || pool_set(name, "crush_rule", domain.rule_name().to_string());
     if cur.is_none() {
-        // Size and min_size come from the defaults set in phase 0.
-        cmds.push((1, json!({"prefix": "osd pool create", "pool": name, "pg_num": pg_num, "pool_type": "replicated", "rule": domain.rule_name()})));
-    } else {
-        if rid.is_some() && num("crush_rule") != rid {
-            diffs.push(format!("rule {}", domain.rule_name()));
-            cmds.push((1, set("crush_rule", domain.rule_name().to_string())));
+        let mut create = json!({"prefix": "osd pool create", "pool": name, "pg_num": pg_num, "pool_type": "replicated", "size": size});
+        if rid.is_some() {
+            if let Some(fields) = create.as_object_mut() {
+                fields.insert("rule".into(), json!(domain.rule_name()));
+            }
+        } else {
+            cmds.push((ON_POOLS, rule_set()));
         }
-        // min_size never exceeds size: shrink min_size first, grow size first.
-        let growing = size >= num("size").unwrap_or(size);
+        cmds.push((INDEPENDENT, create));
+    } else {
+        if rid.is_none() || num("crush_rule") != rid {
+            diffs.push(format!("rule {}", domain.rule_name()));
+            cmds.push((phase, rule_set()));
+        }
         if num("size") != Some(size) {
             diffs.push(format!("size {size}"));
-            cmds.push((if growing { 1 } else { 2 }, set("size", size.to_string())));
+            cmds.push((phase, pool_set(name, "size", size.to_string())));
         }
         if num("min_size") != Some(min_size) {
             diffs.push(format!("min_size {min_size}"));
-            cmds.push((
-                if growing { 2 } else { 1 },
-                set("min_size", min_size.to_string()),
-            ));
+            if num("size") == Some(size) {
+                cmds.push((phase, pool_set(name, "min_size", min_size.to_string())));
+            }
         }
     }
     if !has_rbd && !is_internal {
         diffs.push("application rbd".into());
-        cmds.push((2, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
+        let phase = if cur.is_none() { ON_POOLS } else { phase };
+        cmds.push((phase, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
     }
     let detail = if cur.is_none() {
         format!(
@@ -594,6 +687,9 @@ fn plan_pool(
         diffs.join(", ")
     };
     if plan.record("pool", name, cur.is_some(), !diffs.is_empty(), detail) {
+        if cur.is_none() || num("size") != Some(size) {
+            plan.sized.push(name.to_string());
+        }
         for (phase, cmd) in cmds {
             plan.queue(phase, cmd);
         }
@@ -688,7 +784,7 @@ mod tests {
     }
 
     #[test]
-    fn shrinking_a_pool_lowers_min_size_before_size_and_never_recreates_it() {
+    fn a_pool_takes_two_proposals_at_most_and_is_never_recreated() {
         let d = one_copy();
         let target = PoolTarget {
             decision: &d,
@@ -698,27 +794,47 @@ mod tests {
         let cur = json!({"pool_name": "volumes", "size": 3, "min_size": 2, "crush_rule": 0, "application_metadata": {"rbd": {}}});
         let mut plan = Plan::new(false);
         plan_pool(&mut plan, "volumes", Some(&cur), false, &target);
+        // Both in the pools' phase, and no order between size and min_size is needed: only
+        // the size is sent (the monitors derive min_size from the default set in phase 0).
         assert_eq!(
             queued(&plan),
-            [
-                (1, "crush_rule".to_string()),
-                (1, "min_size".to_string()),
-                (2, "size".to_string())
-            ]
+            [(1, "crush_rule".to_string()), (1, "size".to_string())]
         );
+        assert_eq!(plan.sized, ["volumes"]);
         assert_eq!(plan.changes[0].action, Action::Updated);
         assert_eq!(
             plan.changes[0].detail,
             "rule replicated_osd, size 1, min_size 1"
         );
-        // A missing pool is created in phase 1 with the rule, and gets rbd in phase 2.
+        // A missing pool is created in phase 0 with its size and the (existing) rule, and
+        // gets rbd in phase 1.
         let mut plan = Plan::new(false);
         plan_pool(&mut plan, "images", None, false, &target);
         assert_eq!(
             queued(&plan),
             [
-                (1, "osd pool create".to_string()),
-                (2, "osd pool application enable".to_string())
+                (0, "osd pool create".to_string()),
+                (1, "osd pool application enable".to_string())
+            ]
+        );
+        let create = &plan.phases[0][0];
+        assert_eq!(
+            (create["size"].as_i64(), create["rule"].as_str()),
+            (Some(1), Some("replicated_osd"))
+        );
+        // Without the rule yet, the pool is created on the default rule and moved in phase 1.
+        let no_rule = PoolTarget {
+            rid: None,
+            ..target
+        };
+        let mut plan = Plan::new(false);
+        plan_pool(&mut plan, "images", None, false, &no_rule);
+        assert_eq!(
+            queued(&plan),
+            [
+                (0, "osd pool create".to_string()),
+                (1, "crush_rule".to_string()),
+                (1, "osd pool application enable".to_string())
             ]
         );
         // A dry run records the same outcome and queues nothing.
@@ -939,21 +1055,33 @@ mod against_a_scripted_cluster {
     }
 
     #[test]
-    fn an_empty_cluster_gets_rule_and_defaults_before_its_pools() {
+    fn an_empty_cluster_gets_rule_defaults_and_pools_in_two_proposals() {
         let c = cluster(false);
         let report = init(&c, &req(false)).unwrap();
         assert!(report.changed);
         let w = writes(&c);
-        let at = |p: &str| {
-            w.iter()
-                .position(|x| x == p)
-                .unwrap_or_else(|| panic!("no {p} in {w:?}"))
-        };
+        let last = |ps: &[&str]| w.iter().rposition(|x| ps.contains(&x.as_str()));
+        let first = |ps: &[&str]| w.iter().position(|x| ps.contains(&x.as_str()));
+        // Phase 0 (rule, defaults, clients, the pools with their size) entirely before
+        // phase 1 (each pool's rule and application): two proposals, not one per step.
+        let phase0 = [
+            "osd crush rule create-replicated",
+            "osd pool create",
+            "auth get-or-create",
+        ];
+        let phase1 = ["osd pool set", "osd pool application enable"];
+        assert!(last(&phase0) < first(&phase1), "{w:?}");
+        let creates: Vec<Value> = c
+            .sent()
+            .into_iter()
+            .filter(|cmd| cmd["prefix"] == "osd pool create")
+            .collect();
         assert!(
-            at("osd crush rule create-replicated") < at("osd pool create"),
-            "{w:?}"
+            creates
+                .iter()
+                .all(|cmd| cmd["size"] == 1 && cmd.get("rule").is_none()),
+            "a new rule is not committed yet: the pools move to it in phase 1: {creates:?}"
         );
-        assert!(at("config set") < at("osd pool create"), "{w:?}");
         assert_eq!(
             w.iter().filter(|p| *p == "osd pool create").count(),
             4,
