@@ -71,6 +71,7 @@ demo-clean:
 bench: deps
 	$(CARGO) build --release
 	bench/inventory/run
+	bench/inventory/reads
 	bench/prepare/run
 	bench/pools/run
 	bench/daemon/run
