@@ -309,15 +309,12 @@ fn plan_defaults(plan: &mut Plan, seen: &Observed, decision: &Decision) {
     ) {
         plan.queue(0, json!({"prefix": "osd crush rule create-replicated", "name": domain.rule_name(), "root": "default", "type": domain.as_str()}));
     }
-    // Cluster defaults, so pools created later by anyone (and ours below) get the same sizing
-    // and rule. A rule made in this phase gets the lowest free id (CRUSH's rule), checked
-    // after the phase: a pool the manager creates meanwhile is then at policy from the start.
-    let rule =
-        rule_id(&seen.rules, domain.rule_name()).unwrap_or_else(|| next_rule_id(&seen.rules));
+    // Cluster defaults, so pools created later by anyone (and ours below) get the same sizing.
+    // The default rule follows in phase 1: a pool created while the default names a rule
+    // not yet committed fails ("No suitable CRUSH rule exists", seen on Ceph 18).
     for (name, value) in [
-        ("osd_pool_default_size", i64::from(decision.size)),
-        ("osd_pool_default_min_size", i64::from(decision.min_size)),
-        ("osd_pool_default_crush_rule", rule),
+        ("osd_pool_default_size", decision.size),
+        ("osd_pool_default_min_size", decision.min_size),
     ] {
         plan.config(
             INDEPENDENT,
@@ -327,15 +324,6 @@ fn plan_defaults(plan: &mut Plan, seen: &Observed, decision: &Decision) {
             &value.to_string(),
         );
     }
-}
-
-/// The id CRUSH gives the next rule: the lowest one no rule has.
-fn next_rule_id(rules: &[Value]) -> i64 {
-    let taken: Vec<i64> = rules
-        .iter()
-        .filter_map(|r| r.get("rule_id").and_then(Value::as_i64))
-        .collect();
-    (0..).find(|id| !taken.contains(id)).unwrap_or(0)
 }
 
 /// Phase 0 too: each OpenStack client with least-privilege caps on the pools that exist.
@@ -468,8 +456,8 @@ fn conf_snippet(decision: &Decision) -> String {
 /// commands of a phase into one map change, and space proposals about a second apart:
 /// `paxos_propose_interval`), so their number is what `pools init` costs.
 ///
-/// Phase 0 needs nothing: the cluster defaults, the size-one permission, the rule, the
-/// clients, and new pools (created with their size, and with the rule when it exists).
+/// Phase 0 needs nothing: the size and min_size defaults, the size-one permission, the rule,
+/// the clients, and new pools (created with their size, and with the rule when it exists).
 const INDEPENDENT: usize = 0;
 /// Phase 1 needs phase 0 committed: each pool's rule, size and application, the default rule.
 const ON_POOLS: usize = 1;
@@ -524,18 +512,23 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     }
     plan.apply(c, INDEPENDENT)?;
 
-    // A new rule's id as CRUSH gave it: the default set in phase 0 is corrected if it differs.
-    if known_rule.is_none() && !req.dry_run {
-        let made = rule_id(
+    // The default rule for pools made later by anyone: the rule's id, known or read back.
+    let rid = match known_rule {
+        Some(id) => Some(id),
+        None if req.dry_run => None,
+        None => rule_id(
             &array(c.mon(json!({"prefix": "osd crush rule dump"}))?),
             domain.rule_name(),
+        ),
+    };
+    if let Some(rid) = rid {
+        plan.config(
+            ON_POOLS,
+            &seen.config,
+            "global",
+            "osd_pool_default_crush_rule",
+            &rid.to_string(),
         );
-        if let Some(id) = made.filter(|&id| id != next_rule_id(&seen.rules)) {
-            plan.queue(
-                ON_POOLS,
-                json!({"prefix": "config set", "who": "global", "name": "osd_pool_default_crush_rule", "value": id.to_string()}),
-            );
-        }
     }
     plan.apply(c, ON_POOLS)?;
     if !req.dry_run {
@@ -731,14 +724,6 @@ pub fn keyring_paths(dir: &Path, entity: &str, kolla: bool) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_new_rule_gets_the_lowest_free_id() {
-        assert_eq!(next_rule_id(&[]), 0);
-        let rules = [json!({"rule_id": 0}), json!({"rule_id": 2})];
-        assert_eq!(next_rule_id(&rules), 1);
-        assert_eq!(next_rule_id(&rules[..1]), 1);
-    }
 
     #[test]
     fn caps_follow_the_pools_that_exist() {
