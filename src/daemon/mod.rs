@@ -365,11 +365,23 @@ async fn dispatch_jobs(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<u64>
     }
 }
 
+/// The binary this daemon runs, for its jobs. After a package upgrade (or a rebuild) replaced
+/// the file on disk, the path `current_exe` gives names a deleted file (`... (deleted)`) that
+/// cannot be started: `/proc/self/exe` still reaches the daemon's own binary then, so jobs
+/// run the same code as the daemon until it is restarted.
+fn own_binary() -> std::io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.exists() {
+        Ok(exe)
+    } else {
+        Ok(std::path::PathBuf::from("/proc/self/exe"))
+    }
+}
+
 /// Runs `cephboot <global args> ARGS --format json` as a child, streaming its log into the
 /// job; returns the parsed JSON output (or why it failed).
 async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Result<Value, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
+    let exe = own_binary().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.args(&shared.opts.child_args)
         .args(args)
@@ -601,7 +613,7 @@ async fn activate_all(shared: Arc<Shared>) {
     let Ok(permit) = shared.slots.clone().acquire_owned().await else {
         return;
     };
-    let exe = match std::env::current_exe() {
+    let exe = match own_binary() {
         Ok(e) => e,
         Err(_) => return,
     };
