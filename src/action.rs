@@ -17,6 +17,8 @@ pub enum Action {
     Started,
     /// A disk's partitions and signatures were removed.
     Zapped,
+    /// An OSD was taken out of the cluster (purged, or destroyed for a replacement).
+    Removed,
     /// Already as asked: nothing changed.
     Unchanged,
     /// Dry run: would be made.
@@ -27,6 +29,8 @@ pub enum Action {
     WouldStart,
     /// Dry run: would be zapped.
     WouldZap,
+    /// Dry run: would be removed.
+    WouldRemove,
     /// Not this command's to touch (an OSD of another cluster).
     Skipped,
     /// A guard or a usage rule refused it; nothing was written to it.
@@ -43,11 +47,13 @@ impl Action {
             Action::Updated => "updated",
             Action::Started => "started",
             Action::Zapped => "zapped",
+            Action::Removed => "removed",
             Action::Unchanged => "unchanged",
             Action::WouldCreate => "would_create",
             Action::WouldUpdate => "would_update",
             Action::WouldStart => "would_start",
             Action::WouldZap => "would_zap",
+            Action::WouldRemove => "would_remove",
             Action::Skipped => "skipped",
             Action::Refused => "refused",
             Action::Failed => "failed",
@@ -58,7 +64,7 @@ impl Action {
     pub fn changed(self) -> bool {
         matches!(
             self,
-            Action::Created | Action::Updated | Action::Started | Action::Zapped
+            Action::Created | Action::Updated | Action::Started | Action::Zapped | Action::Removed
         )
     }
 
@@ -92,11 +98,13 @@ mod tests {
             Action::Updated,
             Action::Started,
             Action::Zapped,
+            Action::Removed,
             Action::Unchanged,
             Action::WouldCreate,
             Action::WouldUpdate,
             Action::WouldStart,
             Action::WouldZap,
+            Action::WouldRemove,
             Action::Skipped,
             Action::Refused,
             Action::Failed,

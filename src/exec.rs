@@ -28,6 +28,7 @@ pub const PROGRAMS: &[&str] = &[
     "mkfs.xfs",
     "monmaptool",
     "mount",
+    "systemctl",
     "udevadm",
     "umount",
 ];

@@ -52,6 +52,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Status(args) => cli::daemon::status(args, &cli.global),
         Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
+        Command::Osd(OsdCommand::Remove(args)) => cli::osd::remove(args, &cli.global, &grammar),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),
         Command::Cinder(CinderCommand::Type(CinderTypeCommand::Ensure(args))) => {
             cli::cinder::type_ensure(args, &cli.global)

@@ -26,6 +26,15 @@ pub trait CephClient: std::fmt::Debug + Sync {
         }
         parse_output(&cmd, &self.mon_raw(&cmd, &[])?)
     }
+
+    /// A manager command with `format=json`, parsed (`null` for empty output).
+    fn mgr(&self, cmd: Value) -> Result<Value> {
+        let mut cmd = cmd;
+        if let Some(o) = cmd.as_object_mut() {
+            o.entry("format").or_insert_with(|| Value::from("json"));
+        }
+        parse_output(&cmd, &self.mgr_raw(&cmd, &[])?)
+    }
 }
 
 fn parse_output(cmd: &Value, out: &[u8]) -> Result<Value> {

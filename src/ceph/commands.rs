@@ -63,14 +63,16 @@ pub fn osds(c: &dyn CephClient) -> Result<Vec<OsdInfo>> {
         .collect())
 }
 
-/// `osd new UUID` with a cephx secret (passed as input, never logged): the OSD id. Idempotent
-/// for the same uuid.
-pub fn osd_new(c: &dyn CephClient, uuid: &str, cephx_secret: &str) -> Result<u32> {
+/// `osd new UUID [ID]` with a cephx secret (passed as input, never logged): the OSD id.
+/// Idempotent for the same uuid. With `id`, a destroyed OSD's id is taken again, with its
+/// CRUSH position.
+pub fn osd_new(c: &dyn CephClient, uuid: &str, cephx_secret: &str, id: Option<u32>) -> Result<u32> {
     let input = json!({"cephx_secret": cephx_secret}).to_string();
-    let out = c.mon_raw(
-        &json!({"prefix": "osd new", "uuid": uuid, "format": "json"}),
-        input.as_bytes(),
-    )?;
+    let mut cmd = json!({"prefix": "osd new", "uuid": uuid, "format": "json"});
+    if let (Some(id), Some(fields)) = (id, cmd.as_object_mut()) {
+        fields.insert("id".into(), json!(id));
+    }
+    let out = c.mon_raw(&cmd, input.as_bytes())?;
     let v: Value = serde_json::from_slice(&out).map_err(|e| Error::Cluster {
         context: "reading the reply to `osd new`".into(),
         message: e.to_string(),

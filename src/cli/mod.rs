@@ -495,6 +495,35 @@ pub enum OsdCommand {
     /// Prepared OSDs on this host, with their partitions and (when the cluster answers)
     /// whether they are up and in.
     List,
+    /// Take an OSD out of service: only when Ceph says it is safe (ok-to-stop, then
+    /// safe-to-destroy after marking it out, waiting up to --timeout for its data to move),
+    /// then stop its daemon, purge it (or with --keep-id destroy it, so that `osd prepare DEV
+    /// --osd-id ID` reuses its id and CRUSH position), remove its directory and zap its disks
+    /// under the guards of `disks zap`. A disk that also holds partitions of anything else is
+    /// left as it is and named. Removing a removed OSD is `unchanged`; a refusal changes
+    /// nothing (exit 3).
+    Remove(RemoveArgs),
+}
+
+/// `osd remove` options.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The OSD id.
+    pub id: u32,
+    /// Destroy instead of purge: keep the id and CRUSH position for a replacement disk.
+    #[arg(long)]
+    pub keep_id: bool,
+    /// Remove it even when Ceph says stopping or destroying it is not safe: data whose only
+    /// copies are on it is lost.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to wait for Ceph's yes: that stopping it is safe, then (once it is marked out)
+    /// that its data has moved elsewhere.
+    #[arg(long, default_value_t = 300)]
+    pub wait: u64,
+    /// Report what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `osd prepare` options.
@@ -543,6 +572,10 @@ pub struct PrepareArgs {
     /// Size of block.wal when it shares a disk with block.db.
     #[arg(long, default_value = "1G")]
     pub wal_size: String,
+    /// Take the id (and CRUSH position) of this destroyed OSD (`osd remove ID --keep-id`):
+    /// the replacement of a failed disk. One disk only.
+    #[arg(long, value_name = "ID")]
+    pub osd_id: Option<u32>,
     /// Hand the disks to the running daemon (a job each) instead of preparing here.
     #[arg(long)]
     pub via_daemon: bool,

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use super::output::{print_json, table};
-use super::{ActivateArgs, Format, Global, PrepareArgs, StoreArg};
+use super::{ActivateArgs, Format, Global, PrepareArgs, RemoveArgs, StoreArg};
 use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
 use crate::osd::batch::{self, Action};
 use crate::osd::plan::PrepareRequest;
-use crate::osd::{activate, target};
+use crate::osd::{activate, remove, target};
 
 /// The table rendering of an `osd prepare` report.
 fn print_prepare_table(report: &batch::PrepareReport) {
@@ -96,6 +96,11 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
             .map(|p| target::kernel_name_of(p).map(|(_, n)| n))
             .transpose()
     };
+    if args.osd_id.is_some() && (args.devices.len() != 1 || args.all_bootstrap) {
+        return Err(Error::Usage(
+            "--osd-id gives one destroyed id to one new OSD: name exactly one disk".into(),
+        ));
+    }
     let targets = target::resolve(&args.devices, &global.state_dir, args.dry_run)?;
     let req = PrepareRequest {
         disks: targets.iter().map(|t| t.name.clone()).collect(),
@@ -114,6 +119,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         },
         journal_size: target::parse_size(&args.journal_size)?,
         wal_size: target::parse_size(&args.wal_size)?,
+        osd_id: args.osd_id,
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
@@ -204,5 +210,37 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
         "{}",
         table(&["OSD", "STORE", "UP", "IN", "PARTITIONS"], &rows)
     );
+    Ok(())
+}
+
+/// `cephboot osd remove ID`.
+pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    let req = remove::RemoveRequest {
+        id: args.id,
+        keep_id: args.keep_id,
+        force: args.force,
+        timeout: Duration::from_secs(args.wait),
+        dry_run: args.dry_run,
+    };
+    let report = remove::remove_on_host(&req, grammar, &global.connect_options())?;
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+        return Ok(());
+    }
+    println!("osd.{}: {}", report.osd_id, report.action);
+    for s in &report.steps {
+        println!("  {}: {}", s.step, s.detail);
+    }
+    for d in &report.zapped {
+        let verb = if report.dry_run {
+            "would zap"
+        } else {
+            "zapped"
+        };
+        println!("  {verb} {d}");
+    }
+    for p in &report.left {
+        println!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
+    }
     Ok(())
 }

@@ -44,6 +44,25 @@ pub struct FoundOsd {
     members: Vec<Device>,
 }
 
+impl FoundOsd {
+    /// An OSD known only by its partitions (no devices read).
+    pub fn with_partitions(
+        osd_id: u32,
+        store: Store,
+        partitions: BTreeMap<&'static str, PathBuf>,
+    ) -> Self {
+        FoundOsd {
+            osd_id,
+            store,
+            partitions,
+            osd_uuid: None,
+            conflict: None,
+            main: None,
+            members: Vec::new(),
+        }
+    }
+}
+
 /// Prepared OSDs on this host, from the labels. Partitions are grouped by OSD id and by the
 /// disk GUID cephboot writes (the cluster fsid), so the same id left on a disk of another
 /// cluster stays apart; a partner that cannot be placed unambiguously marks a conflict.

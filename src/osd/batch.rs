@@ -207,8 +207,16 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
     } else {
         None
     };
+    let reuse_refusal = match (req.osd_id, &connected) {
+        (Some(id), Some(c)) => reuse_refusal(c.cluster.client.as_ref(), id)?,
+        _ => None,
+    };
     let mut items = Vec::new();
     for entry in entries {
+        if let (Some(why), PlanEntry::Prepare { device, .. }) = (&reuse_refusal, &entry) {
+            items.push(PrepareItem::refused(device, why.clone(), false));
+            continue;
+        }
         items.push(match (entry, &connected) {
             (PlanEntry::Unchanged { device, osd_id }, _) => PrepareItem {
                 osd_id,
@@ -233,6 +241,15 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
         dry_run: ctx.dry_run,
         changed: items.iter().any(|i| i.action == Action::Created),
         osds: items,
+    })
+}
+
+/// Why `--osd-id ID` cannot be honoured, if it cannot: the id must be a destroyed OSD's.
+fn reuse_refusal(c: &dyn crate::ceph::client::CephClient, id: u32) -> Result<Option<String>> {
+    Ok(match super::remove::in_map(c, id)? {
+        Some(m) if m.destroyed => None,
+        Some(_) => Some(format!("cannot take the id of osd.{id}: it is not destroyed (it still serves data): run `cephboot osd remove {id} --keep-id` first")),
+        None => Some(format!("cannot take the id of osd.{id}: the cluster has no such OSD: drop --osd-id to get a new id")),
     })
 }
 
@@ -301,6 +318,7 @@ fn prepare_one(
         grammar: ctx.grammar,
         host: ctx.host,
         wipe: req.wipe,
+        reuse_id: req.osd_id,
     };
     tracing::info!(device = %device.display(), store = %plan.store, "preparing");
     match prepare::prepare(&env, &fresh, &plan) {

@@ -1,8 +1,10 @@
 //! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
-//! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`).
+//! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
+//! removing (`remove`).
 
 pub mod activate;
 pub mod batch;
 pub mod plan;
 pub mod prepare;
+pub mod remove;
 pub mod target;

@@ -47,6 +47,8 @@ pub struct PrepareRequest {
     pub journal_size: u64,
     /// block.wal size when it shares a disk with block.db.
     pub wal_size: u64,
+    /// A destroyed OSD's id for the (one) new OSD to take, with its CRUSH position.
+    pub osd_id: Option<u32>,
 }
 
 /// A partition the plan creates.
@@ -987,6 +989,7 @@ mod tests {
             policy: DevicePolicy::default(),
             journal_size: 5 * GIB,
             wal_size: GIB,
+            osd_id: None,
         }
     }
 

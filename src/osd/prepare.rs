@@ -56,6 +56,8 @@ pub struct Env<'a> {
     pub host: &'a str,
     /// `--wipe` was given: consent to destroy what is on named devices.
     pub wipe: bool,
+    /// The destroyed OSD whose id (and CRUSH position) this one takes (`--osd-id`).
+    pub reuse_id: Option<u32>,
 }
 
 /// One partition of a prepared OSD.
@@ -248,7 +250,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
     fault_point(3);
     // 4. The OSD id.
     let secret = gen_key()?;
-    let id = commands::osd_new(env.client, &uuid.to_string(), &secret)?;
+    let id = commands::osd_new(env.client, &uuid.to_string(), &secret, env.reuse_id)?;
     tracing::info!(osd = id, uuid = %uuid, "allocated");
     fault_point(4);
     locks.release_claims();
@@ -262,7 +264,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             partitions,
             cleaned_up_osd,
         }),
-        Err(e) => match commands::osd_purge_new(env.client, id) {
+        Err(e) => match give_back_id(env, id) {
             Ok(()) => Err(e),
             Err(rollback) => Err(Error::Rollback {
                 cause: Box::new(e),
@@ -272,6 +274,18 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
                 rollback: Box::new(rollback),
             }),
         },
+    }
+}
+
+/// Undoes step 4 after a later step failed: a new id is purged; a reused one is destroyed
+/// again, so that it still waits for its replacement.
+fn give_back_id(env: &Env<'_>, id: u32) -> Result<()> {
+    match env.reuse_id {
+        Some(_) => env
+            .client
+            .mgr(serde_json::json!({"prefix": "osd destroy", "id": id, "force": true, "yes_i_really_mean_it": true}))
+            .map(|_| ()),
+        None => commands::osd_purge_new(env.client, id),
     }
 }
 
@@ -832,6 +846,7 @@ mod tests {
             grammar,
             host: "node1",
             wipe: false,
+            reuse_id: None,
         }
     }
 

@@ -1,0 +1,524 @@
+//! `osd remove ID`: an OSD taken out of service for good, or (`keep_id`) destroyed so that a
+//! replacement disk takes its id and CRUSH position (`osd prepare DEV --osd-id ID`).
+//!
+//! In the order that keeps the data and every other device safe:
+//!
+//! 1. Ceph is asked, until `timeout`, whether stopping it leaves every PG available (`osd
+//!    ok-to-stop`); if not, nothing is done (exit 3) unless `force`.
+//! 2. It is marked out, and Ceph is asked, until `timeout`, whether it can be destroyed
+//!    without losing data (`osd safe-to-destroy`: its PGs have moved elsewhere). If not, it is
+//!    marked in again and nothing else is done, unless `force`.
+//! 3. Its daemon is stopped (the one cephboot started, by pidfile; or its systemd unit).
+//! 4. `osd purge` (id, CRUSH entry and key gone) or, with `keep_id`, `osd destroy` (key gone,
+//!    id and CRUSH position kept, marked destroyed): manager commands, which check
+//!    safe-to-destroy once more unless `force`.
+//! 5. Its directory is unmounted and removed, and its disks are zapped under the guards of
+//!    `disks zap`. A disk that also holds partitions of something else (a shared fast device
+//!    with the DBs of other OSDs) is left as it is and named in the report.
+//!
+//! A rerun after any step goes on from where it stopped; removing a removed OSD is
+//! `unchanged`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::activate::{find_prepared, FoundOsd};
+use crate::action::Action;
+use crate::ceph::client::{CephClient, ConnectOptions};
+use crate::ceph::conf::CephConf;
+use crate::cluster::daemons;
+use crate::disk::classify::classify;
+use crate::disk::label::LabelGrammar;
+use crate::disk::zap::{self, ZapFailure, ZapRequest};
+use crate::error::{Error, Result};
+use crate::exec;
+
+/// What to remove.
+#[derive(Debug, Clone)]
+pub struct RemoveRequest {
+    /// The OSD.
+    pub id: u32,
+    /// Destroy instead of purge: the id and its CRUSH position stay for a replacement.
+    pub keep_id: bool,
+    /// Remove even when Ceph says it is not safe.
+    pub force: bool,
+    /// How long to wait for Ceph's yes: `ok-to-stop`, then `safe-to-destroy` after marking it
+    /// out.
+    pub timeout: Duration,
+    /// Report what would be done; change nothing.
+    pub dry_run: bool,
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoveStep {
+    /// `safety`, `out`, `stop`, `purge`, `destroy`, `directory`, `zap`.
+    pub step: &'static str,
+    /// What happened.
+    pub action: Action,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// The outcome of `osd remove`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoveReport {
+    /// The OSD.
+    pub osd_id: u32,
+    /// `removed`, `unchanged`, `would_remove`.
+    pub action: Action,
+    /// Something changed.
+    pub changed: bool,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// The id was kept (destroyed, not purged).
+    pub keep_id: bool,
+    /// Each step.
+    pub steps: Vec<RemoveStep>,
+    /// Disks zapped (or that would be).
+    pub zapped: Vec<String>,
+    /// Its partitions on disks shared with something else: left as they are.
+    pub left: Vec<String>,
+}
+
+/// The OSD as the cluster knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InMap {
+    /// Up.
+    pub up: bool,
+    /// In.
+    pub is_in: bool,
+    /// Destroyed (id kept for a replacement).
+    pub destroyed: bool,
+}
+
+/// `osd dump`'s view of `id` (`None`: not in the map).
+pub fn in_map(c: &dyn CephClient, id: u32) -> Result<Option<InMap>> {
+    let v = c.mon(json!({"prefix": "osd dump"}))?;
+    let found = v.get("osds").and_then(Value::as_array).and_then(|a| {
+        a.iter()
+            .find(|o| o.get("osd").and_then(Value::as_u64) == Some(u64::from(id)))
+    });
+    Ok(found.map(|o| InMap {
+        up: o.get("up").and_then(Value::as_u64) == Some(1),
+        is_in: o.get("in").and_then(Value::as_u64) == Some(1),
+        destroyed: o
+            .get("state")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|x| x.as_str() == Some("destroyed"))),
+    }))
+}
+
+/// Whether there is anything left to do for `req` (pure): the map still has it (or, for
+/// `keep_id`, has it not yet destroyed), or this host still has its disks.
+pub fn needs_work(req: &RemoveRequest, map: Option<InMap>, local: bool) -> bool {
+    let in_cluster = match map {
+        None => false,
+        Some(m) if req.keep_id => !m.destroyed,
+        Some(_) => true,
+    };
+    in_cluster || local
+}
+
+/// The disks to zap and the partitions to leave: a disk is zapped when every partition on it
+/// is one of this OSD's (pure; `partitions_of` lists a disk's partitions with the OSD id their
+/// label names, if any).
+pub fn disks_to_zap(
+    osd: &FoundOsd,
+    parent_of: impl Fn(&Path) -> Option<PathBuf>,
+    partitions_of: impl Fn(&Path) -> Vec<(PathBuf, Option<u32>)>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut zap = BTreeSet::new();
+    let mut left = Vec::new();
+    for part in osd.partitions.values() {
+        let Some(disk) = parent_of(part) else {
+            left.push(part.clone());
+            continue;
+        };
+        let all_ours = partitions_of(&disk)
+            .iter()
+            .all(|(_, id)| *id == Some(osd.osd_id));
+        if all_ours {
+            zap.insert(disk);
+        } else {
+            left.push(part.clone());
+        }
+    }
+    (zap.into_iter().collect(), left)
+}
+
+fn step(steps: &mut Vec<RemoveStep>, step: &'static str, action: Action, detail: String) {
+    steps.push(RemoveStep {
+        step,
+        action,
+        detail,
+    });
+}
+
+/// Polls the manager's `osd ok-to-stop` or `osd safe-to-destroy` (`question`) until it says
+/// yes or `timeout` passes; the last refusal when it never does.
+fn wait_for_yes(c: &dyn CephClient, question: &str, id: u32, timeout: Duration) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        match c.mgr(json!({"prefix": question, "ids": [id.to_string()]})) {
+            Ok(_) => return None,
+            Err(e) if start.elapsed() >= timeout => return Some(e.to_string()),
+            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Steps 1 and 2: Ceph's word that the OSD can go, or a refusal (it is marked in again when
+/// this marked it out).
+fn make_safe(
+    c: &dyn CephClient,
+    req: &RemoveRequest,
+    map: InMap,
+    steps: &mut Vec<RemoveStep>,
+) -> Result<()> {
+    let id = req.id;
+    let wait = if req.force {
+        Duration::ZERO
+    } else {
+        req.timeout
+    };
+    let ok_to_stop = wait_for_yes(c, "osd ok-to-stop", id, wait);
+    if let Some(e) = &ok_to_stop {
+        if !req.force {
+            return Err(Error::refused(
+                format!("osd.{id}"),
+                format!(
+                    "Ceph says stopping it would leave PGs unavailable (asked for {} s): {e}",
+                    req.timeout.as_secs()
+                ),
+                "nothing was changed; wait until the cluster is healthy or add capacity, or pass --force to remove it anyway (data whose only copies are on it is lost)",
+            ));
+        }
+    }
+    let word = ok_to_stop.map_or("yes".to_string(), |e| format!("no, forced: {e}"));
+    step(
+        steps,
+        "safety",
+        Action::Unchanged,
+        format!("ok-to-stop: {word}"),
+    );
+    if req.dry_run {
+        return Ok(());
+    }
+    if map.is_in {
+        c.mon(json!({"prefix": "osd out", "ids": [id.to_string()]}))?;
+        step(
+            steps,
+            "out",
+            Action::Updated,
+            format!("osd.{id} marked out"),
+        );
+    }
+    match wait_for_yes(c, "osd safe-to-destroy", id, wait) {
+        None => step(
+            steps,
+            "safety",
+            Action::Unchanged,
+            "safe-to-destroy: yes".into(),
+        ),
+        Some(e) if req.force => step(
+            steps,
+            "safety",
+            Action::Unchanged,
+            format!("safe-to-destroy: no, forced: {e}"),
+        ),
+        Some(e) => {
+            if map.is_in {
+                c.mon(json!({"prefix": "osd in", "ids": [id.to_string()]}))?;
+            }
+            return Err(Error::refused(
+                format!("osd.{id}"),
+                format!(
+                    "Ceph says its data has not moved elsewhere yet after {} s: {e}",
+                    req.timeout.as_secs()
+                ),
+                "it was marked in again and nothing else was changed; rerun with a longer --timeout once backfill has moved its PGs (`ceph -s`), or pass --force",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Step 3: its daemon stopped. Returns whether one was running.
+fn stop_daemon(conf: &CephConf, cluster: &str, id: u32) -> Result<bool> {
+    let pidfile = conf.osd_pidfile(cluster, id);
+    if daemons::stop(&pidfile, "ceph-osd", Duration::from_secs(30)) {
+        return Ok(true);
+    }
+    let unit = format!("ceph-osd@{id}");
+    if exec::resolve("systemctl").is_ok() {
+        let active = exec::run(
+            "systemctl",
+            &["is-active", "--quiet", &unit],
+            None,
+            Duration::from_secs(10),
+        )
+        .is_ok();
+        if active {
+            exec::run("systemctl", &["stop", &unit], None, Duration::from_secs(60))?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Step 5a: the OSD directory unmounted and removed.
+fn remove_dir(dir: &Path) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    if super::prepare::is_mountpoint(dir) {
+        let d = dir.display().to_string();
+        exec::run("umount", &[d.as_str()], None, Duration::from_secs(60))?;
+    }
+    std::fs::remove_dir_all(dir)
+        .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+    Ok(true)
+}
+
+/// Removes the OSD as `req` says (the command line's `osd remove`).
+pub fn remove_on_host(
+    req: &RemoveRequest,
+    grammar: &LabelGrammar,
+    opts: &ConnectOptions,
+) -> Result<RemoveReport> {
+    exec::require(&["umount"])?;
+    let (client, conf) = crate::ceph::client::connect_configured(opts)?;
+    let id = req.id;
+    let snapshot = crate::disk::listing::scan_all();
+    let classified = classify(&snapshot, grammar);
+    let found = find_prepared(&snapshot, &classified);
+    let local = found.iter().find(|o| o.osd_id == id).cloned();
+    let map = in_map(&client, id)?;
+    let mut report = RemoveReport {
+        osd_id: id,
+        action: Action::Unchanged,
+        changed: false,
+        dry_run: req.dry_run,
+        keep_id: req.keep_id,
+        steps: Vec::new(),
+        zapped: Vec::new(),
+        left: Vec::new(),
+    };
+    if !needs_work(req, map, local.is_some()) {
+        return Ok(report);
+    }
+    let steps = &mut report.steps;
+    if let Some(m) = map.filter(|m| !m.destroyed) {
+        make_safe(&client, req, m, steps)?;
+    }
+    let (disks, left) = match &local {
+        Some(osd) => disks_to_zap(
+            osd,
+            |p| snapshot.find(p).and_then(|d| d.parent.clone()),
+            |disk| {
+                classified
+                    .iter()
+                    .filter(|c| c.device.parent.as_deref() == Some(disk))
+                    .map(|c| (c.device.path.clone(), c.verdict.osd_id()))
+                    .collect()
+            },
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    report.left = left.iter().map(|p| p.display().to_string()).collect();
+    report.zapped = disks.iter().map(|p| p.display().to_string()).collect();
+    if req.dry_run {
+        report.action = Action::WouldRemove;
+        return Ok(report);
+    }
+    // 3. The daemon, then 4. the id.
+    if stop_daemon(&conf, &opts.cluster, id)? {
+        step(
+            &mut report.steps,
+            "stop",
+            Action::Updated,
+            format!("ceph-osd of osd.{id} stopped"),
+        );
+    }
+    if let Some(m) = map {
+        if m.up {
+            let _ = client.mon(json!({"prefix": "osd down", "ids": [id.to_string()]}));
+        }
+        if req.keep_id && !m.destroyed {
+            client.mgr(json!({"prefix": "osd destroy", "id": id, "force": req.force, "yes_i_really_mean_it": true}))?;
+            step(
+                &mut report.steps,
+                "destroy",
+                Action::Updated,
+                format!("osd.{id} destroyed: its id and CRUSH position wait for a replacement"),
+            );
+        } else if !req.keep_id {
+            client.mgr(json!({"prefix": "osd purge", "id": id, "force": req.force, "yes_i_really_mean_it": true}))?;
+            step(
+                &mut report.steps,
+                "purge",
+                Action::Updated,
+                format!("osd.{id} purged (id, CRUSH entry and key)"),
+            );
+        }
+    }
+    // 5. Its directory and its disks.
+    let dir = conf.osd_data(&opts.cluster, id);
+    if remove_dir(&dir)? {
+        step(
+            &mut report.steps,
+            "directory",
+            Action::Updated,
+            format!("{} removed", dir.display()),
+        );
+    }
+    if !disks.is_empty() {
+        let fresh = crate::disk::listing::scan_all();
+        let zap_req = ZapRequest {
+            disks: disks
+                .iter()
+                .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+            cluster_fsid: conf.fsid().map(str::to_string),
+            force: false,
+            dry_run: false,
+        };
+        match zap::zap_all(&fresh, &zap_req) {
+            Ok(z) => {
+                let action = if z.changed {
+                    Action::Zapped
+                } else {
+                    Action::Unchanged
+                };
+                let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
+                step(&mut report.steps, "zap", action, detail);
+            }
+            Err(ZapFailure::Refused(r)) => return Err(Error::Refusals(r)),
+            Err(ZapFailure::Error(e)) => return Err(e),
+        }
+    }
+    report.action = Action::Removed;
+    report.changed = true;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceph::double::ScriptedClient;
+    use crate::disk::label::Store;
+    use std::collections::BTreeMap;
+
+    fn req(keep_id: bool, force: bool) -> RemoveRequest {
+        RemoveRequest {
+            id: 3,
+            keep_id,
+            force,
+            timeout: Duration::ZERO,
+            dry_run: false,
+        }
+    }
+
+    const UP_IN: InMap = InMap {
+        up: true,
+        is_in: true,
+        destroyed: false,
+    };
+
+    #[test]
+    fn a_removed_osd_is_left_alone_and_a_destroyed_one_is_done_only_for_keep_id() {
+        let destroyed = InMap {
+            destroyed: true,
+            ..UP_IN
+        };
+        assert!(
+            !needs_work(&req(false, false), None, false),
+            "gone: unchanged"
+        );
+        assert!(
+            needs_work(&req(false, false), None, true),
+            "its disks remain: zap them"
+        );
+        assert!(needs_work(&req(false, false), Some(UP_IN), false));
+        assert!(!needs_work(&req(true, false), Some(destroyed), false));
+        assert!(
+            needs_work(&req(false, false), Some(destroyed), false),
+            "purge a destroyed id"
+        );
+    }
+
+    fn osd(parts: &[(&'static str, &str)]) -> FoundOsd {
+        let partitions: BTreeMap<&'static str, PathBuf> =
+            parts.iter().map(|(r, p)| (*r, PathBuf::from(p))).collect();
+        FoundOsd::with_partitions(3, Store::Bluestore, partitions)
+    }
+
+    #[test]
+    fn a_disk_is_zapped_only_when_every_partition_on_it_is_this_osds() {
+        let o = osd(&[("block", "/dev/sdb1"), ("block.db", "/dev/nvme0n1p2")]);
+        let parent = |p: &Path| {
+            let s = p.to_string_lossy();
+            Some(PathBuf::from(if s.starts_with("/dev/sdb") {
+                "/dev/sdb"
+            } else {
+                "/dev/nvme0n1"
+            }))
+        };
+        let parts = |d: &Path| -> Vec<(PathBuf, Option<u32>)> {
+            if d == Path::new("/dev/sdb") {
+                vec![(PathBuf::from("/dev/sdb1"), Some(3))]
+            } else {
+                vec![
+                    (PathBuf::from("/dev/nvme0n1p1"), Some(4)),
+                    (PathBuf::from("/dev/nvme0n1p2"), Some(3)),
+                ]
+            }
+        };
+        let (zap, left) = disks_to_zap(&o, parent, parts);
+        assert_eq!(zap, [PathBuf::from("/dev/sdb")]);
+        assert_eq!(
+            left,
+            [PathBuf::from("/dev/nvme0n1p2")],
+            "osd.4's DB shares the device"
+        );
+    }
+
+    #[test]
+    fn ceph_saying_no_changes_nothing_unless_forced() {
+        // EBUSY from ok-to-stop: refused, and not one command that changes the cluster.
+        let c = ScriptedClient::new().answer_error("osd ok-to-stop", 16);
+        let mut steps = Vec::new();
+        let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 3, "{e}");
+        assert!(e.to_string().contains("unavailable"), "{e}");
+        assert_eq!(c.prefixes(), ["osd ok-to-stop"]);
+        // Data not moved within the wait: marked in again, refused.
+        let c = ScriptedClient::new()
+            .answer("osd ok-to-stop", Value::Null)
+            .answer("osd out", Value::Null)
+            .answer("osd in", Value::Null)
+            .answer_error("osd safe-to-destroy", 16);
+        let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
+        assert!(e.to_string().contains("not moved"), "{e}");
+        assert_eq!(
+            c.prefixes(),
+            ["osd ok-to-stop", "osd out", "osd safe-to-destroy", "osd in"]
+        );
+        // --force goes on, saying so.
+        let c = ScriptedClient::new()
+            .answer_error("osd ok-to-stop", 16)
+            .answer("osd out", Value::Null)
+            .answer_error("osd safe-to-destroy", 16);
+        let mut steps = Vec::new();
+        make_safe(&c, &req(false, true), UP_IN, &mut steps).unwrap();
+        assert!(steps
+            .iter()
+            .all(|s| s.detail.contains("forced") || s.step == "out"));
+        assert!(!c.prefixes().contains(&"osd in".to_string()));
+    }
+}
