@@ -1,7 +1,8 @@
 //! Day two on a real cluster: `osd remove` refuses while Ceph says PGs would become
 //! unavailable and succeeds once its data has moved, `--keep-id` keeps the id and CRUSH
 //! position for `osd prepare DEV --osd-id ID`, and data written before the replacement reads
-//! back the same after it. Root only.
+//! back the same after it; device classes from sysfs or `--device-class`, and pools kept on
+//! one class. Root only.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -253,9 +254,12 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
             spare.path(),
             "--osd-id",
             &victim.to_string(),
+            "--device-class",
+            "ssd",
         ],
     );
     assert_eq!(r["osds"][0]["osd_id"].as_u64(), Some(victim), "{r:#}");
+    assert_eq!(r["osds"][0]["prepared"]["device_class"], "ssd", "{r:#}");
     cb(&c, &["osd", "activate", &victim.to_string()]);
     let s = osd_state(&c, victim).unwrap();
     assert_eq!(s["up"].as_u64(), Some(1), "{s}");
@@ -269,6 +273,41 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
         );
         assert_eq!(sha256_of(&back), sha256_of(&payload), "{o}");
     }
+
+    // Device classes: sysfs says a loop device spins (hdd); the replacement was named ssd.
+    // Pools on the hdd OSDs get a rule of that class, sized for those two OSDs.
+    let class_of = |id: u64| {
+        c.ceph_json(&["osd", "tree"])["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| n["device_class"].clone())
+    };
+    assert_eq!(class_of(victim), Some(serde_json::json!("ssd")));
+    for id in [ids[0], ids[2]] {
+        assert_eq!(class_of(id), Some(serde_json::json!("hdd")), "osd.{id}");
+    }
+    let listed = cb(&c, &["osd", "list"]);
+    let classes: Vec<(u64, String)> = listed["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["osd_id"].as_u64().unwrap(),
+                o["device_class"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    assert!(classes.contains(&(victim, "ssd".to_string())), "{listed:#}");
+    let pools = cb(&c, &["pools", "init", "--device-class", "hdd"]);
+    assert_eq!(pools["decision"]["size"], 2, "two hdd OSDs: {pools:#}");
+    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd_hdd"]);
+    assert!(rule.to_string().contains("default~hdd"), "{rule}");
+    let volumes = c.ceph_json(&["osd", "pool", "get", "volumes", "crush_rule"]);
+    assert_eq!(volumes["crush_rule"], "replicated_osd_hdd", "{volumes}");
+    c.wait_clean(180);
 
     // 4. Purged for good: gone from the map; again is unchanged.
     let r = cb(&c, &["osd", "remove", &victim.to_string(), "--wait", "180"]);

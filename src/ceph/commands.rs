@@ -106,6 +106,34 @@ pub fn osd_crush_create_or_move(
     Ok(())
 }
 
+/// Each OSD's CRUSH device class, from `osd tree`.
+pub fn device_classes(c: &dyn CephClient) -> Result<std::collections::BTreeMap<u32, String>> {
+    let tree = c.mon(json!({"prefix": "osd tree"}))?;
+    Ok(tree
+        .get("nodes")
+        .and_then(Value::as_array)
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter(|n| n.get("type").and_then(Value::as_str) == Some("osd"))
+                .filter_map(|n| {
+                    let id = u32::try_from(n.get("id")?.as_i64()?).ok()?;
+                    Some((id, n.get("device_class")?.as_str()?.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The OSD's CRUSH device class set to `class` (any class it had is removed first: the
+/// monitors refuse to change one in place).
+pub fn osd_set_device_class(c: &dyn CephClient, id: u32, class: &str) -> Result<()> {
+    let ids = [id.to_string()];
+    c.mon(json!({"prefix": "osd crush rm-device-class", "ids": ids}))?;
+    c.mon(json!({"prefix": "osd crush set-device-class", "class": class, "ids": ids}))?;
+    Ok(())
+}
+
 /// `mon getmap`: the binary monmap.
 pub fn monmap(c: &dyn CephClient) -> Result<Vec<u8>> {
     c.mon_raw(&json!({"prefix": "mon getmap"}), &[])

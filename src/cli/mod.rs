@@ -397,6 +397,11 @@ pub struct PoolsInitArgs {
     /// Mute the POOL_NO_REDUNDANCY health warning that size-1 pools raise.
     #[arg(long)]
     pub mute_size_warning: bool,
+    /// Keep the pools on OSDs of this CRUSH device class (`ssd`, say), with a rule of their own
+    /// (`replicated_<domain>_<class>`), sized for the OSDs of that class. Moving an existing
+    /// pool onto it is reported as the data move it is.
+    #[arg(long, value_name = "CLASS", value_parser = parse_device_class)]
+    pub device_class: Option<String>,
     /// Report what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -505,6 +510,20 @@ pub enum OsdCommand {
     Remove(RemoveArgs),
 }
 
+/// A CRUSH device class: 1 to 32 of `a-z`, `0-9`, `_`, `-`.
+pub fn parse_device_class(s: &str) -> std::result::Result<String, String> {
+    let ok = (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a device class: use 1 to 32 of a-z, 0-9, _ and -"
+        ))
+    }
+}
+
 /// `osd remove` options.
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
@@ -576,6 +595,11 @@ pub struct PrepareArgs {
     /// the replacement of a failed disk. One disk only.
     #[arg(long, value_name = "ID")]
     pub osd_id: Option<u32>,
+    /// CRUSH device class of the new OSD (`hdd`, `ssd`, `nvme`, or a class of your own),
+    /// instead of the one sysfs suggests (`nvme` for NVMe, `ssd` when not rotational, else
+    /// `hdd`). Pools follow a class with `pools init --device-class`.
+    #[arg(long, value_name = "CLASS", value_parser = parse_device_class)]
+    pub device_class: Option<String>,
     /// Hand the disks to the running daemon (a job each) instead of preparing here.
     #[arg(long)]
     pub via_daemon: bool,

@@ -120,6 +120,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         journal_size: target::parse_size(&args.journal_size)?,
         wal_size: target::parse_size(&args.wal_size)?,
         osd_id: args.osd_id,
+        device_class: args.device_class.clone(),
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
@@ -200,6 +201,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
             vec![
                 format!("osd.{}", i.osd.osd_id),
                 i.osd.store.to_string(),
+                i.device_class.clone().unwrap_or_else(|| "-".into()),
                 yn(i.up),
                 yn(i.is_in),
                 parts,
@@ -208,7 +210,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
         .collect();
     print!(
         "{}",
-        table(&["OSD", "STORE", "UP", "IN", "PARTITIONS"], &rows)
+        table(&["OSD", "STORE", "CLASS", "UP", "IN", "PARTITIONS"], &rows)
     );
     Ok(())
 }

@@ -55,6 +55,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             kolla_layout: kolla,
             mute_size_warning: args.mute_size_warning,
             dry_run: args.dry_run,
+            device_class: args.device_class.clone(),
         },
     )?;
     // Then the Cinder volume types, so one deployer step does both.

@@ -555,6 +555,8 @@ pub struct ListedOsd {
     /// `in` in the osdmap.
     #[serde(rename = "in")]
     pub is_in: Option<bool>,
+    /// Its CRUSH device class (`None`: none set, or the cluster could not be asked).
+    pub device_class: Option<String>,
 }
 
 /// This host's prepared OSDs; their up/in state when the cluster answers.
@@ -567,9 +569,12 @@ pub fn list_on_host(
         &snapshot,
         &crate::disk::classify::classify(&snapshot, grammar),
     );
-    let states = crate::ceph::client::connect_configured(opts)
-        .ok()
-        .and_then(|(c, _)| commands::osds(&c).ok());
+    let client = crate::ceph::client::connect_configured(opts).ok();
+    let states = client.as_ref().and_then(|(c, _)| commands::osds(c).ok());
+    let classes = client
+        .as_ref()
+        .and_then(|(c, _)| commands::device_classes(c).ok())
+        .unwrap_or_default();
     found
         .into_iter()
         .map(|o| {
@@ -579,6 +584,7 @@ pub fn list_on_host(
             ListedOsd {
                 up: s.map(|s| s.up),
                 is_in: s.map(|s| s.is_in),
+                device_class: classes.get(&o.osd_id).cloned(),
                 osd: o,
             }
         })

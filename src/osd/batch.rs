@@ -244,6 +244,16 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
     })
 }
 
+/// The CRUSH device class of an OSD on `disk`, from sysfs: `nvme` for an NVMe namespace,
+/// `ssd` for a disk that is not rotational, `hdd` otherwise (and when unknown).
+pub fn detected_class(disk: Option<&crate::disk::inventory::Device>) -> &'static str {
+    match disk {
+        Some(d) if d.name.starts_with("nvme") => "nvme",
+        Some(d) if d.rotational == Some(false) => "ssd",
+        _ => "hdd",
+    }
+}
+
 /// Why `--osd-id ID` cannot be honoured, if it cannot: the id must be a destroyed OSD's.
 fn reuse_refusal(c: &dyn crate::ceph::client::CephClient, id: u32) -> Result<Option<String>> {
     Ok(match super::remove::in_map(c, id)? {
@@ -310,6 +320,10 @@ fn prepare_one(
     if let Err(e) = crate::exec::require(programs) {
         return PrepareItem::failed(device, e);
     }
+    let class = req
+        .device_class
+        .clone()
+        .unwrap_or_else(|| detected_class(fresh.find(device)).to_string());
     let env = prepare::Env {
         client: c.cluster.client.as_ref(),
         conf: &c.cluster.conf,
@@ -319,6 +333,7 @@ fn prepare_one(
         host: ctx.host,
         wipe: req.wipe,
         reuse_id: req.osd_id,
+        device_class: &class,
     };
     tracing::info!(device = %device.display(), store = %plan.store, "preparing");
     match prepare::prepare(&env, &fresh, &plan) {
@@ -328,5 +343,30 @@ fn prepare_one(
             ..PrepareItem::new(device, Action::Created)
         },
         Err(e) => PrepareItem::failed(device, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::inventory::Device;
+
+    #[test]
+    fn the_device_class_follows_sysfs() {
+        let mut d = Device::test_disk("sdb");
+        d.rotational = Some(true);
+        assert_eq!(detected_class(Some(&d)), "hdd");
+        d.rotational = Some(false);
+        assert_eq!(detected_class(Some(&d)), "ssd");
+        let mut n = Device::test_disk("nvme0n1");
+        n.rotational = Some(false);
+        assert_eq!(detected_class(Some(&n)), "nvme");
+        d.rotational = None;
+        assert_eq!(
+            detected_class(Some(&d)),
+            "hdd",
+            "unknown counts as spinning"
+        );
+        assert_eq!(detected_class(None), "hdd");
     }
 }

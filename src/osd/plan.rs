@@ -49,6 +49,8 @@ pub struct PrepareRequest {
     pub wal_size: u64,
     /// A destroyed OSD's id for the (one) new OSD to take, with its CRUSH position.
     pub osd_id: Option<u32>,
+    /// The CRUSH device class, instead of the one sysfs suggests.
+    pub device_class: Option<String>,
 }
 
 /// A partition the plan creates.
@@ -990,6 +992,7 @@ mod tests {
             journal_size: 5 * GIB,
             wal_size: GIB,
             osd_id: None,
+            device_class: None,
         }
     }
 

@@ -58,6 +58,8 @@ pub struct Env<'a> {
     pub wipe: bool,
     /// The destroyed OSD whose id (and CRUSH position) this one takes (`--osd-id`).
     pub reuse_id: Option<u32>,
+    /// Its CRUSH device class (`hdd`, `ssd`, `nvme`, or the operator's).
+    pub device_class: &'a str,
 }
 
 /// One partition of a prepared OSD.
@@ -86,6 +88,8 @@ pub struct Prepared {
     pub partitions: Vec<PreparedPartition>,
     /// The id of an interrupted earlier preparation that was purged first.
     pub cleaned_up_osd: Option<u32>,
+    /// Its CRUSH device class.
+    pub device_class: String,
 }
 
 /// Exits the process after step `step` when the test hook asks for it (debug builds only).
@@ -263,6 +267,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             store: plan.store,
             partitions,
             cleaned_up_osd,
+            device_class: env.device_class.to_string(),
         }),
         Err(e) => match give_back_id(env, id) {
             Ok(()) => Err(e),
@@ -487,6 +492,7 @@ fn finish(
         (weight * 10000.0).round() / 10000.0,
         env.host,
     )?;
+    commands::osd_set_device_class(env.client, osd.id, env.device_class)?;
     fault_point(7);
     // 8. Final names and types, last.
     let out = final_names(env, placed, osd.id, locks)?;
@@ -847,6 +853,7 @@ mod tests {
             host: "node1",
             wipe: false,
             reuse_id: None,
+            device_class: "hdd",
         }
     }
 

@@ -285,6 +285,66 @@ fn remove_dir(dir: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Steps 3 and 4: the daemon stopped, then the id purged or (`keep_id`) destroyed.
+fn take_out(
+    client: &dyn CephClient,
+    conf: &CephConf,
+    cluster: &str,
+    req: &RemoveRequest,
+    map: Option<InMap>,
+    steps: &mut Vec<RemoveStep>,
+) -> Result<()> {
+    let id = req.id;
+    if stop_daemon(conf, cluster, id)? {
+        let detail = format!("ceph-osd of osd.{id} stopped");
+        step(steps, "stop", Action::Updated, detail);
+    }
+    let Some(m) = map else {
+        return Ok(());
+    };
+    if m.up {
+        let _ = client.mon(json!({"prefix": "osd down", "ids": [id.to_string()]}));
+    }
+    let (prefix, what) = match (req.keep_id, m.destroyed) {
+        (true, true) => return Ok(()),
+        (true, false) => (
+            "osd destroy",
+            format!("osd.{id} destroyed: its id and CRUSH position wait for a replacement"),
+        ),
+        (false, _) => (
+            "osd purge",
+            format!("osd.{id} purged (id, CRUSH entry and key)"),
+        ),
+    };
+    client.mgr(
+        json!({"prefix": prefix, "id": id, "force": req.force, "yes_i_really_mean_it": true}),
+    )?;
+    let name = if req.keep_id { "destroy" } else { "purge" };
+    step(steps, name, Action::Updated, what);
+    Ok(())
+}
+
+/// Step 5b: `disks` zapped under the guards of `disks zap` (this cluster's own BlueStore labels
+/// need no force), read afresh now that the OSD is stopped.
+fn zap_disks(disks: &[PathBuf], fsid: Option<&str>) -> Result<Action> {
+    let fresh = crate::disk::listing::scan_all();
+    let zap_req = ZapRequest {
+        disks: disks
+            .iter()
+            .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect(),
+        cluster_fsid: fsid.map(str::to_string),
+        force: false,
+        dry_run: false,
+    };
+    match zap::zap_all(&fresh, &zap_req) {
+        Ok(z) if z.changed => Ok(Action::Zapped),
+        Ok(_) => Ok(Action::Unchanged),
+        Err(ZapFailure::Refused(r)) => Err(Error::Refusals(r)),
+        Err(ZapFailure::Error(e)) => Err(e),
+    }
+}
+
 /// Removes the OSD as `req` says (the command line's `osd remove`).
 pub fn remove_on_host(
     req: &RemoveRequest,
@@ -336,71 +396,18 @@ pub fn remove_on_host(
         report.action = Action::WouldRemove;
         return Ok(report);
     }
-    // 3. The daemon, then 4. the id.
-    if stop_daemon(&conf, &opts.cluster, id)? {
-        step(
-            &mut report.steps,
-            "stop",
-            Action::Updated,
-            format!("ceph-osd of osd.{id} stopped"),
-        );
-    }
-    if let Some(m) = map {
-        if m.up {
-            let _ = client.mon(json!({"prefix": "osd down", "ids": [id.to_string()]}));
-        }
-        if req.keep_id && !m.destroyed {
-            client.mgr(json!({"prefix": "osd destroy", "id": id, "force": req.force, "yes_i_really_mean_it": true}))?;
-            step(
-                &mut report.steps,
-                "destroy",
-                Action::Updated,
-                format!("osd.{id} destroyed: its id and CRUSH position wait for a replacement"),
-            );
-        } else if !req.keep_id {
-            client.mgr(json!({"prefix": "osd purge", "id": id, "force": req.force, "yes_i_really_mean_it": true}))?;
-            step(
-                &mut report.steps,
-                "purge",
-                Action::Updated,
-                format!("osd.{id} purged (id, CRUSH entry and key)"),
-            );
-        }
-    }
+    let steps = &mut report.steps;
+    take_out(&client, &conf, &opts.cluster, req, map, steps)?;
     // 5. Its directory and its disks.
     let dir = conf.osd_data(&opts.cluster, id);
     if remove_dir(&dir)? {
-        step(
-            &mut report.steps,
-            "directory",
-            Action::Updated,
-            format!("{} removed", dir.display()),
-        );
+        let detail = format!("{} removed", dir.display());
+        step(steps, "directory", Action::Updated, detail);
     }
     if !disks.is_empty() {
-        let fresh = crate::disk::listing::scan_all();
-        let zap_req = ZapRequest {
-            disks: disks
-                .iter()
-                .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect(),
-            cluster_fsid: conf.fsid().map(str::to_string),
-            force: false,
-            dry_run: false,
-        };
-        match zap::zap_all(&fresh, &zap_req) {
-            Ok(z) => {
-                let action = if z.changed {
-                    Action::Zapped
-                } else {
-                    Action::Unchanged
-                };
-                let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
-                step(&mut report.steps, "zap", action, detail);
-            }
-            Err(ZapFailure::Refused(r)) => return Err(Error::Refusals(r)),
-            Err(ZapFailure::Error(e)) => return Err(e),
-        }
+        let action = zap_disks(&disks, conf.fsid())?;
+        let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
+        step(&mut report.steps, "zap", action, detail);
     }
     report.action = Action::Removed;
     report.changed = true;

@@ -35,6 +35,8 @@ pub struct PoolsRequest {
     pub mute_size_warning: bool,
     /// Report what would change; change nothing.
     pub dry_run: bool,
+    /// Place the pools on the OSDs of this CRUSH device class only (and size for them).
+    pub device_class: Option<String>,
 }
 
 /// One object's outcome.
@@ -96,17 +98,27 @@ fn osd_caps(write: &[&str], read: &[&str], pools: &[String]) -> Option<String> {
     Some(caps.join(", "))
 }
 
-/// The shape from `osd tree`: OSDs under each host bucket.
-pub fn shape(c: &dyn CephClient) -> Result<Shape> {
+/// The shape from `osd tree`: OSDs under each host bucket (only those of device class
+/// `class`, when given).
+pub fn shape(c: &dyn CephClient, class: Option<&str>) -> Result<Shape> {
     let tree = c.mon(json!({"prefix": "osd tree"}))?;
     let nodes = tree
         .get("nodes")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let kind_of: BTreeMap<i64, String> = nodes
+    let kind_of: BTreeMap<i64, (String, Option<String>)> = nodes
         .iter()
-        .filter_map(|n| Some((n.get("id")?.as_i64()?, n.get("type")?.as_str()?.to_string())))
+        .filter_map(|n| {
+            let class = n
+                .get("device_class")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Some((
+                n.get("id")?.as_i64()?,
+                (n.get("type")?.as_str()?.to_string(), class),
+            ))
+        })
         .collect();
     let osds_per_host = nodes
         .iter()
@@ -119,7 +131,10 @@ pub fn shape(c: &dyn CephClient) -> Result<Shape> {
                         .filter(|id| {
                             id.as_i64()
                                 .and_then(|i| kind_of.get(&i))
-                                .is_some_and(|t| t == "osd")
+                                .is_some_and(|(t, c)| {
+                                    t == "osd"
+                                        && class.is_none_or(|want| c.as_deref() == Some(want))
+                                })
                         })
                         .count()
                 })
@@ -152,7 +167,7 @@ fn array(v: Value) -> Vec<Value> {
 }
 
 /// Reads the cluster's shape, config, rules, pools and the OpenStack clients.
-pub fn observe(c: &dyn CephClient) -> Result<Observed> {
+pub fn observe(c: &dyn CephClient, class: Option<&str>) -> Result<Observed> {
     let mut clients = BTreeMap::new();
     for (entity, _, _) in CLIENTS {
         let caps = c
@@ -173,7 +188,7 @@ pub fn observe(c: &dyn CephClient) -> Result<Observed> {
         clients.insert((*entity).to_string(), caps);
     }
     Ok(Observed {
-        shape: shape(c)?,
+        shape: shape(c, class)?,
         config: array(c.mon(json!({"prefix": "config dump"}))?),
         rules: array(c.mon(json!({"prefix": "osd crush rule dump"}))?),
         pools: array(c.mon(json!({"prefix": "osd pool ls", "detail": "detail"}))?),
@@ -283,6 +298,15 @@ impl Plan {
     }
 }
 
+/// The rule `pools init` places pools with: `replicated_<domain>`, or
+/// `replicated_<domain>_<class>` for pools on one device class.
+fn rule_name(domain: policy::FailureDomain, class: Option<&str>) -> String {
+    match class {
+        None => domain.rule_name().to_string(),
+        Some(c) => format!("{}_{c}", domain.rule_name()),
+    }
+}
+
 fn rule_id(rules: &[Value], name: &str) -> Option<i64> {
     rules
         .iter()
@@ -291,23 +315,31 @@ fn rule_id(rules: &[Value], name: &str) -> Option<i64> {
 }
 
 /// Phase 0: what pools and clients depend on: size-one permission, the rule, the defaults.
-fn plan_defaults(plan: &mut Plan, seen: &Observed, decision: &Decision) {
+fn plan_defaults(plan: &mut Plan, seen: &Observed, decision: &Decision, class: Option<&str>) {
     let domain = decision.failure_domain;
+    let rule = rule_name(domain, class);
     if decision.size == 1 {
         plan.config(0, &seen.config, "mon", "mon_allow_pool_size_one", "true");
     }
-    let existed = rule_id(&seen.rules, domain.rule_name()).is_some();
+    let existed = rule_id(&seen.rules, &rule).is_some();
+    let on_class = class
+        .map(|c| format!(", device class {c}"))
+        .unwrap_or_default();
     if plan.record(
         "rule",
-        domain.rule_name(),
+        &rule,
         existed,
         false,
         format!(
-            "replicated, root default, failure domain {}",
+            "replicated, root default, failure domain {}{on_class}",
             domain.as_str()
         ),
     ) {
-        plan.queue(0, json!({"prefix": "osd crush rule create-replicated", "name": domain.rule_name(), "root": "default", "type": domain.as_str()}));
+        let mut create = json!({"prefix": "osd crush rule create-replicated", "name": rule, "root": "default", "type": domain.as_str()});
+        if let (Some(c), Some(fields)) = (class, create.as_object_mut()) {
+            fields.insert("class".into(), json!(c));
+        }
+        plan.queue(0, create);
     }
     // Cluster defaults, so pools created later by anyone (and ours below) get the same sizing.
     // The default rule follows in phase 1: a pool created while the default names a rule
@@ -469,16 +501,23 @@ const SETTLE: usize = 2;
 /// Applies the policy: observe once, decide every object, send phase 0 and phase 1, read the
 /// pools back and settle what is left (usually nothing); then keyrings and health.
 pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
-    let seen = observe(c)?;
+    let class = req.device_class.as_deref();
+    let seen = observe(c, class)?;
+    if let Some(cl) = class.filter(|_| seen.shape.osds() == 0) {
+        return Err(Error::Usage(format!("no OSD has device class {cl} (see `ceph osd tree`): prepare OSDs with `cephboot osd prepare DEV --device-class {cl}`, or choose a class the cluster has")));
+    }
     let decision =
         policy::decide(&seen.shape, req.replicas, req.single_node).map_err(Error::Usage)?;
     let domain = decision.failure_domain;
+    let rule = rule_name(domain, class);
     let mut plan = Plan::new(req.dry_run);
-    plan_defaults(&mut plan, &seen, &decision);
+    plan_defaults(&mut plan, &seen, &decision, class);
     let clients = plan_clients(&mut plan, &seen, &req.pools);
-    let known_rule = rule_id(&seen.rules, domain.rule_name());
+    let known_rule = rule_id(&seen.rules, &rule);
     let target = PoolTarget {
         decision: &decision,
+        rule: &rule,
+        class,
         rid: known_rule,
         pg_num: req.pg_num,
     };
@@ -518,7 +557,7 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         None if req.dry_run => None,
         None => rule_id(
             &array(c.mon(json!({"prefix": "osd crush rule dump"}))?),
-            domain.rule_name(),
+            &rule,
         ),
     };
     if let Some(rid) = rid {
@@ -598,6 +637,10 @@ pub fn run(opts: &crate::ceph::client::ConnectOptions, req: &PoolsRequest) -> Re
 #[derive(Debug, Clone, Copy)]
 struct PoolTarget<'a> {
     decision: &'a Decision,
+    /// The rule's name.
+    rule: &'a str,
+    /// The device class the rule keeps the pools on.
+    class: Option<&'a str>,
     /// The rule's id (`None` in a dry run that would create it).
     rid: Option<i64>,
     /// pg_num of a new pool.
@@ -633,7 +676,6 @@ fn plan_pool_in(
     phase: usize,
 ) {
     let (decision, rid, pg_num) = (target.decision, target.rid, target.pg_num);
-    let domain = decision.failure_domain;
     let num = |k: &str| cur.and_then(|p| p.get(k)).and_then(Value::as_i64);
     let has_rbd = cur
         .and_then(|p| p.get("application_metadata"))
@@ -643,12 +685,13 @@ fn plan_pool_in(
     let min_size = i64::from(decision.min_size);
     let mut diffs = Vec::new();
     let mut cmds: Vec<(usize, Value)> = Vec::new();
-    let rule_set = || pool_set(name, "crush_rule", domain.rule_name().to_string());
+    let rule = target.rule;
+    let rule_set = || pool_set(name, "crush_rule", rule.to_string());
     if cur.is_none() {
         let mut create = json!({"prefix": "osd pool create", "pool": name, "pg_num": pg_num, "pool_type": "replicated", "size": size});
         if rid.is_some() {
             if let Some(fields) = create.as_object_mut() {
-                fields.insert("rule".into(), json!(domain.rule_name()));
+                fields.insert("rule".into(), json!(rule));
             }
         } else {
             cmds.push((ON_POOLS, rule_set()));
@@ -656,7 +699,12 @@ fn plan_pool_in(
         cmds.push((INDEPENDENT, create));
     } else {
         if rid.is_none() || num("crush_rule") != rid {
-            diffs.push(format!("rule {}", domain.rule_name()));
+            diffs.push(match target.class {
+                Some(c) if cur.is_some() => {
+                    format!("rule {rule} (its data moves onto the {c} OSDs)")
+                }
+                _ => format!("rule {rule}"),
+            });
             cmds.push((phase, rule_set()));
         }
         if num("size") != Some(size) {
@@ -676,15 +724,10 @@ fn plan_pool_in(
         cmds.push((phase, json!({"prefix": "osd pool application enable", "pool": name, "app": "rbd", "yes_i_really_mean_it": true})));
     }
     let detail = if cur.is_none() {
-        format!(
-            "pg_num {}, size {size}, min_size {min_size}, rule {}, application rbd",
-            pg_num,
-            domain.rule_name()
-        )
+        format!("pg_num {pg_num}, size {size}, min_size {min_size}, rule {rule}, application rbd")
     } else if diffs.is_empty() {
         format!(
-            "size {size}, min_size {min_size}, rule {}{}",
-            domain.rule_name(),
+            "size {size}, min_size {min_size}, rule {rule}{}",
             if is_internal {
                 " (Ceph's own pool)"
             } else {
@@ -796,6 +839,8 @@ mod tests {
         let d = one_copy();
         let target = PoolTarget {
             decision: &d,
+            rule: "replicated_osd",
+            class: None,
             rid: Some(1),
             pg_num: 32,
         };
@@ -850,6 +895,49 @@ mod tests {
         plan_pool(&mut plan, "images", None, false, &target);
         assert!(queued(&plan).is_empty());
         assert_eq!(plan.changes[0].action, Action::WouldCreate);
+    }
+
+    #[test]
+    fn a_device_class_gets_its_own_rule_and_moving_a_pool_onto_it_says_so() {
+        let d = one_copy();
+        assert_eq!(
+            rule_name(d.failure_domain, Some("ssd")),
+            "replicated_osd_ssd"
+        );
+        let target = PoolTarget {
+            decision: &d,
+            rule: "replicated_osd_ssd",
+            class: Some("ssd"),
+            rid: Some(2),
+            pg_num: 32,
+        };
+        let cur = json!({"pool_name": "volumes", "size": 1, "min_size": 1, "crush_rule": 1, "application_metadata": {"rbd": {}}});
+        let mut plan = Plan::new(false);
+        plan_pool(&mut plan, "volumes", Some(&cur), false, &target);
+        assert_eq!(
+            plan.changes[0].detail,
+            "rule replicated_osd_ssd (its data moves onto the ssd OSDs)"
+        );
+        assert_eq!(plan.phases[1][0]["val"], "replicated_osd_ssd");
+        let seen = Observed {
+            shape: Shape {
+                osds_per_host: vec![1],
+            },
+            config: Vec::new(),
+            rules: Vec::new(),
+            pools: Vec::new(),
+            clients: BTreeMap::new(),
+        };
+        let mut plan = Plan::new(false);
+        plan_defaults(&mut plan, &seen, &d, Some("ssd"));
+        let create = plan.phases[0]
+            .iter()
+            .find(|c| c["prefix"] == "osd crush rule create-replicated")
+            .unwrap();
+        assert_eq!(
+            (create["name"].as_str(), create["class"].as_str()),
+            (Some("replicated_osd_ssd"), Some("ssd"))
+        );
     }
 
     #[test]
@@ -936,6 +1024,7 @@ mod against_a_scripted_cluster {
             kolla_layout: false,
             mute_size_warning: false,
             dry_run,
+            device_class: None,
         }
     }
 
