@@ -246,18 +246,29 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
         spare_sum,
         "nothing written after the refusal"
     );
-    let r = cb(
-        &c,
-        &[
-            "osd",
-            "prepare",
-            spare.path(),
-            "--osd-id",
-            &victim.to_string(),
-            "--device-class",
-            "ssd",
-        ],
+    let replace = [
+        "--label-prefix",
+        PREFIX,
+        "--conf",
+        conf,
+        "osd",
+        "prepare",
+        spare.path(),
+        "--osd-id",
+        &victim.to_string(),
+        "--device-class",
+        "ssd",
+    ];
+    // Cut off after ceph-osd --mkfs (the id taken, the partitions not yet named): the rerun
+    // gives the id back and takes it again, and no other id appears.
+    let out = c.cb_env(&replace, &[("CEPHBOOT_FAULT_AFTER_STEP", "6")]);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let r = c.cb_ok(&replace);
     assert_eq!(r["osds"][0]["osd_id"].as_u64(), Some(victim), "{r:#}");
     assert_eq!(r["osds"][0]["prepared"]["device_class"], "ssd", "{r:#}");
     cb(&c, &["osd", "activate", &victim.to_string()]);
@@ -308,6 +319,13 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
     let volumes = c.ceph_json(&["osd", "pool", "get", "volumes", "crush_rule"]);
     assert_eq!(volumes["crush_rule"], "replicated_osd_hdd", "{volumes}");
     c.wait_clean(180);
+
+    let all_ids: Vec<u64> = c.osds().iter().map(|o| o.0).collect();
+    assert_eq!(
+        all_ids.len(),
+        3,
+        "no orphan id from the interrupted replacement: {all_ids:?}"
+    );
 
     // 4. Purged for good: gone from the map; again is unchanged.
     let r = cb(&c, &["osd", "remove", &victim.to_string(), "--wait", "180"]);

@@ -207,8 +207,15 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
     } else {
         None
     };
+    let resumed: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match e {
+            PlanEntry::Prepare { plan, .. } => plan.resume_osd_uuid.map(|u| u.to_string()),
+            _ => None,
+        })
+        .collect();
     let reuse_refusal = match (req.osd_id, &connected) {
-        (Some(id), Some(c)) => reuse_refusal(c.cluster.client.as_ref(), id)?,
+        (Some(id), Some(c)) => reuse_refusal(c.cluster.client.as_ref(), id, &resumed)?,
         _ => None,
     };
     let mut items = Vec::new();
@@ -254,10 +261,21 @@ pub fn detected_class(disk: Option<&crate::disk::inventory::Device>) -> &'static
     }
 }
 
-/// Why `--osd-id ID` cannot be honoured, if it cannot: the id must be a destroyed OSD's.
-fn reuse_refusal(c: &dyn crate::ceph::client::CephClient, id: u32) -> Result<Option<String>> {
+/// Why `--osd-id ID` cannot be honoured, if it cannot: the id must be a destroyed OSD's, or
+/// the one an interrupted replacement of the same disk took (its uuid is in `resumed`).
+fn reuse_refusal(
+    c: &dyn crate::ceph::client::CephClient,
+    id: u32,
+    resumed: &[String],
+) -> Result<Option<String>> {
+    let taken_by_this_disk = || {
+        commands::osds(c)
+            .map(|all| all.iter().any(|o| o.id == id && resumed.contains(&o.uuid)))
+            .unwrap_or(false)
+    };
     Ok(match super::remove::in_map(c, id)? {
         Some(m) if m.destroyed => None,
+        Some(_) if taken_by_this_disk() => None,
         Some(_) => Some(format!("cannot take the id of osd.{id}: it is not destroyed (it still serves data): run `cephboot osd remove {id} --keep-id` first")),
         None => Some(format!("cannot take the id of osd.{id}: the cluster has no such OSD: drop --osd-id to get a new id")),
     })

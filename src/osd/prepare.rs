@@ -331,11 +331,18 @@ fn clean_up_interrupted(env: &Env<'_>, plan: &OsdPlan) -> Result<Option<u32>> {
     let Some(o) = osds.iter().find(|o| o.uuid == old.to_string()) else {
         return Ok(None);
     };
+    if env.reuse_id == Some(o.id) && !o.up {
+        // An interrupted replacement took this destroyed id: give it back to wait for this
+        // run, which takes it again.
+        tracing::info!(osd = o.id, uuid = %old, "destroying the id an interrupted replacement took");
+        give_back_id(env, o.id)?;
+        return Ok(Some(o.id));
+    }
     if o.ever_up {
         return Err(Error::refused(
             &plan.main.disk,
-            format!("an interrupted preparation left osd.{} (uuid {old}), and that OSD has run since", o.id),
-            "check it with `ceph osd tree`; remove it with `ceph osd purge` if it is not wanted, then prepare again",
+            format!("an interrupted preparation left osd.{} (uuid {old}), and that OSD has run since (a replacement took a destroyed id?)", o.id),
+            format!("if this disk was replacing osd.{0}, prepare it again with `--osd-id {0}`; otherwise check it with `ceph osd tree`, remove it with `cephboot osd remove {0}` if it is not wanted, then prepare again", o.id),
         ));
     }
     tracing::info!(osd = o.id, uuid = %old, "purging the OSD of an interrupted preparation");
@@ -895,6 +902,34 @@ mod tests {
             "{e}"
         );
         assert_eq!(client.prefixes(), ["osd dump"], "nothing purged");
+    }
+
+    #[test]
+    fn an_interrupted_replacement_gives_its_id_back_instead_of_purging_it() {
+        // osd.3 ran before it was destroyed; a replacement took the id again and was cut off.
+        let uuid = Uuid::from_u128(0xABC);
+        let client = ScriptedClient::new()
+            .answer("osd dump", osd_dump(uuid, 42))
+            .answer("osd destroy", serde_json::Value::Null);
+        let (conf, g) = (
+            CephConf::parse(Path::new("/c"), ""),
+            LabelGrammar::default(),
+        );
+        let mut e = env(&client, &conf, &g);
+        e.reuse_id = Some(3);
+        assert_eq!(
+            clean_up_interrupted(&e, &plan(Some(uuid))).unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            client.prefixes(),
+            ["osd dump", "osd destroy"],
+            "destroyed, not purged"
+        );
+        // Another id named: the OSD that ran is refused as before, and the hint names the way.
+        let client = ScriptedClient::new().answer("osd dump", osd_dump(uuid, 42));
+        let err = clean_up_interrupted(&env(&client, &conf, &g), &plan(Some(uuid))).unwrap_err();
+        assert!(err.to_string().contains("--osd-id 3"), "{err}");
     }
 
     #[test]
