@@ -312,6 +312,14 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
         })
         .collect();
     assert!(classes.contains(&(victim, "ssd".to_string())), "{listed:#}");
+    assert!(
+        listed["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["ok_to_stop"].is_boolean() && o["partitions"]["bluestore"].is_string()),
+        "each OSD says where its block lives and whether it may stop: {listed:#}"
+    );
     let pools = cb(&c, &["pools", "init", "--device-class", "hdd"]);
     assert_eq!(pools["decision"]["size"], 2, "two hdd OSDs: {pools:#}");
     let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd_hdd"]);

@@ -497,8 +497,9 @@ pub enum OsdCommand {
     /// directory, start ceph-osd with a pidfile, and wait until the cluster sees it up.
     /// Re-attaches loop-file disks of --state-dir first.
     Activate(ActivateArgs),
-    /// Prepared OSDs on this host, with their partitions and (when the cluster answers)
-    /// whether they are up and in.
+    /// Prepared OSDs on this host: their partitions by role (block, block.db, block.wal,
+    /// journal: where each lives), and when the cluster answers, whether they are up and in,
+    /// their CRUSH device class, and whether Ceph says stopping each now is safe.
     List,
     /// Take an OSD out of service: only when Ceph says it is safe (ok-to-stop, then
     /// safe-to-destroy after marking it out, waiting up to --timeout for its data to move),

@@ -204,13 +204,25 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
                 i.device_class.clone().unwrap_or_else(|| "-".into()),
                 yn(i.up),
                 yn(i.is_in),
+                yn(i.ok_to_stop),
                 parts,
             ]
         })
         .collect();
     print!(
         "{}",
-        table(&["OSD", "STORE", "CLASS", "UP", "IN", "PARTITIONS"], &rows)
+        table(
+            &[
+                "OSD",
+                "STORE",
+                "CLASS",
+                "UP",
+                "IN",
+                "OK TO STOP",
+                "PARTITIONS"
+            ],
+            &rows
+        )
     );
     Ok(())
 }

@@ -557,6 +557,9 @@ pub struct ListedOsd {
     pub is_in: Option<bool>,
     /// Its CRUSH device class (`None`: none set, or the cluster could not be asked).
     pub device_class: Option<String>,
+    /// Whether Ceph says stopping it now leaves every PG available (`osd ok-to-stop`;
+    /// `None`: the cluster could not be asked, or the OSD is not in it).
+    pub ok_to_stop: Option<bool>,
 }
 
 /// This host's prepared OSDs; their up/in state when the cluster answers.
@@ -581,10 +584,18 @@ pub fn list_on_host(
             let s = states
                 .as_ref()
                 .and_then(|s| s.iter().find(|x| x.id == o.osd_id));
+            let ok_to_stop = match (&client, s) {
+                (Some((c, _)), Some(_)) => Some(
+                    c.mgr(serde_json::json!({"prefix": "osd ok-to-stop", "ids": [o.osd_id.to_string()]}))
+                        .is_ok(),
+                ),
+                _ => None,
+            };
             ListedOsd {
                 up: s.map(|s| s.up),
                 is_in: s.map(|s| s.is_in),
                 device_class: classes.get(&o.osd_id).cloned(),
+                ok_to_stop,
                 osd: o,
             }
         })
