@@ -66,285 +66,281 @@ fn sha256_of(path: &std::path::Path) -> String {
         .to_string()
 }
 
-#[test]
-fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
-    if !root_or_skip("osd remove and replace") {
-        return;
-    }
-    let disks: Vec<LoopDisk> = (0..3).map(|_| LoopDisk::new(4 * GIB)).collect();
-    let spare = LoopDisk::new(4 * GIB); // the replacement disk
-    let bystander = LoopDisk::new(GIB); // never named: must stay byte for byte the same
-    let c = TestCluster::new();
-    let mut ids = Vec::new();
-    for d in &disks {
-        let r = cb(&c, &["osd", "prepare", d.path()]);
-        ids.push(r["osds"][0]["osd_id"].as_u64().unwrap());
-    }
-    cb(&c, &["osd", "activate", "--all"]);
-    // Placement across OSDs (one host): every pool, the manager's own included, on a rule
-    // with failure domain osd; `data` holds one copy first.
-    c.ceph(&[
-        "osd",
-        "crush",
-        "rule",
-        "create-replicated",
-        "by-osd",
-        "default",
-        "osd",
-    ]);
-    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
-    c.ceph(&["config", "set", "mon", "mon_allow_pool_size_one", "true"]);
-    c.ceph(&[
-        "config",
-        "set",
-        "global",
-        "osd_pool_default_crush_rule",
-        &rule,
-    ]);
-    c.ceph(&["config", "set", "global", "osd_pool_default_size", "2"]);
-    c.ceph(&["config", "set", "global", "osd_pool_default_min_size", "1"]);
-    c.ceph(&[
-        "osd",
-        "pool",
-        "create",
-        "data",
-        "16",
-        "16",
-        "replicated",
-        "by-osd",
-    ]);
-    c.ceph(&[
-        "osd",
-        "pool",
-        "set",
-        "data",
-        "size",
-        "1",
-        "--yes-i-really-mean-it",
-    ]);
-    for pool in c
-        .ceph(&["osd", "pool", "ls"])
-        .lines()
-        .filter(|p| *p != "data")
-    {
-        c.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
-        c.ceph(&["osd", "pool", "set", pool, "size", "2"]);
-    }
-    c.wait_clean(120);
-    let payload = c.state.path().join("payload");
-    let bytes: Vec<u8> = (0..(8u32 << 20))
-        .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[1])
-        .collect();
-    std::fs::write(&payload, &bytes).unwrap();
-    let conf = c.conf();
-    let conf = conf.to_str().unwrap();
-    for o in ["obj-a", "obj-b", "obj-c", "obj-d"] {
-        sh(
-            "rados",
-            &[
-                "-c",
-                conf,
-                "-p",
-                "data",
-                "put",
-                o,
-                payload.to_str().unwrap(),
-            ],
-        );
-    }
-    let victim = ids[1];
-    let victim_disk = &disks[1];
-    let bystander_sum = bystander.checksum();
+/// A three-OSD cluster on one host with data on it. The cluster is the first field: it is
+/// dropped (its OSDs stopped) before the disks are detached.
+struct Scene {
+    c: TestCluster,
+    disks: Vec<LoopDisk>,
+    /// The replacement disk.
+    spare: LoopDisk,
+    /// Never named: must stay byte for byte the same.
+    bystander: LoopDisk,
+    ids: Vec<u64>,
+    payload: std::path::PathBuf,
+}
 
-    // 1. One copy: stopping the OSD makes PGs unavailable. Refused, nothing changed.
-    let before = victim_disk.sparse_checksum();
-    let (code, err) = cb_fails(
-        &c,
-        &[
+const OBJECTS: [&str; 4] = ["obj-a", "obj-b", "obj-c", "obj-d"];
+
+impl Scene {
+    /// Three OSDs; every pool, the manager's own included, on a rule with failure domain osd;
+    /// `data` holds one copy of four 8 MiB objects.
+    fn new() -> Self {
+        let disks: Vec<LoopDisk> = (0..3).map(|_| LoopDisk::new(4 * GIB)).collect();
+        let spare = LoopDisk::new(4 * GIB);
+        let bystander = LoopDisk::new(GIB);
+        let c = TestCluster::new();
+        let ids = disks
+            .iter()
+            .map(|d| {
+                cb(&c, &["osd", "prepare", d.path()])["osds"][0]["osd_id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        cb(&c, &["osd", "activate", "--all"]);
+        c.ceph(&[
             "osd",
-            "remove",
-            &victim.to_string(),
-            "--keep-id",
-            "--wait",
-            "3",
-        ],
-    );
+            "crush",
+            "rule",
+            "create-replicated",
+            "by-osd",
+            "default",
+            "osd",
+        ]);
+        let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
+        for (who, name, value) in [
+            ("mon", "mon_allow_pool_size_one", "true"),
+            ("global", "osd_pool_default_crush_rule", rule.as_str()),
+            ("global", "osd_pool_default_size", "2"),
+            ("global", "osd_pool_default_min_size", "1"),
+        ] {
+            c.ceph(&["config", "set", who, name, value]);
+        }
+        c.ceph(&[
+            "osd",
+            "pool",
+            "create",
+            "data",
+            "16",
+            "16",
+            "replicated",
+            "by-osd",
+        ]);
+        c.ceph(&[
+            "osd",
+            "pool",
+            "set",
+            "data",
+            "size",
+            "1",
+            "--yes-i-really-mean-it",
+        ]);
+        let pools = c.ceph(&["osd", "pool", "ls"]);
+        for pool in pools.lines().filter(|p| *p != "data") {
+            c.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
+            c.ceph(&["osd", "pool", "set", pool, "size", "2"]);
+        }
+        c.wait_clean(120);
+        let payload = c.state.path().join("payload");
+        let bytes: Vec<u8> = (0..(8u32 << 20))
+            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[1])
+            .collect();
+        std::fs::write(&payload, &bytes).unwrap();
+        let scene = Scene {
+            c,
+            disks,
+            spare,
+            bystander,
+            ids,
+            payload,
+        };
+        for o in OBJECTS {
+            scene.rados(&["put", o, scene.payload.to_str().unwrap()]);
+        }
+        scene
+    }
+
+    fn rados(&self, args: &[&str]) {
+        let conf = self.c.conf();
+        let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "data"];
+        a.extend(args);
+        sh("rados", &a);
+    }
+
+    fn class_of(&self, id: u64) -> Option<serde_json::Value> {
+        self.c.ceph_json(&["osd", "tree"])["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| n["device_class"].clone())
+    }
+}
+
+/// One copy: stopping the OSD makes PGs unavailable. Refused, nothing changed.
+fn remove_is_refused_while_unsafe(s: &Scene, victim: u64) {
+    let disk = &s.disks[1];
+    let before = disk.sparse_checksum();
+    let id = victim.to_string();
+    let (code, err) = cb_fails(&s.c, &["osd", "remove", &id, "--keep-id", "--wait", "3"]);
     assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("unavailable") && err.contains("--force"),
         "{err}"
     );
-    let s = osd_state(&c, victim).unwrap();
+    let st = osd_state(&s.c, victim).unwrap();
     assert_eq!(
-        (s["up"].as_u64(), s["in"].as_u64()),
+        (st["up"].as_u64(), st["in"].as_u64()),
         (Some(1), Some(1)),
-        "{s}"
+        "{st}"
     );
     assert_eq!(
-        victim_disk.sparse_checksum(),
+        disk.sparse_checksum(),
         before,
         "the refused OSD's disk is untouched"
     );
+}
 
-    // 2. Two copies on three OSDs: once out, its PGs move to the others: safe, removed.
-    c.ceph(&["osd", "pool", "set", "data", "size", "2"]);
-    c.wait_clean(180);
-    let host = crush_host_of(&c, victim).expect("in CRUSH");
-    let r = cb(
-        &c,
-        &[
-            "osd",
-            "remove",
-            &victim.to_string(),
-            "--keep-id",
-            "--wait",
-            "180",
-        ],
-    );
+/// Two copies on three OSDs: once out, its PGs move to the others: safe, destroyed with its
+/// id and CRUSH position kept, its disk zapped; a rerun has nothing left to do. Returns its
+/// CRUSH host.
+fn remove_keeps_the_id_once_its_data_moved(s: &Scene, victim: u64) -> String {
+    s.c.ceph(&["osd", "pool", "set", "data", "size", "2"]);
+    s.c.wait_clean(180);
+    let host = crush_host_of(&s.c, victim).expect("in CRUSH");
+    let id = victim.to_string();
+    let r = cb(&s.c, &["osd", "remove", &id, "--keep-id", "--wait", "180"]);
     assert_eq!(r["action"], "removed", "{r:#}");
-    assert_eq!(r["zapped"][0], victim_disk.path(), "{r:#}");
-    let s = osd_state(&c, victim).expect("the id is kept");
+    assert_eq!(r["zapped"][0], s.disks[1].path(), "{r:#}");
+    let st = osd_state(&s.c, victim).expect("the id is kept");
     assert!(
-        s["state"]
+        st["state"]
             .as_array()
             .unwrap()
             .iter()
             .any(|x| x == "destroyed"),
-        "{s}"
+        "{st}"
     );
     assert_eq!(
-        crush_host_of(&c, victim).as_deref(),
+        crush_host_of(&s.c, victim).as_deref(),
         Some(host.as_str()),
         "CRUSH position kept"
     );
-    let listed = cephboot_json(&["disks", "list", victim_disk.path()]).1;
+    let listed = cephboot_json(&["disks", "list", s.disks[1].path()]).1;
     assert_eq!(
-        device(&listed, victim_disk.path())["state"],
+        device(&listed, s.disks[1].path())["state"],
         "free",
         "{listed:#}"
     );
-    // A rerun has nothing left to do.
-    let again = cb(&c, &["osd", "remove", &victim.to_string(), "--keep-id"]);
+    let again = cb(&s.c, &["osd", "remove", &id, "--keep-id"]);
     assert_eq!(again["action"], "unchanged", "{again:#}");
+    host
+}
 
-    // 3. The replacement takes the id and the position; the data reads back the same.
-    let spare_sum = spare.sparse_checksum();
-    let (code, err) = cb_fails(
-        &c,
-        &[
-            "osd",
-            "prepare",
-            spare.path(),
-            "--osd-id",
-            &ids[0].to_string(),
-        ],
-    );
+/// A live OSD's id is not taken; the destroyed one is, with its position, by a replacement
+/// cut off after ceph-osd --mkfs and run again; the data reads back the same.
+fn the_replacement_takes_id_position_and_data(s: &Scene, victim: u64, host: &str) {
+    let spare_sum = s.spare.sparse_checksum();
+    let live = s.ids[0].to_string();
+    let (code, err) = cb_fails(&s.c, &["osd", "prepare", s.spare.path(), "--osd-id", &live]);
     assert_eq!(code, 3, "a live OSD's id is not taken: {err}");
     assert!(err.contains("not destroyed"), "{err}");
     assert_eq!(
-        spare.sparse_checksum(),
+        s.spare.sparse_checksum(),
         spare_sum,
         "nothing written after the refusal"
     );
+    let conf = s.c.conf();
+    let id = victim.to_string();
     let replace = [
         "--label-prefix",
         PREFIX,
         "--conf",
-        conf,
+        conf.to_str().unwrap(),
         "osd",
         "prepare",
-        spare.path(),
+        s.spare.path(),
         "--osd-id",
-        &victim.to_string(),
+        &id,
         "--device-class",
         "ssd",
     ];
-    // Cut off after ceph-osd --mkfs (the id taken, the partitions not yet named): the rerun
-    // gives the id back and takes it again, and no other id appears.
-    let out = c.cb_env(&replace, &[("CEPHBOOT_FAULT_AFTER_STEP", "6")]);
+    let out = s.c.cb_env(&replace, &[("CEPHBOOT_FAULT_AFTER_STEP", "6")]);
     assert_eq!(
         out.status.code(),
         Some(99),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = c.cb_ok(&replace);
+    let r = s.c.cb_ok(&replace);
     assert_eq!(r["osds"][0]["osd_id"].as_u64(), Some(victim), "{r:#}");
     assert_eq!(r["osds"][0]["prepared"]["device_class"], "ssd", "{r:#}");
-    cb(&c, &["osd", "activate", &victim.to_string()]);
-    let s = osd_state(&c, victim).unwrap();
-    assert_eq!(s["up"].as_u64(), Some(1), "{s}");
-    assert_eq!(crush_host_of(&c, victim).as_deref(), Some(host.as_str()));
-    c.wait_clean(180);
-    let back = c.state.path().join("back");
-    for o in ["obj-a", "obj-b", "obj-c", "obj-d"] {
-        sh(
-            "rados",
-            &["-c", conf, "-p", "data", "get", o, back.to_str().unwrap()],
-        );
-        assert_eq!(sha256_of(&back), sha256_of(&payload), "{o}");
+    cb(&s.c, &["osd", "activate", &id]);
+    assert_eq!(osd_state(&s.c, victim).unwrap()["up"].as_u64(), Some(1));
+    assert_eq!(crush_host_of(&s.c, victim).as_deref(), Some(host));
+    assert_eq!(
+        s.c.osds().len(),
+        3,
+        "no orphan id from the interrupted replacement"
+    );
+    s.c.wait_clean(180);
+    let back = s.c.state.path().join("back");
+    for o in OBJECTS {
+        s.rados(&["get", o, back.to_str().unwrap()]);
+        assert_eq!(sha256_of(&back), sha256_of(&s.payload), "{o}");
     }
+}
 
-    // Device classes: sysfs says a loop device spins (hdd); the replacement was named ssd.
-    // Pools on the hdd OSDs get a rule of that class, sized for those two OSDs.
-    let class_of = |id: u64| {
-        c.ceph_json(&["osd", "tree"])["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["id"] == id)
-            .map(|n| n["device_class"].clone())
-    };
-    assert_eq!(class_of(victim), Some(serde_json::json!("ssd")));
-    for id in [ids[0], ids[2]] {
-        assert_eq!(class_of(id), Some(serde_json::json!("hdd")), "osd.{id}");
+/// sysfs says a loop device spins (hdd); the replacement was named ssd. `osd list` says so,
+/// with ok-to-stop; pools on the hdd OSDs get a rule of that class, sized for those two.
+fn classes_are_shown_and_pools_follow_one(s: &Scene, victim: u64) {
+    assert_eq!(s.class_of(victim), Some(serde_json::json!("ssd")));
+    for id in [s.ids[0], s.ids[2]] {
+        assert_eq!(s.class_of(id), Some(serde_json::json!("hdd")), "osd.{id}");
     }
-    let listed = cb(&c, &["osd", "list"]);
-    let classes: Vec<(u64, String)> = listed["osds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["osd_id"].as_u64().unwrap(),
-                o["device_class"].as_str().unwrap_or("-").to_string(),
-            )
-        })
-        .collect();
-    assert!(classes.contains(&(victim, "ssd".to_string())), "{listed:#}");
+    let listed = cb(&s.c, &["osd", "list"]);
+    let osds = listed["osds"].as_array().unwrap();
     assert!(
-        listed["osds"]
-            .as_array()
-            .unwrap()
-            .iter()
+        osds.iter()
+            .any(|o| o["osd_id"] == victim && o["device_class"] == "ssd"),
+        "{listed:#}"
+    );
+    assert!(
+        osds.iter()
             .all(|o| o["ok_to_stop"].is_boolean() && o["partitions"]["bluestore"].is_string()),
         "each OSD says where its block lives and whether it may stop: {listed:#}"
     );
-    let pools = cb(&c, &["pools", "init", "--device-class", "hdd"]);
+    let pools = cb(&s.c, &["pools", "init", "--device-class", "hdd"]);
     assert_eq!(pools["decision"]["size"], 2, "two hdd OSDs: {pools:#}");
-    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd_hdd"]);
+    let rule =
+        s.c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd_hdd"]);
     assert!(rule.to_string().contains("default~hdd"), "{rule}");
-    let volumes = c.ceph_json(&["osd", "pool", "get", "volumes", "crush_rule"]);
+    let volumes =
+        s.c.ceph_json(&["osd", "pool", "get", "volumes", "crush_rule"]);
     assert_eq!(volumes["crush_rule"], "replicated_osd_hdd", "{volumes}");
-    c.wait_clean(180);
+    s.c.wait_clean(180);
+}
 
-    let all_ids: Vec<u64> = c.osds().iter().map(|o| o.0).collect();
-    assert_eq!(
-        all_ids.len(),
-        3,
-        "no orphan id from the interrupted replacement: {all_ids:?}"
-    );
-
-    // 4. Purged for good: gone from the map; again is unchanged.
-    let r = cb(&c, &["osd", "remove", &victim.to_string(), "--wait", "180"]);
+#[test]
+fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
+    if !root_or_skip("osd remove and replace") {
+        return;
+    }
+    let s = Scene::new();
+    let bystander_sum = s.bystander.checksum();
+    let victim = s.ids[1];
+    remove_is_refused_while_unsafe(&s, victim);
+    let host = remove_keeps_the_id_once_its_data_moved(&s, victim);
+    the_replacement_takes_id_position_and_data(&s, victim, &host);
+    classes_are_shown_and_pools_follow_one(&s, victim);
+    // Purged for good: gone from the map; again is unchanged.
+    let id = victim.to_string();
+    let r = cb(&s.c, &["osd", "remove", &id, "--wait", "180"]);
     assert_eq!(r["action"], "removed", "{r:#}");
-    assert!(osd_state(&c, victim).is_none(), "purged");
+    assert!(osd_state(&s.c, victim).is_none(), "purged");
+    assert_eq!(cb(&s.c, &["osd", "remove", &id])["action"], "unchanged");
     assert_eq!(
-        cb(&c, &["osd", "remove", &victim.to_string()])["action"],
-        "unchanged"
-    );
-    assert_eq!(
-        bystander.checksum(),
+        s.bystander.checksum(),
         bystander_sum,
         "a disk never named stays untouched"
     );
