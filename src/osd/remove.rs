@@ -113,6 +113,20 @@ pub fn in_map(c: &dyn CephClient, id: u32) -> Result<Option<InMap>> {
     }))
 }
 
+/// Whether `osd` (found by its labels on this host) is this cluster's: its disk carries the
+/// cluster's fsid as its GPT disk GUID (cephboot lays disks out so), or its main partition's
+/// uuid is the one the cluster has for that id (pure).
+pub fn is_this_clusters(
+    osd: &FoundOsd,
+    fsid: Option<uuid::Uuid>,
+    map_uuid: Option<&str>,
+    guid_of: impl Fn(&Path) -> Option<uuid::Uuid>,
+) -> bool {
+    let by_uuid = matches!((osd.osd_uuid.as_deref(), map_uuid), (Some(a), Some(b)) if a == b);
+    let by_disk = fsid.is_some() && osd.partitions.values().any(|p| guid_of(p) == fsid);
+    by_uuid || by_disk
+}
+
 /// Whether there is anything left to do for `req` (pure): the map still has it (or, for
 /// `keep_id`, has it not yet destroyed), or this host still has its disks.
 pub fn needs_work(req: &RemoveRequest, map: Option<InMap>, local: bool) -> bool {
@@ -357,8 +371,26 @@ pub fn remove_on_host(
     let snapshot = crate::disk::listing::scan_all();
     let classified = classify(&snapshot, grammar);
     let found = find_prepared(&snapshot, &classified);
-    let local = found.iter().find(|o| o.osd_id == id).cloned();
     let map = in_map(&client, id)?;
+    // Only this cluster's osd.<id> is zapped: the same id on a disk of another (or an old)
+    // cluster stays, and is named.
+    let fsid = conf.fsid().and_then(|f| uuid::Uuid::parse_str(f).ok());
+    let map_uuid = crate::ceph::commands::osds(&client)?
+        .into_iter()
+        .find(|o| o.id == id)
+        .map(|o| o.uuid);
+    let guid_of = |p: &Path| {
+        snapshot
+            .find(p)
+            .and_then(|d| d.parent.as_deref())
+            .and_then(|disk| snapshot.find(disk))
+            .and_then(|disk| disk.disk_guid)
+    };
+    let (ours, theirs): (Vec<&FoundOsd>, Vec<&FoundOsd>) = found
+        .iter()
+        .filter(|o| o.osd_id == id)
+        .partition(|o| is_this_clusters(o, fsid, map_uuid.as_deref(), guid_of));
+    let local = ours.first().map(|o| (*o).clone());
     let mut report = RemoveReport {
         osd_id: id,
         action: Action::Unchanged,
@@ -391,6 +423,11 @@ pub fn remove_on_host(
         None => (Vec::new(), Vec::new()),
     };
     report.left = left.iter().map(|p| p.display().to_string()).collect();
+    report.left.extend(theirs.iter().flat_map(|o| {
+        o.partitions
+            .values()
+            .map(|p| format!("{} (an osd.{id} of another cluster)", p.display()))
+    }));
     report.zapped = disks.iter().map(|p| p.display().to_string()).collect();
     if req.dry_run {
         report.action = Action::WouldRemove;
@@ -493,6 +530,33 @@ mod tests {
             [PathBuf::from("/dev/nvme0n1p2")],
             "osd.4's DB shares the device"
         );
+    }
+
+    #[test]
+    fn only_this_clusters_osd_of_that_id_is_ours() {
+        let fsid = uuid::Uuid::from_u128(7);
+        let mut o = osd(&[("bluestore", "/dev/sdb1")]);
+        let on = |g: Option<uuid::Uuid>| move |_: &Path| g;
+        assert!(
+            is_this_clusters(&o, Some(fsid), None, on(Some(fsid))),
+            "disk GUID is the fsid"
+        );
+        assert!(!is_this_clusters(
+            &o,
+            Some(fsid),
+            None,
+            on(Some(uuid::Uuid::from_u128(8)))
+        ));
+        assert!(
+            !is_this_clusters(&o, None, None, on(None)),
+            "nothing proves it: not ours"
+        );
+        o.osd_uuid = Some("u-1".into());
+        assert!(
+            is_this_clusters(&o, None, Some("u-1"), on(None)),
+            "the cluster's uuid for the id"
+        );
+        assert!(!is_this_clusters(&o, None, Some("u-2"), on(None)));
     }
 
     #[test]

@@ -241,10 +241,12 @@ impl Services {
             };
             assert!(
                 !status.contains("error") && start.elapsed().as_secs() < secs,
-                "{kind} {id} is {status:?}, not {want:?} (after {:?}); cinder-volume.log (last lines, newest first):\n{}\ncinder-backup.log:\n{}",
+                "{kind} {id} is {status:?}, not {want:?} (after {:?}): {v}\ncinder-volume.log (last lines, newest first):\n{}\ncinder-backup.log:\n{}\ncinder-scheduler.log:\n{}\ncinder-api.log:\n{}",
                 start.elapsed(),
                 log("cinder-volume.log"),
-                log("cinder-backup.log")
+                log("cinder-backup.log"),
+                log("cinder-scheduler.log"),
+                log("cinder-api.log")
             );
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
