@@ -284,3 +284,24 @@ fn metrics_count_the_two_jobs_the_disks_and_the_uevents(d: &Daemon) {
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"all\"}") > 0.0);
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"disk\"}") > 0.0);
 }
+
+/// A package upgrade replaces the binary the daemon was started from: a disk hot-plugged
+/// afterwards still becomes an OSD (jobs run the daemon's own binary, not the deleted path).
+#[test]
+fn jobs_still_run_after_the_daemon_binary_is_replaced_on_disk() {
+    if !root_or_skip("daemon after upgrade") {
+        return;
+    }
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mut disk = HotDisk::new(dir.path(), "u.img", 2 << 30, Some("TDU_OSD_BOOTSTRAP_BS"));
+    let c = TestCluster::new();
+    let old = dir.path().join("cephboot-old");
+    std::fs::copy(cephboot_bin(), &old).unwrap();
+    let d = Daemon::start_from(&c, "TDU", &[], &[], &old);
+    std::fs::remove_file(&old).unwrap();
+    disk.attach();
+    let jobs = d.wait_jobs_done(1, 180);
+    assert_eq!(jobs[0]["state"], "succeeded", "{jobs:#?}");
+    let osds = c.osds();
+    assert!(osds.len() == 1 && osds[0].1, "one OSD, up: {osds:?}");
+}

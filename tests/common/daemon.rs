@@ -67,8 +67,19 @@ impl Daemon {
 
     /// Started with `extra` daemon arguments (e.g. `--config FILE`).
     pub fn start_args(c: &TestCluster, prefix: &str, env: &[(&str, &str)], extra: &[&str]) -> Self {
+        Self::start_from(c, prefix, env, extra, Path::new(cephboot_bin()))
+    }
+
+    /// Started from the binary `bin` (a copy the test may remove while it runs).
+    pub fn start_from(
+        c: &TestCluster,
+        prefix: &str,
+        env: &[(&str, &str)],
+        extra: &[&str],
+        bin: &Path,
+    ) -> Self {
         let socket = c.state.path().join("run/cephboot.sock");
-        let child = Command::new(cephboot_bin())
+        let child = Command::new(bin)
             .envs(env.iter().copied())
             .args([
                 "--state-dir",
