@@ -90,108 +90,11 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
 
     metrics_count_the_two_jobs_the_disks_and_the_uevents(&d);
 
-    // The blank disk is listed, with no job.
-    let disks = d.get("/v1/disks").1;
-    let entry = disks["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["path"] == dev_blank.as_str())
-        .cloned()
-        .unwrap();
-    assert_eq!(entry["state"], "free");
-    assert!(!d.jobs().iter().any(|j| j["device"] == dev_blank.as_str()));
-    // Detach is reflected.
-    blank.detach();
-    let start = Instant::now();
-    loop {
-        let disks = d.get("/v1/disks").1;
-        let gone = disks["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["path"] == dev_blank.as_str())
-            .is_none_or(|x| x["size_bytes"] == 0);
-        if gone {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "detach not reflected"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    a_blank_disk_is_listed_without_a_job_and_its_detach_shows(&d, &mut blank, &dev_blank);
 
-    // Bad requests get 4xx; the daemon stays healthy.
-    assert_eq!(d.get("/v1/nope").0, 404);
-    assert_eq!(d.curl(&["-X", "DELETE", "http://localhost/v1/jobs"]).0, 405);
-    assert_eq!(
-        d.curl(&[
-            "-X",
-            "POST",
-            "-d",
-            "{not json",
-            "http://localhost/v1/osd/prepare"
-        ])
-        .0,
-        400
-    );
-    assert_eq!(
-        d.curl(&[
-            "-X",
-            "POST",
-            "-d",
-            "{\"device\": \"/dev/nonexistent\"}",
-            "http://localhost/v1/osd/prepare"
-        ])
-        .0,
-        404
-    );
-    let huge = dir.path().join("huge.json");
-    std::fs::write(&huge, vec![b'x'; 1 << 20]).unwrap();
-    assert_eq!(
-        d.curl(&[
-            "-X",
-            "POST",
-            "--data-binary",
-            &format!("@{}", huge.display()),
-            "http://localhost/v1/osd/prepare"
-        ])
-        .0,
-        413
-    );
-    assert_eq!(d.get("/v1/jobs/notanumber").0, 404);
-    assert_eq!(d.get("/v1/health").0, 200);
+    bad_requests_get_4xx_and_the_daemon_stays_healthy(&d, dir.path());
 
-    // Not root: refused by the peer-credential check (the socket opened up just for this).
-    sh("chmod", &["0666", d.socket.to_str().unwrap()]);
-    sh("chmod", &["0755", c.state.path().to_str().unwrap()]);
-    sh(
-        "chmod",
-        &["0755", c.state.path().join("run").to_str().unwrap()],
-    );
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "curl",
-            "-sS",
-            "-w",
-            "\n%{http_code}",
-            "--unix-socket",
-        ])
-        .arg(&d.socket)
-        .arg("http://localhost/v1/health")
-        .output()
-        .unwrap();
-    sh("chmod", &["0600", d.socket.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.trim_end().ends_with("403") && text.contains("root only"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    a_caller_that_is_not_root_is_refused(&d, &c);
 
     // The status client.
     let out = Command::new(cephboot_bin())
@@ -304,4 +207,120 @@ fn jobs_still_run_after_the_daemon_binary_is_replaced_on_disk() {
     assert_eq!(jobs[0]["state"], "succeeded", "{jobs:#?}");
     let osds = c.osds();
     assert!(osds.len() == 1 && osds[0].1, "one OSD, up: {osds:?}");
+}
+
+/// The blank disk is listed as free with no job; its detach shows in the listing.
+fn a_blank_disk_is_listed_without_a_job_and_its_detach_shows(
+    d: &Daemon,
+    blank: &mut HotDisk,
+    dev_blank: &str,
+) {
+    // The blank disk is listed, with no job.
+    let disks = d.get("/v1/disks").1;
+    let entry = disks["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == dev_blank)
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["state"], "free");
+    assert!(!d.jobs().iter().any(|j| j["device"] == dev_blank));
+    // Detach is reflected.
+    blank.detach();
+    let start = Instant::now();
+    loop {
+        let disks = d.get("/v1/disks").1;
+        let gone = disks["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == dev_blank)
+            .is_none_or(|x| x["size_bytes"] == 0);
+        if gone {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "detach not reflected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Bad requests get 4xx; the daemon stays healthy.
+fn bad_requests_get_4xx_and_the_daemon_stays_healthy(d: &Daemon, dir: &std::path::Path) {
+    // Bad requests get 4xx; the daemon stays healthy.
+    assert_eq!(d.get("/v1/nope").0, 404);
+    assert_eq!(d.curl(&["-X", "DELETE", "http://localhost/v1/jobs"]).0, 405);
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "{not json",
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        400
+    );
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "{\"device\": \"/dev/nonexistent\"}",
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        404
+    );
+    let huge = dir.join("huge.json");
+    std::fs::write(&huge, vec![b'x'; 1 << 20]).unwrap();
+    assert_eq!(
+        d.curl(&[
+            "-X",
+            "POST",
+            "--data-binary",
+            &format!("@{}", huge.display()),
+            "http://localhost/v1/osd/prepare"
+        ])
+        .0,
+        413
+    );
+    assert_eq!(d.get("/v1/jobs/notanumber").0, 404);
+    assert_eq!(d.get("/v1/health").0, 200);
+}
+
+/// Not root: refused by the peer-credential check (the socket opened up just for this).
+fn a_caller_that_is_not_root_is_refused(d: &Daemon, c: &TestCluster) {
+    // Not root: refused by the peer-credential check (the socket opened up just for this).
+    sh("chmod", &["0666", d.socket.to_str().unwrap()]);
+    sh("chmod", &["0755", c.state.path().to_str().unwrap()]);
+    sh(
+        "chmod",
+        &["0755", c.state.path().join("run").to_str().unwrap()],
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(&d.socket)
+        .arg("http://localhost/v1/health")
+        .output()
+        .unwrap();
+    sh("chmod", &["0600", d.socket.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end().ends_with("403") && text.contains("root only"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
