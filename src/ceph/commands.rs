@@ -27,6 +27,8 @@ pub struct OsdInfo {
     pub is_in: bool,
     /// Ever booted (`up_from` > 0).
     pub ever_up: bool,
+    /// Destroyed: the id and CRUSH position wait for a replacement.
+    pub destroyed: bool,
 }
 
 /// The cluster fsid.
@@ -58,6 +60,10 @@ pub fn osds(c: &dyn CephClient) -> Result<Vec<OsdInfo>> {
                 up: o.get("up").and_then(Value::as_u64) == Some(1),
                 is_in: o.get("in").and_then(Value::as_u64) == Some(1),
                 ever_up: o.get("up_from").and_then(Value::as_u64).unwrap_or(0) > 0,
+                destroyed: o
+                    .get("state")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| s.iter().any(|x| x.as_str() == Some("destroyed"))),
             })
         })
         .collect())

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::disk::classify::{classify, Classified, State as DiskState};
+use crate::disk::classify::{classify, Classified, State as DiskState, Verdict};
 use crate::disk::inventory::{Device, DeviceKind, Snapshot};
 use crate::disk::label::{LabelGrammar, Role};
 use crate::disk::report::DeviceReport;
@@ -55,8 +55,8 @@ pub struct Job {
 pub struct DaemonState {
     /// The cached inventory.
     pub snapshot: Snapshot,
-    /// The label grammar it is classified with.
-    pub grammar: LabelGrammar,
+    /// Each device's verdict, keyed by its node: classified once per inventory change.
+    pub verdicts: BTreeMap<std::path::PathBuf, Verdict>,
     /// Jobs, oldest first.
     pub jobs: Vec<Job>,
     /// Disks (kernel names) with a queued or running job.
@@ -85,13 +85,23 @@ pub fn now() -> u64 {
 impl DaemonState {
     /// Replaces the whole inventory.
     pub fn set_snapshot(&mut self, snapshot: Snapshot, grammar: &LabelGrammar) {
-        self.grammar = grammar.clone();
+        self.verdicts = classify(&snapshot, grammar)
+            .into_iter()
+            .map(|c| (c.device.path.clone(), c.verdict))
+            .collect();
         self.snapshot = snapshot;
     }
 
-    /// Each device of the inventory with its verdict (pure, from the cached inventory).
+    /// Each device of the inventory with its cached verdict, in inventory order.
     pub fn classified(&self) -> Vec<Classified<'_>> {
-        classify(&self.snapshot, &self.grammar)
+        self.snapshot
+            .devices
+            .iter()
+            .filter_map(|device| {
+                let verdict = self.verdicts.get(&device.path)?.clone();
+                Some(Classified { device, verdict })
+            })
+            .collect()
     }
 
     /// Replaces one disk (and its partitions) with a fresh read of it; `None` when the disk
@@ -134,13 +144,22 @@ impl DaemonState {
 
     /// Whether disk `name` carries a ready bootstrap label for an OSD's main device.
     pub fn is_bootstrap_ready(&self, name: &str) -> bool {
-        self.classified().iter().any(|c| {
-            c.device.kind == DeviceKind::Disk
-                && c.device.name == name
-                && c.state() == DiskState::Bootstrap
-                && c.ready()
-                && c.verdict.role().is_some_and(Role::is_primary)
-        })
+        let disk = self
+            .snapshot
+            .devices
+            .iter()
+            .find(|d| d.kind == DeviceKind::Disk && d.name == name);
+        let Some((device, verdict)) = disk.and_then(|d| Some((d, self.verdicts.get(&d.path)?)))
+        else {
+            return false;
+        };
+        let c = Classified {
+            device,
+            verdict: verdict.clone(),
+        };
+        c.state() == DiskState::Bootstrap
+            && c.ready()
+            && c.verdict.role().is_some_and(Role::is_primary)
     }
 
     /// Adds a queued job for `name` and marks the disk active.

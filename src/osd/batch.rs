@@ -268,14 +268,8 @@ fn reuse_refusal(
     id: u32,
     resumed: &[String],
 ) -> Result<Option<String>> {
-    let taken_by_this_disk = || {
-        commands::osds(c)
-            .map(|all| all.iter().any(|o| o.id == id && resumed.contains(&o.uuid)))
-            .unwrap_or(false)
-    };
-    Ok(match super::remove::in_map(c, id)? {
-        Some(m) if m.destroyed => None,
-        Some(_) if taken_by_this_disk() => None,
+    Ok(match commands::osds(c)?.into_iter().find(|o| o.id == id) {
+        Some(o) if o.destroyed || resumed.contains(&o.uuid) => None,
         Some(_) => Some(format!("cannot take the id of osd.{id}: it is not destroyed (it still serves data): run `cephboot osd remove {id} --keep-id` first")),
         None => Some(format!("cannot take the id of osd.{id}: the cluster has no such OSD: drop --osd-id to get a new id")),
     })

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::activate::{find_prepared, FoundOsd};
 use crate::action::Action;
@@ -96,21 +96,14 @@ pub struct InMap {
     pub destroyed: bool,
 }
 
-/// `osd dump`'s view of `id` (`None`: not in the map).
-pub fn in_map(c: &dyn CephClient, id: u32) -> Result<Option<InMap>> {
-    let v = c.mon(json!({"prefix": "osd dump"}))?;
-    let found = v.get("osds").and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .find(|o| o.get("osd").and_then(Value::as_u64) == Some(u64::from(id)))
-    });
-    Ok(found.map(|o| InMap {
-        up: o.get("up").and_then(Value::as_u64) == Some(1),
-        is_in: o.get("in").and_then(Value::as_u64) == Some(1),
-        destroyed: o
-            .get("state")
-            .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|x| x.as_str() == Some("destroyed"))),
-    }))
+impl From<&crate::ceph::commands::OsdInfo> for InMap {
+    fn from(o: &crate::ceph::commands::OsdInfo) -> Self {
+        InMap {
+            up: o.up,
+            is_in: o.is_in,
+            destroyed: o.destroyed,
+        }
+    }
 }
 
 /// Whether `osd` (found by its labels on this host) is this cluster's: its disk carries the
@@ -371,14 +364,14 @@ pub fn remove_on_host(
     let snapshot = crate::disk::listing::scan_all();
     let classified = classify(&snapshot, grammar);
     let found = find_prepared(&snapshot, &classified);
-    let map = in_map(&client, id)?;
+    let info = crate::ceph::commands::osds(&client)?
+        .into_iter()
+        .find(|o| o.id == id);
+    let map = info.as_ref().map(InMap::from);
     // Only this cluster's osd.<id> is zapped: the same id on a disk of another (or an old)
     // cluster stays, and is named.
     let fsid = conf.fsid().and_then(|f| uuid::Uuid::parse_str(f).ok());
-    let map_uuid = crate::ceph::commands::osds(&client)?
-        .into_iter()
-        .find(|o| o.id == id)
-        .map(|o| o.uuid);
+    let map_uuid = info.map(|o| o.uuid);
     let guid_of = |p: &Path| {
         snapshot
             .find(p)
@@ -455,6 +448,7 @@ pub fn remove_on_host(
 mod tests {
     use super::*;
     use crate::ceph::double::ScriptedClient;
+    use serde_json::Value;
     use crate::disk::label::Store;
     use std::collections::BTreeMap;
 

@@ -1138,6 +1138,20 @@ mod against_a_scripted_cluster {
     }
 
     #[test]
+    fn a_device_class_no_osd_has_is_refused_before_any_change() {
+        let c = cluster(false);
+        let mut r = req(false);
+        r.device_class = Some("nvme".into());
+        let e = init(&c, &r).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 2, "{e}");
+        assert!(
+            e.to_string().contains("no OSD has device class nvme"),
+            "{e}"
+        );
+        assert!(writes(&c).is_empty(), "refused, yet sent {:?}", writes(&c));
+    }
+
+    #[test]
     fn a_dry_run_reads_and_reports_but_sends_no_change() {
         let c = cluster(false);
         let report = init(&c, &req(true)).unwrap();
