@@ -448,8 +448,8 @@ pub fn remove_on_host(
 mod tests {
     use super::*;
     use crate::ceph::double::ScriptedClient;
-    use serde_json::Value;
     use crate::disk::label::Store;
+    use serde_json::Value;
     use std::collections::BTreeMap;
 
     fn req(keep_id: bool, force: bool) -> RemoveRequest {
