@@ -562,9 +562,20 @@ pub struct PrepareArgs {
     /// External filestore journal: a partition (used in place) or a free disk.
     #[arg(long, value_name = "DEV")]
     pub journal: Option<std::path::PathBuf>,
-    /// External bluestore block.db: a partition (used in place) or a free disk.
+    /// External bluestore block.db: a partition (used in place), a free disk, or a fast disk
+    /// shared by several OSDs in slots (see --db-slots): a disk cephboot already divided gives
+    /// each new OSD its next free slot.
     #[arg(long, value_name = "DEV")]
     pub db: Option<std::path::PathBuf>,
+    /// Divide the --db disk into N equal slots, one block.db per OSD of this and later runs;
+    /// slots not taken stay unpartitioned. A run that needs more slots than are free is
+    /// refused before anything is written. Try it with --dry-run: the plan shows each OSD's
+    /// slot and how many stay free.
+    #[arg(long, value_name = "N", requires = "db", conflicts_with = "db_size")]
+    pub db_slots: Option<u32>,
+    /// Like --db-slots, with slots of this size (e.g. 30G) instead of a count.
+    #[arg(long, value_name = "SIZE", requires = "db")]
+    pub db_size: Option<String>,
     /// External bluestore block.wal: a partition or a free disk (may be the --db disk).
     #[arg(long, value_name = "DEV")]
     pub wal: Option<std::path::PathBuf>,

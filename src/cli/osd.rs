@@ -8,6 +8,7 @@ use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
 use crate::osd::batch::{self, Action};
 use crate::osd::plan::PrepareRequest;
+use crate::osd::slots::SlotSize;
 use crate::osd::{activate, remove, target};
 
 /// The table rendering of an `osd prepare` report.
@@ -121,6 +122,11 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         wal_size: target::parse_size(&args.wal_size)?,
         osd_id: args.osd_id,
         device_class: args.device_class.clone(),
+        db_slots: match (args.db_slots, &args.db_size) {
+            (Some(n), _) => Some(SlotSize::Count(n)),
+            (None, Some(size)) => Some(SlotSize::Bytes(target::parse_size(size)?)),
+            (None, None) => None,
+        },
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
@@ -252,6 +258,12 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
             "zapped"
         };
         println!("  {verb} {d}");
+    }
+    for p in &report.freed {
+        println!("  freed {p}: erased and taken out of its table, a free db slot for the next OSD");
+    }
+    for p in &report.kept {
+        println!("  kept {p}: for the replacement (`osd prepare DEV --osd-id {} --db <its disk>` takes it again)", report.osd_id);
     }
     for p in &report.left {
         println!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use uuid::Uuid;
 
 use super::blockops::KernelPartition;
-use super::gpt::read_copies;
+use super::gpt::{read_copies, GptCopy};
 use super::label::PartitionName;
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -216,32 +216,161 @@ pub fn edit_entry<F: Read + Write + Seek>(
     number: u32,
     name: &str,
     type_guid: Uuid,
-    mut barrier: impl FnMut(&mut F) -> std::io::Result<()>,
+    barrier: impl FnMut(&mut F) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let encoded = PartitionName::encode(name).map_err(std::io::Error::other)?;
-    let mut copies = read_copies(file, sector_size, disk_size).map_err(std::io::Error::other)?;
-    let mut name_field = [0u8; 72];
-    for (chunk, unit) in name_field.chunks_exact_mut(2).zip(encoded.units()) {
-        chunk.copy_from_slice(&unit.to_le_bytes());
-    }
-    for copy in copies.iter_mut() {
-        let index = usize::try_from(number).unwrap_or(0);
-        let at = index
-            .checked_sub(1)
-            .and_then(|i| i.checked_mul(copy.entry_size))
-            .filter(|&at| at.saturating_add(copy.entry_size) <= copy.entries.len());
-        let entry = at
-            .and_then(|at| copy.entries.get_mut(at..at + copy.entry_size))
-            .filter(|e| e.get(0..16).is_some_and(|g| g.iter().any(|&b| b != 0)))
-            .ok_or_else(|| {
-                std::io::Error::other(format!("partition {number} does not exist in the table"))
-            })?;
+    let name_field = name_field(name)?;
+    patch_entry(file, sector_size, disk_size, number, barrier, |entry, _| {
+        if entry.get(0..16).is_none_or(|g| g.iter().all(|&b| b == 0)) {
+            return Err(format!("partition {number} does not exist in the table"));
+        }
         if let Some(g) = entry.get_mut(0..16) {
             g.copy_from_slice(&type_guid.to_bytes_le());
         }
         if let Some(n) = entry.get_mut(56..128) {
             n.copy_from_slice(&name_field);
         }
+        Ok(())
+    })
+}
+
+/// A partition added to an existing table in place: the entry `number` must be unused and
+/// the range inside the table's usable area, overlapping no other entry (checked in both
+/// copies before either is written). Every other entry is kept byte for byte: the other
+/// partitions of a shared fast device stay as they are while their OSDs run.
+pub fn add_entry(file: &mut File, sector_size: u64, spec: &PartitionSpec) -> std::io::Result<()> {
+    let size = file.seek(SeekFrom::End(0))?;
+    add_entry_in(file, sector_size, size, spec, |f| f.sync_data())?;
+    file.sync_all()
+}
+
+/// [`add_entry`] on any seekable image of `disk_size` bytes.
+pub fn add_entry_in<F: Read + Write + Seek>(
+    file: &mut F,
+    sector_size: u64,
+    disk_size: u64,
+    spec: &PartitionSpec,
+    barrier: impl FnMut(&mut F) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let name_field = name_field(&spec.name)?;
+    if spec.type_guid.is_nil() || spec.last_lba < spec.first_lba {
+        return Err(std::io::Error::other(
+            "a new partition needs a type and a range",
+        ));
+    }
+    let number = spec.number;
+    patch_entry(
+        file,
+        sector_size,
+        disk_size,
+        number,
+        barrier,
+        |entry, copy| {
+            if entry.get(0..16).is_none_or(|g| g.iter().any(|&b| b != 0)) {
+                return Err(format!("partition {number} already exists in the table"));
+            }
+            let first_usable = le_u64(&copy.header, 40);
+            let last_usable = le_u64(&copy.header, 48);
+            if spec.first_lba < first_usable || spec.last_lba > last_usable {
+                return Err(format!(
+                "LBA {}..={} lies outside the table's usable area ({first_usable}..={last_usable})",
+                spec.first_lba, spec.last_lba
+            ));
+            }
+            if let Some(other) =
+                used_ranges(copy).find(|(_, a, b)| *a <= spec.last_lba && spec.first_lba <= *b)
+            {
+                return Err(format!(
+                    "LBA {}..={} overlaps partition {} ({}..={})",
+                    spec.first_lba, spec.last_lba, other.0, other.1, other.2
+                ));
+            }
+            entry.fill(0);
+            let fields: [(std::ops::Range<usize>, &[u8]); 5] = [
+                (0..16, &spec.type_guid.to_bytes_le()),
+                (16..32, &spec.unique_guid.to_bytes_le()),
+                (32..40, &spec.first_lba.to_le_bytes()),
+                (40..48, &spec.last_lba.to_le_bytes()),
+                (56..128, &name_field),
+            ];
+            for (range, bytes) in fields {
+                if let Some(f) = entry.get_mut(range) {
+                    f.copy_from_slice(bytes);
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Partition `number` removed from the table in place (its entry zeroed, every other entry
+/// kept): a slot of a shared fast device given back.
+pub fn delete_entry(file: &mut File, sector_size: u64, number: u32) -> std::io::Result<()> {
+    let size = file.seek(SeekFrom::End(0))?;
+    patch_entry(
+        file,
+        sector_size,
+        size,
+        number,
+        |f| f.sync_data(),
+        |entry, _| {
+            if entry.get(0..16).is_none_or(|g| g.iter().all(|&b| b == 0)) {
+                return Err(format!("partition {number} does not exist in the table"));
+            }
+            entry.fill(0);
+            Ok(())
+        },
+    )?;
+    file.sync_all()
+}
+
+fn name_field(name: &str) -> std::io::Result<[u8; 72]> {
+    let encoded = PartitionName::encode(name).map_err(std::io::Error::other)?;
+    let mut field = [0u8; 72];
+    for (chunk, unit) in field.chunks_exact_mut(2).zip(encoded.units()) {
+        chunk.copy_from_slice(&unit.to_le_bytes());
+    }
+    Ok(field)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The used entries of a copy: (number, first LBA, last LBA).
+fn used_ranges(copy: &GptCopy) -> impl Iterator<Item = (u32, u64, u64)> + '_ {
+    (1u32..)
+        .zip(copy.entries.chunks_exact(copy.entry_size.max(128)))
+        .filter(|(_, e)| e.get(0..16).is_some_and(|g| g.iter().any(|&b| b != 0)))
+        .map(|(n, e)| (n, le_u64(e, 32), le_u64(e, 40)))
+}
+
+/// Applies `patch` to entry `number` of both copies (each copy checked before either is
+/// written), fixes the CRCs and writes the backup first, so the primary, which readers
+/// prefer, changes last.
+fn patch_entry<F: Read + Write + Seek>(
+    file: &mut F,
+    sector_size: u64,
+    disk_size: u64,
+    number: u32,
+    mut barrier: impl FnMut(&mut F) -> std::io::Result<()>,
+    patch: impl Fn(&mut [u8], &GptCopy) -> Result<(), String>,
+) -> std::io::Result<()> {
+    let mut copies = read_copies(file, sector_size, disk_size).map_err(std::io::Error::other)?;
+    for copy in copies.iter_mut() {
+        let index = usize::try_from(number).unwrap_or(0);
+        let at = index
+            .checked_sub(1)
+            .and_then(|i| i.checked_mul(copy.entry_size))
+            .filter(|&at| at.saturating_add(copy.entry_size) <= copy.entries.len())
+            .ok_or_else(|| std::io::Error::other(format!("the table has no entry {number}")))?;
+        let snapshot = copy.clone();
+        let entry = copy
+            .entries
+            .get_mut(at..at + snapshot.entry_size)
+            .ok_or_else(|| std::io::Error::other(format!("the table has no entry {number}")))?;
+        patch(entry, &snapshot).map_err(std::io::Error::other)?;
         let entries_crc = CRC32.checksum(&copy.entries);
         let hs = copy.header_size;
         if let Some(c) = copy.header.get_mut(88..92) {
@@ -255,7 +384,6 @@ pub fn edit_entry<F: Read + Write + Seek>(
             c.copy_from_slice(&header_crc.to_le_bytes());
         }
     }
-    // Backup first, so the primary, which readers prefer, changes last.
     for copy in copies.iter().rev() {
         file.seek(SeekFrom::Start(
             copy.entries_lba.saturating_mul(sector_size),
@@ -499,6 +627,77 @@ mod tests {
         assert!(set_name_and_type(&mut f, 512, 2, "X", Uuid::from_u128(5)).is_err());
         assert!(set_name_and_type(&mut f, 512, 0, "X", Uuid::from_u128(5)).is_err());
         assert!(set_name_and_type(&mut f, 512, 129, "X", Uuid::from_u128(5)).is_err());
+    }
+
+    #[test]
+    fn a_slot_is_added_and_given_back_in_place_keeping_every_other_entry() {
+        let path = std::env::temp_dir().join(format!("cephboot-slots-{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(64 << 20).unwrap();
+        let specs = plan(
+            64 << 20,
+            512,
+            &[req(1, "KOLLA_CEPH_DATA_BS_0_D", Size::Bytes(8 << 20))],
+            guids(),
+        )
+        .unwrap();
+        write(&mut f, 512, Uuid::from_u128(9), &specs).unwrap();
+        let read = |f: &mut File| match crate::disk::gpt::read_gpt(f, 512, 64 << 20) {
+            crate::disk::gpt::GptRead::Found(t) => t,
+            other => panic!("{other:?}"),
+        };
+        let before = read(&mut f).entries[0].clone();
+        let slot = |number, first_lba, last_lba| PartitionSpec {
+            number,
+            name: "KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdc_D".into(),
+            type_guid: Uuid::from_u128(7),
+            unique_guid: Uuid::from_u128(8),
+            first_lba,
+            last_lba,
+        };
+        // Overlapping partition 1, outside the usable area, and an entry in use: refused.
+        let first_end = before.last_lba;
+        for bad in [
+            slot(2, first_end, first_end + 100),
+            slot(2, 40, 3000),
+            slot(2, 131000, 131100),
+            slot(1, first_end + 1, first_end + 100),
+        ] {
+            assert!(add_entry(&mut f, 512, &bad).is_err(), "{bad:?}");
+        }
+        let good = slot(2, first_end + 1, first_end + (8 << 11));
+        add_entry(&mut f, 512, &good).unwrap();
+        let t = read(&mut f);
+        assert!(t.other_header_valid, "both copies were updated");
+        assert_eq!(t.entries[0], before, "partition 1 is kept byte for byte");
+        assert_eq!(
+            (
+                t.entries[1].number,
+                t.entries[1].first_lba,
+                t.entries[1].last_lba
+            ),
+            (2, good.first_lba, good.last_lba)
+        );
+        assert_eq!(t.entries[1].unique_guid, Uuid::from_u128(8));
+        assert_eq!(
+            t.entries[1].name.to_lossy(),
+            "KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdc_D"
+        );
+        delete_entry(&mut f, 512, 2).unwrap();
+        assert!(
+            delete_entry(&mut f, 512, 2).is_err(),
+            "a free entry cannot be deleted"
+        );
+        let t = read(&mut f);
+        std::fs::remove_file(&path).unwrap();
+        assert!(t.other_header_valid);
+        assert_eq!(t.entries, vec![before]);
     }
 
     #[test]

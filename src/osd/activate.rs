@@ -221,12 +221,18 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
     let dir_s = dir.display().to_string();
     match osd.store {
         Store::Bluestore => {
+            // BlueStore's label is on the block: an external `_B` partition, else the main.
+            let block = osd
+                .partitions
+                .get(Role::BluestoreBlock.as_str())
+                .cloned()
+                .unwrap_or_else(|| main.path.clone());
             exec::run(
                 "ceph-bluestore-tool",
                 &[
                     "prime-osd-dir",
                     "--dev",
-                    &main.path.display().to_string(),
+                    &block.display().to_string(),
                     "--path",
                     &dir_s,
                     "--no-mon-config",
@@ -234,7 +240,7 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                 None,
                 Duration::from_secs(120),
             )?;
-            link(&main.path, &dir.join("block"))?;
+            link(&block, &dir.join("block"))?;
             for (role, file) in [
                 (Role::BluestoreDb, "block.db"),
                 (Role::BluestoreWal, "block.wal"),
@@ -273,19 +279,26 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
     Ok(dir)
 }
 
-/// The fsid of the cluster an OSD belongs to: from the BlueStore label of its main device, or
+/// The fsid of the cluster an OSD belongs to: from the BlueStore label of its block (the main
+/// device, or its `_B` partition), or
 /// from the GPT disk GUID cephboot sets on a filestore OSD's data disk.
 pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
     let main = osd.main.as_ref()?;
+    // The label is on the block: an external `_B` partition when there is one.
+    let block = osd
+        .partitions
+        .get(Role::BluestoreBlock.as_str())
+        .and_then(|b| osd.members.iter().find(|m| &m.path == b))
+        .unwrap_or(main);
     match osd.store {
         Store::Bluestore => {
             // Read through the disk at the partition's offset: the partition may not have a
             // node yet (kernel without a GPT parser after a reboot).
             use std::os::unix::fs::FileExt;
             let mut buf = vec![0u8; 4096];
-            std::fs::File::open(main.parent.as_deref()?)
+            std::fs::File::open(block.parent.as_deref()?)
                 .ok()?
-                .read_exact_at(&mut buf, main.start_bytes?)
+                .read_exact_at(&mut buf, block.start_bytes?)
                 .ok()?;
             crate::disk::bluestore::parse(&buf)?.ceph_fsid
         }

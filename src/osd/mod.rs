@@ -7,4 +7,5 @@ pub mod batch;
 pub mod plan;
 pub mod prepare;
 pub mod remove;
+pub mod slots;
 pub mod target;

@@ -18,10 +18,17 @@ use crate::disk::policy::DevicePolicy;
 use crate::disk::table::{self, PartitionRequest, Size};
 use crate::disk::types;
 
+use super::slots::{self, Carve, Extent, SlotSize};
+
 /// Smallest BlueStore main device cephboot creates.
 pub const MIN_BLUESTORE: u64 = 1 << 30;
 /// Smallest FileStore data partition (mkfs.xfs refuses less than 300 MB).
 pub const MIN_FILESTORE_DATA: u64 = 320 << 20;
+/// The main partition of a bluestore OSD whose block is an external `_B` partition (Kolla
+/// makes it 100 MiB).
+pub const IDENTITY_PARTITION: u64 = 100 << 20;
+/// Smallest db slot on a shared fast device.
+pub const MIN_DB_SLOT: u64 = 64 << 20;
 
 /// The request, already resolved to kernel names.
 #[derive(Debug, Clone)]
@@ -51,6 +58,9 @@ pub struct PrepareRequest {
     pub osd_id: Option<u32>,
     /// The CRUSH device class, instead of the one sysfs suggests.
     pub device_class: Option<String>,
+    /// `--db-slots` / `--db-size`: a whole `--db` disk is divided into slots, one block.db per
+    /// OSD, the rest kept for later OSDs.
+    pub db_slots: Option<SlotSize>,
 }
 
 /// A partition the plan creates.
@@ -126,6 +136,25 @@ pub struct Reuse {
     /// Its disk as judged (re-checked through the write descriptor).
     #[serde(skip)]
     pub disk_identity: DiskIdentity,
+    /// A new entry in the disk's existing table (a free db slot), not an existing partition.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub new_entry: bool,
+}
+
+/// The db slot one OSD takes on a shared fast device (shown by a dry run: the carve-up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DbSlot {
+    /// The fast disk.
+    pub disk: PathBuf,
+    /// Its partition number.
+    pub number: u32,
+    /// Slot size in bytes.
+    pub size_bytes: u64,
+    /// The partition was there already (an interrupted run's, or a destroyed OSD's being
+    /// replaced): reused in place.
+    pub reused: bool,
+    /// Free slots left on the disk after this OSD.
+    pub free_after: usize,
 }
 
 /// Everything one OSD's preparation will do.
@@ -145,6 +174,9 @@ pub struct OsdPlan {
     pub siblings: Vec<Sibling>,
     /// The OSD uuid of an interrupted earlier preparation, to clean up first.
     pub resume_osd_uuid: Option<Uuid>,
+    /// Its block.db slot on a shared fast device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_slot: Option<DbSlot>,
 }
 
 /// What will happen to one named (or labelled) device.
@@ -295,9 +327,11 @@ pub fn plan(
             }
         }
     }
+    let mut book = SlotBook::open(&ctx, req, mains.len());
     for d in mains {
-        out.push(plan_one(&ctx, d, req).unwrap_or_else(|e| e));
+        out.push(plan_one(&ctx, d, req, &mut book).unwrap_or_else(|e| e));
     }
+    book.refuse_all_if_short(&mut out);
     out
 }
 
@@ -441,8 +475,8 @@ fn check_partner(
             ),
         ));
     }
-    if role == Role::BluestoreBlock {
-        return Err(refused(&dev.path, "external block partitions (_B) are not supported yet: label the block device itself with the main bootstrap label".into()));
+    if role == Role::BluestoreBlock && dev.kind != DeviceKind::Partition {
+        return Err(usage(&dev.path, "an external block (_B) is a partition: label a partition, or label the whole disk with the main bootstrap label".into()));
     }
     if dev.parent.as_deref() == Some(disk.path.as_path()) || dev.path == disk.path {
         return Err(usage(
@@ -558,6 +592,7 @@ impl Partners {
                         .and_then(|p| ctx.by_path(p))
                         .map(|(d, _)| DiskIdentity::of(d))
                         .unwrap_or_else(|| DiskIdentity::of(dev)),
+                    new_entry: false,
                 });
                 Ok(())
             }
@@ -690,11 +725,16 @@ fn main_layout(
     disk: &Device,
     store: Store,
     colocated_journal: bool,
+    external_block: bool,
     group: Option<&str>,
     req: &PrepareRequest,
 ) -> Result<DiskWrite, PlanEntry> {
     let main_role = primary_role(store);
-    let data_size = if colocated_journal {
+    let data_size = if external_block {
+        // Kolla's layout: the main label marks a small partition (the OSD's identity: its
+        // PARTUUID is the OSD uuid), BlueStore's data lives on the `_B` partition.
+        Some(IDENTITY_PARTITION)
+    } else if colocated_journal {
         let reserve = req.journal_size.saturating_add(4 << 20);
         let data = disk.size_bytes.saturating_sub(reserve);
         let data = data - data % table::ALIGN_BYTES;
@@ -758,12 +798,19 @@ fn check_fit(
             ));
         }
     }
+    let external_block = partners
+        .reuse
+        .iter()
+        .any(|r| r.role == Role::BluestoreBlock);
     for dw in std::iter::once(main).chain(partners.extra.iter()) {
         let specs = table::plan(dw.size_bytes, dw.sector_size, &dw.requests(), Uuid::nil)
             .map_err(|e| refused(&dw.disk, format!("the layout does not fit: {e}")))?;
         for (s, p) in specs.iter().zip(dw.partitions.iter()) {
             let bytes = s.kernel(dw.sector_size).size;
-            let min = min_size(p.role);
+            let min = match p.role {
+                Role::Bluestore if external_block => IDENTITY_PARTITION,
+                role => min_size(role),
+            };
             if bytes < min {
                 return Err(refused(
                     &dw.disk,
@@ -801,13 +848,345 @@ fn check_fit(
 
 fn min_size(role: Role) -> u64 {
     match role {
-        Role::Bluestore => MIN_BLUESTORE,
+        Role::Bluestore | Role::BluestoreBlock => MIN_BLUESTORE,
         Role::FilestoreData => MIN_FILESTORE_DATA,
         _ => 16 << 20,
     }
 }
 
-fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEntry, PlanEntry> {
+/// The db slots of a whole `--db` disk shared by several OSDs (issue: one fast device for
+/// several slow ones). Opened once per plan; each OSD takes a slot in turn: its own partition
+/// left by an interrupted run, or the destroyed OSD's it replaces (reused in place), else the
+/// first free slot. A disk without a table gets one from the first OSD of the run (in the
+/// real run each later OSD is planned again on a fresh snapshot, and sees that table).
+enum SlotBook {
+    /// `--db` is not a slotted whole disk.
+    Unused,
+    /// It is, but cannot be used; every OSD that wants a slot is refused with this.
+    Broken { usage: bool, reason: String },
+    /// The slots.
+    Open(Box<OpenBook>),
+}
+
+struct OpenBook {
+    disk: PathBuf,
+    name: String,
+    size_bytes: u64,
+    sector_size: u64,
+    identity: DiskIdentity,
+    /// The disk has a GPT to add entries to (else the first slot writes a new table).
+    has_table: bool,
+    carve: Carve,
+    /// Free slots handed out so far.
+    next: usize,
+    /// OSDs of this run that asked for a free slot and got none.
+    short: usize,
+    /// Partitions on the disk that may be taken in place: (node, label).
+    partitions: Vec<(PathBuf, Option<Label>)>,
+}
+
+impl SlotBook {
+    fn open(ctx: &Ctx<'_>, req: &PrepareRequest, mains: usize) -> SlotBook {
+        match OpenBook::open(ctx, req, mains) {
+            Ok(Some(b)) => SlotBook::Open(Box::new(b)),
+            Ok(None) => SlotBook::Unused,
+            Err((usage, reason)) => SlotBook::Broken { usage, reason },
+        }
+    }
+
+    fn applies(&self) -> bool {
+        !matches!(self, SlotBook::Unused)
+    }
+
+    /// The db slot for the OSD on `disk`, placed among its partners.
+    fn take(
+        &mut self,
+        ctx: &Ctx<'_>,
+        disk: &Device,
+        group: Option<&str>,
+        req: &PrepareRequest,
+        partners: &mut Partners,
+    ) -> Result<DbSlot, PlanEntry> {
+        match self {
+            SlotBook::Unused => Err(refused(&disk.path, "internal: no db slots".into())),
+            SlotBook::Broken { usage: u, reason } => {
+                let r = format!("--db {}", reason);
+                Err(if *u {
+                    usage(&disk.path, r)
+                } else {
+                    refused(&disk.path, r)
+                })
+            }
+            SlotBook::Open(b) => b.take(ctx, disk, group, req, partners),
+        }
+    }
+
+    /// A fast disk without a free slot for every OSD of the run is refused for all of them,
+    /// before anything is written, saying how many slots are left.
+    fn refuse_all_if_short(&self, out: &mut [PlanEntry]) {
+        let SlotBook::Open(b) = self else { return };
+        if b.short == 0 {
+            return;
+        }
+        let reason = format!(
+            "--db {} has {} free slot(s) of {} MiB ({} in use) but this run needs {}: name fewer disks, or free slots with `cephboot osd remove`",
+            b.disk.display(),
+            b.carve.free.len(),
+            b.carve.slot_bytes >> 20,
+            b.carve.used,
+            b.next + b.short
+        );
+        for e in out.iter_mut() {
+            if let PlanEntry::Prepare { device, plan } = e {
+                if plan.db_slot.as_ref().is_some_and(|s| !s.reused) {
+                    *e = refused(device, reason.clone());
+                }
+            } else if let PlanEntry::Refused { reason: r, .. } = e {
+                if r.starts_with("--db ") && r.contains("no free slot") {
+                    *r = reason.clone();
+                }
+            }
+        }
+    }
+}
+
+impl OpenBook {
+    /// The book for `req`, if its `--db` is a whole disk divided into slots: asked for with
+    /// `--db-slots`/`--db-size`, or a disk whose partitions are all db partitions already.
+    fn open(
+        ctx: &Ctx<'_>,
+        req: &PrepareRequest,
+        mains: usize,
+    ) -> Result<Option<OpenBook>, (bool, String)> {
+        let Some((dev, dv)) = req.db.as_deref().and_then(|n| ctx.by_name(n)) else {
+            if req.db_slots.is_some() {
+                return Err((
+                    true,
+                    "--db-slots and --db-size need --db naming a whole disk".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let path = dev.path.display().to_string();
+        if dev.kind != DeviceKind::Disk {
+            if req.db_slots.is_some() {
+                return Err((
+                    true,
+                    format!("{path} is a partition: --db-slots and --db-size divide a whole disk"),
+                ));
+            }
+            return Ok(None);
+        }
+        let partitions: Vec<(&Device, Option<Label>)> = ctx
+            .partitions(&dev.path)
+            .map(|(p, _)| (p, ctx.label_of(p)))
+            .collect();
+        let is_db = |l: &Option<Label>| {
+            matches!(
+                l,
+                Some(
+                    Label::Bootstrap {
+                        role: Role::BluestoreDb,
+                        ..
+                    } | Label::Prepared {
+                        role: Role::BluestoreDb,
+                        ..
+                    }
+                )
+            )
+        };
+        let carved = !partitions.is_empty() && partitions.iter().all(|(_, l)| is_db(l));
+        if req.db_slots.is_none() && !carved {
+            if mains > 1 && partitions.is_empty() {
+                return Err((true, format!("{path} is named for the block.db of {mains} OSDs: pass --db-slots N (or --db-size) to divide it")));
+            }
+            return Ok(None);
+        }
+        if !req.policy.allows(&dev.name, None) {
+            return Err((false, format!("{path} {POLICY_REFUSAL}")));
+        }
+        if let Some((p, _)) = partitions.iter().find(|(_, l)| !is_db(l)) {
+            return Err((false, format!("{path} holds {} which is not a block.db: cephboot divides only a blank disk, or one whose partitions are all OSDs' block.db ({}); name a partition for --db, or zap the disk", p.path.display(), dv.reasons().join("; "))));
+        }
+        let has_table = carved;
+        Self::check_divisible(dev, dv, has_table, req)?;
+        let used: Vec<Extent> = partitions
+            .iter()
+            .filter(|_| has_table)
+            .map(|(p, _)| {
+                let ss = dev.sector_size.max(1);
+                let first = p.start_bytes.unwrap_or(0) / ss;
+                Extent {
+                    number: p.partition_number.unwrap_or(0),
+                    first_lba: first,
+                    last_lba: (first + p.size_bytes / ss).saturating_sub(1),
+                }
+            })
+            .collect();
+        let slot_bytes = match req.db_slots {
+            Some(size) => slots::slot_bytes(dev.size_bytes, dev.sector_size, size)
+                .map_err(|e| (true, format!("{path}: {e}")))?,
+            // The slots already cut: their size (the largest, should they differ).
+            None => partitions
+                .iter()
+                .map(|(p, _)| p.size_bytes)
+                .max()
+                .unwrap_or(0),
+        };
+        Ok(Some(OpenBook {
+            disk: dev.path.clone(),
+            name: dev.name.clone(),
+            size_bytes: dev.size_bytes,
+            sector_size: dev.sector_size,
+            identity: DiskIdentity::of(dev),
+            has_table,
+            carve: slots::carve(dev.size_bytes, dev.sector_size, &used, slot_bytes),
+            next: 0,
+            short: 0,
+            partitions: partitions
+                .into_iter()
+                .map(|(p, l)| (p.path.clone(), l))
+                .collect(),
+        }))
+    }
+
+    /// A carved disk's table must be editable in place; a blank one must be free (or, with
+    /// `--wipe`, foreign).
+    fn check_divisible(
+        dev: &Device,
+        dv: &Verdict,
+        has_table: bool,
+        req: &PrepareRequest,
+    ) -> Result<(), (bool, String)> {
+        let path = dev.path.display().to_string();
+        if has_table {
+            match &dev.table {
+                Some(TableInfo::Gpt { header_used: HeaderUsed::Primary, other_header_valid: true }) => {}
+                _ => return Err((false, format!("{path} has a GPT with only one valid copy: repair it first (`sgdisk -e`), then prepare again"))),
+            }
+        } else {
+            let ok = match dv.state() {
+                State::Free => true,
+                State::Foreign => req.wipe,
+                _ => false,
+            };
+            if !ok {
+                let hint = if dv.state() == State::Foreign {
+                    ": pass --wipe to destroy it"
+                } else {
+                    ""
+                };
+                return Err((
+                    false,
+                    format!(
+                        "{path} cannot be divided into db slots ({}: {}){hint}",
+                        dv.state().as_str(),
+                        dv.reasons().join("; ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn take(
+        &mut self,
+        ctx: &Ctx<'_>,
+        disk: &Device,
+        group: Option<&str>,
+        req: &PrepareRequest,
+        partners: &mut Partners,
+    ) -> Result<DbSlot, PlanEntry> {
+        // An interrupted run's slot (labelled for this OSD's group), or the slot of the
+        // destroyed OSD this one replaces: taken again in place.
+        let own = self.partitions.iter().find(|(_, l)| match l {
+            Some(Label::Bootstrap {
+                role: Role::BluestoreDb,
+                group: Some(g),
+            }) => Some(g.as_str()) == group,
+            Some(Label::Prepared {
+                role: Role::BluestoreDb,
+                osd_id,
+            }) => req.osd_id == Some(*osd_id),
+            _ => false,
+        });
+        if let Some((node, _)) = own {
+            let (dev, dv) = ctx
+                .by_path(node)
+                .ok_or_else(|| refused(node, "vanished from the inventory".into()))?;
+            if dv.state() == State::InUse {
+                return Err(refused(
+                    &dev.path,
+                    format!(
+                        "is the block.db slot this OSD would take again, but it is in use: {}",
+                        dv.reasons().join("; ")
+                    ),
+                ));
+            }
+            partners.place(ctx, dev, dv, Role::BluestoreDb, group, req)?;
+            return Ok(DbSlot {
+                disk: self.disk.clone(),
+                number: dev.partition_number.unwrap_or(0),
+                size_bytes: dev.size_bytes,
+                reused: true,
+                free_after: self.carve.free.len().saturating_sub(self.next),
+            });
+        }
+        let Some(slot) = self.carve.free.get(self.next).copied() else {
+            self.short += 1;
+            return Err(refused(
+                &disk.path,
+                format!("--db {}: no free slot left", self.disk.display()),
+            ));
+        };
+        self.next += 1;
+        let ss = self.sector_size;
+        let label = ctx.grammar.bootstrap(Role::BluestoreDb, group);
+        if !self.has_table && self.next == 1 {
+            // A blank fast disk: the first OSD writes its table, holding its slot only.
+            partners.extra.push(DiskWrite {
+                disk: self.disk.clone(),
+                name: self.name.clone(),
+                size_bytes: self.size_bytes,
+                sector_size: ss,
+                partitions: vec![NewPartition {
+                    role: Role::BluestoreDb,
+                    number: slot.number,
+                    label,
+                    size_bytes: Some(slot.size_bytes(ss)),
+                }],
+                identity: self.identity.clone(),
+            });
+        } else {
+            partners.reuse.push(Reuse {
+                node: super::prepare::node_of(&self.name, &self.disk, slot.number),
+                disk: self.disk.clone(),
+                disk_name: self.name.clone(),
+                number: slot.number,
+                role: Role::BluestoreDb,
+                start_bytes: slot.start_bytes(ss),
+                size_bytes: slot.size_bytes(ss),
+                sector_size: ss,
+                disk_identity: self.identity.clone(),
+                new_entry: true,
+            });
+        }
+        Ok(DbSlot {
+            disk: self.disk.clone(),
+            number: slot.number,
+            size_bytes: slot.size_bytes(ss),
+            reused: false,
+            free_after: self.carve.free.len() - self.next,
+        })
+    }
+}
+
+fn plan_one(
+    ctx: &Ctx<'_>,
+    disk: &Device,
+    req: &PrepareRequest,
+    book: &mut SlotBook,
+) -> Result<PlanEntry, PlanEntry> {
     let (_, v) = ctx
         .by_path(&disk.path)
         .ok_or_else(|| refused(&disk.path, "vanished from the inventory".into()))?;
@@ -851,7 +1230,12 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEn
         .or_else(|| needs_group.then(|| derive_group(&disk.name)));
     let mut partners = Partners::default();
     let mut colocated_journal = store == Store::Filestore;
+    let mut db_slot = None;
     for (role, explicit) in wanted {
+        if role == Role::BluestoreDb && book.applies() {
+            db_slot = Some(book.take(ctx, disk, group.as_deref(), req, &mut partners)?);
+            continue;
+        }
         let Some((dev, dv)) = find_partner(ctx, disk, role, explicit, label_group.as_deref())?
         else {
             continue;
@@ -863,7 +1247,19 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEn
         partners.place(ctx, dev, dv, role, group.as_deref(), req)?;
     }
     let siblings = judge_siblings(ctx, disk, group.as_deref(), req)?;
-    let main = main_layout(ctx, disk, store, colocated_journal, group.as_deref(), req)?;
+    let external_block = partners
+        .reuse
+        .iter()
+        .any(|r| r.role == Role::BluestoreBlock);
+    let main = main_layout(
+        ctx,
+        disk,
+        store,
+        colocated_journal,
+        external_block,
+        group.as_deref(),
+        req,
+    )?;
     check_fit(ctx, disk, &main, &partners, group.as_deref())?;
     Ok(PlanEntry::Prepare {
         device: disk.path.clone(),
@@ -875,6 +1271,7 @@ fn plan_one(ctx: &Ctx<'_>, disk: &Device, req: &PrepareRequest) -> Result<PlanEn
             reuse: partners.reuse,
             siblings,
             resume_osd_uuid,
+            db_slot,
         }),
     })
 }
@@ -993,6 +1390,7 @@ mod tests {
             wal_size: GIB,
             osd_id: None,
             device_class: None,
+            db_slots: None,
         }
     }
 
@@ -1178,12 +1576,18 @@ mod tests {
             r.db = Some("sdc1".into());
             (vec![disk("sdb", 10 * GIB), c, p], r)
         }, &["refused /dev/sdc1: cannot hold the bluestore-db (foreign: holds a xfs signature labelled \"old\")", "pass --wipe"]),
-        ("an external block partition is refused as unsupported", || {
+        ("an external block partition (_B) takes the data; the main partition is Kolla's small identity partition", || {
             let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
             let mut c = disk("sdc", 10 * GIB);
             let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_B"), 5 * GIB);
             (vec![d, p, c, cp], req(&["sdb"]))
-        }, &["refused /dev/sdc1: external block partitions (_B) are not supported yet"]),
+        }, &["prepare bluestore main=1 extra=0 reuse=1 siblings=0 group=G1 labels=KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1"]),
+        ("an external block partition smaller than a bluestore device is refused", || {
+            let (d, p) = bs_disk("sdb", "KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1");
+            let mut c = disk("sdc", 10 * GIB);
+            let cp = part(&mut c, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS_G1_B"), 512 << 20);
+            (vec![d, p, c, cp], req(&["sdb"]))
+        }, &["refused /dev/sdc1: is 512 MiB: too small for a bluestore-block"]),
         ("a sibling filesystem is erased only with --wipe", || {
             let mut d = disk("sdb", 10 * GIB);
             let p1 = part(&mut d, 1, Some("KOLLA_CEPH_OSD_BOOTSTRAP_BS"), 5 * GIB);
@@ -1324,5 +1728,248 @@ mod tests {
             plan.siblings[1].holds, None,
             "no signature: checked for data at write time"
         );
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    //! The db-slot planner: one fast disk divided among several OSDs.
+    use super::*;
+    use crate::disk::classify::classify;
+    use crate::disk::inventory::{GptInfo, Snapshot};
+    use crate::disk::label::PartitionName;
+
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+
+    fn disk(name: &str, size: u64) -> Device {
+        let mut d = Device::test_disk(name);
+        d.size_bytes = size;
+        d
+    }
+
+    /// Partition `n` of `d` at `start_mib`, `size_mib` long, named `label`.
+    fn slot(d: &mut Device, n: u32, start_mib: u64, size_mib: u64, label: &str) -> Device {
+        d.table = Some(TableInfo::Gpt {
+            header_used: HeaderUsed::Primary,
+            other_header_valid: true,
+        });
+        let mut p = disk(&format!("{}{n}", d.name), size_mib * MIB);
+        p.kind = DeviceKind::Partition;
+        p.table = None;
+        p.parent = Some(d.path.clone());
+        p.partition_number = Some(n);
+        p.start_bytes = Some(start_mib * MIB);
+        p.gpt = Some(GptInfo {
+            name: PartitionName::encode(label).unwrap(),
+            unique_guid: Uuid::from_u128(u128::from(n) + 100),
+            type_guid: types::LINUX_DATA,
+        });
+        p
+    }
+
+    fn req(mains: &[&str], slots: Option<SlotSize>) -> PrepareRequest {
+        PrepareRequest {
+            disks: mains.iter().map(|d| d.to_string()).collect(),
+            all_bootstrap: false,
+            store: None,
+            journal: None,
+            db: Some("nvme0n1".into()),
+            wal: None,
+            wipe: false,
+            policy: DevicePolicy::default(),
+            journal_size: 5 * GIB,
+            wal_size: GIB,
+            osd_id: None,
+            device_class: None,
+            db_slots: slots,
+        }
+    }
+
+    /// Per entry: `slot N new|table|reused SIZE_MIB free=K`, or the refusal.
+    fn carve_up(devices: Vec<Device>, r: &PrepareRequest) -> Vec<String> {
+        let snap = Snapshot { devices };
+        let g = LabelGrammar::default();
+        plan(&classify(&snap, &g), &g, r)
+            .into_iter()
+            .map(|e| match e {
+                PlanEntry::Prepare { plan, .. } => {
+                    let s = plan.db_slot.expect("a db slot");
+                    let how = if s.reused {
+                        "reused"
+                    } else if plan.extra_disks.iter().any(|d| d.disk == s.disk) {
+                        "table"
+                    } else if plan
+                        .reuse
+                        .iter()
+                        .any(|r| r.new_entry && r.number == s.number)
+                    {
+                        "new"
+                    } else {
+                        "?"
+                    };
+                    format!(
+                        "slot {} {how} {} free={}",
+                        s.number,
+                        s.size_bytes / MIB,
+                        s.free_after
+                    )
+                }
+                PlanEntry::Refused {
+                    device,
+                    reason,
+                    usage,
+                } => {
+                    format!(
+                        "{} {}: {reason}",
+                        if usage { "usage" } else { "refused" },
+                        device.display()
+                    )
+                }
+                PlanEntry::Unchanged { .. } => "unchanged".into(),
+            })
+            .collect()
+    }
+
+    fn mains() -> Vec<Device> {
+        ["sdb", "sdc", "sdd"]
+            .iter()
+            .map(|n| disk(n, 10 * GIB))
+            .collect()
+    }
+
+    /// A 4 GiB fast disk whose slots 1 and 3 (1000 MiB each) hold osd.0's and osd.2's db.
+    fn carved() -> Vec<Device> {
+        let mut fast = disk("nvme0n1", 4 * GIB);
+        let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_D");
+        let p3 = slot(&mut fast, 3, 2001, 1000, "KOLLA_CEPH_DATA_BS_2_D");
+        vec![fast, p1, p3]
+    }
+
+    type Case = (
+        &'static str,
+        fn() -> (Vec<Device>, PrepareRequest),
+        &'static [&'static str],
+    );
+
+    const CASES: &[Case] = &[
+        ("a blank fast disk in 4 slots for three OSDs: the first writes the table, the others add entries, one slot stays free", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            (d, req(&["sdb", "sdc", "sdd"], Some(SlotSize::Count(4))))
+        }, &["slot 1 table 1023 free=3", "slot 2 new 1023 free=2", "slot 3 new 1023 free=1"]),
+        ("slots of a given size", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            (d, req(&["sdb"], Some(SlotSize::Bytes(500 * MIB))))
+        }, &["slot 1 table 500 free=7"]),
+        ("three OSDs but two slots: all three refused before anything is written, saying what is left", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            (d, req(&["sdb", "sdc", "sdd"], Some(SlotSize::Count(2))))
+        }, &[
+            "refused /dev/sdb: --db /dev/nvme0n1 has 2 free slot(s) of 2047 MiB (0 in use) but this run needs 3",
+            "refused /dev/sdc: --db /dev/nvme0n1 has 2 free slot(s)",
+            "refused /dev/sdd: --db /dev/nvme0n1 has 2 free slot(s)",
+        ]),
+        ("a later OSD takes the free slot between two used ones, at their size, without --db-slots", || {
+            let mut d = mains();
+            d.extend(carved());
+            (d, req(&["sdd"], None))
+        }, &["slot 2 new 1000 free=1"]),
+        ("a given-back slot is taken before the space after the last one", || {
+            let mut d = mains();
+            d.extend(carved());
+            (d, req(&["sdc", "sdd"], None))
+        }, &["slot 2 new 1000 free=1", "slot 4 new 1000 free=0"]),
+        ("a replacement takes the destroyed OSD's own slot again in place", || {
+            let mut d = mains();
+            d.extend(carved());
+            let mut r = req(&["sdd"], None);
+            r.osd_id = Some(2);
+            (d, r)
+        }, &["slot 3 reused 1000 free=2"]),
+        ("an interrupted run's slot (labelled for the OSD's group) is taken again, not a second one", || {
+            let mut d = mains();
+            let mut fast = disk("nvme0n1", 4 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_D");
+            let p2 = slot(&mut fast, 2, 1001, 1000, "KOLLA_CEPH_OSD_BOOTSTRAP_BS_sdc_D");
+            d.extend([fast, p1, p2]);
+            (d, req(&["sdc"], None))
+        }, &["slot 2 reused 1000 free=2"]),
+        ("a full fast disk is refused with the count of slots left", || {
+            let mut d = mains();
+            let mut fast = disk("nvme0n1", 2 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_D");
+            let p2 = slot(&mut fast, 2, 1001, 1000, "KOLLA_CEPH_DATA_BS_1_D");
+            d.extend([fast, p1, p2]);
+            (d, req(&["sdd"], None))
+        }, &["refused /dev/sdd: --db /dev/nvme0n1 has 0 free slot(s) of 1000 MiB (2 in use) but this run needs 1: name fewer disks, or free slots with `cephboot osd remove`"]),
+        ("a fast disk with a partition that is not a block.db is not divided", || {
+            let mut d = mains();
+            let mut fast = disk("nvme0n1", 4 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_D");
+            let p2 = slot(&mut fast, 2, 1001, 1000, "precious");
+            d.extend([fast, p1, p2]);
+            (d, req(&["sdd"], Some(SlotSize::Count(4))))
+        }, &["refused /dev/sdd: --db /dev/nvme0n1 holds /dev/nvme0n12 which is not a block.db"]),
+        ("several OSDs on one undivided --db disk: asked to say how to divide it", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            (d, req(&["sdb", "sdc"], None))
+        }, &["usage /dev/sdb: --db /dev/nvme0n1 is named for the block.db of 2 OSDs: pass --db-slots N", "usage /dev/sdc: --db /dev/nvme0n1 is named for the block.db of 2 OSDs"]),
+        ("slots too small for a block.db", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            (d, req(&["sdb"], Some(SlotSize::Count(1000))))
+        }, &["usage /dev/sdb: --db /dev/nvme0n1: a slot would be 4 MiB"]),
+        ("--db-slots with a partition for --db", || {
+            let mut d = mains();
+            let mut fast = disk("nvme0n1", 4 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "");
+            d.extend([fast, p1]);
+            let mut r = req(&["sdb"], Some(SlotSize::Count(2)));
+            r.db = Some("nvme0n11".into());
+            (d, r)
+        }, &["usage /dev/sdb: --db /dev/nvme0n11 is a partition: --db-slots and --db-size divide a whole disk"]),
+        ("a fast disk holding a filesystem is divided only with --wipe", || {
+            let mut d = mains();
+            let mut fast = disk("nvme0n1", 4 * GIB);
+            fast.signatures.push(cephboot_ffi::blkid::Signature {
+                kind: "ext4".into(),
+                usage: "filesystem".into(),
+                label: None,
+                label_raw: None,
+                uuid: None,
+                magic_offset: Some(1080),
+                magic_len: 2,
+                bad_checksum: false,
+            });
+            d.push(fast);
+            (d, req(&["sdb"], Some(SlotSize::Count(2))))
+        }, &["refused /dev/sdb: --db /dev/nvme0n1 cannot be divided into db slots (foreign", "pass --wipe to destroy it"]),
+    ];
+
+    #[test]
+    fn db_slots_on_a_shared_fast_disk() {
+        for (what, build, want) in CASES {
+            let (devices, r) = build();
+            let got = carve_up(devices, &r);
+            let joined = got.join("\n");
+            if want.len() == got.len() && want.iter().all(|w| w.starts_with("slot ")) {
+                assert_eq!(&got, want, "{what}");
+                continue;
+            }
+            for w in *want {
+                assert!(joined.contains(w), "{what}: wanted {w:?} in\n{joined}");
+            }
+            if want
+                .iter()
+                .all(|w| w.starts_with("refused") || w.starts_with("usage"))
+                && want.len() > 1
+            {
+                assert_eq!(got.len(), want.len(), "{what}: {joined}");
+            }
+        }
     }
 }

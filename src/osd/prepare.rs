@@ -166,7 +166,7 @@ fn consent_refusals(plan: &OsdPlan) -> Vec<guard::Refusal> {
     out
 }
 
-fn node_of(disk_name: &str, disk: &Path, number: u32) -> PathBuf {
+pub(crate) fn node_of(disk_name: &str, disk: &Path, number: u32) -> PathBuf {
     disk.parent()
         .unwrap_or(Path::new("/dev"))
         .join(crate::disk::inventory::partition_node_name(
@@ -415,19 +415,49 @@ fn write_tables(
             new_table: true,
         }));
     }
+    placed.extend(retype_reused(env, plan, locks)?);
+    Ok(placed)
+}
+
+/// Step 2 for the partitions reused in place (retyped and renamed) and the db slots added to
+/// an existing table.
+fn retype_reused(env: &Env<'_>, plan: &OsdPlan, locks: &mut Locks) -> Result<Vec<Placed>> {
+    let mut placed = Vec::new();
     for r in &plan.reuse {
         let lock = locks.get_mut(&r.disk)?;
         let label = env.grammar.bootstrap(r.role, plan.group.as_deref());
-        table::set_name_and_type(
-            lock.file_mut(),
-            r.sector_size,
-            r.number,
-            &label,
-            types::preparing_type(r.role),
-        )
-        .map_err(|e| {
+        let written = if r.new_entry {
+            // A free db slot: a new entry beside the other OSDs' (theirs kept byte for byte).
+            let ss = r.sector_size.max(1);
+            table::add_entry(
+                lock.file_mut(),
+                ss,
+                &table::PartitionSpec {
+                    number: r.number,
+                    name: label,
+                    type_guid: types::preparing_type(r.role),
+                    unique_guid: Uuid::new_v4(),
+                    first_lba: r.start_bytes / ss,
+                    last_lba: (r.start_bytes + r.size_bytes) / ss - 1,
+                },
+            )
+        } else {
+            table::set_name_and_type(
+                lock.file_mut(),
+                r.sector_size,
+                r.number,
+                &label,
+                types::preparing_type(r.role),
+            )
+        };
+        written.map_err(|e| {
             Error::io(
-                format!("{}: retyping partition {}", r.disk.display(), r.number),
+                format!(
+                    "{}: {} partition {}",
+                    r.disk.display(),
+                    if r.new_entry { "adding" } else { "retyping" },
+                    r.number
+                ),
                 e,
             )
         })?;
@@ -492,7 +522,12 @@ fn finish(
     let main = placed
         .first()
         .ok_or_else(|| Error::Internal("a plan without a main partition".into()))?;
-    let weight = (main.size as f64 / (1u64 << 40) as f64).max(0.0001);
+    // The CRUSH weight follows the data: an external `_B` block when there is one.
+    let data = placed
+        .iter()
+        .find(|p| p.role == Role::BluestoreBlock)
+        .unwrap_or(main);
+    let weight = (data.size as f64 / (1u64 << 40) as f64).max(0.0001);
     commands::osd_crush_create_or_move(
         env.client,
         osd.id,
@@ -558,7 +593,9 @@ fn make_osd_dir(
     let mut mkfs_args: Vec<String> = Vec::new();
     match plan.store {
         Store::Bluestore => {
-            link(&main.node, &dir.join("block"))?;
+            // The block: an external `_B` partition, else the main partition itself.
+            let block = find(Role::BluestoreBlock).unwrap_or(main);
+            link(&block.node, &dir.join("block"))?;
             // ceph-osd --mkfs makes the block.db / block.wal links itself from these paths.
             if let Some(db) = find(Role::BluestoreDb) {
                 mkfs_args.extend([
@@ -708,7 +745,7 @@ fn final_names(
 
 /// Erases signatures inside a reused partition and its first MiB (old journal or BlueStore
 /// label), through the locked disk.
-fn wipe_partition(lock: &LockedDisk, start: u64, size: u64, node: &Path) -> Result<()> {
+pub(crate) fn wipe_partition(lock: &LockedDisk, start: u64, size: u64, node: &Path) -> Result<()> {
     Probe::with_range(lock.file().as_fd(), start, size)
         .and_then(|mut p| p.wipe_all())
         .context(|| format!("erasing signatures on {}", node.display()))?;
@@ -843,6 +880,7 @@ mod tests {
             reuse: Vec::new(),
             siblings: Vec::new(),
             resume_osd_uuid: resume,
+            db_slot: None,
         }
     }
 

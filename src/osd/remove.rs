@@ -14,7 +14,10 @@
 //!    safe-to-destroy once more unless `force`.
 //! 5. Its directory is unmounted and removed, and its disks are zapped under the guards of
 //!    `disks zap`. A disk that also holds partitions of something else (a shared fast device
-//!    with the DBs of other OSDs) is left as it is and named in the report.
+//!    with the DBs of other OSDs) is not zapped: the OSD's own partition on it, when the disk
+//!    is one cephboot laid out for this cluster, is erased and its entry taken out of the
+//!    table in place (the slot is free for the next OSD), or, with `keep_id`, kept for the
+//!    replacement to take again in place; anything else is left as it is and named.
 //!
 //! A rerun after any step goes on from where it stopped; removing a removed OSD is
 //! `unchanged`.
@@ -83,6 +86,29 @@ pub struct RemoveReport {
     pub zapped: Vec<String>,
     /// Its partitions on disks shared with something else: left as they are.
     pub left: Vec<String>,
+    /// Its partitions on shared fast disks given back as free slots (erased, taken out of the
+    /// table; the other partitions of the disk untouched).
+    pub freed: Vec<String>,
+    /// With `keep_id`: its partitions on shared fast disks kept for the replacement
+    /// (`osd prepare DEV --osd-id ID --db DISK` takes them again in place).
+    pub kept: Vec<String>,
+}
+
+impl RemoveReport {
+    fn unchanged(req: &RemoveRequest) -> Self {
+        RemoveReport {
+            osd_id: req.id,
+            action: Action::Unchanged,
+            changed: false,
+            dry_run: req.dry_run,
+            keep_id: req.keep_id,
+            steps: Vec::new(),
+            zapped: Vec::new(),
+            left: Vec::new(),
+            freed: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
 }
 
 /// The OSD as the cluster knows it.
@@ -352,6 +378,67 @@ fn zap_disks(disks: &[PathBuf], fsid: Option<&str>) -> Result<Action> {
     }
 }
 
+/// Its partitions on shared disks: on this cluster's fast disks (`ours`) slots to free, or
+/// with `keep_id` to keep; the rest left and named. Returns the slots to free.
+fn sort_left(
+    report: &mut RemoveReport,
+    req: &RemoveRequest,
+    left: Vec<PathBuf>,
+    ours: impl Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
+    let (slots, left): (Vec<PathBuf>, Vec<PathBuf>) = left.into_iter().partition(|p| ours(p));
+    let shown = slots.iter().map(|p| p.display().to_string()).collect();
+    report.left = left.iter().map(|p| p.display().to_string()).collect();
+    if req.keep_id {
+        report.kept = shown;
+        Vec::new()
+    } else {
+        report.freed = shown;
+        slots
+    }
+}
+
+/// Step 5c: the OSD's partitions on shared fast disks erased and taken out of their tables in
+/// place (each claimed exclusively first, the disk's other partitions untouched), read afresh
+/// now that the OSD is stopped.
+fn give_back_slots(parts: &[PathBuf]) -> Result<()> {
+    let fresh = crate::disk::listing::scan_all();
+    for part in parts {
+        let dev = fresh
+            .find(part)
+            .ok_or_else(|| Error::NotFound(format!("{} vanished", part.display())))?;
+        let disk = dev
+            .parent
+            .as_deref()
+            .and_then(|d| fresh.find(d))
+            .ok_or_else(|| Error::NotFound(format!("the disk of {}", part.display())))?;
+        let mut lock = crate::disk::lock::LockedDisk::open_pinned(
+            &disk.path,
+            &disk.name,
+            &crate::disk::identity::DiskIdentity::of(disk),
+            part,
+            Duration::from_secs(10),
+        )?;
+        let start = dev.start_bytes.unwrap_or(0);
+        super::prepare::wipe_partition(&lock, start, dev.size_bytes, part)?;
+        let number = dev.partition_number.unwrap_or(0);
+        crate::disk::table::delete_entry(lock.file_mut(), disk.sector_size, number).map_err(
+            |e| {
+                Error::io(
+                    format!(
+                        "{}: taking partition {number} out of the table",
+                        disk.path.display()
+                    ),
+                    e,
+                )
+            },
+        )?;
+        lock.release_claim();
+        super::prepare::sync_to_table(&lock)?;
+    }
+    Ok(())
+}
+
 /// Removes the OSD as `req` says (the command line's `osd remove`).
 pub fn remove_on_host(
     req: &RemoveRequest,
@@ -384,16 +471,7 @@ pub fn remove_on_host(
         .filter(|o| o.osd_id == id)
         .partition(|o| is_this_clusters(o, fsid, map_uuid.as_deref(), guid_of));
     let local = ours.first().map(|o| (*o).clone());
-    let mut report = RemoveReport {
-        osd_id: id,
-        action: Action::Unchanged,
-        changed: false,
-        dry_run: req.dry_run,
-        keep_id: req.keep_id,
-        steps: Vec::new(),
-        zapped: Vec::new(),
-        left: Vec::new(),
-    };
+    let mut report = RemoveReport::unchanged(req);
     if !needs_work(req, map, local.is_some()) {
         return Ok(report);
     }
@@ -415,7 +493,9 @@ pub fn remove_on_host(
         ),
         None => (Vec::new(), Vec::new()),
     };
-    report.left = left.iter().map(|p| p.display().to_string()).collect();
+    let slots = sort_left(&mut report, req, left, |p| {
+        fsid.is_some() && guid_of(p) == fsid
+    });
     report.left.extend(theirs.iter().flat_map(|o| {
         o.partitions
             .values()
@@ -438,6 +518,14 @@ pub fn remove_on_host(
         let action = zap_disks(&disks, conf.fsid())?;
         let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
         step(&mut report.steps, "zap", action, detail);
+    }
+    if !slots.is_empty() {
+        give_back_slots(&slots)?;
+        let detail = format!(
+            "{}: erased and taken out of its table (a free slot)",
+            report.freed.join(", ")
+        );
+        step(&mut report.steps, "slots", Action::Removed, detail);
     }
     report.action = Action::Removed;
     report.changed = true;
