@@ -44,6 +44,10 @@ fn run(cli: &Cli) -> Result<(), Error> {
             cli::cluster::bootstrap(args, &cli.global)
         }
         Command::Cluster(ClusterCommand::Stop) => cli::cluster::stop(&cli.global),
+        Command::Cluster(ClusterCommand::JoinBundle(args)) => {
+            cli::cluster::join_bundle(args, &cli.global)
+        }
+        Command::Cluster(ClusterCommand::Join(args)) => cli::cluster::join(args, &cli.global),
         Command::Osd(OsdCommand::Prepare(args)) if args.via_daemon => {
             cli::daemon::prepare_via_daemon(args, &cli.global)
         }

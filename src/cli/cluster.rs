@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::output::print_json;
-use super::{BootstrapArgs, Format, Global};
-use crate::cluster::bootstrap::{self, BootstrapRequest};
+use super::{BootstrapArgs, Format, Global, JoinArgs, JoinBundleArgs};
+use crate::cluster::bootstrap::{self, BootstrapReport, BootstrapRequest};
+use crate::cluster::join::{self, JoinRequest};
 use crate::error::Result;
 
 /// Runs `cluster bootstrap`.
@@ -13,10 +14,47 @@ pub fn bootstrap(args: &BootstrapArgs, global: &Global) -> Result<()> {
         state_dir: global.state_dir.clone(),
         port: args.port,
         timeout: Duration::from_secs(global.timeout.max(60)),
+        mon_ip: args.mon_ip,
     })?;
+    print_report(&report, global);
+    Ok(())
+}
+
+/// Runs `cluster join`.
+pub fn join(args: &JoinArgs, global: &Global) -> Result<()> {
+    let report = join::join(&JoinRequest {
+        state_dir: global.state_dir.clone(),
+        bundle: args.bundle.clone(),
+        mon_ip: args.mon_ip,
+        timeout: Duration::from_secs(global.timeout.max(60)),
+    })?;
+    print_report(&report, global);
+    Ok(())
+}
+
+/// Runs `cluster join-bundle`.
+pub fn join_bundle(args: &JoinBundleArgs, global: &Global) -> Result<()> {
+    let b = join::write_bundle(&global.state_dir, &args.out)?;
     if global.format != Format::Table {
-        print_json(global.format, &report);
-        return Ok(());
+        print_json(
+            global.format,
+            &serde_json::json!({"bundle": args.out, "fsid": b.fsid, "mon_host": b.mon_host}),
+        );
+    } else {
+        println!(
+            "wrote {} (cluster {}, monitors {}): it holds the admin key; copy it to the new host, run `cephboot cluster join --bundle FILE --mon-ip ADDR` there, then remove it",
+            args.out.display(),
+            b.fsid,
+            b.mon_host
+        );
+    }
+    Ok(())
+}
+
+fn print_report(report: &BootstrapReport, global: &Global) {
+    if global.format != Format::Table {
+        print_json(global.format, report);
+        return;
     }
     for d in &report.daemons {
         println!(
@@ -28,7 +66,6 @@ pub fn bootstrap(args: &BootstrapArgs, global: &Global) -> Result<()> {
     }
     println!("cluster {} at {}", report.fsid, report.mon_host);
     println!("config: {}  (export CEPH_CONF={0})", report.conf.display());
-    Ok(())
 }
 
 /// Runs `cluster stop`.

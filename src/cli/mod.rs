@@ -649,23 +649,56 @@ pub struct ActivateArgs {
 /// `cephboot cluster ...`
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// Start a monitor and a manager on 127.0.0.1 with every file under --state-dir
-    /// (ceph.conf, admin and bootstrap-osd keyrings, data, pidfiles, logs), and wait for
-    /// quorum and an available manager. A rerun reports `unchanged`, or starts what stopped.
+    /// Start a monitor and a manager with every file under --state-dir (ceph.conf, admin and
+    /// bootstrap-osd keyrings, data, pidfiles, logs), and wait for quorum and an available
+    /// manager: on 127.0.0.1 (--single-node), or on --mon-ip as the first host of a cluster
+    /// other hosts join (`cluster join`). A rerun reports `unchanged`, or starts what stopped.
     Bootstrap(BootstrapArgs),
+    /// Write what a new host needs to join this cluster (fsid, monitor addresses, monmap, the
+    /// mon., admin and bootstrap-osd keyrings) to one file, readable by root only. Copy it to
+    /// the new host yourself and remove it afterwards: it holds the cluster's admin key.
+    JoinBundle(JoinBundleArgs),
+    /// Join this host to a cluster: a monitor on --mon-ip made from the bundle's monmap and
+    /// keys (nothing is guessed or discovered), waited for until it is in the quorum, and a
+    /// manager; both named after this host. A rerun starts what stopped.
+    Join(JoinArgs),
     /// Stop every daemon of the --state-dir cluster (OSDs, manager, monitor) by pidfile.
     Stop,
 }
 
 /// `cluster bootstrap` options.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("where").required(true).args(["single_node", "mon_ip"])))]
 pub struct BootstrapArgs {
-    /// Required: this command only builds a one-host cluster.
-    #[arg(long, required = true)]
+    /// A one-host cluster on 127.0.0.1 (mon.a, mgr.x).
+    #[arg(long)]
     pub single_node: bool,
-    /// Monitor port (msgr2) [default: a free port].
+    /// The first host of a cluster: its monitor on this address (port 3300 unless --port),
+    /// monitor and manager named after the host.
+    #[arg(long, value_name = "ADDR")]
+    pub mon_ip: Option<std::net::IpAddr>,
+    /// Monitor port (msgr2) [default: 3300 with --mon-ip, else a free port].
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+/// `cluster join-bundle` options.
+#[derive(Debug, Args)]
+pub struct JoinBundleArgs {
+    /// The file to write (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `cluster join` options.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The file `cluster join-bundle` wrote on a host of the cluster.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// This host's monitor address (port 3300).
+    #[arg(long, value_name = "ADDR")]
+    pub mon_ip: std::net::IpAddr,
 }
 
 /// `cephboot disks ...`

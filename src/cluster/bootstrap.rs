@@ -1,7 +1,9 @@
-//! `cluster bootstrap --single-node`: a monitor and a manager on this host, on loopback, with
-//! every file under one state directory (ceph.conf, keyrings, daemon data, pidfiles, logs).
-//! The all-in-one path, the demo, and what the tests use. Idempotent: a rerun reports
-//! `unchanged` when both daemons run, and starts whichever is stopped.
+//! `cluster bootstrap`: a monitor and a manager on this host with every file under one state
+//! directory (ceph.conf, keyrings, daemon data, pidfiles, logs). `--single-node`: on loopback
+//! (`mon.a`, `mgr.x`), the all-in-one path, the demo, and what the tests use. `--mon-ip ADDR`:
+//! on that address, both named after the host, the first host of a cluster that others join
+//! (`cluster join`, in `join.rs`). Idempotent: a rerun reports `unchanged` when both daemons
+//! run, and starts whichever is stopped.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,9 @@ pub struct BootstrapRequest {
     pub port: Option<u16>,
     /// How long to wait for quorum and for the manager.
     pub timeout: Duration,
+    /// `--mon-ip`: the monitor on this address (port 3300 unless `port`), the daemons named
+    /// after the host. `None`: single node on 127.0.0.1.
+    pub mon_ip: Option<std::net::IpAddr>,
 }
 
 /// One daemon's outcome.
@@ -77,13 +82,81 @@ impl StateDir {
     pub fn admin_keyring(&self) -> PathBuf {
         self.root.join("ceph.client.admin.keyring")
     }
-    /// The monitor's data dir.
-    pub fn mon_data(&self) -> PathBuf {
-        self.root.join("mon").join("ceph-a")
+    /// A monitor's data dir.
+    pub fn mon_data(&self, id: &str) -> PathBuf {
+        self.root.join("mon").join(format!("ceph-{id}"))
     }
-    /// The manager's data dir.
-    pub fn mgr_data(&self) -> PathBuf {
-        self.root.join("mgr").join("ceph-x")
+    /// A manager's data dir.
+    pub fn mgr_data(&self, id: &str) -> PathBuf {
+        self.root.join("mgr").join(format!("ceph-{id}"))
+    }
+    /// The id of the one daemon of `kind` (`mon`, `mgr`) whose data dir is here.
+    fn existing_id(&self, kind: &str) -> Option<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.root.join(kind))
+            .ok()?
+            .filter_map(std::result::Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_prefix("ceph-")
+                    .map(str::to_string)
+            })
+            .collect();
+        ids.sort();
+        ids.into_iter().next()
+    }
+}
+
+/// The names and address of this host's monitor and manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Monitor id.
+    pub mon: String,
+    /// Manager id.
+    pub mgr: String,
+    /// The address they bind to.
+    pub ip: String,
+}
+
+impl Site {
+    /// A new host's: single node (`a`, `x`, loopback), or named after the host on `ip`.
+    pub fn new(ip: Option<std::net::IpAddr>) -> Site {
+        match ip {
+            None => Site {
+                mon: "a".into(),
+                mgr: "x".into(),
+                ip: "127.0.0.1".into(),
+            },
+            Some(ip) => {
+                let host = crate::host::short_hostname();
+                Site {
+                    mon: host.clone(),
+                    mgr: host,
+                    ip: ip.to_string(),
+                }
+            }
+        }
+    }
+
+    /// The site of an existing state dir: its monitor's data dir, its manager's, its address.
+    fn existing(s: &StateDir, conf: &CephConf) -> Result<Site> {
+        let mon = s
+            .existing_id("mon")
+            .filter(|id| s.mon_data(id).join("store.db").exists())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{} has a ceph.conf but no monitor data: it is not a cephboot state dir; remove it or choose another",
+                    s.root.display()
+                ))
+            })?;
+        let mgr =
+            s.existing_id("mgr")
+                .unwrap_or_else(|| if mon == "a" { "x".into() } else { mon.clone() });
+        let ip = conf
+            .global("public_addr")
+            .unwrap_or("127.0.0.1")
+            .to_string();
+        Ok(Site { mon, mgr, ip })
     }
 }
 
@@ -95,11 +168,11 @@ fn free_port() -> Result<u16> {
         .context(|| "finding a free port")
 }
 
-fn mkdir(p: &Path) -> Result<()> {
+pub(crate) fn mkdir(p: &Path) -> Result<()> {
     std::fs::create_dir_all(p).context(|| format!("creating {}", p.display()))
 }
 
-fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
+pub(crate) fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(p, text).context(|| format!("writing {}", p.display()))?;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
@@ -107,19 +180,19 @@ fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
 }
 
 /// The ceph.conf of a single-node cluster whose files all live under `s`.
-fn render_conf(s: &StateDir, fsid: &str, port: u16) -> String {
+pub(crate) fn render_conf(s: &StateDir, fsid: &str, mon_host: &str, ip: &str) -> String {
     let r = s.root.display();
     let mut c = String::new();
     let _ = writeln!(
         c,
-        "# Written by `cephboot cluster bootstrap --single-node`. Everything lives under {r}."
+        "# Written by cephboot (`cluster bootstrap` or `cluster join`). Everything lives under {r}."
     );
     let _ = writeln!(c, "[global]");
     for (k, v) in [
         ("fsid", fsid.to_string()),
-        ("mon host", format!("v2:127.0.0.1:{port}")),
-        ("public addr", "127.0.0.1".into()),
-        ("cluster addr", "127.0.0.1".into()),
+        ("mon host", mon_host.to_string()),
+        ("public addr", ip.to_string()),
+        ("cluster addr", ip.to_string()),
         ("ms bind msgr1", "false".into()),
         ("auth cluster required", "cephx".into()),
         ("auth service required", "cephx".into()),
@@ -143,6 +216,9 @@ fn render_conf(s: &StateDir, fsid: &str, port: u16) -> String {
     ] {
         let _ = writeln!(c, "{k} = {v}");
     }
+    // A monitor authenticates to its peers with the mon. key `ceph-mon --mkfs` put in its data
+    // dir (the global keyring is the client's).
+    let _ = writeln!(c, "\n[mon]\nkeyring = {r}/mon/$cluster-$id/keyring");
     let _ = writeln!(c, "\n[mgr]\nkeyring = {r}/mgr/$cluster-$id/keyring");
     let _ = writeln!(c, "\n[osd]\nkeyring = {r}/osd/$cluster-$id/keyring");
     c
@@ -182,7 +258,7 @@ fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) 
 
 impl StateDir {
     /// The state directory (absolute) with its daemon subdirectories.
-    fn create(dir: &Path) -> Result<Self> {
+    pub(crate) fn create(dir: &Path) -> Result<Self> {
         let root = std::path::absolute(dir).context(|| format!("resolving {}", dir.display()))?;
         let s = StateDir { root };
         for d in ["run", "log", "mon", "mgr", "osd"] {
@@ -192,7 +268,7 @@ impl StateDir {
     }
 }
 
-fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
+pub(crate) fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
     let conf = s.conf().display().to_string();
     exec::start_daemon(
         bin,
@@ -215,16 +291,12 @@ fn start_daemon(s: &StateDir, bin: &str, id: &str) -> Result<()> {
     })
 }
 
-/// Bootstraps (or restarts) the single-node cluster of `req.state_dir`.
+/// Bootstraps (or restarts) the cluster of `req.state_dir` on this host.
 pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     exec::require(&["ceph-mon", "ceph-mgr", "ceph-authtool", "monmaptool"])?;
     let s = StateDir::create(&req.state_dir)?;
-    let mut daemons_out = Vec::new();
-    let mut changed = false;
-
-    // The monitor.
     let conf_path = s.conf();
-    let (fsid, mon_host) = if conf_path.exists() {
+    let (fsid, mon_host, site) = if conf_path.exists() {
         let conf =
             CephConf::read(&conf_path).context(|| format!("reading {}", conf_path.display()))?;
         let fsid = conf.fsid().map(str::to_string).ok_or_else(|| {
@@ -233,77 +305,47 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
                 conf_path.display()
             ))
         })?;
-        if !s.mon_data().join("store.db").exists() {
-            return Err(Error::Usage(format!(
-                "{} exists but has no monitor data: it is not a cephboot state dir; remove it or choose another",
-                s.root.display()
-            )));
-        }
-        (fsid, conf.global("mon_host").unwrap_or("").to_string())
+        let site = Site::existing(&s, &conf)?;
+        (
+            fsid,
+            conf.global("mon_host").unwrap_or("").to_string(),
+            site,
+        )
     } else {
-        let port = match req.port {
-            Some(p) => p,
-            None => free_port()?,
+        let site = Site::new(req.mon_ip);
+        let port = match (req.port, req.mon_ip) {
+            (Some(p), _) => p,
+            (None, Some(_)) => 3300,
+            (None, None) => free_port()?,
         };
         let fsid = uuid::Uuid::new_v4().to_string();
-        write_file(&conf_path, &render_conf(&s, &fsid, port), 0o644)?;
-        create_mon(&s, &fsid, port)?;
-        (fsid, format!("v2:127.0.0.1:{port}"))
-    };
-    let mon_pid = s.pidfile("mon.a");
-    let mon_action = if daemons::running_pid(&mon_pid, "ceph-mon").is_some() {
-        Action::Unchanged
-    } else {
-        start_daemon(&s, "ceph-mon", "a")?;
-        changed = true;
-        Action::Started
-    };
-    let client = wait_for("the monitor to form a quorum", req.timeout, || {
-        let c = admin_client(&s, Duration::from_secs(5)).ok()?;
-        c.mon(json!({"prefix": "quorum_status"})).ok()?;
-        Some(c)
-    })?;
-    daemons_out.push(DaemonReport {
-        name: "mon.a".into(),
-        action: mon_action,
-        pid: daemons::running_pid(&mon_pid, "ceph-mon"),
-    });
-
-    // The manager.
-    let mgr_keyring = s.mgr_data().join("keyring");
-    if !mgr_keyring.exists() {
-        mkdir(&s.mgr_data())?;
-        let keyring = commands::auth_get_or_create_keyring(
-            &client,
-            "mgr.x",
-            &[
-                ("mon", "allow profile mgr"),
-                ("osd", "allow *"),
-                ("mds", "allow *"),
-            ],
+        let mon_host = format!("v2:{}:{port}", site.ip);
+        write_file(
+            &conf_path,
+            &render_conf(&s, &fsid, &mon_host, &site.ip),
+            0o644,
         )?;
-        crate::files::write_private(&mgr_keyring, keyring.as_bytes())?;
-    }
-    let mgr_pid = s.pidfile("mgr.x");
-    let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {
-        Action::Unchanged
-    } else {
-        start_daemon(&s, "ceph-mgr", "x")?;
-        changed = true;
-        Action::Started
+        create_keys(&s)?;
+        let monmap = s.root.join("monmap");
+        let _ = std::fs::remove_file(&monmap);
+        exec::run(
+            "monmaptool",
+            &[
+                "--create",
+                "--add",
+                &site.mon,
+                &mon_host,
+                "--fsid",
+                &fsid,
+                &monmap.display().to_string(),
+            ],
+            None,
+            Duration::from_secs(30),
+        )?;
+        mkfs_mon(&s, &site.mon, &monmap)?;
+        (fsid, mon_host, site)
     };
-    wait_for("the manager to become available", req.timeout, || {
-        let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;
-        v.get("available")
-            .and_then(serde_json::Value::as_bool)
-            .filter(|a| *a)
-    })?;
-    daemons_out.push(DaemonReport {
-        name: "mgr.x".into(),
-        action: mgr_action,
-        pid: daemons::running_pid(&mgr_pid, "ceph-mgr"),
-    });
-
+    let (changed, daemons_out) = start_site(&s, &site, req.timeout)?;
     Ok(BootstrapReport {
         changed,
         fsid,
@@ -314,8 +356,79 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     })
 }
 
-/// Keyrings, monmap and `ceph-mon --mkfs`.
-fn create_mon(s: &StateDir, fsid: &str, port: u16) -> Result<()> {
+/// Starts this host's monitor (waiting until it is in the quorum) and manager (waiting until
+/// a manager is available), each only when it is not running.
+pub(crate) fn start_site(
+    s: &StateDir,
+    site: &Site,
+    timeout: Duration,
+) -> Result<(bool, Vec<DaemonReport>)> {
+    let mut daemons_out = Vec::new();
+    let mut changed = false;
+    let mon_name = format!("mon.{}", site.mon);
+    let mon_pid = s.pidfile(&mon_name);
+    let mon_action = if daemons::running_pid(&mon_pid, "ceph-mon").is_some() {
+        Action::Unchanged
+    } else {
+        start_daemon(s, "ceph-mon", &site.mon)?;
+        changed = true;
+        Action::Started
+    };
+    let client = wait_for("the monitor to be in the quorum", timeout, || {
+        let c = admin_client(s, Duration::from_secs(5)).ok()?;
+        let q = c.mon(json!({"prefix": "quorum_status"})).ok()?;
+        q.get("quorum_names")?
+            .as_array()?
+            .iter()
+            .any(|n| n.as_str() == Some(site.mon.as_str()))
+            .then_some(c)
+    })?;
+    daemons_out.push(DaemonReport {
+        name: mon_name,
+        action: mon_action,
+        pid: daemons::running_pid(&mon_pid, "ceph-mon"),
+    });
+
+    let mgr_name = format!("mgr.{}", site.mgr);
+    let mgr_keyring = s.mgr_data(&site.mgr).join("keyring");
+    if !mgr_keyring.exists() {
+        mkdir(&s.mgr_data(&site.mgr))?;
+        let keyring = commands::auth_get_or_create_keyring(
+            &client,
+            &mgr_name,
+            &[
+                ("mon", "allow profile mgr"),
+                ("osd", "allow *"),
+                ("mds", "allow *"),
+            ],
+        )?;
+        crate::files::write_private(&mgr_keyring, keyring.as_bytes())?;
+    }
+    let mgr_pid = s.pidfile(&mgr_name);
+    let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {
+        Action::Unchanged
+    } else {
+        start_daemon(s, "ceph-mgr", &site.mgr)?;
+        changed = true;
+        Action::Started
+    };
+    wait_for("a manager to become available", timeout, || {
+        let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;
+        v.get("available")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|a| *a)
+    })?;
+    daemons_out.push(DaemonReport {
+        name: mgr_name,
+        action: mgr_action,
+        pid: daemons::running_pid(&mgr_pid, "ceph-mgr"),
+    });
+    Ok((changed, daemons_out))
+}
+
+/// The keyrings of a new cluster: `mon.` (holding the admin and bootstrap-osd keys too), the
+/// admin's and bootstrap-osd's.
+fn create_keys(s: &StateDir) -> Result<()> {
     let t = Duration::from_secs(30);
     let mon_keyring = s.root.join("mon.keyring");
     let mk = |path: &Path, name: &str, caps: &[(&str, &str)]| -> Result<()> {
@@ -363,23 +476,13 @@ fn create_mon(s: &StateDir, fsid: &str, port: u16) -> Result<()> {
             t,
         )?;
     }
-    let monmap = s.root.join("monmap");
-    let _ = std::fs::remove_file(&monmap);
-    exec::run(
-        "monmaptool",
-        &[
-            "--create",
-            "--add",
-            "a",
-            &format!("v2:127.0.0.1:{port}"),
-            "--fsid",
-            fsid,
-            &monmap.display().to_string(),
-        ],
-        None,
-        t,
-    )?;
+    Ok(())
+}
+
+/// `ceph-mon --mkfs` of monitor `id` from `monmap` and the state dir's `mon.keyring`.
+pub(crate) fn mkfs_mon(s: &StateDir, id: &str, monmap: &Path) -> Result<()> {
     let conf = s.conf().display().to_string();
+    let mon_keyring = s.root.join("mon.keyring");
     exec::run(
         "ceph-mon",
         &[
@@ -389,7 +492,7 @@ fn create_mon(s: &StateDir, fsid: &str, port: u16) -> Result<()> {
             &conf,
             "--mkfs",
             "-i",
-            "a",
+            id,
             "--monmap",
             &monmap.display().to_string(),
             "--keyring",
@@ -439,9 +542,13 @@ pub fn stop(state_dir: &Path) -> Result<StopReport> {
             );
         }
     }
-    for (name, comm) in [("mgr.x", "ceph-mgr"), ("mon.a", "ceph-mon")] {
-        if daemons::stop(&s.pidfile(name), comm, Duration::from_secs(20)) {
-            stopped.push(name.to_string());
+    for (kind, comm) in [("mgr", "ceph-mgr"), ("mon", "ceph-mon")] {
+        let Some(id) = s.existing_id(kind) else {
+            continue;
+        };
+        let name = format!("{kind}.{id}");
+        if daemons::stop(&s.pidfile(&name), comm, Duration::from_secs(20)) {
+            stopped.push(name);
         }
     }
     Ok(StopReport {

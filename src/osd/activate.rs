@@ -573,6 +573,8 @@ pub struct ListedOsd {
     /// Whether Ceph says stopping it now leaves every PG available (`osd ok-to-stop`;
     /// `None`: the cluster could not be asked, or the OSD is not in it).
     pub ok_to_stop: Option<bool>,
+    /// The host that lists it (this host's short name: its CRUSH host bucket).
+    pub host: String,
 }
 
 /// This host's prepared OSDs; their up/in state when the cluster answers.
@@ -591,6 +593,7 @@ pub fn list_on_host(
         .as_ref()
         .and_then(|(c, _)| commands::device_classes(c).ok())
         .unwrap_or_default();
+    let host = crate::host::short_hostname();
     found
         .into_iter()
         .map(|o| {
@@ -609,6 +612,7 @@ pub fn list_on_host(
                 is_in: s.map(|s| s.is_in),
                 device_class: classes.get(&o.osd_id).cloned(),
                 ok_to_stop,
+                host: host.clone(),
                 osd: o,
             }
         })

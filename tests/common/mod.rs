@@ -302,5 +302,6 @@ pub fn fake_bluestore_label(fsid: &str) -> Vec<u8> {
 
 pub mod cluster;
 pub mod daemon;
+pub mod hosts;
 pub mod openstack;
 pub mod release;
