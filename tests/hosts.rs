@@ -4,7 +4,9 @@
 //! OSDs under its own CRUSH host bucket; `pools init` on one host, then again once three hosts
 //! have OSDs: failure domain host, size 3, min_size 2, reported as a change, data written
 //! before still the same after and PGs active+clean; one host cut off: the pools stay
-//! writable, cephboot on the others still answers and shows its OSD down; back: clean again.
+//! writable, cephboot on the others still answers and shows its OSD down; back: clean again;
+//! `osd activate --all` on a host skips the OSDs up on another host; a host removed: `pools
+//! init` refuses to lower the size without `--allow-shrink`.
 //! Root only.
 #![allow(
     clippy::unwrap_used,
@@ -82,8 +84,8 @@ fn pool_get(h: &SimHost, key: &str) -> u64 {
 }
 
 #[test]
-fn three_hosts_one_cluster_growth_and_host_loss() {
-    if !root_or_skip("three_hosts_one_cluster_growth_and_host_loss") {
+fn three_hosts_one_cluster_growth_host_loss_and_shrink() {
+    if !root_or_skip("three_hosts_one_cluster_growth_host_loss_and_shrink") {
         return;
     }
     let disks: Vec<LoopDisk> = (0..4).map(|_| LoopDisk::new(2 * GIB)).collect();
@@ -91,6 +93,7 @@ fn three_hosts_one_cluster_growth_and_host_loss() {
     three_hosts_join_one_cluster(&net);
     let (payload, id3) = pools_follow_growth(&net, &disks);
     host_loss(&net, &payload, id3);
+    shrink_is_refused(&net, id3);
     drop(net);
     drop(disks);
 }
@@ -169,6 +172,24 @@ fn pools_follow_growth(net: &SimHosts, disks: &[LoopDisk]) -> (std::path::PathBu
     let id3 = prepare(h3, &disks[3]);
     assert_eq!(crush_host_of(h1, id2).as_deref(), Some("cbhost2"));
     assert_eq!(crush_host_of(h1, id3).as_deref(), Some("cbhost3"));
+    // Every disk is visible from every simulated host: `osd activate --all` on host 2 starts
+    // only what is not up elsewhere (its own OSD is running already).
+    let a = h2.cb_ok(&["--label-prefix", PREFIX, "osd", "activate", "--all"]);
+    for o in a["osds"].as_array().unwrap() {
+        if o["osd_id"] == id2 {
+            assert_eq!(o["action"], "unchanged", "{a:#}");
+        } else {
+            assert_eq!(o["action"], "skipped", "{a:#}");
+            assert!(
+                o["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is up on host cbhost"),
+                "{a:#}"
+            );
+        }
+    }
+    assert_eq!(h2.cb_ok(&["disks", "list"])["host"], "cbhost2");
     let p = h2.cb_ok(&["pools", "init"]);
     assert_eq!(p["changed"], true, "{p:#}");
     assert_eq!(
@@ -239,4 +260,31 @@ fn host_loss(net: &SimHosts, payload: &std::path::Path, id3: u64) {
     );
     net.set_link(2, true);
     wait_clean(h1, 300);
+}
+
+/// Host 3's OSD removed: two hosts left; `pools init` refuses to lower the size silently.
+fn shrink_is_refused(net: &SimHosts, id3: u64) {
+    let (h1, h3) = (&net.hosts[0], &net.hosts[2]);
+    let r = h3.cb_ok(&[
+        "--label-prefix",
+        PREFIX,
+        "osd",
+        "remove",
+        &id3.to_string(),
+        "--force",
+    ]);
+    assert_eq!(r["action"], "removed", "{r:#}");
+    let out = h1.cb(&["pools", "init"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("volumes has size 3") && err.contains("--allow-shrink"),
+        "{err}"
+    );
+    assert_eq!(pool_get(h1, "size"), 3, "nothing was lowered");
 }

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 
 #[derive(Serialize)]
 struct DisksList {
+    /// The host whose disks these are (its short hostname).
+    host: String,
     devices: Vec<DeviceReport>,
 }
 
@@ -23,7 +25,14 @@ struct DisksList {
 pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<()> {
     let reports = listing::list(&args.devices, args.all, grammar)?;
     if format != Format::Table {
-        print_json(format, &DisksList { devices: reports });
+        let host = crate::host::short_hostname();
+        print_json(
+            format,
+            &DisksList {
+                host,
+                devices: reports,
+            },
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = reports

@@ -402,6 +402,11 @@ pub struct PoolsInitArgs {
     /// pool onto it is reported as the data move it is.
     #[arg(long, value_name = "CLASS", value_parser = parse_device_class)]
     pub device_class: Option<String>,
+    /// Lower the size of pools that have more copies than the cluster's shape now gives (a
+    /// host or OSDs removed). Without it, `pools init` refuses (exit 3) and changes nothing:
+    /// size is never lowered silently.
+    #[arg(long)]
+    pub allow_shrink: bool,
     /// Report what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -505,10 +510,29 @@ pub enum OsdCommand {
     /// safe-to-destroy after marking it out, waiting up to --timeout for its data to move),
     /// then stop its daemon, purge it (or with --keep-id destroy it, so that `osd prepare DEV
     /// --osd-id ID` reuses its id and CRUSH position), remove its directory and zap its disks
-    /// under the guards of `disks zap`. A disk that also holds partitions of anything else is
-    /// left as it is and named. Removing a removed OSD is `unchanged`; a refusal changes
+    /// under the guards of `disks zap`. Its partition on a shared fast disk is given back as
+    /// a free slot (kept with --keep-id); anything else on a shared disk is left as it is and
+    /// named. Removing a removed OSD is `unchanged`; a refusal changes
     /// nothing (exit 3).
     Remove(RemoveArgs),
+}
+
+/// `host=NAME` (NAME: letters, digits, `-`, `_`, `.`): the CRUSH host bucket.
+pub fn parse_crush_location(s: &str) -> std::result::Result<String, String> {
+    let name = s.strip_prefix("host=").ok_or_else(|| {
+        format!("{s:?}: give the location as host=NAME (only the host level is set by cephboot)")
+    })?;
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{name:?} is not a CRUSH bucket name: use letters, digits, '-', '_' or '.'"
+        ))
+    }
 }
 
 /// A CRUSH device class: 1 to 32 of `a-z`, `0-9`, `_`, `-`.
@@ -612,6 +636,10 @@ pub struct PrepareArgs {
     /// `hdd`). Pools follow a class with `pools init --device-class`.
     #[arg(long, value_name = "CLASS", value_parser = parse_device_class)]
     pub device_class: Option<String>,
+    /// The new OSDs' CRUSH location: `host=NAME` puts them under host bucket NAME instead of
+    /// the one named after this host's short hostname.
+    #[arg(long, value_name = "host=NAME", value_parser = parse_crush_location)]
+    pub crush_location: Option<String>,
     /// Hand the disks to the running daemon (a job each) instead of preparing here.
     #[arg(long)]
     pub via_daemon: bool,
@@ -747,4 +775,20 @@ pub struct ListArgs {
     pub all: bool,
     /// Only these disks (e.g. /dev/sdb or sdb).
     pub devices: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_crush_location;
+
+    #[test]
+    fn a_crush_location_is_a_host_bucket_name() {
+        assert_eq!(
+            parse_crush_location("host=rack1-h2.a"),
+            Ok("rack1-h2.a".into())
+        );
+        for bad in ["rack=r1", "host=", "host=a b", "host=ü", "h1"] {
+            assert!(parse_crush_location(bad).is_err(), "{bad}");
+        }
+    }
 }

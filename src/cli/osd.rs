@@ -127,6 +127,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
             (None, Some(size)) => Some(SlotSize::Bytes(target::parse_size(size)?)),
             (None, None) => None,
         },
+        crush_host: args.crush_location.clone(),
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
@@ -206,6 +207,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
                 .join(" ");
             vec![
                 format!("osd.{}", i.osd.osd_id),
+                i.host.clone(),
                 i.osd.store.to_string(),
                 i.device_class.clone().unwrap_or_else(|| "-".into()),
                 yn(i.up),
@@ -220,6 +222,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
         table(
             &[
                 "OSD",
+                "HOST",
                 "STORE",
                 "CLASS",
                 "UP",

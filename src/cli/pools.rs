@@ -56,6 +56,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
             mute_size_warning: args.mute_size_warning,
             dry_run: args.dry_run,
             device_class: args.device_class.clone(),
+            allow_shrink: args.allow_shrink,
         },
     )?;
     // Then the Cinder volume types, so one deployer step does both.

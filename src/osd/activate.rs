@@ -549,12 +549,55 @@ pub fn activate_on_host(
         };
         return Err(exec_foreground(&env, one, &snapshot));
     }
-    let osds: Vec<Activated> = chosen.iter().map(|o| start(&env, o, &snapshot)).collect();
+    // An OSD that is up and whose daemon runs on another host (its disk is visible here too:
+    // shared storage, or a disk moved while its host still runs it) is never started twice.
+    let elsewhere = running_elsewhere(&client, &crate::host::short_hostname());
+    let osds: Vec<Activated> = chosen
+        .iter()
+        .map(|o| match elsewhere.iter().find(|(id, _)| *id == o.osd_id) {
+            Some((_, host)) => Activated {
+                osd_id: o.osd_id,
+                action: Action::Skipped,
+                pid: None,
+                error: Some(format!("is up on host {host}: started there, not here (stop it there first to move it)")),
+            },
+            None => start(&env, o, &snapshot),
+        })
+        .collect();
     Ok(ActivateReport {
         dry_run: req.dry_run,
         changed: osds.iter().any(|r| r.action.changed()),
         osds,
     })
+}
+
+/// The OSDs that are up with their daemon on a host other than `me`: (id, host), from the
+/// osdmap and `osd metadata` (nothing when the cluster cannot say).
+fn running_elsewhere(c: &dyn CephClient, me: &str) -> Vec<(u32, String)> {
+    let up: Vec<u32> = commands::osds(c)
+        .map(|v| v.into_iter().filter(|o| o.up).map(|o| o.id).collect())
+        .unwrap_or_default();
+    let meta = c
+        .mon(serde_json::json!({"prefix": "osd metadata"}))
+        .unwrap_or_default();
+    elsewhere_of(&up, &meta, me)
+}
+
+/// [`running_elsewhere`] on plain data (pure).
+pub fn elsewhere_of(up: &[u32], metadata: &serde_json::Value, me: &str) -> Vec<(u32, String)> {
+    metadata
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| {
+                    let id = u32::try_from(m.get("id")?.as_u64()?).ok()?;
+                    let host = m.get("hostname")?.as_str()?;
+                    let short = host.split('.').next().unwrap_or(host);
+                    (up.contains(&id) && short != me).then(|| (id, short.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A prepared OSD of this host with what the cluster says of it.
@@ -617,4 +660,30 @@ pub fn list_on_host(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod elsewhere_tests {
+    use super::elsewhere_of;
+    use serde_json::json;
+
+    #[test]
+    fn only_an_up_osd_whose_daemon_runs_on_another_host_is_elsewhere() {
+        let meta = json!([
+            {"id": 0, "hostname": "h1.example.org"},
+            {"id": 1, "hostname": "h2"},
+            {"id": 2, "hostname": "h2"},
+            {"id": 3},
+        ]);
+        // osd.2 is down: its host may be gone, so it may be started here.
+        assert_eq!(
+            elsewhere_of(&[0, 1, 3], &meta, "h1"),
+            vec![(1, "h2".to_string())]
+        );
+        assert_eq!(
+            elsewhere_of(&[0, 1], &meta, "h2"),
+            vec![(0, "h1".to_string())]
+        );
+        assert!(elsewhere_of(&[0, 1], &json!({}), "h1").is_empty());
+    }
 }

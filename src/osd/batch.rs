@@ -153,14 +153,17 @@ struct Connected {
 
 /// Prepares on this host as the command line does: the host's disks read now, the cluster
 /// from `opts` (connected once, only when a device is to be prepared), the CRUSH host bucket
-/// from the hostname.
+/// from `--crush-location`, else the hostname.
 pub fn prepare_on_host(
     req: &PrepareRequest,
     grammar: &LabelGrammar,
     opts: &crate::ceph::client::ConnectOptions,
     dry_run: bool,
 ) -> Result<PrepareReport> {
-    let host = crate::host::short_hostname();
+    let host = req
+        .crush_host
+        .clone()
+        .unwrap_or_else(crate::host::short_hostname);
     let connect = || -> Result<Cluster> {
         let (client, conf) = crate::ceph::client::connect_configured(opts)?;
         Ok(Cluster {

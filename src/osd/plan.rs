@@ -61,6 +61,8 @@ pub struct PrepareRequest {
     /// `--db-slots` / `--db-size`: a whole `--db` disk is divided into slots, one block.db per
     /// OSD, the rest kept for later OSDs.
     pub db_slots: Option<SlotSize>,
+    /// `--crush-location host=NAME`: the CRUSH host bucket, instead of the hostname's.
+    pub crush_host: Option<String>,
 }
 
 /// A partition the plan creates.
@@ -1391,6 +1393,7 @@ mod tests {
             osd_id: None,
             device_class: None,
             db_slots: None,
+            crush_host: None,
         }
     }
 
@@ -1783,6 +1786,7 @@ mod slot_tests {
             osd_id: None,
             device_class: None,
             db_slots: slots,
+            crush_host: None,
         }
     }
 

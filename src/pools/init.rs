@@ -37,6 +37,9 @@ pub struct PoolsRequest {
     pub dry_run: bool,
     /// Place the pools on the OSDs of this CRUSH device class only (and size for them).
     pub device_class: Option<String>,
+    /// Lower the size of pools that have more copies than the cluster's shape now gives (a
+    /// host or OSDs gone); without it that is refused before anything changes.
+    pub allow_shrink: bool,
 }
 
 /// One object's outcome.
@@ -508,6 +511,7 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
     }
     let decision =
         policy::decide(&seen.shape, req.replicas, req.single_node).map_err(Error::Usage)?;
+    refuse_silent_shrink(&seen, req, &decision)?;
     let domain = decision.failure_domain;
     let rule = rule_name(domain, class);
     let mut plan = Plan::new(req.dry_run);
@@ -586,6 +590,37 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         changes: plan.changes,
         notes,
     })
+}
+
+/// A pool of the request that has more copies than the decision would leave (the cluster
+/// shrank: a host or OSDs gone) is lowered only when asked: `--allow-shrink` or `--replicas`.
+fn refuse_silent_shrink(seen: &Observed, req: &PoolsRequest, decision: &Decision) -> Result<()> {
+    if req.allow_shrink || req.replicas.is_some() {
+        return Ok(());
+    }
+    let shrinking: Vec<String> = seen
+        .pools
+        .iter()
+        .filter_map(|p| {
+            let name = p.get("pool_name")?.as_str()?;
+            let size = p.get("size")?.as_u64()?;
+            (req.pools.iter().any(|w| w == name) && size > u64::from(decision.size))
+                .then(|| format!("{name} has size {size}"))
+        })
+        .collect();
+    if shrinking.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(
+        "pools",
+        format!(
+            "the cluster's shape now gives size {} ({}), but {}: lowering it keeps fewer copies of the data",
+            decision.size,
+            decision.reason,
+            shrinking.join(", ")
+        ),
+        "nothing was changed; bring the hosts or OSDs back, or pass --allow-shrink to lower the size (or --replicas N to choose it)",
+    ))
 }
 
 /// Whether `pool` is one of Ceph's own pools that `pools init` sizes (and not one asked for).
@@ -1025,6 +1060,7 @@ mod against_a_scripted_cluster {
             mute_size_warning: false,
             dry_run,
             device_class: None,
+            allow_shrink: false,
         }
     }
 
@@ -1135,6 +1171,32 @@ mod against_a_scripted_cluster {
             .changes
             .iter()
             .any(|ch| ch.name == "volumes" && ch.action == Action::Updated));
+    }
+
+    #[test]
+    fn a_cluster_that_shrank_is_not_lowered_without_allow_shrink() {
+        // Size 3 pools, and the shape is now one host with one OSD (policy: size 1).
+        let pools: Vec<Value> = req(false)
+            .pools
+            .iter()
+            .map(|n| json!({"pool_name": n, "size": 3, "min_size": 2, "crush_rule": 1, "application_metadata": {"rbd": {}}}))
+            .collect();
+        let c = cluster(true).answer("osd pool ls", Value::Array(pools.clone()));
+        let e = init(&c, &req(false)).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 3, "{e}");
+        assert!(e.to_string().contains("volumes has size 3"), "{e}");
+        assert!(e.to_string().contains("--allow-shrink"), "{e}");
+        assert!(writes(&c).is_empty(), "refused, yet sent {:?}", writes(&c));
+        // Asked for: lowered, and reported as the change it is.
+        let c = cluster(true)
+            .answer("osd pool ls", Value::Array(pools))
+            .answer("osd pool set", Value::Null);
+        let mut r = req(false);
+        r.allow_shrink = true;
+        let report = init(&c, &r).unwrap();
+        assert!(report.changes.iter().any(|ch| ch.name == "volumes"
+            && ch.action == Action::Updated
+            && ch.detail.contains("size 1")));
     }
 
     #[test]
