@@ -194,6 +194,27 @@ fn two_osds_then_a_third(c: &TestCluster, slow: &[LoopDisk], fast: &LoopDisk) ->
 
     // A later OSD without --db-slots: the next free slot, of the same size, added in place
     // while the other two OSDs run on the disk.
+    // Cut off right after its entry was added and the kernel told (step 3): the rerun takes
+    // the same slot again instead of a second one.
+    let conf = c.conf();
+    let args = [
+        "--label-prefix",
+        PREFIX,
+        "--conf",
+        conf.to_str().unwrap(),
+        "osd",
+        "prepare",
+        cc,
+        "--db",
+        fp,
+    ];
+    let out = c.cb_env(&args, &[("CEPHBOOT_FAULT_AFTER_STEP", "3")]);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = cb(c, &["osd", "prepare", cc, "--db", fp]);
     let idc = prepared_id(&v, 0);
     assert!(

@@ -374,7 +374,7 @@ pub(crate) fn start_site(
         changed = true;
         Action::Started
     };
-    let client = wait_for("the monitor to be in the quorum", timeout, || {
+    let client = wait_for("the monitor to form a quorum", timeout, || {
         let c = admin_client(s, Duration::from_secs(5)).ok()?;
         let q = c.mon(json!({"prefix": "quorum_status"})).ok()?;
         q.get("quorum_names")?
@@ -412,7 +412,7 @@ pub(crate) fn start_site(
         changed = true;
         Action::Started
     };
-    wait_for("a manager to become available", timeout, || {
+    wait_for("the manager to become available", timeout, || {
         let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;
         v.get("available")
             .and_then(serde_json::Value::as_bool)

@@ -141,6 +141,11 @@ pub struct Reuse {
     /// A new entry in the disk's existing table (a free db slot), not an existing partition.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub new_entry: bool,
+    /// The destroyed OSD whose partition this is (named for it), taken again by its
+    /// replacement: its BlueStore label is that OSD's, not a stranger's, when the disk is this
+    /// cluster's (checked by prepare, which knows the fsid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<u32>,
 }
 
 /// The db slot one OSD takes on a shared fast device (shown by a dry run: the carve-up).
@@ -595,6 +600,7 @@ impl Partners {
                         .map(|(d, _)| DiskIdentity::of(d))
                         .unwrap_or_else(|| DiskIdentity::of(dev)),
                     new_entry: false,
+                    replaces: None,
                 });
                 Ok(())
             }
@@ -1007,6 +1013,9 @@ impl OpenBook {
         if !req.policy.allows(&dev.name, None) {
             return Err((false, format!("{path} {POLICY_REFUSAL}")));
         }
+        if req.wal.as_deref() == Some(dev.name.as_str()) {
+            return Err((true, format!("--wal also names {path}, which is divided into db slots: leave --wal out (BlueStore keeps its WAL on the db slot), or name a partition of another disk")));
+        }
         if let Some((p, _)) = partitions.iter().find(|(_, l)| !is_db(l)) {
             return Err((false, format!("{path} holds {} which is not a block.db: cephboot divides only a blank disk, or one whose partitions are all OSDs' block.db ({}); name a partition for --db, or zap the disk", p.path.display(), dv.reasons().join("; "))));
         }
@@ -1116,6 +1125,15 @@ impl OpenBook {
             let (dev, dv) = ctx
                 .by_path(node)
                 .ok_or_else(|| refused(node, "vanished from the inventory".into()))?;
+            if !req.policy.allows(&dev.name, Some(&self.name)) {
+                return Err(refused(
+                    &dev.path,
+                    format!(
+                        "{POLICY_REFUSAL} (it is the block.db slot of {})",
+                        disk.path.display()
+                    ),
+                ));
+            }
             if dv.state() == State::InUse {
                 return Err(refused(
                     &dev.path,
@@ -1126,6 +1144,11 @@ impl OpenBook {
                 ));
             }
             partners.place(ctx, dev, dv, Role::BluestoreDb, group, req)?;
+            if let (Some(Label::Prepared { osd_id, .. }), Some(r)) =
+                (ctx.label_of(dev), partners.reuse.last_mut())
+            {
+                r.replaces = Some(osd_id);
+            }
             return Ok(DbSlot {
                 disk: self.disk.clone(),
                 number: dev.partition_number.unwrap_or(0),
@@ -1171,6 +1194,7 @@ impl OpenBook {
                 sector_size: ss,
                 disk_identity: self.identity.clone(),
                 new_entry: true,
+                replaces: None,
             });
         }
         Ok(DbSlot {
@@ -1893,6 +1917,14 @@ mod slot_tests {
             r.osd_id = Some(2);
             (d, r)
         }, &["slot 3 reused 1000 free=2"]),
+        ("a slot to take again that the device policy excludes is refused", || {
+            let mut d = mains();
+            d.extend(carved());
+            let mut r = req(&["sdd"], None);
+            r.osd_id = Some(2);
+            r.policy.deny = vec!["nvme0n13".into()];
+            (d, r)
+        }, &["refused /dev/nvme0n13: is excluded by the device policy"]),
         ("an interrupted run's slot (labelled for the OSD's group) is taken again, not a second one", || {
             let mut d = mains();
             let mut fast = disk("nvme0n1", 4 * GIB);
@@ -1922,6 +1954,13 @@ mod slot_tests {
             d.push(disk("nvme0n1", 4 * GIB));
             (d, req(&["sdb", "sdc"], None))
         }, &["usage /dev/sdb: --db /dev/nvme0n1 is named for the block.db of 2 OSDs: pass --db-slots N", "usage /dev/sdc: --db /dev/nvme0n1 is named for the block.db of 2 OSDs"]),
+        ("--wal on the slotted disk", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            let mut r = req(&["sdb"], Some(SlotSize::Count(2)));
+            r.wal = Some("nvme0n1".into());
+            (d, r)
+        }, &["usage /dev/sdb: --db --wal also names /dev/nvme0n1, which is divided into db slots"]),
         ("slots too small for a block.db", || {
             let mut d = mains();
             d.push(disk("nvme0n1", 4 * GIB));

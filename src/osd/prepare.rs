@@ -311,6 +311,16 @@ fn check_guards(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<()
         facts.openers.retain(|o| o.device == r.node);
         facts.exclusive_failures.retain(|(d, _)| *d == r.node);
         facts.bluestore_labels.retain(|(d, _)| *d == r.node);
+        // The destroyed OSD's own slot, taken again by its replacement on a disk cephboot laid
+        // out for this cluster: its BlueStore label (a block.db's carries no cluster fsid) is
+        // that OSD's.
+        let this_clusters_disk = snapshot
+            .find(&r.disk)
+            .and_then(|d| d.disk_guid)
+            .is_some_and(|g| g.to_string() == env.fsid);
+        if r.replaces.is_some() && r.replaces == env.reuse_id && this_clusters_disk {
+            facts.bluestore_labels.clear();
+        }
         refusals.extend(guard::judge(&facts, Some(env.fsid), env.wipe));
     }
     refusals.extend(consent_refusals(plan));

@@ -32,6 +32,18 @@ options:
   db:
     description: Device for block.db (bluestore).
     type: str
+  db_slots:
+    description: Divide the I(db) disk into this many slots, one block.db per OSD.
+    type: int
+  db_size:
+    description: Like I(db_slots), with slots of this size (e.g. C(30G)).
+    type: str
+  device_class:
+    description: CRUSH device class of the new OSDs instead of the one sysfs suggests.
+    type: str
+  crush_location:
+    description: C(host=NAME) to put the new OSDs under host bucket NAME.
+    type: str
   wal:
     description: Device for block.wal (bluestore).
     type: str
@@ -75,6 +87,10 @@ def main():
             db=dict(type="str"),
             wal=dict(type="str"),
             journal=dict(type="str"),
+            db_slots=dict(type="int"),
+            db_size=dict(type="str"),
+            device_class=dict(type="str"),
+            crush_location=dict(type="str"),
             wipe=dict(type="bool", default=False),
             id=dict(type="int"),
         )),
@@ -87,9 +103,11 @@ def main():
         args = ["osd", "prepare"] + p["devices"]
         if p["all_bootstrap"]:
             args.append("--all-bootstrap")
-        for key in ("store", "db", "wal", "journal"):
+        for key in ("store", "db", "wal", "journal", "db_size", "device_class", "crush_location"):
             if p[key]:
-                args += ["--" + key, p[key]]
+                args += ["--" + key.replace("_", "-"), p[key]]
+        if p["db_slots"] is not None:
+            args += ["--db-slots", str(p["db_slots"])]
         if p["wipe"]:
             args.append("--wipe")
     else:

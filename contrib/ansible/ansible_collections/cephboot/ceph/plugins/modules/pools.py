@@ -32,6 +32,15 @@ options:
     description: Mute POOL_NO_REDUNDANCY for size-1 pools.
     type: bool
     default: false
+  allow_shrink:
+    description:
+      - Lower the size of pools that have more copies than the cluster's shape now gives (a
+        host or OSDs removed). Without it such a run fails and changes nothing.
+    type: bool
+    default: false
+  device_class:
+    description: Keep the pools on OSDs of this CRUSH device class (C(ssd), say).
+    type: str
   volume_types:
     description: Cinder volume types as C(NAME=BACKEND) (e.g. C(ceph=rbd-1)).
     type: list
@@ -77,6 +86,8 @@ def main():
             layout=dict(type="str", choices=["plain", "kolla"]),
             keyring_dir=dict(type="path"),
             mute_size_warning=dict(type="bool", default=False),
+            allow_shrink=dict(type="bool", default=False),
+            device_class=dict(type="str"),
             volume_types=dict(type="list", elements="str", default=[]),
             default_volume_type=dict(type="bool", default=False),
         ), openstack=True),
@@ -97,6 +108,10 @@ def main():
         args += ["--keyring-dir", p["keyring_dir"]]
     if p["mute_size_warning"]:
         args.append("--mute-size-warning")
+    if p["allow_shrink"]:
+        args.append("--allow-shrink")
+    if p["device_class"]:
+        args += ["--device-class", p["device_class"]]
     for t in p["volume_types"]:
         args += ["--volume-type", t]
     if p["default_volume_type"]:
