@@ -26,7 +26,13 @@ const GIB: u64 = 1 << 30;
 const PREFIX: &str = "HS";
 
 fn prepare(h: &SimHost, disk: &LoopDisk) -> u64 {
-    let v = h.cb_ok(&["--label-prefix", PREFIX, "osd", "prepare", disk.path()]);
+    prepare_with(h, disk, &[])
+}
+
+fn prepare_with(h: &SimHost, disk: &LoopDisk, extra: &[&str]) -> u64 {
+    let mut args = vec!["--label-prefix", PREFIX, "osd", "prepare", disk.path()];
+    args.extend(extra);
+    let v = h.cb_ok(&args);
     assert_eq!(v["osds"][0]["action"], "created", "{}: {v:#}", h.name);
     let id = v["osds"][0]["osd_id"].as_u64().unwrap();
     let a = h.cb_ok(&["--label-prefix", PREFIX, "osd", "activate", &id.to_string()]);
@@ -168,9 +174,10 @@ fn pools_follow_growth(net: &SimHosts, disks: &[LoopDisk]) -> (std::path::PathBu
         .success());
 
     // Two more hosts with an OSD each: pools init again moves to failure domain host.
-    let id2 = prepare(h2, &disks[2]);
+    // Host 2 names its CRUSH bucket itself; the OSD stays there when it boots.
+    let id2 = prepare_with(h2, &disks[2], &["--crush-location", "host=cbhost2-rack9"]);
     let id3 = prepare(h3, &disks[3]);
-    assert_eq!(crush_host_of(h1, id2).as_deref(), Some("cbhost2"));
+    assert_eq!(crush_host_of(h1, id2).as_deref(), Some("cbhost2-rack9"));
     assert_eq!(crush_host_of(h1, id3).as_deref(), Some("cbhost3"));
     // Every disk is visible from every simulated host: `osd activate --all` on host 2 starts
     // only what is not up elsewhere (its own OSD is running already).

@@ -346,6 +346,7 @@ fn prepare_one(
         fsid: &c.fsid,
         grammar: ctx.grammar,
         host: ctx.host,
+        pin_crush_location: req.crush_host.is_some(),
         wipe: req.wipe,
         reuse_id: req.osd_id,
         device_class: &class,

@@ -54,6 +54,10 @@ pub struct Env<'a> {
     pub grammar: &'a LabelGrammar,
     /// CRUSH host bucket.
     pub host: &'a str,
+    /// The host bucket was given (`--crush-location`): it is also stored as the OSD's
+    /// `crush_location` in the monitors' config, or the OSD would move itself back under its
+    /// hostname's bucket when it boots (`osd_crush_update_on_start`).
+    pub pin_crush_location: bool,
     /// `--wipe` was given: consent to destroy what is on named devices.
     pub wipe: bool,
     /// The destroyed OSD whose id (and CRUSH position) this one takes (`--osd-id`).
@@ -544,6 +548,14 @@ fn finish(
         (weight * 10000.0).round() / 10000.0,
         env.host,
     )?;
+    if env.pin_crush_location {
+        env.client.mon(serde_json::json!({
+            "prefix": "config set",
+            "who": format!("osd.{}", osd.id),
+            "name": "crush_location",
+            "value": format!("root=default host={}", env.host),
+        }))?;
+    }
     commands::osd_set_device_class(env.client, osd.id, env.device_class)?;
     fault_point(7);
     // 8. Final names and types, last.
@@ -906,6 +918,7 @@ mod tests {
             fsid: "5f0b7c4e-0000-4000-8000-000000000001",
             grammar,
             host: "node1",
+            pin_crush_location: false,
             wipe: false,
             reuse_id: None,
             device_class: "hdd",

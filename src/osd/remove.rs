@@ -352,6 +352,13 @@ fn take_out(
     client.mgr(
         json!({"prefix": prefix, "id": id, "force": req.force, "yes_i_really_mean_it": true}),
     )?;
+    if !req.keep_id {
+        // A CRUSH location pinned by `osd prepare --crush-location` goes with the id (a
+        // replacement that keeps the id keeps it too). Nothing to remove is not an error.
+        let _ = client.mon(
+            json!({"prefix": "config rm", "who": format!("osd.{id}"), "name": "crush_location"}),
+        );
+    }
     let name = if req.keep_id { "destroy" } else { "purge" };
     step(steps, name, Action::Updated, what);
     Ok(())
