@@ -141,6 +141,9 @@ log_file = $STATE/cinder-api.log
 use_stderr = false
 # The default accepts only hex ids; noauth tokens use names such as "admin".
 project_id_regex = [0-9a-zA-Z_\-]+
+# A volume service reports its capabilities to the scheduler every periodic_interval (60 s
+# by default); a test host's services start together, so report often.
+periodic_interval = 5
 
 [database]
 connection = sqlite:///$STATE/cinder/cinder.sqlite
