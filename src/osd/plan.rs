@@ -1100,6 +1100,52 @@ impl OpenBook {
         Ok(())
     }
 
+    /// The OSD's own slot (`node`) taken again in place, after the policy and in-use checks.
+    fn take_again(
+        &self,
+        ctx: &Ctx<'_>,
+        disk: &Device,
+        node: &Path,
+        group: Option<&str>,
+        req: &PrepareRequest,
+        partners: &mut Partners,
+    ) -> Result<DbSlot, PlanEntry> {
+        let (dev, dv) = ctx
+            .by_path(node)
+            .ok_or_else(|| refused(node, "vanished from the inventory".into()))?;
+        if !req.policy.allows(&dev.name, Some(&self.name)) {
+            return Err(refused(
+                &dev.path,
+                format!(
+                    "{POLICY_REFUSAL} (it is the block.db slot of {})",
+                    disk.path.display()
+                ),
+            ));
+        }
+        if dv.state() == State::InUse {
+            return Err(refused(
+                &dev.path,
+                format!(
+                    "is the block.db slot this OSD would take again, but it is in use: {}",
+                    dv.reasons().join("; ")
+                ),
+            ));
+        }
+        partners.place(ctx, dev, dv, Role::BluestoreDb, group, req)?;
+        if let (Some(Label::Prepared { osd_id, .. }), Some(r)) =
+            (ctx.label_of(dev), partners.reuse.last_mut())
+        {
+            r.replaces = Some(osd_id);
+        }
+        Ok(DbSlot {
+            disk: self.disk.clone(),
+            number: dev.partition_number.unwrap_or(0),
+            size_bytes: dev.size_bytes,
+            reused: true,
+            free_after: self.carve.free.len().saturating_sub(self.next),
+        })
+    }
+
     fn take(
         &mut self,
         ctx: &Ctx<'_>,
@@ -1122,40 +1168,8 @@ impl OpenBook {
             _ => false,
         });
         if let Some((node, _)) = own {
-            let (dev, dv) = ctx
-                .by_path(node)
-                .ok_or_else(|| refused(node, "vanished from the inventory".into()))?;
-            if !req.policy.allows(&dev.name, Some(&self.name)) {
-                return Err(refused(
-                    &dev.path,
-                    format!(
-                        "{POLICY_REFUSAL} (it is the block.db slot of {})",
-                        disk.path.display()
-                    ),
-                ));
-            }
-            if dv.state() == State::InUse {
-                return Err(refused(
-                    &dev.path,
-                    format!(
-                        "is the block.db slot this OSD would take again, but it is in use: {}",
-                        dv.reasons().join("; ")
-                    ),
-                ));
-            }
-            partners.place(ctx, dev, dv, Role::BluestoreDb, group, req)?;
-            if let (Some(Label::Prepared { osd_id, .. }), Some(r)) =
-                (ctx.label_of(dev), partners.reuse.last_mut())
-            {
-                r.replaces = Some(osd_id);
-            }
-            return Ok(DbSlot {
-                disk: self.disk.clone(),
-                number: dev.partition_number.unwrap_or(0),
-                size_bytes: dev.size_bytes,
-                reused: true,
-                free_after: self.carve.free.len().saturating_sub(self.next),
-            });
+            let node = node.clone();
+            return self.take_again(ctx, disk, &node, group, req, partners);
         }
         let Some(slot) = self.carve.free.get(self.next).copied() else {
             self.short += 1;

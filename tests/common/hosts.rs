@@ -71,24 +71,9 @@ impl SimHost {
 
     /// The `ceph` CLI from this host, JSON.
     pub fn ceph_json(&self, args: &[&str]) -> serde_json::Value {
-        let conf = self.conf();
-        let mut a = vec![
-            "-c",
-            conf.as_str(),
-            "--connect-timeout",
-            "20",
-            "--format",
-            "json",
-        ];
+        let mut a = vec!["--format", "json"];
         a.extend(args);
-        let out = self.run("ceph", &a);
-        assert!(
-            out.status.success(),
-            "{}: ceph {args:?}: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&self.ceph(&a)).unwrap()
     }
 
     /// The `ceph` CLI from this host; its stdout.
