@@ -20,21 +20,11 @@ const GIB: u64 = 1 << 30;
 const PREFIX: &str = "DT";
 
 fn cb(c: &TestCluster, args: &[&str]) -> serde_json::Value {
-    let conf = c.conf();
-    let mut a = vec!["--label-prefix", PREFIX, "--conf", conf.to_str().unwrap()];
-    a.extend(args);
-    c.cb_ok(&a)
+    c.cb_in(PREFIX, args)
 }
 
 fn cb_fails(c: &TestCluster, args: &[&str]) -> (i32, String) {
-    let conf = c.conf();
-    let mut a = vec!["--label-prefix", PREFIX, "--conf", conf.to_str().unwrap()];
-    a.extend(args);
-    let out = c.cb(&a);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    c.cb_in_fails(PREFIX, args)
 }
 
 fn osd_state(c: &TestCluster, id: u64) -> Option<serde_json::Value> {

@@ -10,6 +10,9 @@
 //! here `osd remove` is passed `--force`: the cluster holds none of the test's data, and the
 //! manager's own pool on one host has no other copy to wait for.)
 //!
+//! WAL slots the same way, on a faster disk than the DBs' (`--wal FASTER --wal-slots N`):
+//! each OSD's block.wal in its slot, given back by `osd remove` with its db slot.
+//!
 //! An external block partition (Kolla's `..._BS_<G>_B`): the OSD's data on it, the main
 //! label's disk keeps a 100 MiB identity partition; cut off after mkfs, a rerun converges;
 //! `osd activate` starts it from the `_B` partition's BlueStore label.
@@ -27,25 +30,20 @@ use common::*;
 
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
-/// This test's own label prefix: other tests' OSDs on this host stay out of its view.
+/// Each test's own label prefix: the other tests' OSDs on this host (they run side by side,
+/// each on a cluster of its own, all with ids from 0) stay out of its view. With one prefix,
+/// `osd activate --all` of the `_B` test saw a second osd.0 (the WAL test's) and could not
+/// tell which one its `_B` partition (on a disk the test labelled) belongs to.
 const PREFIX: &str = "SL";
+const WAL_PREFIX: &str = "SW";
+const B_PREFIX: &str = "SB";
 
 fn cb(c: &TestCluster, args: &[&str]) -> serde_json::Value {
-    let conf = c.conf();
-    let mut a = vec!["--label-prefix", PREFIX, "--conf", conf.to_str().unwrap()];
-    a.extend(args);
-    c.cb_ok(&a)
+    c.cb_in(PREFIX, args)
 }
 
 fn cb_fails(c: &TestCluster, args: &[&str]) -> (i32, String) {
-    let conf = c.conf();
-    let mut a = vec!["--label-prefix", PREFIX, "--conf", conf.to_str().unwrap()];
-    a.extend(args);
-    let out = c.cb(&a);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    c.cb_in_fails(PREFIX, args)
 }
 
 /// The fast disk's partitions as `disks list` shows them: (number, start MiB, size MiB, label).
@@ -320,20 +318,112 @@ fn remove_frees_a_slot_and_keep_id_keeps_one(
     assert!(up(c, ida) && up(c, idc) && up(c, idd), "{:?}", c.osds());
 }
 
+/// The OSD's block.wal, as the OSD itself reports it.
+fn wal_of(c: &TestCluster, id: u64) -> String {
+    let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
+    assert_eq!(meta["bluefs_dedicated_wal"], "1", "{meta:#}");
+    meta["bluefs_wal_partition_path"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots() {
+    if !root_or_skip(
+        "a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots",
+    ) {
+        return;
+    }
+    let slow: Vec<LoopDisk> = (0..2).map(|_| LoopDisk::new(2 * GIB)).collect();
+    let fast_db = LoopDisk::new(2 * GIB);
+    let fast_wal = LoopDisk::new(GIB);
+    let bystander = LoopDisk::new(GIB);
+    let untouched = bystander.checksum();
+    let c = TestCluster::new();
+    let (a, b) = (slow[0].path(), slow[1].path());
+    let (fdb, fwal) = (fast_db.path(), fast_wal.path());
+    let v = cb(
+        &c,
+        &[
+            "osd",
+            "prepare",
+            a,
+            b,
+            "--db",
+            fdb,
+            "--db-slots",
+            "2",
+            "--wal",
+            fwal,
+            "--wal-slots",
+            "4",
+        ],
+    );
+    let (ida, idb) = (prepared_id(&v, 0), prepared_id(&v, 1));
+    c.cb_in(WAL_PREFIX, &["osd", "activate", "--all"]);
+    // Both OSDs boot at once beside the other tests' clusters: give the osdmap time.
+    let t0 = std::time::Instant::now();
+    while !(up(&c, ida) && up(&c, idb)) && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert!(up(&c, ida) && up(&c, idb), "{:?}", c.osds());
+    // A quarter of the WAL disk each (255 MiB), the rest left for later OSDs; the db slots
+    // are halves of the other fast disk.
+    assert_eq!(
+        slots_of(&c, &fast_wal),
+        vec![
+            (1, 1, 255, format!("{WAL_PREFIX}_DATA_BS_{ida}_W")),
+            (2, 256, 255, format!("{WAL_PREFIX}_DATA_BS_{idb}_W")),
+        ]
+    );
+    assert_eq!(
+        slots_of(&c, &fast_db)
+            .iter()
+            .map(|s| (s.0, s.2, s.3.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, 1023, format!("{WAL_PREFIX}_DATA_BS_{ida}_D")),
+            (2, 1023, format!("{WAL_PREFIX}_DATA_BS_{idb}_D")),
+        ]
+    );
+    assert_eq!(wal_of(&c, ida), fast_wal.part(1));
+    assert_eq!(wal_of(&c, idb), fast_wal.part(2));
+    assert_eq!(db_of(&c, idb), fast_db.part(2));
+    // Removing A gives both its slots back; B keeps running on its own.
+    let r = c.cb_in(WAL_PREFIX, &["osd", "remove", &ida.to_string(), "--force"]);
+    let mut freed: Vec<String> = serde_json::from_value(r["freed"].clone()).unwrap();
+    freed.sort();
+    let mut want = vec![fast_db.part(1), fast_wal.part(1)];
+    want.sort();
+    assert_eq!(freed, want, "{r:#}");
+    assert_eq!(
+        slots_of(&c, &fast_wal),
+        vec![(2, 256, 255, format!("{WAL_PREFIX}_DATA_BS_{idb}_W"))]
+    );
+    assert!(up(&c, idb), "{:?}", c.osds());
+    assert_eq!(
+        bystander.checksum(),
+        untouched,
+        "the bystander is untouched"
+    );
+    drop(c);
+}
+
 #[test]
 fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
     if !root_or_skip("an_external_block_partition_holds_the_data_and_a_cut_off_run_converges") {
         return;
     }
-    let main = LoopDisk::labelled(GIB, &format!("{PREFIX}_OSD_BOOTSTRAP_BS_XB1"));
-    let block = LoopDisk::labelled(3 * GIB, &format!("{PREFIX}_OSD_BOOTSTRAP_BS_XB1_B"));
+    let main = LoopDisk::labelled(GIB, &format!("{B_PREFIX}_OSD_BOOTSTRAP_BS_XB1"));
+    let block = LoopDisk::labelled(3 * GIB, &format!("{B_PREFIX}_OSD_BOOTSTRAP_BS_XB1_B"));
     let bystander = LoopDisk::new(GIB);
     let untouched = bystander.checksum();
     let c = TestCluster::new();
     let conf = c.conf();
     let args = [
         "--label-prefix",
-        PREFIX,
+        B_PREFIX,
         "--conf",
         conf.to_str().unwrap(),
         "osd",
@@ -348,10 +438,10 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = cb(&c, &["osd", "prepare", main.path()]);
+    let v = c.cb_in(B_PREFIX, &["osd", "prepare", main.path()]);
     let id = prepared_id(&v, 0);
     assert!(v["osds"][0]["prepared"]["cleaned_up_osd"].is_u64(), "{v:#}");
-    cb(&c, &["osd", "activate", "--all"]);
+    c.cb_in(B_PREFIX, &["osd", "activate", "--all"]);
     assert!(up(&c, id), "{:?}", c.osds());
     assert_eq!(
         c.osds().len(),
@@ -365,11 +455,11 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         block.part(1),
         "{meta:#}"
     );
-    let list = cb(&c, &["disks", "list", main.path(), block.path()]);
+    let list = c.cb_in(B_PREFIX, &["disks", "list", main.path(), block.path()]);
     let m = device(&list, &main.part(1));
     assert_eq!(
         m["partition_name"],
-        format!("{PREFIX}_DATA_BS_{id}"),
+        format!("{B_PREFIX}_DATA_BS_{id}"),
         "{m:#}"
     );
     assert_eq!(
@@ -380,7 +470,7 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
     let b = device(&list, &block.part(1));
     assert_eq!(
         b["partition_name"],
-        format!("{PREFIX}_DATA_BS_{id}_B"),
+        format!("{B_PREFIX}_DATA_BS_{id}_B"),
         "{b:#}"
     );
     assert_eq!(b["role"], "bluestore-block");
@@ -396,9 +486,9 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         .unwrap();
     assert!(w > 0.002, "weight {w}");
     // A rerun changes nothing; removal zaps both disks and nothing else.
-    let again = cb(&c, &["osd", "prepare", main.path()]);
+    let again = c.cb_in(B_PREFIX, &["osd", "prepare", main.path()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
-    let r = cb(&c, &["osd", "remove", &id.to_string(), "--force"]);
+    let r = c.cb_in(B_PREFIX, &["osd", "remove", &id.to_string(), "--force"]);
     let mut zapped: Vec<String> = serde_json::from_value(r["zapped"].clone()).unwrap();
     zapped.sort();
     let mut want = vec![main.path().to_string(), block.path().to_string()];

@@ -600,9 +600,16 @@ pub struct PrepareArgs {
     /// Like --db-slots, with slots of this size (e.g. 30G) instead of a count.
     #[arg(long, value_name = "SIZE", requires = "db")]
     pub db_size: Option<String>,
-    /// External bluestore block.wal: a partition or a free disk (may be the --db disk).
+    /// External bluestore block.wal: a partition or a free disk (may be the --db disk), or a
+    /// whole disk shared by several OSDs in slots (see --wal-slots): a disk cephboot already
+    /// divided gives each new OSD its next free slot.
     #[arg(long, value_name = "DEV")]
     pub wal: Option<std::path::PathBuf>,
+    /// Divide the --wal disk into N equal slots, one block.wal per OSD of this and later runs
+    /// (the same rules as --db-slots). For a WAL on a faster disk than the DB's; with one
+    /// fast disk for both, use --db and --db-slots alone: BlueStore keeps the WAL on the db.
+    #[arg(long, value_name = "N", requires = "wal")]
+    pub wal_slots: Option<u32>,
     /// Consent to destroy what the OSD's devices hold: a filesystem, a table, LVM, another
     /// cluster's OSD on a named device or partner, and partitions of a labelled disk that are
     /// not labelled for this OSD (without it they are refused, named with what they hold).

@@ -52,11 +52,32 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                     }
                 }
                 for r in &pl.reuse {
-                    println!(
-                        "  reuse {} as {} (wiped)",
-                        r.node.display(),
-                        r.role.as_str()
-                    );
+                    if r.new_entry {
+                        println!(
+                            "  add partition {} ({}) to {} as {}, its other partitions kept",
+                            r.number,
+                            super::output::human_size(r.size_bytes),
+                            r.disk.display(),
+                            r.role.as_str()
+                        );
+                    } else {
+                        println!(
+                            "  reuse {} as {} (wiped)",
+                            r.node.display(),
+                            r.role.as_str()
+                        );
+                    }
+                }
+                for (what, slot) in [("db", &pl.db_slot), ("wal", &pl.wal_slot)] {
+                    if let Some(s) = slot {
+                        println!(
+                            "  {what} slot {} of {}{}: {} slot(s) free after it",
+                            s.number,
+                            s.disk.display(),
+                            if s.reused { " (taken again)" } else { "" },
+                            s.free_after
+                        );
+                    }
                 }
                 for sib in &pl.siblings {
                     println!(
@@ -127,6 +148,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
             (None, Some(size)) => Some(SlotSize::Bytes(target::parse_size(size)?)),
             (None, None) => None,
         },
+        wal_slots: args.wal_slots.map(SlotSize::Count),
         crush_host: args.crush_location.clone(),
     };
     let mut report =

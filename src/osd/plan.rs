@@ -61,6 +61,8 @@ pub struct PrepareRequest {
     /// `--db-slots` / `--db-size`: a whole `--db` disk is divided into slots, one block.db per
     /// OSD, the rest kept for later OSDs.
     pub db_slots: Option<SlotSize>,
+    /// `--wal-slots`: the same for a whole `--wal` disk, one block.wal per OSD.
+    pub wal_slots: Option<SlotSize>,
     /// `--crush-location host=NAME`: the CRUSH host bucket, instead of the hostname's.
     pub crush_host: Option<String>,
 }
@@ -148,9 +150,10 @@ pub struct Reuse {
     pub replaces: Option<u32>,
 }
 
-/// The db slot one OSD takes on a shared fast device (shown by a dry run: the carve-up).
+/// The slot (block.db or block.wal) one OSD takes on a shared fast device (shown by a dry
+/// run: the carve-up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DbSlot {
+pub struct FastSlot {
     /// The fast disk.
     pub disk: PathBuf,
     /// Its partition number.
@@ -183,7 +186,21 @@ pub struct OsdPlan {
     pub resume_osd_uuid: Option<Uuid>,
     /// Its block.db slot on a shared fast device.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub db_slot: Option<DbSlot>,
+    pub db_slot: Option<FastSlot>,
+    /// Its block.wal slot on a shared fast device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_slot: Option<FastSlot>,
+}
+
+impl OsdPlan {
+    /// Its slot for `role` (block.db or block.wal) on a shared fast device.
+    pub fn slot(&self, role: Role) -> Option<&FastSlot> {
+        match role {
+            Role::BluestoreDb => self.db_slot.as_ref(),
+            Role::BluestoreWal => self.wal_slot.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// What will happen to one named (or labelled) device.
@@ -334,11 +351,15 @@ pub fn plan(
             }
         }
     }
-    let mut book = SlotBook::open(&ctx, req, mains.len());
+    let mut books = Books {
+        db: SlotBook::open(&ctx, req, mains.len(), Role::BluestoreDb),
+        wal: SlotBook::open(&ctx, req, mains.len(), Role::BluestoreWal),
+    };
     for d in mains {
-        out.push(plan_one(&ctx, d, req, &mut book).unwrap_or_else(|e| e));
+        out.push(plan_one(&ctx, d, req, &mut books).unwrap_or_else(|e| e));
     }
-    book.refuse_all_if_short(&mut out);
+    books.db.refuse_all_if_short(&mut out);
+    books.wal.refuse_all_if_short(&mut out);
     out
 }
 
@@ -862,13 +883,14 @@ fn min_size(role: Role) -> u64 {
     }
 }
 
-/// The db slots of a whole `--db` disk shared by several OSDs (issue: one fast device for
-/// several slow ones). Opened once per plan; each OSD takes a slot in turn: its own partition
-/// left by an interrupted run, or the destroyed OSD's it replaces (reused in place), else the
-/// first free slot. A disk without a table gets one from the first OSD of the run (in the
-/// real run each later OSD is planned again on a fresh snapshot, and sees that table).
+/// The slots of a whole `--db` (or `--wal`) disk shared by several OSDs (issue: one fast
+/// device for several slow ones). Opened once per plan and role; each OSD takes a slot in
+/// turn: its own partition left by an interrupted run, or the destroyed OSD's it replaces
+/// (reused in place), else the first free slot. A disk without a table gets one from the
+/// first OSD of the run (in the real run each later OSD is planned again on a fresh snapshot,
+/// and sees that table).
 enum SlotBook {
-    /// `--db` is not a slotted whole disk.
+    /// The flag does not name a slotted whole disk.
     Unused,
     /// It is, but cannot be used; every OSD that wants a slot is refused with this.
     Broken { usage: bool, reason: String },
@@ -877,6 +899,8 @@ enum SlotBook {
 }
 
 struct OpenBook {
+    /// `BluestoreDb` or `BluestoreWal`.
+    role: Role,
     disk: PathBuf,
     name: String,
     size_bytes: u64,
@@ -894,8 +918,8 @@ struct OpenBook {
 }
 
 impl SlotBook {
-    fn open(ctx: &Ctx<'_>, req: &PrepareRequest, mains: usize) -> SlotBook {
-        match OpenBook::open(ctx, req, mains) {
+    fn open(ctx: &Ctx<'_>, req: &PrepareRequest, mains: usize, role: Role) -> SlotBook {
+        match OpenBook::open(ctx, req, mains, role) {
             Ok(Some(b)) => SlotBook::Open(Box::new(b)),
             Ok(None) => SlotBook::Unused,
             Err((usage, reason)) => SlotBook::Broken { usage, reason },
@@ -906,7 +930,7 @@ impl SlotBook {
         !matches!(self, SlotBook::Unused)
     }
 
-    /// The db slot for the OSD on `disk`, placed among its partners.
+    /// The slot for the OSD on `disk`, placed among its partners.
     fn take(
         &mut self,
         ctx: &Ctx<'_>,
@@ -914,11 +938,11 @@ impl SlotBook {
         group: Option<&str>,
         req: &PrepareRequest,
         partners: &mut Partners,
-    ) -> Result<DbSlot, PlanEntry> {
+    ) -> Result<FastSlot, PlanEntry> {
         match self {
-            SlotBook::Unused => Err(refused(&disk.path, "internal: no db slots".into())),
+            SlotBook::Unused => Err(refused(&disk.path, "internal: no slots".into())),
             SlotBook::Broken { usage: u, reason } => {
-                let r = format!("--db {}", reason);
+                let r = reason.clone();
                 Err(if *u {
                     usage(&disk.path, r)
                 } else {
@@ -936,8 +960,9 @@ impl SlotBook {
         if b.short == 0 {
             return;
         }
+        let flag = b.flag();
         let reason = format!(
-            "--db {} has {} free slot(s) of {} MiB ({} in use) but this run needs {}: name fewer disks, or free slots with `cephboot osd remove`",
+            "{flag} {} has {} free slot(s) of {} MiB ({} in use) but this run needs {}: name fewer disks, or free slots with `cephboot osd remove`",
             b.disk.display(),
             b.carve.free.len(),
             b.carve.slot_bytes >> 20,
@@ -946,11 +971,11 @@ impl SlotBook {
         );
         for e in out.iter_mut() {
             if let PlanEntry::Prepare { device, plan } = e {
-                if plan.db_slot.as_ref().is_some_and(|s| !s.reused) {
+                if plan.slot(b.role).is_some_and(|s| !s.reused) {
                     *e = refused(device, reason.clone());
                 }
             } else if let PlanEntry::Refused { reason: r, .. } = e {
-                if r.starts_with("--db ") && r.contains("no free slot") {
+                if r.starts_with(&format!("{flag} ")) && r.contains("no free slot") {
                     *r = reason.clone();
                 }
             }
@@ -959,28 +984,51 @@ impl SlotBook {
 }
 
 impl OpenBook {
-    /// The book for `req`, if its `--db` is a whole disk divided into slots: asked for with
-    /// `--db-slots`/`--db-size`, or a disk whose partitions are all db partitions already.
+    /// The book for `role` in `req`, if its `--db` (`--wal`) is a whole disk divided into
+    /// slots: asked for with `--db-slots`/`--db-size` (`--wal-slots`), or a disk whose
+    /// partitions are all block.db (block.wal) partitions already. Errors carry the flag.
     fn open(
         ctx: &Ctx<'_>,
         req: &PrepareRequest,
         mains: usize,
+        role: Role,
     ) -> Result<Option<OpenBook>, (bool, String)> {
-        let Some((dev, dv)) = req.db.as_deref().and_then(|n| ctx.by_name(n)) else {
-            if req.db_slots.is_some() {
+        let flag = Self::flag_of(role);
+        Self::open_unflagged(ctx, req, mains, role).map_err(|(u, r)| (u, format!("{flag} {r}")))
+    }
+
+    fn open_unflagged(
+        ctx: &Ctx<'_>,
+        req: &PrepareRequest,
+        mains: usize,
+        role: Role,
+    ) -> Result<Option<OpenBook>, (bool, String)> {
+        let (named, sizing, other, other_flag, asks) = match role {
+            Role::BluestoreWal => (&req.wal, req.wal_slots, &req.db, "--db", "--wal-slots N"),
+            _ => (
+                &req.db,
+                req.db_slots,
+                &req.wal,
+                "--wal",
+                "--db-slots N (or --db-size)",
+            ),
+        };
+        let what = Self::what_of(role);
+        let Some((dev, dv)) = named.as_deref().and_then(|n| ctx.by_name(n)) else {
+            if sizing.is_some() {
                 return Err((
                     true,
-                    "--db-slots and --db-size need --db naming a whole disk".into(),
+                    format!("is needed, naming a whole disk, to divide it with {asks}"),
                 ));
             }
             return Ok(None);
         };
         let path = dev.path.display().to_string();
         if dev.kind != DeviceKind::Disk {
-            if req.db_slots.is_some() {
+            if sizing.is_some() {
                 return Err((
                     true,
-                    format!("{path} is a partition: --db-slots and --db-size divide a whole disk"),
+                    format!("{path} is a partition: {asks} divides a whole disk"),
                 ));
             }
             return Ok(None);
@@ -989,38 +1037,30 @@ impl OpenBook {
             .partitions(&dev.path)
             .map(|(p, _)| (p, ctx.label_of(p)))
             .collect();
-        let is_db = |l: &Option<Label>| {
-            matches!(
-                l,
-                Some(
-                    Label::Bootstrap {
-                        role: Role::BluestoreDb,
-                        ..
-                    } | Label::Prepared {
-                        role: Role::BluestoreDb,
-                        ..
-                    }
-                )
-            )
-        };
-        let carved = !partitions.is_empty() && partitions.iter().all(|(_, l)| is_db(l));
-        if req.db_slots.is_none() && !carved {
+        let is_slot = |l: &Option<Label>| matches!(l, Some(Label::Bootstrap { role: r, .. } | Label::Prepared { role: r, .. }) if *r == role);
+        let carved = !partitions.is_empty() && partitions.iter().all(|(_, l)| is_slot(l));
+        if sizing.is_none() && !carved {
             if mains > 1 && partitions.is_empty() {
-                return Err((true, format!("{path} is named for the block.db of {mains} OSDs: pass --db-slots N (or --db-size) to divide it")));
+                return Err((
+                    true,
+                    format!(
+                        "{path} is named for the {what} of {mains} OSDs: pass {asks} to divide it"
+                    ),
+                ));
             }
             return Ok(None);
         }
         if !req.policy.allows(&dev.name, None) {
             return Err((false, format!("{path} {POLICY_REFUSAL}")));
         }
-        if req.wal.as_deref() == Some(dev.name.as_str()) {
-            return Err((true, format!("--wal also names {path}, which is divided into db slots: leave --wal out (BlueStore keeps its WAL on the db slot), or name a partition of another disk")));
+        if other.as_deref() == Some(dev.name.as_str()) {
+            return Err((true, format!("{path} is divided into {what} slots and {other_flag} names it too: BlueStore keeps its WAL on the block.db, so name the disk once (--db with --db-slots), or give --db and --wal different disks")));
         }
-        if let Some((p, _)) = partitions.iter().find(|(_, l)| !is_db(l)) {
-            return Err((false, format!("{path} holds {} which is not a block.db: cephboot divides only a blank disk, or one whose partitions are all OSDs' block.db ({}); name a partition for --db, or zap the disk", p.path.display(), dv.reasons().join("; "))));
+        if let Some((p, _)) = partitions.iter().find(|(_, l)| !is_slot(l)) {
+            return Err((false, format!("{path} holds {} which is not a {what}: cephboot divides only a blank disk, or one whose partitions are all OSDs' {what} ({}); name a partition instead, or zap the disk", p.path.display(), dv.reasons().join("; "))));
         }
         let has_table = carved;
-        Self::check_divisible(dev, dv, has_table, req)?;
+        Self::check_divisible(dev, dv, has_table, req, what)?;
         let used: Vec<Extent> = partitions
             .iter()
             .filter(|_| has_table)
@@ -1034,7 +1074,7 @@ impl OpenBook {
                 }
             })
             .collect();
-        let slot_bytes = match req.db_slots {
+        let slot_bytes = match sizing {
             Some(size) => slots::slot_bytes(dev.size_bytes, dev.sector_size, size)
                 .map_err(|e| (true, format!("{path}: {e}")))?,
             // The slots already cut: their size (the largest, should they differ).
@@ -1045,6 +1085,7 @@ impl OpenBook {
                 .unwrap_or(0),
         };
         Ok(Some(OpenBook {
+            role,
             disk: dev.path.clone(),
             name: dev.name.clone(),
             size_bytes: dev.size_bytes,
@@ -1061,6 +1102,26 @@ impl OpenBook {
         }))
     }
 
+    /// The flag that names this book's disk.
+    fn flag(&self) -> &'static str {
+        Self::flag_of(self.role)
+    }
+
+    fn flag_of(role: Role) -> &'static str {
+        match role {
+            Role::BluestoreWal => "--wal",
+            _ => "--db",
+        }
+    }
+
+    /// The words for what a slot holds.
+    fn what_of(role: Role) -> &'static str {
+        match role {
+            Role::BluestoreWal => "block.wal",
+            _ => "block.db",
+        }
+    }
+
     /// A carved disk's table must be editable in place; a blank one must be free (or, with
     /// `--wipe`, foreign).
     fn check_divisible(
@@ -1068,6 +1129,7 @@ impl OpenBook {
         dv: &Verdict,
         has_table: bool,
         req: &PrepareRequest,
+        what: &str,
     ) -> Result<(), (bool, String)> {
         let path = dev.path.display().to_string();
         if has_table {
@@ -1090,7 +1152,7 @@ impl OpenBook {
                 return Err((
                     false,
                     format!(
-                        "{path} cannot be divided into db slots ({}: {}){hint}",
+                        "{path} cannot be divided into {what} slots ({}: {}){hint}",
                         dv.state().as_str(),
                         dv.reasons().join("; ")
                     ),
@@ -1109,7 +1171,7 @@ impl OpenBook {
         group: Option<&str>,
         req: &PrepareRequest,
         partners: &mut Partners,
-    ) -> Result<DbSlot, PlanEntry> {
+    ) -> Result<FastSlot, PlanEntry> {
         let (dev, dv) = ctx
             .by_path(node)
             .ok_or_else(|| refused(node, "vanished from the inventory".into()))?;
@@ -1117,7 +1179,8 @@ impl OpenBook {
             return Err(refused(
                 &dev.path,
                 format!(
-                    "{POLICY_REFUSAL} (it is the block.db slot of {})",
+                    "{POLICY_REFUSAL} (it is the {} slot of {})",
+                    Self::what_of(self.role),
                     disk.path.display()
                 ),
             ));
@@ -1126,18 +1189,19 @@ impl OpenBook {
             return Err(refused(
                 &dev.path,
                 format!(
-                    "is the block.db slot this OSD would take again, but it is in use: {}",
+                    "is the {} slot this OSD would take again, but it is in use: {}",
+                    Self::what_of(self.role),
                     dv.reasons().join("; ")
                 ),
             ));
         }
-        partners.place(ctx, dev, dv, Role::BluestoreDb, group, req)?;
+        partners.place(ctx, dev, dv, self.role, group, req)?;
         if let (Some(Label::Prepared { osd_id, .. }), Some(r)) =
             (ctx.label_of(dev), partners.reuse.last_mut())
         {
             r.replaces = Some(osd_id);
         }
-        Ok(DbSlot {
+        Ok(FastSlot {
             disk: self.disk.clone(),
             number: dev.partition_number.unwrap_or(0),
             size_bytes: dev.size_bytes,
@@ -1153,18 +1217,17 @@ impl OpenBook {
         group: Option<&str>,
         req: &PrepareRequest,
         partners: &mut Partners,
-    ) -> Result<DbSlot, PlanEntry> {
+    ) -> Result<FastSlot, PlanEntry> {
         // An interrupted run's slot (labelled for this OSD's group), or the slot of the
         // destroyed OSD this one replaces: taken again in place.
         let own = self.partitions.iter().find(|(_, l)| match l {
             Some(Label::Bootstrap {
-                role: Role::BluestoreDb,
+                role,
                 group: Some(g),
-            }) => Some(g.as_str()) == group,
-            Some(Label::Prepared {
-                role: Role::BluestoreDb,
-                osd_id,
-            }) => req.osd_id == Some(*osd_id),
+            }) => *role == self.role && Some(g.as_str()) == group,
+            Some(Label::Prepared { role, osd_id }) => {
+                *role == self.role && req.osd_id == Some(*osd_id)
+            }
             _ => false,
         });
         if let Some((node, _)) = own {
@@ -1175,12 +1238,12 @@ impl OpenBook {
             self.short += 1;
             return Err(refused(
                 &disk.path,
-                format!("--db {}: no free slot left", self.disk.display()),
+                format!("{} {}: no free slot left", self.flag(), self.disk.display()),
             ));
         };
         self.next += 1;
         let ss = self.sector_size;
-        let label = ctx.grammar.bootstrap(Role::BluestoreDb, group);
+        let label = ctx.grammar.bootstrap(self.role, group);
         if !self.has_table && self.next == 1 {
             // A blank fast disk: the first OSD writes its table, holding its slot only.
             partners.extra.push(DiskWrite {
@@ -1189,7 +1252,7 @@ impl OpenBook {
                 size_bytes: self.size_bytes,
                 sector_size: ss,
                 partitions: vec![NewPartition {
-                    role: Role::BluestoreDb,
+                    role: self.role,
                     number: slot.number,
                     label,
                     size_bytes: Some(slot.size_bytes(ss)),
@@ -1202,7 +1265,7 @@ impl OpenBook {
                 disk: self.disk.clone(),
                 disk_name: self.name.clone(),
                 number: slot.number,
-                role: Role::BluestoreDb,
+                role: self.role,
                 start_bytes: slot.start_bytes(ss),
                 size_bytes: slot.size_bytes(ss),
                 sector_size: ss,
@@ -1211,7 +1274,7 @@ impl OpenBook {
                 replaces: None,
             });
         }
-        Ok(DbSlot {
+        Ok(FastSlot {
             disk: self.disk.clone(),
             number: slot.number,
             size_bytes: slot.size_bytes(ss),
@@ -1221,11 +1284,28 @@ impl OpenBook {
     }
 }
 
+/// The slot books of one plan: `--db` and `--wal`.
+struct Books {
+    db: SlotBook,
+    wal: SlotBook,
+}
+
+impl Books {
+    fn of(&mut self, role: Role) -> Option<&mut SlotBook> {
+        let book = match role {
+            Role::BluestoreDb => &mut self.db,
+            Role::BluestoreWal => &mut self.wal,
+            _ => return None,
+        };
+        book.applies().then_some(book)
+    }
+}
+
 fn plan_one(
     ctx: &Ctx<'_>,
     disk: &Device,
     req: &PrepareRequest,
-    book: &mut SlotBook,
+    books: &mut Books,
 ) -> Result<PlanEntry, PlanEntry> {
     let (_, v) = ctx
         .by_path(&disk.path)
@@ -1270,10 +1350,15 @@ fn plan_one(
         .or_else(|| needs_group.then(|| derive_group(&disk.name)));
     let mut partners = Partners::default();
     let mut colocated_journal = store == Store::Filestore;
-    let mut db_slot = None;
+    let (mut db_slot, mut wal_slot) = (None, None);
     for (role, explicit) in wanted {
-        if role == Role::BluestoreDb && book.applies() {
-            db_slot = Some(book.take(ctx, disk, group.as_deref(), req, &mut partners)?);
+        if let Some(book) = books.of(role) {
+            let slot = Some(book.take(ctx, disk, group.as_deref(), req, &mut partners)?);
+            if role == Role::BluestoreWal {
+                wal_slot = slot;
+            } else {
+                db_slot = slot;
+            }
             continue;
         }
         let Some((dev, dv)) = find_partner(ctx, disk, role, explicit, label_group.as_deref())?
@@ -1312,6 +1397,7 @@ fn plan_one(
             siblings,
             resume_osd_uuid,
             db_slot,
+            wal_slot,
         }),
     })
 }
@@ -1431,6 +1517,7 @@ mod tests {
             osd_id: None,
             device_class: None,
             db_slots: None,
+            wal_slots: None,
             crush_host: None,
         }
     }
@@ -1824,11 +1911,36 @@ mod slot_tests {
             osd_id: None,
             device_class: None,
             db_slots: slots,
+            wal_slots: None,
             crush_host: None,
         }
     }
 
-    /// Per entry: `slot N new|table|reused SIZE_MIB free=K`, or the refusal.
+    /// A slot as `slot N new|table|reused SIZE_MIB free=K`.
+    fn shown(plan: &OsdPlan, s: &FastSlot) -> String {
+        let how = if s.reused {
+            "reused"
+        } else if plan.extra_disks.iter().any(|d| d.disk == s.disk) {
+            "table"
+        } else if plan
+            .reuse
+            .iter()
+            .any(|r| r.new_entry && r.disk == s.disk && r.number == s.number)
+        {
+            "new"
+        } else {
+            "?"
+        };
+        format!(
+            "slot {} {how} {} free={}",
+            s.number,
+            s.size_bytes / MIB,
+            s.free_after
+        )
+    }
+
+    /// Per entry: its db slot as `slot …` and its wal slot as `wal slot …` (joined by `; `),
+    /// or the refusal.
     fn carve_up(devices: Vec<Device>, r: &PrepareRequest) -> Vec<String> {
         let snap = Snapshot { devices };
         let g = LabelGrammar::default();
@@ -1836,26 +1948,14 @@ mod slot_tests {
             .into_iter()
             .map(|e| match e {
                 PlanEntry::Prepare { plan, .. } => {
-                    let s = plan.db_slot.expect("a db slot");
-                    let how = if s.reused {
-                        "reused"
-                    } else if plan.extra_disks.iter().any(|d| d.disk == s.disk) {
-                        "table"
-                    } else if plan
-                        .reuse
-                        .iter()
-                        .any(|r| r.new_entry && r.number == s.number)
-                    {
-                        "new"
-                    } else {
-                        "?"
-                    };
-                    format!(
-                        "slot {} {how} {} free={}",
-                        s.number,
-                        s.size_bytes / MIB,
-                        s.free_after
-                    )
+                    let db = plan.db_slot.as_ref().map(|s| shown(&plan, s));
+                    let wal = plan
+                        .wal_slot
+                        .as_ref()
+                        .map(|s| format!("wal {}", shown(&plan, s)));
+                    let both: Vec<String> = db.into_iter().chain(wal).collect();
+                    assert!(!both.is_empty(), "a plan without a slot");
+                    both.join("; ")
                 }
                 PlanEntry::Refused {
                     device,
@@ -1974,7 +2074,7 @@ mod slot_tests {
             let mut r = req(&["sdb"], Some(SlotSize::Count(2)));
             r.wal = Some("nvme0n1".into());
             (d, r)
-        }, &["usage /dev/sdb: --db --wal also names /dev/nvme0n1, which is divided into db slots"]),
+        }, &["usage /dev/sdb: --db /dev/nvme0n1 is divided into block.db slots and --wal names it too: BlueStore keeps its WAL on the block.db"]),
         ("slots too small for a block.db", || {
             let mut d = mains();
             d.push(disk("nvme0n1", 4 * GIB));
@@ -1988,7 +2088,7 @@ mod slot_tests {
             let mut r = req(&["sdb"], Some(SlotSize::Count(2)));
             r.db = Some("nvme0n11".into());
             (d, r)
-        }, &["usage /dev/sdb: --db /dev/nvme0n11 is a partition: --db-slots and --db-size divide a whole disk"]),
+        }, &["usage /dev/sdb: --db /dev/nvme0n11 is a partition: --db-slots N (or --db-size) divides a whole disk"]),
         ("a fast disk holding a filesystem is divided only with --wipe", || {
             let mut d = mains();
             let mut fast = disk("nvme0n1", 4 * GIB);
@@ -2004,16 +2104,93 @@ mod slot_tests {
             });
             d.push(fast);
             (d, req(&["sdb"], Some(SlotSize::Count(2))))
-        }, &["refused /dev/sdb: --db /dev/nvme0n1 cannot be divided into db slots (foreign", "pass --wipe to destroy it"]),
+        }, &["refused /dev/sdb: --db /dev/nvme0n1 cannot be divided into block.db slots (foreign", "pass --wipe to destroy it"]),
+        ("a blank --wal disk in 4 slots for two OSDs, the db on the main disk", || {
+            let mut d = mains();
+            d.push(disk("nvme1n1", 4 * GIB));
+            (d, wal_req(&["sdb", "sdc"], None, Some(4)))
+        }, &["wal slot 1 table 1023 free=3", "wal slot 2 new 1023 free=2"]),
+        ("db slots on one fast disk and wal slots on a faster one", || {
+            let mut d = mains();
+            d.push(disk("nvme0n1", 4 * GIB));
+            d.push(disk("nvme1n1", 2 * GIB));
+            (d, wal_req(&["sdb", "sdc"], Some(SlotSize::Count(2)), Some(8)))
+        }, &["slot 1 table 2047 free=1; wal slot 1 table 255 free=7", "slot 2 new 2047 free=0; wal slot 2 new 255 free=6"]),
+        ("a later OSD takes the free wal slot between two used ones, without --wal-slots", || {
+            let mut d = mains();
+            let mut fast = disk("nvme1n1", 4 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_W");
+            let p3 = slot(&mut fast, 3, 2001, 1000, "KOLLA_CEPH_DATA_BS_2_W");
+            d.extend([fast, p1, p3]);
+            (d, wal_req(&["sdd"], None, None))
+        }, &["wal slot 2 new 1000 free=1"]),
+        ("a replacement takes the destroyed OSD's own wal slot again in place", || {
+            let mut d = mains();
+            let mut fast = disk("nvme1n1", 4 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_W");
+            let p3 = slot(&mut fast, 3, 2001, 1000, "KOLLA_CEPH_DATA_BS_2_W");
+            d.extend([fast, p1, p3]);
+            let mut r = wal_req(&["sdd"], None, None);
+            r.osd_id = Some(2);
+            (d, r)
+        }, &["wal slot 3 reused 1000 free=2"]),
+        ("a full --wal disk is refused with the count of slots left", || {
+            let mut d = mains();
+            let mut fast = disk("nvme1n1", 2 * GIB);
+            let p1 = slot(&mut fast, 1, 1, 1000, "KOLLA_CEPH_DATA_BS_0_W");
+            let p2 = slot(&mut fast, 2, 1001, 1000, "KOLLA_CEPH_DATA_BS_1_W");
+            d.extend([fast, p1, p2]);
+            (d, wal_req(&["sdd"], None, None))
+        }, &["refused /dev/sdd: --wal /dev/nvme1n1 has 0 free slot(s) of 1000 MiB (2 in use) but this run needs 1"]),
+        ("a --wal disk holding db slots is not divided into wal slots", || {
+            let mut d = mains();
+            d.extend(carved().into_iter().map(|mut x| {
+                x.name = x.name.replace("nvme0", "nvme1");
+                x.path = PathBuf::from(x.path.to_string_lossy().replace("nvme0", "nvme1"));
+                x.parent = x.parent.map(|p| PathBuf::from(p.to_string_lossy().replace("nvme0", "nvme1")));
+                x
+            }));
+            (d, wal_req(&["sdd"], None, Some(4)))
+        }, &["refused /dev/sdd: --wal /dev/nvme1n1 holds /dev/nvme1n11 which is not a block.wal"]),
+        ("several OSDs on one undivided --wal disk: asked to say how to divide it", || {
+            let mut d = mains();
+            d.push(disk("nvme1n1", 4 * GIB));
+            (d, wal_req(&["sdb", "sdc"], None, None))
+        }, &["usage /dev/sdb: --wal /dev/nvme1n1 is named for the block.wal of 2 OSDs: pass --wal-slots N", "usage /dev/sdc: --wal /dev/nvme1n1 is named for the block.wal of 2 OSDs"]),
+        ("--wal-slots with --db naming the same disk", || {
+            let mut d = mains();
+            d.push(disk("nvme1n1", 4 * GIB));
+            let mut r = wal_req(&["sdb"], None, Some(2));
+            r.db = Some("nvme1n1".into());
+            (d, r)
+        }, &["usage /dev/sdb: --wal /dev/nvme1n1 is divided into block.wal slots and --db names it too"]),
     ];
 
+    /// A request with `--wal nvme1n1` (and `--wal-slots`), `--db nvme0n1` only with `db_slots`.
+    fn wal_req(
+        mains: &[&str],
+        db_slots: Option<SlotSize>,
+        wal_slots: Option<u32>,
+    ) -> PrepareRequest {
+        let mut r = req(mains, db_slots);
+        if db_slots.is_none() {
+            r.db = None;
+        }
+        r.wal = Some("nvme1n1".into());
+        r.wal_slots = wal_slots.map(SlotSize::Count);
+        r
+    }
+
     #[test]
-    fn db_slots_on_a_shared_fast_disk() {
+    fn db_and_wal_slots_on_shared_fast_disks() {
         for (what, build, want) in CASES {
             let (devices, r) = build();
             let got = carve_up(devices, &r);
             let joined = got.join("\n");
-            if want.len() == got.len() && want.iter().all(|w| w.starts_with("slot ")) {
+            let slots_only = want
+                .iter()
+                .all(|w| w.starts_with("slot ") || w.starts_with("wal slot "));
+            if slots_only {
                 assert_eq!(&got, want, "{what}");
                 continue;
             }

@@ -903,6 +903,7 @@ mod tests {
             siblings: Vec::new(),
             resume_osd_uuid: resume,
             db_slot: None,
+            wal_slot: None,
         }
     }
 

@@ -1,9 +1,10 @@
-//! DB slots on a shared fast device (pure arithmetic): one fast disk divided into equal
-//! slots, one block.db per OSD, the slots not taken left unpartitioned for later OSDs.
+//! Slots on a shared fast device (pure arithmetic): one fast disk divided into equal slots,
+//! one block.db (or one block.wal) per OSD, the slots not taken left unpartitioned for later
+//! OSDs.
 //!
 //! A slot is a run of whole MiBs; its size is `--db-size` (rounded up to a MiB), or the usable
-//! area divided by `--db-slots` (rounded down to a MiB), or, on a fast disk cephboot already
-//! carved, the size of the db partitions already there. Free slots are found first-fit in
+//! area divided by `--db-slots`/`--wal-slots` (rounded down to a MiB), or, on a fast disk
+//! cephboot already carved, the size of the partitions already there. Free slots are found first-fit in
 //! the gaps between the partitions the disk has (in its table or in the kernel's view of it),
 //! so a slot given back by `osd remove` is taken again before the space after it.
 
@@ -12,7 +13,7 @@ use super::super::disk::table::{usable_range, ALIGN_BYTES};
 /// How the operator asked the fast disk to be divided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotSize {
-    /// `--db-slots N`: the usable area in N equal slots.
+    /// `--db-slots N` / `--wal-slots N`: the usable area in N equal slots.
     Count(u32),
     /// `--db-size BYTES`.
     Bytes(u64),
@@ -70,13 +71,13 @@ pub fn slot_bytes(disk_size: u64, sector_size: u64, size: SlotSize) -> Result<u6
     let first = first.div_ceil(align) * align;
     let usable = (last + 1).saturating_sub(first).saturating_mul(sector_size);
     let bytes = match size {
-        SlotSize::Count(0) => return Err("--db-slots must be at least 1".into()),
+        SlotSize::Count(0) => return Err("the number of slots must be at least 1".into()),
         SlotSize::Count(n) => usable / u64::from(n) / ALIGN_BYTES * ALIGN_BYTES,
         SlotSize::Bytes(b) => b.div_ceil(ALIGN_BYTES).saturating_mul(ALIGN_BYTES),
     };
     if bytes < super::plan::MIN_DB_SLOT {
         return Err(format!(
-            "a slot would be {} MiB (the disk has {} MiB usable): a block.db needs at least {} MiB; ask for fewer slots or a larger --db-size",
+            "a slot would be {} MiB (the disk has {} MiB usable): a slot needs at least {} MiB; ask for fewer slots (or larger ones)",
             bytes >> 20,
             usable >> 20,
             super::plan::MIN_DB_SLOT >> 20

@@ -60,6 +60,28 @@ impl TestCluster {
         json_of_success(&self.cb(&a), &format!("cephboot {a:?}"))
     }
 
+    /// `cb_ok` under a test's own label prefix and this cluster's conf (`--label-prefix
+    /// PREFIX --conf CONF ARGS`): other tests' OSDs on this host stay out of its view.
+    pub fn cb_in(&self, prefix: &str, args: &[&str]) -> serde_json::Value {
+        self.with_prefix(prefix, args, |a| self.cb_ok(a))
+    }
+
+    /// The same, expected to fail: (exit code, stderr).
+    pub fn cb_in_fails(&self, prefix: &str, args: &[&str]) -> (i32, String) {
+        let out = self.with_prefix(prefix, args, |a| self.cb(a));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn with_prefix<R>(&self, prefix: &str, args: &[&str], run: impl FnOnce(&[&str]) -> R) -> R {
+        let conf = self.conf();
+        let mut a = vec!["--label-prefix", prefix, "--conf", conf.to_str().unwrap()];
+        a.extend(args);
+        run(&a)
+    }
+
     /// The `ceph` CLI (an independent client) against this cluster.
     pub fn ceph(&self, args: &[&str]) -> String {
         let conf = self.conf();

@@ -38,6 +38,9 @@ options:
   db_size:
     description: Like I(db_slots), with slots of this size (e.g. C(30G)).
     type: str
+  wal_slots:
+    description: Divide the I(wal) disk into this many slots, one block.wal per OSD.
+    type: int
   device_class:
     description: CRUSH device class of the new OSDs instead of the one sysfs suggests.
     type: str
@@ -89,6 +92,7 @@ def main():
             journal=dict(type="str"),
             db_slots=dict(type="int"),
             db_size=dict(type="str"),
+            wal_slots=dict(type="int"),
             device_class=dict(type="str"),
             crush_location=dict(type="str"),
             wipe=dict(type="bool", default=False),
@@ -106,8 +110,9 @@ def main():
         for key in ("store", "db", "wal", "journal", "db_size", "device_class", "crush_location"):
             if p[key]:
                 args += ["--" + key.replace("_", "-"), p[key]]
-        if p["db_slots"] is not None:
-            args += ["--db-slots", str(p["db_slots"])]
+        for key in ("db_slots", "wal_slots"):
+            if p[key] is not None:
+                args += ["--" + key.replace("_", "-"), str(p[key])]
         if p["wipe"]:
             args.append("--wipe")
     else:
