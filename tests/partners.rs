@@ -71,14 +71,18 @@ fn up(c: &TestCluster, id: u64) -> bool {
     c.osds().iter().any(|(i, up, _)| *i == id && *up)
 }
 
-/// The OSD's block.db, as the OSD itself reports it.
-fn db_of(c: &TestCluster, id: u64) -> String {
+/// The OSD's block.db (`kind` "db") or block.wal ("wal"), as the OSD itself reports it.
+fn bluefs_of(c: &TestCluster, id: u64, kind: &str) -> String {
     let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
-    assert_eq!(meta["bluefs_dedicated_db"], "1", "{meta:#}");
-    meta["bluefs_db_partition_path"]
+    assert_eq!(meta[format!("bluefs_dedicated_{kind}")], "1", "{meta:#}");
+    meta[format!("bluefs_{kind}_partition_path")]
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+fn db_of(c: &TestCluster, id: u64) -> String {
+    bluefs_of(c, id, "db")
 }
 
 fn paths(slow: &[LoopDisk]) -> [&str; 4] {
@@ -318,16 +322,6 @@ fn remove_frees_a_slot_and_keep_id_keeps_one(
     assert!(up(c, ida) && up(c, idc) && up(c, idd), "{:?}", c.osds());
 }
 
-/// The OSD's block.wal, as the OSD itself reports it.
-fn wal_of(c: &TestCluster, id: u64) -> String {
-    let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
-    assert_eq!(meta["bluefs_dedicated_wal"], "1", "{meta:#}");
-    meta["bluefs_wal_partition_path"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots() {
     if !root_or_skip(
@@ -387,8 +381,8 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
             (2, 1023, format!("{WAL_PREFIX}_DATA_BS_{idb}_D")),
         ]
     );
-    assert_eq!(wal_of(&c, ida), fast_wal.part(1));
-    assert_eq!(wal_of(&c, idb), fast_wal.part(2));
+    assert_eq!(bluefs_of(&c, ida, "wal"), fast_wal.part(1));
+    assert_eq!(bluefs_of(&c, idb, "wal"), fast_wal.part(2));
     assert_eq!(db_of(&c, idb), fast_db.part(2));
     // Removing A gives both its slots back; B keeps running on its own.
     let r = c.cb_in(WAL_PREFIX, &["osd", "remove", &ida.to_string(), "--force"]);

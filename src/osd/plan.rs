@@ -1061,19 +1061,11 @@ impl OpenBook {
         }
         let has_table = carved;
         Self::check_divisible(dev, dv, has_table, req, what)?;
-        let used: Vec<Extent> = partitions
-            .iter()
-            .filter(|_| has_table)
-            .map(|(p, _)| {
-                let ss = dev.sector_size.max(1);
-                let first = p.start_bytes.unwrap_or(0) / ss;
-                Extent {
-                    number: p.partition_number.unwrap_or(0),
-                    first_lba: first,
-                    last_lba: (first + p.size_bytes / ss).saturating_sub(1),
-                }
-            })
-            .collect();
+        let used = if has_table {
+            Self::extents(dev, &partitions)
+        } else {
+            Vec::new()
+        };
         let slot_bytes = match sizing {
             Some(size) => slots::slot_bytes(dev.size_bytes, dev.sector_size, size)
                 .map_err(|e| (true, format!("{path}: {e}")))?,
@@ -1100,6 +1092,22 @@ impl OpenBook {
                 .map(|(p, l)| (p.path.clone(), l))
                 .collect(),
         }))
+    }
+
+    /// The partitions on the fast disk as extents in LBAs, for the slot arithmetic.
+    fn extents(dev: &Device, partitions: &[(&Device, Option<Label>)]) -> Vec<Extent> {
+        let ss = dev.sector_size.max(1);
+        partitions
+            .iter()
+            .map(|(p, _)| {
+                let first = p.start_bytes.unwrap_or(0) / ss;
+                Extent {
+                    number: p.partition_number.unwrap_or(0),
+                    first_lba: first,
+                    last_lba: (first + p.size_bytes / ss).saturating_sub(1),
+                }
+            })
+            .collect()
     }
 
     /// The flag that names this book's disk.
