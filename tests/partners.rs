@@ -337,8 +337,8 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
     let c = TestCluster::new();
     let (a, b) = (slow[0].path(), slow[1].path());
     let (fdb, fwal) = (fast_db.path(), fast_wal.path());
-    let v = cb(
-        &c,
+    let v = c.cb_in(
+        WAL_PREFIX,
         &[
             "osd",
             "prepare",
@@ -356,11 +356,6 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
     );
     let (ida, idb) = (prepared_id(&v, 0), prepared_id(&v, 1));
     c.cb_in(WAL_PREFIX, &["osd", "activate", "--all"]);
-    // Both OSDs boot at once beside the other tests' clusters: give the osdmap time.
-    let t0 = std::time::Instant::now();
-    while !(up(&c, ida) && up(&c, idb)) && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-    }
     assert!(up(&c, ida) && up(&c, idb), "{:?}", c.osds());
     // A quarter of the WAL disk each (255 MiB), the rest left for later OSDs; the db slots
     // are halves of the other fast disk.
