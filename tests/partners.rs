@@ -430,8 +430,20 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
     let v = c.cb_in(B_PREFIX, &["osd", "prepare", main.path()]);
     let id = prepared_id(&v, 0);
     assert!(v["osds"][0]["prepared"]["cleaned_up_osd"].is_u64(), "{v:#}");
-    c.cb_in(B_PREFIX, &["osd", "activate", "--all"]);
-    assert!(up(&c, id), "{:?}", c.osds());
+    // A disk of another cluster's osd.<id> on the host: the `_B` partition (on a disk with no
+    // cluster GUID) still goes to this cluster's osd by the OSD uuid in its BlueStore label;
+    // the stranger is skipped and left as it was.
+    let stranger = LoopDisk::labelled(GIB, &format!("{B_PREFIX}_DATA_BS_{id}"));
+    let stranger_was = stranger.checksum();
+    let a = c.cb_in(B_PREFIX, &["osd", "activate", "--all"]);
+    assert!(up(&c, id), "{a:#} {:?}", c.osds());
+    let actions: Vec<String> = a["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(actions.contains(&"skipped".to_string()), "{a:#}");
     assert_eq!(
         c.osds().len(),
         1,
@@ -487,6 +499,11 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         bystander.checksum(),
         untouched,
         "the bystander is untouched"
+    );
+    assert_eq!(
+        stranger.checksum(),
+        stranger_was,
+        "the stranger is untouched"
     );
     drop(c);
 }

@@ -706,7 +706,7 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
             let st = shared.state();
             (
                 200,
-                json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.classified())}),
+                json!({"osds": crate::osd::activate::find_prepared(&st.snapshot, &st.classified(), &crate::osd::activate::label_osd_uuid)}),
             )
         }
         ("GET", ["v1", "jobs"]) => (200, json!({"jobs": shared.state().jobs})),

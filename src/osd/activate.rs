@@ -65,9 +65,16 @@ impl FoundOsd {
 
 /// Prepared OSDs on this host, from the labels. Partitions are grouped by OSD id and by the
 /// disk GUID cephboot writes (the cluster fsid), so the same id left on a disk of another
-/// cluster stays apart; a partner that cannot be placed unambiguously marks a conflict.
-pub fn find_prepared(snapshot: &Snapshot, classified: &[Classified<'_>]) -> Vec<FoundOsd> {
-    let mut entries: Vec<(Option<uuid::Uuid>, FoundOsd)> = Vec::new();
+/// cluster stays apart; where several disks claim the id, a BlueStore partner (`_B`, `_D`,
+/// `_W`) goes to the main partition that carries the OSD uuid of its label
+/// (`osd_uuid_in_label`, read only then), wherever its disk came from. A partner that cannot
+/// be placed unambiguously marks a conflict.
+pub fn find_prepared(
+    snapshot: &Snapshot,
+    classified: &[Classified<'_>],
+    osd_uuid_in_label: &dyn Fn(&Device) -> Option<uuid::Uuid>,
+) -> Vec<FoundOsd> {
+    let mut entries: Vec<Entry> = Vec::new();
     let members: Vec<(&Device, u32, Role)> = classified
         .iter()
         .filter(|c| {
@@ -83,15 +90,6 @@ pub fn find_prepared(snapshot: &Snapshot, classified: &[Classified<'_>]) -> Vec<
             .and_then(|p| snapshot.find(p))
             .and_then(|disk| disk.disk_guid)
     };
-    let new_entry = |id: u32, role: Role| FoundOsd {
-        osd_id: id,
-        store: role.store(),
-        partitions: BTreeMap::new(),
-        osd_uuid: None,
-        conflict: None,
-        main: None,
-        members: Vec::new(),
-    };
     // Main partitions first: one entry each.
     for (d, id, role) in members.iter().filter(|(_, _, r)| r.is_primary()) {
         let key = guid_of(d);
@@ -106,50 +104,32 @@ pub fn find_prepared(snapshot: &Snapshot, classified: &[Classified<'_>]) -> Vec<
             ));
             continue;
         }
-        let mut e = new_entry(*id, *role);
+        let mut e = FoundOsd::with_partitions(*id, role.store(), BTreeMap::new());
         e.partitions.insert(role.as_str(), d.path.clone());
         e.osd_uuid = d.gpt.as_ref().map(|g| g.unique_guid.to_string());
         e.main = Some((*d).clone());
         e.members.push((*d).clone());
         entries.push((key, e));
     }
-    // Partners: to the entry of the same cluster, else to the only entry of that id.
     for (d, id, role) in members.iter().filter(|(_, _, r)| !r.is_primary()) {
         let key = guid_of(d);
-        let same: Vec<usize> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (k, e))| e.osd_id == *id && *k == key)
-            .map(|(i, _)| i)
-            .collect();
-        let any: Vec<usize> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, e))| e.osd_id == *id)
-            .map(|(i, _)| i)
-            .collect();
-        let target = match (same.as_slice(), any.as_slice()) {
-            ([i], _) | ([], [i]) => Some(*i),
-            ([], []) => {
-                entries.push((key, new_entry(*id, *role)));
-                Some(entries.len() - 1)
-            }
-            _ => None,
+        let by_label = || {
+            (role.store() == Store::Bluestore)
+                .then(|| osd_uuid_in_label(d))
+                .flatten()
         };
-        match target.and_then(|i| entries.get_mut(i)) {
-            Some((_, e)) => {
-                if let Some(other) = e.partitions.get(role.as_str()).filter(|p| **p != d.path) {
-                    e.conflict = Some(format!(
-                        "{} and {} both carry the {} label of osd.{id}",
-                        other.display(),
-                        d.path.display(),
-                        role.as_str()
-                    ));
+        match partner_target(&entries, *id, key, &by_label) {
+            Target::Entry(i) => {
+                if let Some((_, e)) = entries.get_mut(i) {
+                    add_partner(e, d, *role);
                 }
-                e.partitions.insert(role.as_str(), d.path.clone());
-                e.members.push((*d).clone());
             }
-            None => {
+            Target::New => {
+                let mut e = FoundOsd::with_partitions(*id, role.store(), BTreeMap::new());
+                add_partner(&mut e, d, *role);
+                entries.push((key, e));
+            }
+            Target::Ambiguous => {
                 for (_, e) in entries.iter_mut().filter(|(_, e)| e.osd_id == *id) {
                     e.conflict = Some(format!("{} ({} of osd.{id}) cannot be told apart between the disks that claim osd.{id}", d.path.display(), role.as_str()));
                 }
@@ -159,6 +139,93 @@ pub fn find_prepared(snapshot: &Snapshot, classified: &[Classified<'_>]) -> Vec<
     let mut out: Vec<FoundOsd> = entries.into_iter().map(|(_, e)| e).collect();
     out.sort_by_key(|e| e.osd_id);
     out
+}
+
+/// An OSD found so far, with the disk GUID of its main partition's disk.
+type Entry = (Option<uuid::Uuid>, FoundOsd);
+
+/// Where a partner partition goes among the entries found so far.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// To this entry.
+    Entry(usize),
+    /// To a new entry (its main partition was not found).
+    New,
+    /// Several entries could own it.
+    Ambiguous,
+}
+
+/// The partner goes to the entry of the same id on a disk of the same cluster (disk GUID),
+/// else to the only entry of that id; between several, to the one whose main partition
+/// carries the OSD uuid of the partner's BlueStore label. The label only breaks ties: an OSD
+/// prepared by Kolla's own bootstrap has a main partition of random PARTUUID.
+fn partner_target(
+    entries: &[Entry],
+    id: u32,
+    key: Option<uuid::Uuid>,
+    by_label: &dyn Fn() -> Option<uuid::Uuid>,
+) -> Target {
+    let of_id = |keep: &dyn Fn(&Entry) -> bool| -> Vec<usize> {
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.1.osd_id == id && keep(e))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let carries = |uuid: uuid::Uuid| {
+        move |(_, e): &Entry| {
+            e.osd_uuid
+                .as_deref()
+                .and_then(|u| uuid::Uuid::parse_str(u).ok())
+                == Some(uuid)
+        }
+    };
+    match (
+        of_id(&|(k, _)| *k == key).as_slice(),
+        of_id(&|_| true).as_slice(),
+    ) {
+        (_, []) => Target::New,
+        ([i], _) | ([], [i]) => Target::Entry(*i),
+        _ => match by_label().map(|u| of_id(&carries(u))).as_deref() {
+            Some([i]) => Target::Entry(*i),
+            _ => Target::Ambiguous,
+        },
+    }
+}
+
+/// Records a partner partition in its OSD's entry (a second one of the same role is a
+/// conflict).
+fn add_partner(e: &mut FoundOsd, d: &Device, role: Role) {
+    let id = e.osd_id;
+    if let Some(other) = e.partitions.get(role.as_str()).filter(|p| **p != d.path) {
+        e.conflict = Some(format!(
+            "{} and {} both carry the {} label of osd.{id}",
+            other.display(),
+            d.path.display(),
+            role.as_str()
+        ));
+    }
+    e.partitions.insert(role.as_str(), d.path.clone());
+    e.members.push(d.clone());
+}
+
+/// The OSD uuid of the BlueStore label at the start of a partition (block, block.db and
+/// block.wal all carry one), read through its disk at the partition's offset: the partition
+/// may have no node yet (a kernel without a GPT parser after a reboot). None when there is no
+/// label or it cannot be read.
+pub fn label_osd_uuid(d: &Device) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(&read_bluestore_label(d)?.osd_uuid).ok()
+}
+
+fn read_bluestore_label(d: &Device) -> Option<crate::disk::bluestore::BluestoreLabel> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 4096];
+    std::fs::File::open(d.parent.as_deref()?)
+        .ok()?
+        .read_exact_at(&mut buf, d.start_bytes?)
+        .ok()?;
+    crate::disk::bluestore::parse(&buf)
 }
 
 /// What activation needs.
@@ -291,17 +358,7 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
         .and_then(|b| osd.members.iter().find(|m| &m.path == b))
         .unwrap_or(main);
     match osd.store {
-        Store::Bluestore => {
-            // Read through the disk at the partition's offset: the partition may not have a
-            // node yet (kernel without a GPT parser after a reboot).
-            use std::os::unix::fs::FileExt;
-            let mut buf = vec![0u8; 4096];
-            std::fs::File::open(block.parent.as_deref()?)
-                .ok()?
-                .read_exact_at(&mut buf, block.start_bytes?)
-                .ok()?;
-            crate::disk::bluestore::parse(&buf)?.ceph_fsid
-        }
+        Store::Bluestore => read_bluestore_label(block)?.ceph_fsid,
         Store::Filestore => snapshot
             .find(main.parent.as_deref()?)?
             .disk_guid
@@ -522,6 +579,7 @@ pub fn activate_on_host(
     let found = find_prepared(
         &snapshot,
         &crate::disk::classify::classify(&snapshot, grammar),
+        &label_osd_uuid,
     );
     let chosen: Vec<&FoundOsd> = found
         .iter()
@@ -629,6 +687,7 @@ pub fn list_on_host(
     let found = find_prepared(
         &snapshot,
         &crate::disk::classify::classify(&snapshot, grammar),
+        &label_osd_uuid,
     );
     let client = crate::ceph::client::connect_configured(opts).ok();
     let states = client.as_ref().and_then(|(c, _)| commands::osds(c).ok());
@@ -685,5 +744,117 @@ mod elsewhere_tests {
             vec![(0, "h1".to_string())]
         );
         assert!(elsewhere_of(&[0, 1], &json!({}), "h1").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod find_prepared_tests {
+    use super::find_prepared;
+    use crate::disk::classify::classify;
+    use crate::disk::inventory::{Device, DeviceKind, GptInfo, Snapshot};
+    use crate::disk::label::{LabelGrammar, PartitionName};
+    use std::path::{Path, PathBuf};
+    use uuid::Uuid;
+
+    /// A disk (with its disk GUID) followed by one partition carrying `name` and `partuuid`.
+    fn disk_with(name: &str, guid: Option<u128>, part_name: &str, partuuid: u128) -> [Device; 2] {
+        let mut disk = Device::test_disk(name);
+        disk.disk_guid = guid.map(Uuid::from_u128);
+        let mut p = Device::test_disk(&format!("{name}1"));
+        p.kind = DeviceKind::Partition;
+        p.parent = Some(PathBuf::from(format!("/dev/{name}")));
+        p.partition_number = Some(1);
+        p.start_bytes = Some(1 << 20);
+        p.table = None;
+        p.gpt = Some(GptInfo {
+            name: PartitionName::encode(part_name).unwrap(),
+            unique_guid: Uuid::from_u128(partuuid),
+            type_guid: Uuid::nil(),
+        });
+        [disk, p]
+    }
+
+    /// Two clusters' osd.0 (mains on disks of two cluster GUIDs, OSD uuids 1 and 2) and a
+    /// `_B` partition on a disk of neither.
+    fn two_clusters_and_a_block() -> Snapshot {
+        let mut devices = Vec::new();
+        devices.extend(disk_with("sda", Some(0xA), "KOLLA_CEPH_DATA_BS_0", 1));
+        devices.extend(disk_with("sdb", Some(0xB), "KOLLA_CEPH_DATA_BS_0", 2));
+        devices.extend(disk_with("sdx", None, "KOLLA_CEPH_DATA_BS_0_B", 77));
+        Snapshot { devices }
+    }
+
+    /// (osd id, main partition, block partition, conflict?) of each OSD found.
+    fn found(
+        snapshot: &Snapshot,
+        label: &dyn Fn(&Device) -> Option<Uuid>,
+    ) -> Vec<(u32, String, Option<String>, bool)> {
+        let classified = classify(snapshot, &LabelGrammar::default());
+        find_prepared(snapshot, &classified, label)
+            .iter()
+            .map(|o| {
+                let at = |role: &str| o.partitions.get(role).map(|p| p.display().to_string());
+                (
+                    o.osd_id,
+                    at("bluestore").unwrap_or_default(),
+                    at("bluestore-block"),
+                    o.conflict.is_some(),
+                )
+            })
+            .collect()
+    }
+
+    fn label_on_sdx(uuid: u128) -> impl Fn(&Device) -> Option<Uuid> {
+        move |d: &Device| (d.path == Path::new("/dev/sdx1")).then(|| Uuid::from_u128(uuid))
+    }
+
+    #[test]
+    fn a_block_partition_goes_to_the_osd_its_bluestore_label_names() {
+        let s = two_clusters_and_a_block();
+        let got = found(&s, &label_on_sdx(2));
+        let mains: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+        assert_eq!(mains.len(), 2, "{got:?}");
+        let of_sdb = got.iter().find(|g| g.1 == "/dev/sdb1").unwrap();
+        assert_eq!(of_sdb.2.as_deref(), Some("/dev/sdx1"), "{got:?}");
+        let of_sda = got.iter().find(|g| g.1 == "/dev/sda1").unwrap();
+        assert_eq!(of_sda.2, None, "{got:?}");
+        assert!(got.iter().all(|g| !g.3), "no conflict: {got:?}");
+    }
+
+    #[test]
+    fn without_a_readable_label_two_owners_are_a_conflict_for_both() {
+        let s = two_clusters_and_a_block();
+        let got = found(&s, &|_| None);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|g| g.3), "both refused: {got:?}");
+    }
+
+    #[test]
+    fn the_only_osd_of_its_id_keeps_its_partner_whatever_the_label_says() {
+        let mut s = two_clusters_and_a_block();
+        // Only the first cluster's osd.0 is left; the block's label names uuid 9, as on an OSD
+        // made by Kolla's bootstrap (a main partition of random PARTUUID).
+        s.devices.drain(2..4);
+        let want = vec![(0, "/dev/sda1".into(), Some("/dev/sdx1".into()), false)];
+        assert_eq!(found(&s, &label_on_sdx(9)), want);
+        assert_eq!(found(&s, &|_| None), want);
+    }
+
+    #[test]
+    fn a_label_that_names_neither_owner_is_a_conflict() {
+        let s = two_clusters_and_a_block();
+        let got = found(&s, &label_on_sdx(9));
+        assert!(got.iter().all(|g| g.3), "both refused: {got:?}");
+    }
+
+    #[test]
+    fn a_partner_on_a_disk_of_the_same_cluster_needs_no_label() {
+        let mut s = two_clusters_and_a_block();
+        // The block's disk carries the second cluster's GUID.
+        s.devices[4].disk_guid = Some(Uuid::from_u128(0xB));
+        let got = found(&s, &|_| None);
+        let of_sdb = got.iter().find(|g| g.1 == "/dev/sdb1").unwrap();
+        assert_eq!(of_sdb.2.as_deref(), Some("/dev/sdx1"), "{got:?}");
+        assert!(got.iter().all(|g| !g.3), "{got:?}");
     }
 }

@@ -457,7 +457,7 @@ pub fn remove_on_host(
     let id = req.id;
     let snapshot = crate::disk::listing::scan_all();
     let classified = classify(&snapshot, grammar);
-    let found = find_prepared(&snapshot, &classified);
+    let found = find_prepared(&snapshot, &classified, &super::activate::label_osd_uuid);
     let info = crate::ceph::commands::osds(&client)?
         .into_iter()
         .find(|o| o.id == id);
