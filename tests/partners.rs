@@ -337,6 +337,36 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
     let c = TestCluster::new();
     let (a, b) = (slow[0].path(), slow[1].path());
     let (fdb, fwal) = (fast_db.path(), fast_wal.path());
+    // Slots by size: the dry run shows the carve-up and writes nothing.
+    let wal_before = fast_wal.checksum();
+    let plan = c.cb_in(
+        WAL_PREFIX,
+        &[
+            "osd",
+            "prepare",
+            a,
+            "--db",
+            fdb,
+            "--db-slots",
+            "2",
+            "--wal",
+            fwal,
+            "--wal-slot-size",
+            "300M",
+            "--dry-run",
+        ],
+    );
+    let ws = &plan["osds"][0]["plan"]["wal_slot"];
+    assert_eq!(
+        (
+            ws["disk"].as_str(),
+            ws["size_bytes"].as_u64(),
+            ws["free_after"].as_u64()
+        ),
+        (Some(fwal), Some(300 * MIB), Some(2)),
+        "{plan:#}"
+    );
+    assert_eq!(fast_wal.checksum(), wal_before, "a dry run writes nothing");
     let v = c.cb_in(
         WAL_PREFIX,
         &[

@@ -598,7 +598,12 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "N", requires = "db", conflicts_with = "db_size")]
     pub db_slots: Option<u32>,
     /// Like --db-slots, with slots of this size (e.g. 30G) instead of a count.
-    #[arg(long, value_name = "SIZE", requires = "db")]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        requires = "db",
+        visible_alias = "db-slot-size"
+    )]
     pub db_size: Option<String>,
     /// External bluestore block.wal: a partition or a free disk (may be the --db disk), or a
     /// whole disk shared by several OSDs in slots (see --wal-slots): a disk cephboot already
@@ -608,8 +613,17 @@ pub struct PrepareArgs {
     /// Divide the --wal disk into N equal slots, one block.wal per OSD of this and later runs
     /// (the same rules as --db-slots). For a WAL on a faster disk than the DB's; with one
     /// fast disk for both, use --db and --db-slots alone: BlueStore keeps the WAL on the db.
-    #[arg(long, value_name = "N", requires = "wal")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "wal",
+        conflicts_with = "wal_slot_size"
+    )]
     pub wal_slots: Option<u32>,
+    /// Like --wal-slots, with slots of this size (e.g. 2G) instead of a count (--wal-size is
+    /// the WAL beside a db on one whole disk).
+    #[arg(long, value_name = "SIZE", requires = "wal")]
+    pub wal_slot_size: Option<String>,
     /// Consent to destroy what the OSD's devices hold: a filesystem, a table, LVM, another
     /// cluster's OSD on a named device or partner, and partitions of a labelled disk that are
     /// not labelled for this OSD (without it they are refused, named with what they hold).

@@ -148,7 +148,11 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
             (None, Some(size)) => Some(SlotSize::Bytes(target::parse_size(size)?)),
             (None, None) => None,
         },
-        wal_slots: args.wal_slots.map(SlotSize::Count),
+        wal_slots: match (args.wal_slots, &args.wal_slot_size) {
+            (Some(n), _) => Some(SlotSize::Count(n)),
+            (None, Some(size)) => Some(SlotSize::Bytes(target::parse_size(size)?)),
+            (None, None) => None,
+        },
         crush_host: args.crush_location.clone(),
     };
     let mut report =

@@ -1250,6 +1250,18 @@ impl OpenBook {
             ));
         };
         self.next += 1;
+        // The partition this slot becomes may itself be excluded (a deny pattern naming it).
+        let slot_name = crate::disk::inventory::partition_node_name(&self.name, slot.number);
+        if !req.policy.allows(&slot_name, Some(&self.name)) {
+            return Err(refused(
+                &disk.path,
+                format!(
+                    "{} {}: its next free slot would be /dev/{slot_name}, which {POLICY_REFUSAL}",
+                    self.flag(),
+                    self.disk.display()
+                ),
+            ));
+        }
         let ss = self.sector_size;
         let label = ctx.grammar.bootstrap(self.role, group);
         if !self.has_table && self.next == 1 {
@@ -2047,6 +2059,13 @@ mod slot_tests {
             r.policy.deny = vec!["nvme0n13".into()];
             (d, r)
         }, &["refused /dev/nvme0n13: is excluded by the device policy"]),
+        ("a free slot whose partition-to-be the device policy excludes is refused, not carved", || {
+            let mut d = mains();
+            d.extend(carved());
+            let mut r = req(&["sdd"], None);
+            r.policy.deny = vec!["/dev/nvme0n1p2".into()];
+            (d, r)
+        }, &["refused /dev/sdd: --db /dev/nvme0n1: its next free slot would be /dev/nvme0n1p2, which is excluded by the device policy"]),
         ("an interrupted run's slot (labelled for the OSD's group) is taken again, not a second one", || {
             let mut d = mains();
             let mut fast = disk("nvme0n1", 4 * GIB);
@@ -2118,6 +2137,13 @@ mod slot_tests {
             d.push(disk("nvme1n1", 4 * GIB));
             (d, wal_req(&["sdb", "sdc"], None, Some(4)))
         }, &["wal slot 1 table 1023 free=3", "wal slot 2 new 1023 free=2"]),
+        ("wal slots of a given size (--wal-slot-size)", || {
+            let mut d = mains();
+            d.push(disk("nvme1n1", 4 * GIB));
+            let mut r = wal_req(&["sdb"], None, None);
+            r.wal_slots = Some(SlotSize::Bytes(512 * MIB));
+            (d, r)
+        }, &["wal slot 1 table 512 free=6"]),
         ("db slots on one fast disk and wal slots on a faster one", || {
             let mut d = mains();
             d.push(disk("nvme0n1", 4 * GIB));

@@ -41,6 +41,9 @@ options:
   wal_slots:
     description: Divide the I(wal) disk into this many slots, one block.wal per OSD.
     type: int
+  wal_slot_size:
+    description: Like I(wal_slots), with slots of this size (e.g. C(2G)).
+    type: str
   device_class:
     description: CRUSH device class of the new OSDs instead of the one sysfs suggests.
     type: str
@@ -93,6 +96,7 @@ def main():
             db_slots=dict(type="int"),
             db_size=dict(type="str"),
             wal_slots=dict(type="int"),
+            wal_slot_size=dict(type="str"),
             device_class=dict(type="str"),
             crush_location=dict(type="str"),
             wipe=dict(type="bool", default=False),
@@ -107,7 +111,8 @@ def main():
         args = ["osd", "prepare"] + p["devices"]
         if p["all_bootstrap"]:
             args.append("--all-bootstrap")
-        for key in ("store", "db", "wal", "journal", "db_size", "device_class", "crush_location"):
+        for key in ("store", "db", "wal", "journal", "db_size", "wal_slot_size", "device_class",
+                    "crush_location"):
             if p[key]:
                 args += ["--" + key.replace("_", "-"), p[key]]
         for key in ("db_slots", "wal_slots"):
