@@ -474,6 +474,35 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         .map(|o| o["action"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(actions.contains(&"skipped".to_string()), "{a:#}");
+    // A real OSD of another cluster on this host: `osd list` names its cluster and does not
+    // show this cluster's state of its id as its own.
+    let other = TestCluster::new();
+    let other_disk = LoopDisk::new(2 * GIB);
+    other.cb_in(B_PREFIX, &["osd", "prepare", other_disk.path()]);
+    let other_was = other_disk.checksum();
+    let listed = c.cb_in(B_PREFIX, &["osd", "list"]);
+    let row_of = |part: String| {
+        listed["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["partitions"]["bluestore"] == part.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{part} not listed: {listed:#}"))
+    };
+    let theirs = row_of(other_disk.part(1));
+    assert_eq!(
+        theirs["other_cluster"].as_str(),
+        Some(other.ceph(&["fsid"]).trim()),
+        "{listed:#}"
+    );
+    assert!(
+        theirs["up"].is_null() && theirs["in"].is_null(),
+        "{listed:#}"
+    );
+    let ours = row_of(main.part(1));
+    assert!(ours.get("other_cluster").is_none(), "{listed:#}");
+    assert_eq!(ours["up"], true, "{listed:#}");
     assert_eq!(
         c.osds().len(),
         1,
@@ -534,6 +563,11 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         stranger.checksum(),
         stranger_was,
         "the stranger is untouched"
+    );
+    assert_eq!(
+        other_disk.checksum(),
+        other_was,
+        "the other cluster's OSD is untouched"
     );
     drop(c);
 }

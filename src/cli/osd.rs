@@ -221,6 +221,10 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
         return Ok(());
     }
     let yn = |b: Option<bool>| b.map_or("?", |b| if b { "yes" } else { "no" }).to_string();
+    let other = |i: &activate::ListedOsd, v: String| match &i.other_cluster {
+        Some(fsid) => format!("other cluster {fsid}"),
+        None => v,
+    };
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -236,7 +240,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
                 i.host.clone(),
                 i.osd.store.to_string(),
                 i.device_class.clone().unwrap_or_else(|| "-".into()),
-                yn(i.up),
+                other(i, yn(i.up)),
                 yn(i.is_in),
                 yn(i.ok_to_stop),
                 parts,

@@ -384,17 +384,15 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         pid: None,
         error: Some(why),
     };
-    match (owner_fsid(osd, snapshot), ours) {
-        (Some(theirs), Some(ours)) if theirs != ours => {
-            return skip(format!(
-                "belongs to cluster {theirs}, not to this cluster ({ours})"
-            ));
-        }
-        // A BlueStore OSD whose label cannot be read cannot be started, and may not be ours.
-        (None, _) if osd.store == Store::Bluestore => {
-            return skip("its BlueStore label cannot be read (the device went away?)".into());
-        }
-        _ => {}
+    let theirs = owner_fsid(osd, snapshot);
+    if let (Some(theirs), Some(ours)) = (other_cluster(theirs.clone(), ours), ours) {
+        return skip(format!(
+            "belongs to cluster {theirs}, not to this cluster ({ours})"
+        ));
+    }
+    // A BlueStore OSD whose label cannot be read cannot be started, and may not be ours.
+    if theirs.is_none() && osd.store == Store::Bluestore {
+        return skip("its BlueStore label cannot be read (the device went away?)".into());
     }
     let pidfile = env.conf.osd_pidfile(env.cluster, osd.osd_id);
     if let Some(pid) = daemons::running_pid(&pidfile, "ceph-osd") {
@@ -676,6 +674,16 @@ pub struct ListedOsd {
     pub ok_to_stop: Option<bool>,
     /// The host that lists it (this host's short name: its CRUSH host bucket).
     pub host: String,
+    /// The fsid of the cluster it belongs to, when that is not this one (by the fsid in its
+    /// BlueStore label, or its disk GUID): the cluster's osd of the same id is another OSD, so
+    /// `up`, `in`, `device_class` and `ok_to_stop` stay null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_cluster: Option<String>,
+}
+
+/// The cluster an OSD belongs to when it is known and not `ours` (pure).
+pub fn other_cluster(theirs: Option<String>, ours: Option<&str>) -> Option<String> {
+    theirs.filter(|t| ours.is_some_and(|o| !o.eq_ignore_ascii_case(t)))
 }
 
 /// This host's prepared OSDs; their up/in state when the cluster answers.
@@ -696,11 +704,14 @@ pub fn list_on_host(
         .and_then(|(c, _)| commands::device_classes(c).ok())
         .unwrap_or_default();
     let host = crate::host::short_hostname();
+    let ours = client.as_ref().and_then(|(_, conf)| conf.fsid());
     found
         .into_iter()
         .map(|o| {
+            let other = other_cluster(owner_fsid(&o, &snapshot), ours);
             let s = states
                 .as_ref()
+                .filter(|_| other.is_none())
                 .and_then(|s| s.iter().find(|x| x.id == o.osd_id));
             let ok_to_stop = match (&client, s) {
                 (Some((c, _)), Some(_)) => Some(
@@ -712,13 +723,30 @@ pub fn list_on_host(
             ListedOsd {
                 up: s.map(|s| s.up),
                 is_in: s.map(|s| s.is_in),
-                device_class: classes.get(&o.osd_id).cloned(),
+                device_class: classes.get(&o.osd_id).filter(|_| other.is_none()).cloned(),
                 ok_to_stop,
                 host: host.clone(),
+                other_cluster: other,
                 osd: o,
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod other_cluster_tests {
+    use super::other_cluster;
+
+    #[test]
+    fn an_osd_is_another_clusters_only_when_both_fsids_are_known_and_differ() {
+        let a = "2b1e0f4c-0000-4000-8000-00000000000a";
+        let b = "2b1e0f4c-0000-4000-8000-00000000000b";
+        assert_eq!(other_cluster(Some(b.into()), Some(a)), Some(b.to_string()));
+        assert_eq!(other_cluster(Some(a.into()), Some(a)), None);
+        assert_eq!(other_cluster(Some(a.to_uppercase()), Some(a)), None);
+        assert_eq!(other_cluster(None, Some(a)), None);
+        assert_eq!(other_cluster(Some(b.into()), None), None);
+    }
 }
 
 #[cfg(test)]
