@@ -51,10 +51,19 @@ fn crush_host_of(h: &SimHost, id: u64) -> Option<String> {
     })
 }
 
+/// Waits until every PG is active+clean. A `ceph` call that fails meanwhile (the monitors
+/// electing after a host came back) is retried until the deadline, then reported.
 fn wait_clean(h: &SimHost, secs: u64) {
     let start = Instant::now();
     loop {
-        let s = h.ceph_json(&["pg", "stat"]);
+        let s = match h.try_ceph_json(&["pg", "stat"]) {
+            Ok(s) => s,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(secs), "{e}");
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            }
+        };
         let total = s["pg_summary"]["num_pgs"].as_u64().unwrap_or(0);
         let clean: u64 = s["pg_summary"]["num_pg_by_state"]
             .as_array()

@@ -71,24 +71,36 @@ impl SimHost {
 
     /// The `ceph` CLI from this host, JSON.
     pub fn ceph_json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = vec!["--format", "json"];
-        a.extend(args);
-        serde_json::from_str(&self.ceph(&a)).unwrap()
+        self.try_ceph_json(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The `ceph` CLI from this host; its stdout.
     pub fn ceph(&self, args: &[&str]) -> String {
+        self.try_ceph(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The `ceph` CLI from this host, JSON, or why it failed (for polling while the monitors
+    /// may be electing, as after a host's link comes back).
+    pub fn try_ceph_json(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut a = vec!["--format", "json"];
+        a.extend(args);
+        let out = self.try_ceph(&a)?;
+        serde_json::from_str(&out).map_err(|e| format!("{}: ceph {args:?}: {e}: {out}", self.name))
+    }
+
+    fn try_ceph(&self, args: &[&str]) -> Result<String, String> {
         let conf = self.conf();
         let mut a = vec!["-c", conf.as_str(), "--connect-timeout", "20"];
         a.extend(args);
         let out = self.run("ceph", &a);
-        assert!(
-            out.status.success(),
-            "{}: ceph {args:?}: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if !out.status.success() {
+            return Err(format!(
+                "{}: ceph {args:?}: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
