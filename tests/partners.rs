@@ -337,36 +337,7 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
     let c = TestCluster::new();
     let (a, b) = (slow[0].path(), slow[1].path());
     let (fdb, fwal) = (fast_db.path(), fast_wal.path());
-    // Slots by size: the dry run shows the carve-up and writes nothing.
-    let wal_before = fast_wal.checksum();
-    let plan = c.cb_in(
-        WAL_PREFIX,
-        &[
-            "osd",
-            "prepare",
-            a,
-            "--db",
-            fdb,
-            "--db-slots",
-            "2",
-            "--wal",
-            fwal,
-            "--wal-slot-size",
-            "300M",
-            "--dry-run",
-        ],
-    );
-    let ws = &plan["osds"][0]["plan"]["wal_slot"];
-    assert_eq!(
-        (
-            ws["disk"].as_str(),
-            ws["size_bytes"].as_u64(),
-            ws["free_after"].as_u64()
-        ),
-        (Some(fwal), Some(300 * MIB), Some(2)),
-        "{plan:#}"
-    );
-    assert_eq!(fast_wal.checksum(), wal_before, "a dry run writes nothing");
+    dry_run_wal_slots_by_size(&c, a, fdb, &fast_wal);
     let v = c.cb_in(
         WAL_PREFIX,
         &[
@@ -429,6 +400,119 @@ fn a_faster_disk_carries_the_wals_of_several_osds_in_slots_beside_their_db_slots
     drop(c);
 }
 
+/// `--wal-slot-size`: the dry run shows the carve-up (300 MiB slots of the 1 GiB WAL disk, two
+/// left after the first) and writes nothing.
+fn dry_run_wal_slots_by_size(c: &TestCluster, main: &str, fdb: &str, fast_wal: &LoopDisk) {
+    let before = fast_wal.checksum();
+    let fwal = fast_wal.path();
+    let plan = c.cb_in(
+        WAL_PREFIX,
+        &[
+            "osd",
+            "prepare",
+            main,
+            "--db",
+            fdb,
+            "--db-slots",
+            "2",
+            "--wal",
+            fwal,
+            "--wal-slot-size",
+            "300M",
+            "--dry-run",
+        ],
+    );
+    let ws = &plan["osds"][0]["plan"]["wal_slot"];
+    assert_eq!(
+        (
+            ws["disk"].as_str(),
+            ws["size_bytes"].as_u64(),
+            ws["free_after"].as_u64()
+        ),
+        (Some(fwal), Some(300 * MIB), Some(2)),
+        "{plan:#}"
+    );
+    assert_eq!(fast_wal.checksum(), before, "a dry run writes nothing");
+}
+
+/// A real OSD of another cluster on this host, beside `c`'s osd on `main`: `osd list` names its
+/// cluster and does not show `c`'s state of its id as its own. Returns the other cluster, its
+/// disk and that disk's checksum (to check it is untouched later).
+fn another_clusters_osd_is_listed_as_such(
+    c: &TestCluster,
+    main: &LoopDisk,
+) -> (TestCluster, LoopDisk, String) {
+    let other = TestCluster::new();
+    let other_disk = LoopDisk::new(2 * GIB);
+    other.cb_in(B_PREFIX, &["osd", "prepare", other_disk.path()]);
+    let other_was = other_disk.checksum();
+    let listed = c.cb_in(B_PREFIX, &["osd", "list"]);
+    let row_of = |part: String| {
+        listed["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["partitions"]["bluestore"] == part.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{part} not listed: {listed:#}"))
+    };
+    let theirs = row_of(other_disk.part(1));
+    assert_eq!(
+        theirs["other_cluster"].as_str(),
+        Some(other.ceph(&["fsid"]).trim()),
+        "{listed:#}"
+    );
+    assert!(
+        theirs["up"].is_null() && theirs["in"].is_null(),
+        "{listed:#}"
+    );
+    let ours = row_of(main.part(1));
+    assert!(ours.get("other_cluster").is_none(), "{listed:#}");
+    assert_eq!(ours["up"], true, "{listed:#}");
+    (other, other_disk, other_was)
+}
+
+/// osd.`id` keeps its data on the `_B` partition: the OSD says so, the partitions carry its
+/// names, the main one is Kolla's 100 MiB identity partition, and the CRUSH weight follows the
+/// data (3 GiB), not the identity partition.
+fn the_data_is_on_the_block_partition(c: &TestCluster, main: &LoopDisk, block: &LoopDisk, id: u64) {
+    let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
+    assert_eq!(
+        meta["bluestore_bdev_partition_path"],
+        block.part(1),
+        "{meta:#}"
+    );
+    let list = c.cb_in(B_PREFIX, &["disks", "list", main.path(), block.path()]);
+    let m = device(&list, &main.part(1));
+    assert_eq!(
+        m["partition_name"],
+        format!("{B_PREFIX}_DATA_BS_{id}"),
+        "{m:#}"
+    );
+    assert_eq!(
+        m["size_bytes"].as_u64(),
+        Some(100 * MIB),
+        "Kolla's identity partition"
+    );
+    let b = device(&list, &block.part(1));
+    assert_eq!(
+        b["partition_name"],
+        format!("{B_PREFIX}_DATA_BS_{id}_B"),
+        "{b:#}"
+    );
+    assert_eq!(b["role"], "bluestore-block");
+    let tree = c.ceph_json(&["osd", "tree"]);
+    let w = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap()["crush_weight"]
+        .as_f64()
+        .unwrap();
+    assert!(w > 0.002, "weight {w}");
+}
+
 #[test]
 fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
     if !root_or_skip("an_external_block_partition_holds_the_data_and_a_cut_off_run_converges") {
@@ -474,77 +558,14 @@ fn an_external_block_partition_holds_the_data_and_a_cut_off_run_converges() {
         .map(|o| o["action"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(actions.contains(&"skipped".to_string()), "{a:#}");
-    // A real OSD of another cluster on this host: `osd list` names its cluster and does not
-    // show this cluster's state of its id as its own.
-    let other = TestCluster::new();
-    let other_disk = LoopDisk::new(2 * GIB);
-    other.cb_in(B_PREFIX, &["osd", "prepare", other_disk.path()]);
-    let other_was = other_disk.checksum();
-    let listed = c.cb_in(B_PREFIX, &["osd", "list"]);
-    let row_of = |part: String| {
-        listed["osds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["partitions"]["bluestore"] == part.as_str())
-            .cloned()
-            .unwrap_or_else(|| panic!("{part} not listed: {listed:#}"))
-    };
-    let theirs = row_of(other_disk.part(1));
-    assert_eq!(
-        theirs["other_cluster"].as_str(),
-        Some(other.ceph(&["fsid"]).trim()),
-        "{listed:#}"
-    );
-    assert!(
-        theirs["up"].is_null() && theirs["in"].is_null(),
-        "{listed:#}"
-    );
-    let ours = row_of(main.part(1));
-    assert!(ours.get("other_cluster").is_none(), "{listed:#}");
-    assert_eq!(ours["up"], true, "{listed:#}");
+    let (_other, other_disk, other_was) = another_clusters_osd_is_listed_as_such(&c, &main);
     assert_eq!(
         c.osds().len(),
         1,
         "the cut-off run's id was purged: {:?}",
         c.osds()
     );
-    let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
-    assert_eq!(
-        meta["bluestore_bdev_partition_path"],
-        block.part(1),
-        "{meta:#}"
-    );
-    let list = c.cb_in(B_PREFIX, &["disks", "list", main.path(), block.path()]);
-    let m = device(&list, &main.part(1));
-    assert_eq!(
-        m["partition_name"],
-        format!("{B_PREFIX}_DATA_BS_{id}"),
-        "{m:#}"
-    );
-    assert_eq!(
-        m["size_bytes"].as_u64(),
-        Some(100 * MIB),
-        "Kolla's identity partition"
-    );
-    let b = device(&list, &block.part(1));
-    assert_eq!(
-        b["partition_name"],
-        format!("{B_PREFIX}_DATA_BS_{id}_B"),
-        "{b:#}"
-    );
-    assert_eq!(b["role"], "bluestore-block");
-    // The CRUSH weight follows the data (3 GiB), not the identity partition.
-    let tree = c.ceph_json(&["osd", "tree"]);
-    let w = tree["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == id)
-        .unwrap()["crush_weight"]
-        .as_f64()
-        .unwrap();
-    assert!(w > 0.002, "weight {w}");
+    the_data_is_on_the_block_partition(&c, &main, &block, id);
     // A rerun changes nothing; removal zaps both disks and nothing else.
     let again = c.cb_in(B_PREFIX, &["osd", "prepare", main.path()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
