@@ -335,3 +335,166 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
         "a disk never named stays untouched"
     );
 }
+
+/// Every pool (the manager's own included) on a rule with failure domain osd, size 2,
+/// min_size 1, as the defect report had it; `data` with 16 PGs.
+fn pools_of_two_copies_by_osd(c: &TestCluster) {
+    c.ceph(&[
+        "osd",
+        "crush",
+        "rule",
+        "create-replicated",
+        "by-osd",
+        "default",
+        "osd",
+    ]);
+    // Pools made later (the manager's own, when OSDs come up) get the same.
+    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
+    for (name, value) in [
+        ("osd_pool_default_crush_rule", rule.as_str()),
+        ("osd_pool_default_size", "2"),
+        ("osd_pool_default_min_size", "1"),
+    ] {
+        c.ceph(&["config", "set", "global", name, value]);
+    }
+    c.ceph(&[
+        "osd",
+        "pool",
+        "create",
+        "data",
+        "16",
+        "16",
+        "replicated",
+        "by-osd",
+    ]);
+    for pool in c.ceph(&["osd", "pool", "ls"]).lines() {
+        c.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
+        c.ceph(&["osd", "pool", "set", pool, "size", "2"]);
+        c.ceph(&["osd", "pool", "set", pool, "min_size", "1"]);
+    }
+}
+
+/// Degraded objects and PGs that are not active+clean, as the manager's PG statistics say.
+fn degraded_and_unclean(c: &TestCluster) -> (u64, Vec<String>) {
+    let dump = c.ceph_json(&["pg", "dump"]);
+    let map = &dump["pg_map"];
+    let degraded = map["pg_stats_sum"]["stat_sum"]["num_objects_degraded"]
+        .as_u64()
+        .unwrap();
+    let unclean = map["pg_stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] != "active+clean")
+        .map(|p| format!("{} {}", p["pgid"], p["state"]))
+        .collect();
+    (degraded, unclean)
+}
+
+/// The defect report: two OSDs, pools of size 2 by OSD, 13 objects. `osd remove 1` once said
+/// safe-to-destroy (on PG statistics from before the out) and left every PG with one copy.
+/// Now it is refused before anything changes; once a third OSD has taken the data, it goes
+/// through and no object is ever left with fewer copies.
+#[test]
+fn remove_never_leaves_an_object_with_one_copy() {
+    if !root_or_skip("osd remove keeps every copy") {
+        return;
+    }
+    let disks: Vec<LoopDisk> = (0..3).map(|_| LoopDisk::new(4 * GIB)).collect();
+    let bystander = LoopDisk::new(GIB);
+    let c = TestCluster::new();
+    let prefix = "RC";
+    let prepare = |d: &LoopDisk| -> u64 {
+        c.cb_in(prefix, &["osd", "prepare", d.path()])["osds"][0]["osd_id"]
+            .as_u64()
+            .unwrap()
+    };
+    let ids: Vec<u64> = disks[..2].iter().map(prepare).collect();
+    c.cb_in(prefix, &["osd", "activate", "--all"]);
+    pools_of_two_copies_by_osd(&c);
+    c.wait_clean(180);
+    let conf = c.conf();
+    let object = c.state.path().join("object");
+    std::fs::write(&object, vec![0x5a_u8; 1 << 20]).unwrap();
+    for i in 0..13 {
+        sh(
+            "rados",
+            &[
+                "-c",
+                conf.to_str().unwrap(),
+                "-p",
+                "data",
+                "put",
+                &format!("o{i}"),
+                object.to_str().unwrap(),
+            ],
+        );
+    }
+    c.wait_clean(180);
+    let bystander_sum = bystander.checksum();
+    let victim = ids[1].to_string();
+    let victim_disk = disks[1].sparse_checksum();
+
+    // Two OSDs, size 2: nowhere for the second copy to go. Refused before the out.
+    let (code, err) = c.cb_in_fails(prefix, &["osd", "remove", &victim, "--wait", "30"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("pool data keeps 2 copies") && err.contains("only 1 osd would remain"),
+        "{err}"
+    );
+    let st = osd_state(&c, ids[1]).unwrap();
+    assert_eq!(
+        (st["up"].as_u64(), st["in"].as_u64()),
+        (Some(1), Some(1)),
+        "{st}"
+    );
+    assert_eq!(
+        disks[1].sparse_checksum(),
+        victim_disk,
+        "the refused OSD's disk is untouched"
+    );
+    c.wait_clean(60);
+    assert_eq!(
+        degraded_and_unclean(&c),
+        (0, vec![]),
+        "every object keeps two copies"
+    );
+
+    // A third OSD: removal waits for the data to be clean elsewhere, then goes through.
+    prepare(&disks[2]);
+    c.cb_in(prefix, &["osd", "activate", "--all"]);
+    c.wait_clean(180);
+    let r = c.cb_in(prefix, &["osd", "remove", &victim, "--wait", "300"]);
+    assert_eq!(r["action"], "removed", "{r:#}");
+    assert!(osd_state(&c, ids[1]).is_none(), "purged: {r:#}");
+    // From the moment it returns, no object has fewer than two copies (the defect showed
+    // 13/26 degraded ten seconds after).
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(20) {
+        let (degraded, _) = degraded_and_unclean(&c);
+        assert_eq!(degraded, 0, "degraded objects after the removal: {r:#}");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    c.wait_clean(120);
+    let back = c.state.path().join("back");
+    for i in 0..13 {
+        sh(
+            "rados",
+            &[
+                "-c",
+                conf.to_str().unwrap(),
+                "-p",
+                "data",
+                "get",
+                &format!("o{i}"),
+                back.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(sha256_of(&back), sha256_of(&object), "o{i}");
+    }
+    assert_eq!(
+        bystander.checksum(),
+        bystander_sum,
+        "a disk never named stays untouched"
+    );
+}

@@ -255,6 +255,38 @@ fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
         .unwrap()
         .iter()
         .all(|o| o["up"] == true));
+
+    // The Kolla FileStore OSD removed keeping its id, right after its daemon was stopped: its
+    // data directory is unmounted once the daemon has let go of it (this failed three times in
+    // three with "umount: target is busy", leaving it destroyed and still mounted).
+    let fs = fs_id.to_string();
+    let r = c.cb_ok(&[
+        "--label-prefix",
+        "TA",
+        "osd",
+        "remove",
+        &fs,
+        "--keep-id",
+        "--wait",
+        "300",
+    ]);
+    assert_eq!(r["action"], "removed", "{r:#}");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let dir = format!("{}/", c.dir());
+    assert!(
+        !mounts
+            .lines()
+            .any(|l| l.contains(&dir) && l.contains(&format!("-{fs} "))),
+        "osd.{fs}'s directory is still mounted: {mounts}"
+    );
+    let dump = c.ceph_json(&["osd", "dump"]);
+    let st = dump["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["osd"] == fs_id)
+        .unwrap();
+    assert!(st["state"].to_string().contains("destroyed"), "{st}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 pub mod activate;
 pub mod batch;
+pub mod drain;
 pub mod plan;
 pub mod prepare;
 pub mod remove;

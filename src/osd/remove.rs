@@ -30,6 +30,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::activate::{find_prepared, FoundOsd};
+use super::drain;
 use crate::action::Action;
 use crate::ceph::client::{CephClient, ConnectOptions};
 use crate::ceph::conf::CephConf;
@@ -205,8 +206,76 @@ fn wait_for_yes(c: &dyn CephClient, question: &str, id: u32, timeout: Duration) 
     }
 }
 
-/// Steps 1 and 2: Ceph's word that the OSD can go, or a refusal (it is marked in again when
-/// this marked it out).
+/// The pools (with their rules) and the CRUSH tree, read now: what [`drain::shortfalls`]
+/// judges.
+fn placement_shortfalls(c: &dyn CephClient, id: u32) -> Result<Vec<drain::Shortfall>> {
+    let dump = c.mon(json!({"prefix": "osd dump"}))?;
+    let rules = c.mon(json!({"prefix": "osd crush rule dump"}))?;
+    let tree = c.mon(json!({"prefix": "osd tree"}))?;
+    let tree = drain::parse_tree(&tree).ok_or_else(|| Error::Cluster {
+        context: "reading the reply to `osd tree`".into(),
+        message: "it has no nodes".into(),
+        errno: None,
+    })?;
+    Ok(drain::shortfalls(
+        &drain::parse_placements(&dump, &rules),
+        &tree,
+        id,
+    ))
+}
+
+/// The manager's PG statistics now.
+fn pg_map(c: &dyn CephClient) -> Result<Vec<drain::PgStat>> {
+    let v = c.mgr(json!({"prefix": "pg dump", "dumpcontents": ["all"]}))?;
+    drain::parse_pg_dump(&v).ok_or_else(|| Error::Cluster {
+        context: "reading the reply to `pg dump`".into(),
+        message: "it has no pg_stats".into(),
+        errno: None,
+    })
+}
+
+/// The osdmap epoch now.
+fn osdmap_epoch(c: &dyn CephClient) -> Result<u64> {
+    let dump = c.mon(json!({"prefix": "osd dump"}))?;
+    dump.get("epoch")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| Error::Cluster {
+            context: "reading the reply to `osd dump`".into(),
+            message: "it has no epoch".into(),
+            errno: None,
+        })
+}
+
+/// Waits (until `timeout`) for the PGs of OSD `id` to be active+clean elsewhere on statistics
+/// newer than its out ([`drain::judge_drain`]); the last reason they are not when they never
+/// are.
+fn wait_drained(
+    c: &dyn CephClient,
+    id: u32,
+    judged: &drain::Judged,
+    timeout: Duration,
+) -> Result<Option<String>> {
+    let start = Instant::now();
+    let progress = crate::progress::step(format!(
+        "waiting for the PGs of osd.{id} to be active+clean elsewhere"
+    ));
+    loop {
+        match drain::judge_drain(judged, &pg_map(c)?, id) {
+            drain::Drain::Drained => {
+                progress.done();
+                return Ok(None);
+            }
+            drain::Drain::Waiting(why) if start.elapsed() >= timeout => {
+                drop(progress);
+                return Ok(Some(why));
+            }
+            drain::Drain::Waiting(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Steps 1 and 2: Ceph's word that the OSD can go, on current evidence, or a refusal (it is
+/// marked in again when this marked it out).
 fn make_safe(
     c: &dyn CephClient,
     req: &RemoveRequest,
@@ -219,6 +288,30 @@ fn make_safe(
     } else {
         req.timeout
     };
+    let short = placement_shortfalls(c, id)?;
+    if !short.is_empty() && !req.force {
+        let why: Vec<String> = short.iter().map(ToString::to_string).collect();
+        return Err(Error::refused(
+            format!("osd.{id}"),
+            format!(
+                "without it the cluster cannot keep every copy of its data: {}",
+                why.join("; ")
+            ),
+            "nothing was changed; add an OSD first (`cephboot osd prepare DISK`) so the copies have somewhere to go, or lower the pool's size (`cephboot pools init --replicas N`), or pass --force to remove it anyway (its copies are lost and the PGs stay degraded)",
+        ));
+    }
+    let redundancy = if short.is_empty() {
+        "every pool keeps its copies without it".to_string()
+    } else {
+        let why: Vec<String> = short.iter().map(ToString::to_string).collect();
+        format!("no, forced: {}", why.join("; "))
+    };
+    step(
+        steps,
+        "safety",
+        Action::Unchanged,
+        format!("redundancy: {redundancy}"),
+    );
     let ok_to_stop = wait_for_yes(c, "osd ok-to-stop", id, wait);
     if let Some(e) = &ok_to_stop {
         if !req.force {
@@ -242,7 +335,14 @@ fn make_safe(
     if req.dry_run {
         return Ok(());
     }
-    if map.is_in {
+    // The PGs it holds, read before the out: these must be clean elsewhere afterwards, on
+    // statistics from the map of the out or newer.
+    let judged = if map.is_in {
+        let had: BTreeSet<String> = pg_map(c)?
+            .iter()
+            .filter(|p| p.has(id))
+            .map(|p| p.pgid.clone())
+            .collect();
         c.mon(json!({"prefix": "osd out", "ids": [id.to_string()]}))?;
         step(
             steps,
@@ -250,13 +350,27 @@ fn make_safe(
             Action::Updated,
             format!("osd.{id} marked out"),
         );
-    }
-    match wait_for_yes(c, "osd safe-to-destroy", id, wait) {
+        drain::Judged::Had(had, osdmap_epoch(c)?)
+    } else {
+        drain::Judged::Every
+    };
+    let drained = match wait_drained(c, id, &judged, wait)? {
+        None => wait_for_yes(c, "osd safe-to-destroy", id, wait),
+        Some(why) => Some(why),
+    };
+    let evidence = match &judged {
+        drain::Judged::Had(had, epoch) => format!(
+            "its {} PGs active+clean elsewhere on statistics from osdmap epoch {epoch} or later",
+            had.len()
+        ),
+        drain::Judged::Every => "every PG active+clean, none on it".to_string(),
+    };
+    match drained {
         None => step(
             steps,
             "safety",
             Action::Unchanged,
-            "safe-to-destroy: yes".into(),
+            format!("safe-to-destroy: yes ({evidence})"),
         ),
         Some(e) if req.force => step(
             steps,
@@ -271,10 +385,10 @@ fn make_safe(
             return Err(Error::refused(
                 format!("osd.{id}"),
                 format!(
-                    "Ceph says its data has not moved elsewhere yet after {} s: {e}",
+                    "its data has not moved elsewhere yet after {} s: {e}",
                     req.timeout.as_secs()
                 ),
-                "it was marked in again and nothing else was changed; rerun with a longer --timeout once backfill has moved its PGs (`ceph -s`), or pass --force",
+                "it was marked in again and nothing else was changed; rerun with a longer --wait once backfill has moved its PGs (`ceph -s`), or pass --force",
             ));
         }
     }
@@ -304,14 +418,40 @@ fn stop_daemon(conf: &CephConf, cluster: &str, id: u32) -> Result<bool> {
     Ok(false)
 }
 
+/// Unmounts `dir`, waiting up to `bound` while the kernel says it is busy: a daemon that was
+/// just stopped may still be releasing its files (a FileStore OSD's data directory).
+fn unmount_when_released(dir: &Path, bound: Duration) -> Result<()> {
+    let d = dir.display().to_string();
+    let start = Instant::now();
+    let mut progress = None;
+    loop {
+        match exec::run("umount", &[d.as_str()], None, Duration::from_secs(60)) {
+            Ok(_) => {
+                if let Some(p) = progress.take() {
+                    crate::progress::Step::done(p);
+                }
+                return Ok(());
+            }
+            Err(e) if start.elapsed() < bound && e.to_string().contains("busy") => {
+                if progress.is_none() {
+                    progress = Some(crate::progress::step(format!(
+                        "waiting for {d} to be released by its stopped daemon"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Step 5a: the OSD directory unmounted and removed.
 fn remove_dir(dir: &Path) -> Result<bool> {
     if !dir.exists() {
         return Ok(false);
     }
     if super::prepare::is_mountpoint(dir) {
-        let d = dir.display().to_string();
-        exec::run("umount", &[d.as_str()], None, Duration::from_secs(60))?;
+        unmount_when_released(dir, Duration::from_secs(60))?;
     }
     std::fs::remove_dir_all(dir)
         .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
@@ -544,7 +684,7 @@ mod tests {
     use super::*;
     use crate::ceph::double::ScriptedClient;
     use crate::disk::label::Store;
-    use serde_json::Value;
+    use serde_json::{json, Value};
     use std::collections::BTreeMap;
 
     fn req(keep_id: bool, force: bool) -> RemoveRequest {
@@ -648,37 +788,132 @@ mod tests {
         assert!(!is_this_clusters(&o, None, Some("u-2"), on(None)));
     }
 
+    /// A cluster of three OSDs on one host, pools of size 2 by OSD; osd.3 out or in, its PG
+    /// 1.0 moved to [0, 2] (epoch 31) or still [0, 3] from before the out (epoch 30).
+    fn cluster(c: ScriptedClient, drained: bool) -> ScriptedClient {
+        let acting = if drained {
+            json!([0, 2])
+        } else {
+            json!([0, 3])
+        };
+        let epoch = if drained { 31 } else { 30 };
+        c.answer(
+            "osd dump",
+            json!({"epoch": 31, "osds": [{"osd": 0, "up": 1}, {"osd": 2, "up": 1}, {"osd": 3, "up": 1}],
+                   "pools": [{"pool_name": "data", "size": 2, "crush_rule": 0}]}),
+        )
+        .answer(
+            "osd crush rule dump",
+            json!([{"rule_id": 0, "steps": [{"op": "take", "item_name": "default"},
+                   {"op": "choose_firstn", "num": 0, "type": "osd"}, {"op": "emit"}]}]),
+        )
+        .answer(
+            "osd tree",
+            json!({"nodes": [{"id": -1, "name": "default", "type": "root", "children": [0, 2, 3]},
+                {"id": 0, "name": "osd.0", "type": "osd", "status": "up", "reweight": 1.0},
+                {"id": 2, "name": "osd.2", "type": "osd", "status": "up", "reweight": 1.0},
+                {"id": 3, "name": "osd.3", "type": "osd", "status": "up", "reweight": 1.0}]}),
+        )
+        .answer(
+            "pg dump",
+            json!({"pg_map": {"pg_stats": [{"pgid": "1.0", "state": "active+clean", "up": acting,
+                "acting": acting, "reported_epoch": epoch, "stat_sum": {"num_objects_degraded": 0}}]}}),
+        )
+    }
+
     #[test]
     fn ceph_saying_no_changes_nothing_unless_forced() {
         // EBUSY from ok-to-stop: refused, and not one command that changes the cluster.
-        let c = ScriptedClient::new().answer_error("osd ok-to-stop", 16);
+        let c = cluster(ScriptedClient::new(), true).answer_error("osd ok-to-stop", 16);
         let mut steps = Vec::new();
         let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
         assert_eq!(e.exit_code() as i32, 3, "{e}");
         assert!(e.to_string().contains("unavailable"), "{e}");
-        assert_eq!(c.prefixes(), ["osd ok-to-stop"]);
+        assert!(
+            !c.prefixes().iter().any(|p| p == "osd out"),
+            "{:?}",
+            c.prefixes()
+        );
         // Data not moved within the wait: marked in again, refused.
-        let c = ScriptedClient::new()
+        let c = cluster(ScriptedClient::new(), true)
             .answer("osd ok-to-stop", Value::Null)
             .answer("osd out", Value::Null)
             .answer("osd in", Value::Null)
             .answer_error("osd safe-to-destroy", 16);
         let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
         assert!(e.to_string().contains("not moved"), "{e}");
-        assert_eq!(
-            c.prefixes(),
-            ["osd ok-to-stop", "osd out", "osd safe-to-destroy", "osd in"]
-        );
+        let p = c.prefixes();
+        assert_eq!(p.last().map(String::as_str), Some("osd in"), "{p:?}");
         // --force goes on, saying so.
-        let c = ScriptedClient::new()
+        let c = cluster(ScriptedClient::new(), true)
             .answer_error("osd ok-to-stop", 16)
             .answer("osd out", Value::Null)
             .answer_error("osd safe-to-destroy", 16);
         let mut steps = Vec::new();
         make_safe(&c, &req(false, true), UP_IN, &mut steps).unwrap();
+        assert!(steps.iter().any(|s| s.detail.contains("forced")));
+        assert!(!c.prefixes().contains(&"osd in".to_string()));
+    }
+
+    #[test]
+    fn a_safe_to_destroy_yes_on_statistics_from_before_the_out_is_not_trusted() {
+        // The defect: Ceph said yes, but its PG statistics were older than the out.
+        let c = cluster(ScriptedClient::new(), false)
+            .answer("osd ok-to-stop", Value::Null)
+            .answer("osd out", Value::Null)
+            .answer("osd in", Value::Null)
+            .answer("osd safe-to-destroy", Value::Null);
+        let mut steps = Vec::new();
+        let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 3, "{e}");
+        assert!(e.to_string().contains("still map to osd.3"), "{e}");
+        let p = c.prefixes();
+        assert!(!p.iter().any(|x| x == "osd safe-to-destroy"), "{p:?}");
+        assert_eq!(
+            p.last().map(String::as_str),
+            Some("osd in"),
+            "put back in: {p:?}"
+        );
+        // Moved, on fresh statistics: Ceph is asked, and its yes goes through.
+        let c = cluster(ScriptedClient::new(), true)
+            .answer("osd ok-to-stop", Value::Null)
+            .answer("osd out", Value::Null)
+            .answer("osd safe-to-destroy", Value::Null);
+        let mut steps = Vec::new();
+        make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap();
         assert!(steps
             .iter()
-            .all(|s| s.detail.contains("forced") || s.step == "out"));
-        assert!(!c.prefixes().contains(&"osd in".to_string()));
+            .any(|s| s.detail.starts_with("safe-to-destroy: yes")));
+    }
+
+    #[test]
+    fn a_pool_that_cannot_keep_its_copies_is_refused_before_anything_is_marked_out() {
+        // Two OSDs, size 2 by OSD: nowhere for the second copy to go.
+        let c = ScriptedClient::new()
+            .answer(
+                "osd dump",
+                json!({"epoch": 9, "osds": [], "pools": [{"pool_name": "data", "size": 2, "crush_rule": 0}]}),
+            )
+            .answer(
+                "osd crush rule dump",
+                json!([{"rule_id": 0, "steps": [{"op": "take", "item_name": "default"},
+                       {"op": "chooseleaf_firstn", "num": 0, "type": "osd"}, {"op": "emit"}]}]),
+            )
+            .answer(
+                "osd tree",
+                json!({"nodes": [{"id": -1, "name": "default", "type": "root", "children": [-2]},
+                    {"id": -2, "name": "node", "type": "host", "children": [0, 3]},
+                    {"id": 0, "name": "osd.0", "type": "osd", "status": "up", "reweight": 1.0},
+                    {"id": 3, "name": "osd.3", "type": "osd", "status": "up", "reweight": 1.0}]}),
+            )
+            .answer("osd ok-to-stop", Value::Null);
+        let mut steps = Vec::new();
+        let e = make_safe(&c, &req(false, false), UP_IN, &mut steps).unwrap_err();
+        assert_eq!(e.exit_code() as i32, 3, "{e}");
+        assert!(e.to_string().contains("pool data keeps 2 copies"), "{e}");
+        assert_eq!(
+            c.prefixes(),
+            ["osd dump", "osd crush rule dump", "osd tree"]
+        );
     }
 }
