@@ -119,7 +119,17 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
     let b = h1.cb_ok(&["cluster", "bootstrap", "--mon-ip", &h1.ip]);
     assert_eq!(b["mon_host"], format!("v2:{}:3300", h1.ip), "{b:#}");
     let bundle = h1.state.path().join("join.json");
-    h1.cb_ok(&["cluster", "join-bundle", "--out", bundle.to_str().unwrap()]);
+    let made = h1.cb_ok(&["cluster", "join-bundle", "--out", bundle.to_str().unwrap()]);
+    assert_eq!(
+        (&made["action"], &made["changed"]),
+        (&"created".into(), &true.into()),
+        "{made:#}"
+    );
+    let again = h1.cb_ok(&["cluster", "join-bundle", "--out", bundle.to_str().unwrap()]);
+    assert_eq!(
+        again["action"], "unchanged",
+        "a rerun rewrites nothing: {again:#}"
+    );
     for h in [h2, h3] {
         let j = h.cb_ok(&[
             "cluster",

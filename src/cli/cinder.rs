@@ -42,7 +42,7 @@ pub fn type_ensure(args: &TypeEnsureArgs, global: &Global) -> Result<()> {
     if global.format != Format::Table {
         print_json(global.format, &report);
     } else {
-        println!(
+        crate::outln!(
             "volume type {}: {}{}",
             report.name,
             report.action,
@@ -53,10 +53,10 @@ pub fn type_ensure(args: &TypeEnsureArgs, global: &Global) -> Result<()> {
                 .unwrap_or_default()
         );
         for d in &report.differences {
-            println!("  {d}");
+            crate::outln!("  {d}");
         }
         if let Some(d) = report.default {
-            println!("  project default: {d}");
+            crate::outln!("  project default: {d}");
         }
     }
     Ok(())
@@ -114,7 +114,7 @@ pub fn type_list(args: &TypeListArgs, global: &Global) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         table(
             &["NAME", "ID", "VISIBILITY", "DEFAULT", "EXTRA SPECS"],

@@ -34,16 +34,23 @@ pub fn join(args: &JoinArgs, global: &Global) -> Result<()> {
 
 /// Runs `cluster join-bundle`.
 pub fn join_bundle(args: &JoinBundleArgs, global: &Global) -> Result<()> {
-    let b = join::write_bundle(&global.state_dir, &args.out)?;
+    let (b, action) = join::write_bundle(&global.state_dir, &args.out)?;
     if global.format != Format::Table {
         print_json(
             global.format,
-            &serde_json::json!({"bundle": args.out, "fsid": b.fsid, "mon_host": b.mon_host}),
+            &serde_json::json!({
+                "bundle": args.out,
+                "action": action,
+                "changed": action != crate::action::Action::Unchanged,
+                "fsid": b.fsid,
+                "mon_host": b.mon_host,
+            }),
         );
     } else {
-        println!(
-            "wrote {} (cluster {}, monitors {}): it holds the admin key; copy it to the new host, run `cephboot cluster join --bundle FILE --mon-ip ADDR` there, then remove it",
+        crate::outln!(
+            "{}: {} (cluster {}, monitors {}): it holds the admin key; copy it to the new host, run `cephboot cluster join --bundle FILE --mon-ip ADDR` there, then remove it",
             args.out.display(),
+            action.as_str(),
             b.fsid,
             b.mon_host
         );
@@ -57,15 +64,15 @@ fn print_report(report: &BootstrapReport, global: &Global) {
         return;
     }
     for d in &report.daemons {
-        println!(
+        crate::outln!(
             "{}: {} (pid {})",
             d.name,
             d.action,
             d.pid.map_or("?".into(), |p| p.to_string())
         );
     }
-    println!("cluster {} at {}", report.fsid, report.mon_host);
-    println!("config: {}  (export CEPH_CONF={0})", report.conf.display());
+    crate::outln!("cluster {} at {}", report.fsid, report.mon_host);
+    crate::outln!("config: {}  (export CEPH_CONF={0})", report.conf.display());
 }
 
 /// Runs `cluster stop`.
@@ -74,9 +81,9 @@ pub fn stop(global: &Global) -> Result<()> {
     if global.format != Format::Table {
         print_json(global.format, &report);
     } else if report.stopped.is_empty() {
-        println!("nothing was running");
+        crate::outln!("nothing was running");
     } else {
-        println!("stopped: {}", report.stopped.join(", "));
+        crate::outln!("stopped: {}", report.stopped.join(", "));
     }
     Ok(())
 }

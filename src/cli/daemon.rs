@@ -99,7 +99,7 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "daemon: {} (up {}s, auto-prepare {}, {} disks)",
         health["status"].as_str().unwrap_or("?"),
         health["uptime_secs"],
@@ -132,9 +132,9 @@ pub fn status(args: &StatusArgs, global: &Global) -> Result<()> {
         })
         .unwrap_or_default();
     if rows.is_empty() {
-        println!("no jobs");
+        crate::outln!("no jobs");
     } else {
-        print!(
+        crate::out!(
             "{}",
             table(&["JOB", "DEVICE", "ORIGIN", "STATE", "OSD", "ERROR"], &rows)
         );
@@ -193,7 +193,7 @@ pub fn prepare_via_daemon(args: &super::PrepareArgs, global: &Global) -> Result<
         print_json(global.format, &json!({"jobs": out}));
     } else {
         for j in &out {
-            println!(
+            crate::outln!(
                 "{}: queued as job {} (see `cephboot status`)",
                 j["device"].as_str().unwrap_or("?"),
                 j["job"]

@@ -72,7 +72,7 @@ pub fn list(args: &ListArgs, format: Format, grammar: &LabelGrammar) -> Result<(
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         table(
             &["DEVICE", "SIZE", "STATE", "ROLE", "FS", "LABEL", "REASONS"],
@@ -135,7 +135,7 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
         let verb = match r.action {
             crate::action::Action::WouldZap => "would remove (dry run, nothing written)",
             crate::action::Action::Unchanged => {
-                println!(
+                crate::outln!(
                     "{}: unchanged: no signatures, no partitions, GPT areas already zero",
                     r.path
                 );
@@ -143,9 +143,9 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
             }
             _ => "removed",
         };
-        println!("{}: {verb}:", r.path);
+        crate::outln!("{}: {verb}:", r.path);
         for s in &r.plan.signatures {
-            println!(
+            crate::outln!(
                 "  signature {} on {} at offset {}",
                 s.kind,
                 s.device.display(),
@@ -158,10 +158,10 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
             .iter()
             .chain(r.plan.table_partitions.iter())
         {
-            println!("  partition {}", p.display());
+            crate::outln!("  partition {}", p.display());
         }
         for z in &r.plan.zero {
-            println!("  zero {} bytes at {} ({})", z.length, z.offset, z.why);
+            crate::outln!("  zero {} bytes at {} ({})", z.length, z.offset, z.why);
         }
     }
     Ok(())

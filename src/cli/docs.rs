@@ -46,7 +46,7 @@ fn write_pages(cmd: &clap::Command, name: &str, dir: &Path) -> Result<()> {
         .context(|| format!("rendering the man page of {name}"))?;
     let path = dir.join(format!("{name}.1"));
     crate::files::write_public(&path, &text)?;
-    println!("{}", path.display());
+    crate::outln!("{}", path.display());
     for sub in cmd
         .get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")

@@ -80,7 +80,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", table(&["ACTION", "MODE", "WHAT", "PATH"], &rows));
-    println!("changed: {}", report.changed);
+    crate::out!("{}", table(&["ACTION", "MODE", "WHAT", "PATH"], &rows));
+    crate::outln!("changed: {}", report.changed);
     Ok(())
 }

@@ -16,12 +16,15 @@ fn print_prepare_table(report: &batch::PrepareReport) {
     for i in &report.osds {
         match (&i.prepared, &i.plan, &i.reason) {
             (Some(p), _, _) => {
-                println!(
+                crate::outln!(
                     "{}: created osd.{} ({}, uuid {})",
-                    i.device, p.osd_id, p.store, p.osd_uuid
+                    i.device,
+                    p.osd_id,
+                    p.store,
+                    p.osd_uuid
                 );
                 for part in &p.partitions {
-                    println!(
+                    crate::outln!(
                         "  {} {} {}",
                         part.path.display(),
                         part.role.as_str(),
@@ -30,20 +33,21 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                 }
             }
             (_, Some(pl), _) => {
-                println!(
+                crate::outln!(
                     "{}: would create a {} OSD (dry run, nothing written)",
-                    i.device, pl.store
+                    i.device,
+                    pl.store
                 );
                 if let Some(u) = pl.resume_osd_uuid {
-                    println!("  clean up the interrupted preparation of OSD uuid {u} first");
+                    crate::outln!("  clean up the interrupted preparation of OSD uuid {u} first");
                 }
                 for dw in std::iter::once(&pl.main).chain(pl.extra_disks.iter()) {
-                    println!("  wipe {} and write a new GPT:", dw.disk.display());
+                    crate::outln!("  wipe {} and write a new GPT:", dw.disk.display());
                     for p in &dw.partitions {
                         let size = p
                             .size_bytes
                             .map_or("rest of disk".to_string(), super::output::human_size);
-                        println!(
+                        crate::outln!(
                             "    partition {} {} ({size}) labelled {}",
                             p.number,
                             p.role.as_str(),
@@ -53,7 +57,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                 }
                 for r in &pl.reuse {
                     if r.new_entry {
-                        println!(
+                        crate::outln!(
                             "  add partition {} ({}) to {} as {}, its other partitions kept",
                             r.number,
                             super::output::human_size(r.size_bytes),
@@ -61,7 +65,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                             r.role.as_str()
                         );
                     } else {
-                        println!(
+                        crate::outln!(
                             "  reuse {} as {} (wiped)",
                             r.node.display(),
                             r.role.as_str()
@@ -70,7 +74,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                 }
                 for (what, slot) in [("db", &pl.db_slot), ("wal", &pl.wal_slot)] {
                     if let Some(s) = slot {
-                        println!(
+                        crate::outln!(
                             "  {what} slot {} of {}{}: {} slot(s) free after it",
                             s.number,
                             s.disk.display(),
@@ -80,7 +84,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                     }
                 }
                 for sib in &pl.siblings {
-                    println!(
+                    crate::outln!(
                         "  erase {} with its disk: {}{}",
                         sib.node.display(),
                         sib.holds
@@ -90,7 +94,7 @@ fn print_prepare_table(report: &batch::PrepareReport) {
                     );
                 }
             }
-            (_, _, reason) => println!(
+            (_, _, reason) => crate::outln!(
                 "{}: {}{}{}",
                 i.device,
                 Action::as_str(i.action),
@@ -193,10 +197,10 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
     if global.format != Format::Table {
         print_json(global.format, &report);
     } else if report.osds.is_empty() {
-        println!("no prepared OSD on this host's disks");
+        crate::outln!("no prepared OSD on this host's disks");
     } else {
         for r in &report.osds {
-            println!(
+            crate::outln!(
                 "osd.{}: {}{}",
                 r.osd_id,
                 r.action,
@@ -247,7 +251,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         table(
             &[
@@ -280,9 +284,9 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
         print_json(global.format, &report);
         return Ok(());
     }
-    println!("osd.{}: {}", report.osd_id, report.action);
+    crate::outln!("osd.{}: {}", report.osd_id, report.action);
     for s in &report.steps {
-        println!("  {}: {}", s.step, s.detail);
+        crate::outln!("  {}: {}", s.step, s.detail);
     }
     for d in &report.zapped {
         let verb = if report.dry_run {
@@ -290,16 +294,18 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
         } else {
             "zapped"
         };
-        println!("  {verb} {d}");
+        crate::outln!("  {verb} {d}");
     }
     for p in &report.freed {
-        println!("  freed {p}: erased and taken out of its table, a free db slot for the next OSD");
+        crate::outln!(
+            "  freed {p}: erased and taken out of its table, a free db slot for the next OSD"
+        );
     }
     for p in &report.kept {
-        println!("  kept {p}: for the replacement (`osd prepare DEV --osd-id {} --db <its disk>` takes it again)", report.osd_id);
+        crate::outln!("  kept {p}: for the replacement (`osd prepare DEV --osd-id {} --db <its disk>` takes it again)", report.osd_id);
     }
     for p in &report.left {
-        println!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
+        crate::outln!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
     }
     Ok(())
 }

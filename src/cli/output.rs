@@ -1,4 +1,12 @@
 //! Rendering helpers shared by commands: JSON to stdout, human sizes, simple tables.
+//!
+//! Everything a command prints on stdout goes through [`write_stdout`] (the `outln!` and
+//! `out!` macros): a reader that went away (`cephboot disks list | head -1`, EPIPE) is not an
+//! error and not a panic. The command finishes what it was doing (a half-done `osd prepare`
+//! because nobody reads its report would be worse) with its documented exit status, and
+//! writes nothing more.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
@@ -12,9 +20,52 @@ pub fn print_json<T: Serialize>(format: Format, value: &T) {
         _ => serde_json::to_string(value),
     };
     match text {
-        Ok(t) => println!("{t}"),
+        Ok(t) => crate::outln!("{t}"),
         Err(e) => eprintln!("cephboot: cannot render JSON: {e}"),
     }
+}
+
+/// Set once stdout cannot be written any more.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout. When the reader has gone (EPIPE) the rest is dropped quietly; another
+/// failure (a full disk behind a redirection) is said once on stderr.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("cephboot: cannot write the output: {e}");
+        }
+    }
+}
+
+/// Whether stdout stopped taking output (its reader went away).
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(Ordering::Relaxed)
+}
+
+/// `println!` that ends quietly when stdout's reader has gone ([`write_stdout`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that ends quietly when stdout's reader has gone ([`write_stdout`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
 }
 
 /// `4.0G`, `512M`, `0B`.

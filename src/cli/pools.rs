@@ -91,7 +91,7 @@ pub fn init(args: &PoolsInitArgs, global: &Global) -> Result<()> {
         return Ok(());
     }
     print_table(&report, &types);
-    println!("changed: {changed}");
+    crate::outln!("changed: {changed}");
     Ok(())
 }
 
@@ -100,7 +100,7 @@ fn print_table(
     types: &[crate::openstack::cinder::TypeReport],
 ) {
     let d = &report.decision;
-    println!(
+    crate::outln!(
         "sizing: size {}, min_size {}, failure domain {} — {}",
         d.size,
         d.min_size,
@@ -108,17 +108,17 @@ fn print_table(
         d.reason
     );
     for c in &report.changes {
-        println!("{} {}: {} ({})", c.kind, c.name, c.action, c.detail);
+        crate::outln!("{} {}: {} ({})", c.kind, c.name, c.action, c.detail);
     }
     for n in &report.notes {
-        println!("note: {n}");
+        crate::outln!("note: {n}");
     }
-    println!(
+    crate::outln!(
         "ceph.conf equivalent:\n{}",
         report.ceph_conf_snippet.trim_end()
     );
     for t in types {
-        println!(
+        crate::outln!(
             "volume type {}: {}{}",
             t.name,
             t.action,

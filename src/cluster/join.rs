@@ -15,6 +15,7 @@ use super::bootstrap::{
     admin_client, mkdir, mkfs_mon, render_conf, start_site, write_file, BootstrapReport, Site,
     StateDir,
 };
+use crate::action::Action;
 use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::error::{Error, IoContext, Result};
@@ -70,7 +71,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Writes the join bundle of the cluster of `state_dir` to `out` (mode 0600).
-pub fn write_bundle(state_dir: &Path, out: &Path) -> Result<JoinBundle> {
+pub fn write_bundle(state_dir: &Path, out: &Path) -> Result<(JoinBundle, Action)> {
     let s = StateDir {
         root: state_dir.to_path_buf(),
     };
@@ -96,8 +97,15 @@ pub fn write_bundle(state_dir: &Path, out: &Path) -> Result<JoinBundle> {
     };
     let text = serde_json::to_string_pretty(&bundle)
         .map_err(|e| Error::Internal(format!("the join bundle: {e}")))?;
-    crate::files::write_private(out, text.as_bytes())?;
-    Ok(bundle)
+    let action = match std::fs::read(out) {
+        Ok(old) if old == text.as_bytes() && crate::files::is_private(out) => Action::Unchanged,
+        Ok(_) => Action::Updated,
+        Err(_) => Action::Created,
+    };
+    if action != Action::Unchanged {
+        crate::files::write_private(out, text.as_bytes())?;
+    }
+    Ok((bundle, action))
 }
 
 /// What to join.

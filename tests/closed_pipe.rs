@@ -1,0 +1,92 @@
+//! A reader that goes away before cephboot prints (`cephboot disks list | head -0`): every
+//! output path, table and JSON, success and error, ends quietly with its documented exit
+//! status; no panic, no "Broken pipe" message. The cluster paths run against a real
+//! single-node cluster (root).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::cluster::TestCluster;
+use common::*;
+
+/// Runs cephboot with `args`, its stdout a pipe whose reading end is closed at once: (exit
+/// code, stderr).
+fn with_closed_stdout(args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(cephboot_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cephboot");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for cephboot");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ends_quietly(args: &[&str], code: i32) {
+    let (got, err) = with_closed_stdout(args);
+    assert_eq!(got, code, "cephboot {args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "cephboot {args:?}: {err}"
+    );
+}
+
+#[test]
+fn every_output_path_ends_quietly_when_the_reader_has_gone() {
+    if !root_or_skip("output into a closed pipe") {
+        return;
+    }
+    for format in ["table", "json", "json-pretty"] {
+        ends_quietly(&["--format", format, "disks", "list"], 0);
+        // An error on the JSON path too: the report of a missing device.
+        ends_quietly(
+            &[
+                "--format",
+                format,
+                "disks",
+                "zap",
+                "/dev/cephboot-no-such-disk",
+            ],
+            4,
+        );
+    }
+    ends_quietly(&["completions", "bash"], 0);
+    let c = TestCluster::new();
+    let dir = c.dir();
+    let bundle = format!("{dir}/join.json");
+    for format in ["table", "json"] {
+        let with = |args: &[&str]| -> Vec<String> {
+            ["--state-dir", dir.as_str(), "--format", format]
+                .iter()
+                .chain(args)
+                .map(|s| s.to_string())
+                .collect()
+        };
+        for (args, code) in [
+            (vec!["cluster", "bootstrap", "--single-node"], 0),
+            (vec!["osd", "list"], 0),
+            // No OSD yet: the refusal, on the error path (JSON error report on stdout).
+            (
+                vec!["pools", "init", "--single-node", "--mute-size-warning"],
+                2,
+            ),
+            (vec!["osd", "remove", "7"], 0),
+            (vec!["cluster", "join-bundle", "--out", bundle.as_str()], 0),
+        ] {
+            let a = with(&args);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            ends_quietly(&a, code);
+        }
+    }
+}
