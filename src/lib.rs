@@ -19,3 +19,4 @@ pub mod openstack;
 pub mod osd;
 pub mod pools;
 pub mod progress;
+pub mod supervise;

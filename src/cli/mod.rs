@@ -498,9 +498,13 @@ pub enum OsdCommand {
     /// and cleaned up (including the OSD id it allocated) by the next run. Does not start the
     /// OSD: see `osd activate`.
     Prepare(Box<PrepareArgs>),
-    /// Start prepared OSDs found on this host's disks (by their labels): rebuild the OSD
-    /// directory, start ceph-osd with a pidfile, and wait until the cluster sees it up.
-    /// Re-attaches loop-file disks of --state-dir first.
+    /// Start prepared OSDs found on this host's disks (by their labels) and wait until the
+    /// cluster sees them up. Where systemd is PID 1, each runs under the unit
+    /// `cephboot-osd@<cluster>-<id>.service` (installed and enabled here; it runs `cephboot osd
+    /// activate ID --exec`, so it comes back after a reboot or a crash; restart one with
+    /// `systemctl restart cephboot-osd@ceph-3`); elsewhere (containers) cephboot rebuilds the
+    /// OSD directory and starts ceph-osd with a pidfile. Re-attaches loop-file disks of
+    /// --state-dir first. See docs/supervision.md.
     Activate(ActivateArgs),
     /// Prepared OSDs on this host: their partitions by role (block, block.db, block.wal,
     /// journal: where each lives), and when the cluster answers, whether they are up and in,
@@ -687,7 +691,8 @@ pub struct ActivateArgs {
     pub all: bool,
     /// Only this OSD.
     pub id: Option<u32>,
-    /// Run ceph-osd in the foreground in place of this process (container entrypoint).
+    /// Run ceph-osd in the foreground in place of this process (container entrypoint, and
+    /// what the systemd unit of each OSD runs).
     #[arg(long, conflicts_with = "dry_run")]
     pub exec: bool,
     /// Report which OSDs would be started (`would_start`); start nothing.

@@ -247,6 +247,10 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
                 other(i, yn(i.up)),
                 yn(i.is_in),
                 yn(i.ok_to_stop),
+                i.unit
+                    .clone()
+                    .or_else(|| i.supervisor.map(|s| s.as_str().to_string()))
+                    .unwrap_or_else(|| "-".into()),
                 parts,
             ]
         })
@@ -262,6 +266,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
                 "UP",
                 "IN",
                 "OK TO STOP",
+                "SUPERVISOR",
                 "PARTITIONS"
             ],
             &rows

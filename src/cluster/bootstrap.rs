@@ -19,6 +19,9 @@ use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
 use crate::error::{Error, IoContext, Result};
 use crate::exec;
+use crate::supervise::systemd;
+use crate::supervise::units::{DaemonKind, DaemonUnit, UnitSettings};
+use crate::supervise::{self, Supervisor};
 
 /// What to bootstrap.
 #[derive(Debug, Clone)]
@@ -366,14 +369,8 @@ pub(crate) fn start_site(
     let mut daemons_out = Vec::new();
     let mut changed = false;
     let mon_name = format!("mon.{}", site.mon);
-    let mon_pid = s.pidfile(&mon_name);
-    let mon_action = if daemons::running_pid(&mon_pid, "ceph-mon").is_some() {
-        Action::Unchanged
-    } else {
-        start_daemon(s, "ceph-mon", &site.mon)?;
-        changed = true;
-        Action::Started
-    };
+    let mon_action = ensure_running(s, DaemonKind::Mon, &site.mon)?;
+    changed |= mon_action.changed();
     let client = wait_for("the monitor to form a quorum", timeout, || {
         let c = admin_client(s, Duration::from_secs(5)).ok()?;
         let q = c.mon(json!({"prefix": "quorum_status"})).ok()?;
@@ -386,7 +383,7 @@ pub(crate) fn start_site(
     daemons_out.push(DaemonReport {
         name: mon_name,
         action: mon_action,
-        pid: daemons::running_pid(&mon_pid, "ceph-mon"),
+        pid: running_pid(s, DaemonKind::Mon, &site.mon),
     });
 
     let mgr_name = format!("mgr.{}", site.mgr);
@@ -404,14 +401,8 @@ pub(crate) fn start_site(
         )?;
         crate::files::write_private(&mgr_keyring, keyring.as_bytes())?;
     }
-    let mgr_pid = s.pidfile(&mgr_name);
-    let mgr_action = if daemons::running_pid(&mgr_pid, "ceph-mgr").is_some() {
-        Action::Unchanged
-    } else {
-        start_daemon(s, "ceph-mgr", &site.mgr)?;
-        changed = true;
-        Action::Started
-    };
+    let mgr_action = ensure_running(s, DaemonKind::Mgr, &site.mgr)?;
+    changed |= mgr_action.changed();
     wait_for("the manager to become available", timeout, || {
         let v = client.mon(json!({"prefix": "mgr stat"})).ok()?;
         v.get("available")
@@ -421,9 +412,76 @@ pub(crate) fn start_site(
     daemons_out.push(DaemonReport {
         name: mgr_name,
         action: mgr_action,
-        pid: daemons::running_pid(&mgr_pid, "ceph-mgr"),
+        pid: running_pid(s, DaemonKind::Mgr, &site.mgr),
     });
     Ok((changed, daemons_out))
+}
+
+fn program(kind: DaemonKind) -> &'static str {
+    match kind {
+        DaemonKind::Mon => "ceph-mon",
+        DaemonKind::Mgr => "ceph-mgr",
+        DaemonKind::Osd => "ceph-osd",
+    }
+}
+
+/// The unit settings of this state directory's daemons.
+fn unit_settings(s: &StateDir) -> UnitSettings {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    UnitSettings {
+        state_dir: abs(&s.root),
+        conf: abs(&s.conf()),
+        // Unused by monitors and managers.
+        label_prefix: "KOLLA_CEPH".to_string(),
+    }
+}
+
+/// The pid of monitor or manager `id`: by its pidfile, or as systemd knows it.
+fn running_pid(s: &StateDir, kind: DaemonKind, id: &str) -> Option<u32> {
+    daemons::running_pid(
+        &s.pidfile(&format!("{}.{id}", kind.as_str())),
+        program(kind),
+    )
+    .or_else(|| {
+        (supervise::detect() == Supervisor::Systemd)
+            .then(|| systemd::main_pid(&DaemonUnit::new(kind, "ceph", id)))
+            .flatten()
+    })
+}
+
+/// Starts monitor or manager `id` unless it runs: where systemd supervises the host, under
+/// its unit (installed and enabled, so it comes back after a reboot or a crash); elsewhere in
+/// the background, found again by its pidfile. A daemon already running keeps running (its
+/// unit is enabled for the next boot: `updated`).
+fn ensure_running(s: &StateDir, kind: DaemonKind, id: &str) -> Result<Action> {
+    let bin = program(kind);
+    let by_pidfile = daemons::running_pid(&s.pidfile(&format!("{}.{id}", kind.as_str())), bin);
+    if supervise::detect() == Supervisor::Systemd {
+        let unit = DaemonUnit::new(kind, "ceph", id);
+        let installed = systemd::install(&unit, &unit_settings(s))?;
+        if systemd::is_active(&unit) || by_pidfile.is_some() {
+            return Ok(if installed == Action::Unchanged {
+                Action::Unchanged
+            } else {
+                Action::Updated
+            });
+        }
+        systemd::start(&unit).map_err(|e| Error::Device {
+            device: PathBuf::from(unit.name()),
+            message: format!("{e}; see `journalctl -u {}`", unit.name()),
+        })?;
+        return Ok(Action::Started);
+    }
+    if by_pidfile.is_some() {
+        return Ok(Action::Unchanged);
+    }
+    start_daemon(s, bin, id)?;
+    Ok(Action::Started)
 }
 
 /// The keyrings of a new cluster: `mon.` (holding the admin and bootstrap-osd keys too), the
@@ -513,12 +571,31 @@ pub struct StopReport {
     pub changed: bool,
 }
 
-/// Stops every daemon of the state dir (OSDs, manager, monitor), by pidfile.
+/// Stops every daemon of the state dir (OSDs, manager, monitor): their systemd units stopped
+/// and disabled, then whatever runs by pidfile.
 pub fn stop(state_dir: &Path) -> Result<StopReport> {
     let s = StateDir {
         root: state_dir.to_path_buf(),
     };
     let mut stopped = Vec::new();
+    // Under systemd: stopped and disabled, so they stay down across a reboot until
+    // `cluster bootstrap` / `osd activate` start them again.
+    if supervise::detect() == Supervisor::Systemd {
+        let conf = std::path::absolute(s.conf()).unwrap_or_else(|_| s.conf());
+        let mut units = systemd::installed_for(&conf);
+        // OSDs first, the monitor last.
+        units.sort_by_key(|u| std::cmp::Reverse(u.kind));
+        for unit in units {
+            if systemd::retire(&unit, false)? {
+                stopped.push(format!(
+                    "{}.{} ({})",
+                    unit.kind.as_str(),
+                    unit.id,
+                    unit.name()
+                ));
+            }
+        }
+    }
     let run = s.root.join("run");
     let mut osds: Vec<PathBuf> = std::fs::read_dir(&run)
         .map(|rd| {

@@ -241,6 +241,9 @@ pub struct Env<'a> {
     pub wait_up: Duration,
     /// Report `would_start` instead of starting.
     pub dry_run: bool,
+    /// Where systemd supervises the host's daemons: what its OSD units are written with
+    /// (`None`: cephboot starts `ceph-osd` itself, found again by its pidfile).
+    pub units: Option<crate::supervise::units::UnitSettings>,
 }
 
 /// One OSD's activation.
@@ -256,6 +259,9 @@ pub struct Activated {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The systemd unit that runs it, where systemd supervises the host's daemons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// Makes the OSD's partitions visible to the kernel and its directory ready. Returns the dir.
@@ -375,6 +381,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             action: Action::Failed,
             pid: None,
             error: Some(c.clone()),
+            unit: None,
         };
     }
     let ours = env.conf.fsid();
@@ -383,6 +390,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         action: Action::Skipped,
         pid: None,
         error: Some(why),
+        unit: None,
     };
     let theirs = owner_fsid(osd, snapshot);
     if let (Some(theirs), Some(ours)) = (other_cluster(theirs.clone(), ours), ours) {
@@ -395,12 +403,16 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         return skip("its BlueStore label cannot be read (the device went away?)".into());
     }
     let pidfile = env.conf.osd_pidfile(env.cluster, osd.osd_id);
+    if let Some(settings) = &env.units {
+        return start_under_systemd(env, osd, settings, &pidfile);
+    }
     if let Some(pid) = daemons::running_pid(&pidfile, "ceph-osd") {
         return Activated {
             osd_id: osd.osd_id,
             action: Action::Unchanged,
             pid: Some(pid),
             error: None,
+            unit: None,
         };
     }
     if env.dry_run {
@@ -409,6 +421,7 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             action: Action::WouldStart,
             pid: None,
             error: None,
+            unit: None,
         };
     }
     let result = (|| {
@@ -450,13 +463,64 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             action: Action::Started,
             pid: daemons::running_pid(&pidfile, "ceph-osd"),
             error: None,
+            unit: None,
         },
         Err(e) => Activated {
             osd_id: osd.osd_id,
             action: Action::Failed,
             pid: None,
             error: Some(e.to_string()),
+            unit: None,
         },
+    }
+}
+
+/// Starts an OSD through its systemd unit (installed and enabled first), which runs `cephboot
+/// osd activate ID --exec`: systemd then supervises `ceph-osd` itself and starts it at every
+/// boot. An OSD already running outside systemd keeps running; its unit is enabled for the
+/// next boot.
+fn start_under_systemd(
+    env: &Env<'_>,
+    osd: &FoundOsd,
+    settings: &crate::supervise::units::UnitSettings,
+    pidfile: &Path,
+) -> Activated {
+    use crate::supervise::{systemd, units};
+    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, env.cluster, &osd.osd_id.to_string());
+    let done = |action: Action, pid: Option<u32>, error: Option<String>| Activated {
+        osd_id: osd.osd_id,
+        action,
+        pid,
+        error,
+        unit: Some(unit.name()),
+    };
+    let running = systemd::is_active(&unit) || daemons::running_pid(pidfile, "ceph-osd").is_some();
+    if env.dry_run {
+        let installed = systemd::is_installed(&unit);
+        return match (running, installed) {
+            (true, true) => done(Action::Unchanged, systemd::main_pid(&unit), None),
+            _ => done(Action::WouldStart, None, None),
+        };
+    }
+    let result = (|| -> Result<Action> {
+        let installed = systemd::install(&unit, settings)?;
+        if running {
+            return Ok(installed);
+        }
+        systemd::start(&unit)?;
+        wait_up(env, osd.osd_id).map_err(|e| Error::Device {
+            device: PathBuf::from(format!("osd.{}", osd.osd_id)),
+            message: format!("{e}; see `journalctl -u {}`", unit.name()),
+        })?;
+        Ok(Action::Started)
+    })();
+    match result {
+        Ok(action) => done(
+            action,
+            systemd::main_pid(&unit).or_else(|| daemons::running_pid(pidfile, "ceph-osd")),
+            None,
+        ),
+        Err(e) => done(Action::Failed, None, Some(e.to_string())),
     }
 }
 
@@ -521,6 +585,11 @@ pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Er
             &env.conf.path.display().to_string(),
             "-i",
             &osd.osd_id.to_string(),
+            "--pid-file",
+            &env.conf
+                .osd_pidfile(env.cluster, osd.osd_id)
+                .display()
+                .to_string(),
             "-f",
         ])
         .exec();
@@ -589,12 +658,20 @@ pub fn activate_on_host(
         )));
     }
     let (client, conf) = crate::ceph::client::connect_configured(opts)?;
+    let units = (crate::supervise::detect() == crate::supervise::Supervisor::Systemd).then(|| {
+        crate::supervise::units::UnitSettings {
+            state_dir: absolute(state_dir),
+            conf: absolute(&conf.path),
+            label_prefix: grammar.prefix().to_string(),
+        }
+    });
     let env = Env {
         client: &client,
         conf: &conf,
         cluster: &opts.cluster,
         wait_up: req.wait_up,
         dry_run: req.dry_run,
+        units,
     };
     if req.exec {
         let [one] = chosen.as_slice() else {
@@ -616,6 +693,7 @@ pub fn activate_on_host(
                 action: Action::Skipped,
                 pid: None,
                 error: Some(format!("is up on host {host}: started there, not here (stop it there first to move it)")),
+                unit: None,
             },
             None => start(&env, o, &snapshot),
         })
@@ -625,6 +703,14 @@ pub fn activate_on_host(
         changed: osds.iter().any(|r| r.action.changed()),
         osds,
     })
+}
+
+/// `path` made absolute (a unit runs from `/`), as text.
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The OSDs that are up with their daemon on a host other than `me`: (id, host), from the
@@ -679,6 +765,28 @@ pub struct ListedOsd {
     /// `up`, `in`, `device_class` and `ok_to_stop` stay null.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_cluster: Option<String>,
+    /// Who keeps its daemon running on this host: `systemd` (its cephboot unit is installed),
+    /// `pidfile` (cephboot started it in the background), or `None` (not running here).
+    pub supervisor: Option<crate::supervise::Supervisor>,
+    /// Its systemd unit, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// Who runs OSD `id` of `cluster` on this host (see [`ListedOsd::supervisor`]).
+fn supervisor_of(
+    conf: Option<&CephConf>,
+    cluster: &str,
+    id: u32,
+) -> (Option<crate::supervise::Supervisor>, Option<String>) {
+    use crate::supervise::{systemd, units, Supervisor};
+    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, cluster, &id.to_string());
+    if crate::supervise::detect() == Supervisor::Systemd && systemd::is_installed(&unit) {
+        return (Some(Supervisor::Systemd), Some(unit.name()));
+    }
+    let running = conf
+        .is_some_and(|c| daemons::running_pid(&c.osd_pidfile(cluster, id), "ceph-osd").is_some());
+    (running.then_some(Supervisor::Pidfile), None)
 }
 
 /// The cluster an OSD belongs to when it is known and not `ours` (pure).
@@ -720,7 +828,11 @@ pub fn list_on_host(
                 ),
                 _ => None,
             };
+            let (supervisor, unit) =
+                supervisor_of(client.as_ref().map(|(_, c)| c), &opts.cluster, o.osd_id);
             ListedOsd {
+                supervisor,
+                unit,
                 up: s.map(|s| s.up),
                 is_in: s.map(|s| s.is_in),
                 device_class: classes.get(&o.osd_id).filter(|_| other.is_none()).cloned(),

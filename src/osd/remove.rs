@@ -397,6 +397,21 @@ fn make_safe(
 
 /// Step 3: its daemon stopped. Returns whether one was running.
 fn stop_daemon(conf: &CephConf, cluster: &str, id: u32) -> Result<bool> {
+    // Its cephboot unit first, stopped, disabled and forgotten: systemd would otherwise start
+    // it again (on failure, or at the next boot).
+    let unit = crate::supervise::units::DaemonUnit::new(
+        crate::supervise::units::DaemonKind::Osd,
+        cluster,
+        &id.to_string(),
+    );
+    if crate::supervise::detect() == crate::supervise::Supervisor::Systemd
+        && crate::supervise::systemd::retire(&unit, true)?
+    {
+        // Its last thread gone too before anything is unmounted.
+        let pidfile = conf.osd_pidfile(cluster, id);
+        daemons::stop(&pidfile, "ceph-osd", Duration::from_secs(30));
+        return Ok(true);
+    }
     let pidfile = conf.osd_pidfile(cluster, id);
     if daemons::stop(&pidfile, "ceph-osd", Duration::from_secs(30)) {
         return Ok(true);
