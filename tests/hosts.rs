@@ -150,6 +150,16 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["cbhost1", "cbhost2", "cbhost3"], "{q:#}");
+    // Every monitor the same way: msgr2 only, in the monmap and on the wire.
+    let dump = h3.ceph_json(&["mon", "dump"]);
+    for m in dump["mons"].as_array().unwrap() {
+        let addrs = m["public_addrs"]["addrvec"].as_array().unwrap();
+        assert!(
+            addrs.len() == 1 && addrs[0]["type"] == "v2",
+            "{}: {addrs:?}",
+            m["name"]
+        );
+    }
     let again = h2.cb_ok(&[
         "cluster",
         "join",

@@ -182,8 +182,17 @@ pub(crate) fn write_file(p: &Path, text: &str, mode: u32) -> Result<()> {
         .context(|| format!("setting the mode of {}", p.display()))
 }
 
-/// The ceph.conf of a single-node cluster whose files all live under `s`.
-pub(crate) fn render_conf(s: &StateDir, fsid: &str, mon_host: &str, ip: &str) -> String {
+/// The ceph.conf of a single-node cluster whose files all live under `s`. `mon_addrv`: the
+/// addresses this host's monitor binds (a joined monitor: `[v2:IP:3300]`), so that it is not
+/// bound, and added to the monmap, on msgr1's 6789 as well: a monitor that is not yet in the
+/// monmap otherwise binds both v2 and v1 of its `public addr`, whatever `ms bind msgr1` says.
+pub(crate) fn render_conf(
+    s: &StateDir,
+    fsid: &str,
+    mon_host: &str,
+    ip: &str,
+    mon_addrv: Option<&str>,
+) -> String {
     let r = s.root.display();
     let mut c = String::new();
     let _ = writeln!(
@@ -222,6 +231,9 @@ pub(crate) fn render_conf(s: &StateDir, fsid: &str, mon_host: &str, ip: &str) ->
     // A monitor authenticates to its peers with the mon. key `ceph-mon --mkfs` put in its data
     // dir (the global keyring is the client's).
     let _ = writeln!(c, "\n[mon]\nkeyring = {r}/mon/$cluster-$id/keyring");
+    if let Some(addrv) = mon_addrv {
+        let _ = writeln!(c, "public addrv = {addrv}");
+    }
     let _ = writeln!(c, "\n[mgr]\nkeyring = {r}/mgr/$cluster-$id/keyring");
     let _ = writeln!(c, "\n[osd]\nkeyring = {r}/osd/$cluster-$id/keyring");
     c
@@ -325,7 +337,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
         let mon_host = format!("v2:{}:{port}", site.ip);
         write_file(
             &conf_path,
-            &render_conf(&s, &fsid, &mon_host, &site.ip),
+            &render_conf(&s, &fsid, &mon_host, &site.ip, None),
             0o644,
         )?;
         create_keys(&s)?;

@@ -151,7 +151,13 @@ pub fn join(req: &JoinRequest) -> Result<BootstrapReport> {
         }
         write_file(
             &s.conf(),
-            &render_conf(&s, &bundle.fsid, &mon_host, &site.ip),
+            &render_conf(
+                &s,
+                &bundle.fsid,
+                &mon_host,
+                &site.ip,
+                Some(&format!("[{own}]")),
+            ),
             0o644,
         )?;
         for (path, text) in [
