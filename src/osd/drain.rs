@@ -203,6 +203,18 @@ impl PgStat {
     }
 }
 
+/// The manager's PG statistics as read now, with what says whether they are whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgMapView {
+    /// The manager says its PG map is ready (`pg_ready`; false right after it started).
+    pub ready: bool,
+    /// Every PG it has statistics for.
+    pub pgs: Vec<PgStat>,
+    /// How many PGs the osdmap's pools have (the sum of their `pg_num`), when known: fewer
+    /// statistics than that means some PG (a new split child, say) is not judged yet.
+    pub expected: Option<usize>,
+}
+
 /// What is judged: the PGs that had the OSD, out since a known epoch (this command marked it
 /// out), or, when it was out already, every PG.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +237,17 @@ pub enum Drain {
 /// Whether OSD `id`, marked out, has had its data moved elsewhere (pure), judged on the PG
 /// statistics `now`. A PG of `Had` that no longer exists (split or merged) brings every PG of
 /// its pool under the same checks.
-pub fn judge_drain(judged: &Judged, now: &[PgStat], id: u32) -> Drain {
+pub fn judge_drain(judged: &Judged, view: &PgMapView, id: u32) -> Drain {
+    if !view.ready {
+        return Drain::Waiting("the manager's PG map is not ready yet".into());
+    }
+    if let Some(expected) = view.expected.filter(|e| view.pgs.len() < *e) {
+        return Drain::Waiting(format!(
+            "the manager has statistics for {} of the {expected} PGs",
+            view.pgs.len()
+        ));
+    }
+    let now = view.pgs.as_slice();
     let mapped: Vec<&str> = now
         .iter()
         .filter(|p| p.has(id))
@@ -300,27 +322,46 @@ fn number(v: Option<&Value>) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str()?.parse().ok())
 }
 
+/// The sum of the pools' `pg_num` in `osd dump` (format json).
+pub fn expected_pgs(osd_dump: &Value) -> Option<usize> {
+    let pools = osd_dump.get("pools").and_then(Value::as_array)?;
+    pools
+        .iter()
+        .map(|p| number(p.get("pg_num")).and_then(|n| usize::try_from(n).ok()))
+        .sum()
+}
+
 /// Reads the PG statistics of `pg dump` (format json; `pg_map.pg_stats` as 16.2 prints it,
-/// or `pg_stats` at the top as `pg dump pgs` does).
-pub fn parse_pg_dump(v: &Value) -> Option<Vec<PgStat>> {
+/// or `pg_stats` at the top as `pg dump pgs` does). A PG whose entry cannot be read still
+/// counts (as not clean, mapped nowhere), so it cannot make the judgement easier.
+pub fn parse_pg_dump(v: &Value) -> Option<PgMapView> {
     let map = v.get("pg_map").unwrap_or(v);
     let stats = map.get("pg_stats").and_then(Value::as_array)?;
-    Some(
-        stats
-            .iter()
-            .filter_map(|p| {
-                Some(PgStat {
-                    pgid: p.get("pgid")?.as_str()?.to_string(),
-                    state: p.get("state")?.as_str()?.to_string(),
-                    up: ids(p.get("up")),
-                    acting: ids(p.get("acting")),
-                    reported_epoch: number(p.get("reported_epoch")).unwrap_or(0),
-                    degraded_objects: number(p.pointer("/stat_sum/num_objects_degraded"))
-                        .unwrap_or(0),
-                })
-            })
-            .collect(),
-    )
+    let ready = v.get("pg_ready").and_then(Value::as_bool).unwrap_or(true);
+    let pgs = stats
+        .iter()
+        .map(|p| PgStat {
+            pgid: p
+                .get("pgid")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string(),
+            state: p
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
+            up: ids(p.get("up")),
+            acting: ids(p.get("acting")),
+            reported_epoch: number(p.get("reported_epoch")).unwrap_or(0),
+            degraded_objects: number(p.pointer("/stat_sum/num_objects_degraded")).unwrap_or(0),
+        })
+        .collect();
+    Some(PgMapView {
+        ready,
+        pgs,
+        expected: None,
+    })
 }
 
 /// Reads `osd tree` (format json).
@@ -515,6 +556,14 @@ mod tests {
         }
     }
 
+    fn v(pgs: &[PgStat]) -> PgMapView {
+        PgMapView {
+            ready: true,
+            pgs: pgs.to_vec(),
+            expected: None,
+        }
+    }
+
     fn had(ids: &[&str], epoch: u64) -> Judged {
         Judged::Had(ids.iter().map(|s| s.to_string()).collect(), epoch)
     }
@@ -527,7 +576,7 @@ mod tests {
             pg("1.0", "active+clean", &[0], 20),
             pg("1.1", "active+clean", &[0], 20),
         ];
-        let d = judge_drain(&had(&["1.0", "1.1"], 21), &before, 1);
+        let d = judge_drain(&had(&["1.0", "1.1"], 21), &v(&before), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("2 of the 2") && w.contains("epoch 21")),
             "{d:?}"
@@ -536,7 +585,7 @@ mod tests {
             pg("1.0", "active+clean", &[0, 2], 21),
             pg("1.1", "active+clean", &[0], 20),
         ];
-        let d = judge_drain(&had(&["1.0", "1.1"], 21), &some, 1);
+        let d = judge_drain(&had(&["1.0", "1.1"], 21), &v(&some), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("1 of the 2")),
             "{d:?}"
@@ -546,20 +595,20 @@ mod tests {
     #[test]
     fn undersized_degraded_or_still_mapped_pgs_wait() {
         let undersized = [pg("1.0", "active+undersized+degraded", &[0], 30)];
-        let d = judge_drain(&had(&["1.0"], 30), &undersized, 1);
+        let d = judge_drain(&had(&["1.0"], 30), &v(&undersized), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("undersized")),
             "{d:?}"
         );
         let mapped = [pg("1.0", "active+clean", &[0, 1], 30)];
-        let d = judge_drain(&had(&["1.0"], 30), &mapped, 1);
+        let d = judge_drain(&had(&["1.0"], 30), &v(&mapped), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("still map")),
             "{d:?}"
         );
         let mut degraded = pg("1.0", "active+clean", &[0, 2], 30);
         degraded.degraded_objects = 3;
-        let d = judge_drain(&had(&["1.0"], 30), &[degraded], 1);
+        let d = judge_drain(&had(&["1.0"], 30), &v(&[degraded]), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("3 degraded")),
             "{d:?}"
@@ -569,11 +618,11 @@ mod tests {
             pg("2.0", "active+undersized", &[0], 12),
         ];
         assert_eq!(
-            judge_drain(&had(&["1.0"], 30), &moved, 1),
+            judge_drain(&had(&["1.0"], 30), &v(&moved), 1),
             Drain::Drained,
             "a PG that never had osd.1 is not its business"
         );
-        let d = judge_drain(&Judged::Every, &moved, 1);
+        let d = judge_drain(&Judged::Every, &v(&moved), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("2.0")),
             "out before the command ran: every PG must be clean: {d:?}"
@@ -586,7 +635,7 @@ mod tests {
             pg("1.0", "active+clean", &[0, 2], 31),
             pg("1.4", "active+recovering", &[0, 2], 31),
         ];
-        let d = judge_drain(&had(&["1.1"], 30), &now, 1);
+        let d = judge_drain(&had(&["1.1"], 30), &v(&now), 1);
         assert!(
             matches!(&d, Drain::Waiting(w) if w.contains("1.4")),
             "{d:?}"
@@ -599,9 +648,25 @@ mod tests {
             {"pgid": "2.1f", "state": "active+clean", "up": [0, 2], "acting": [0, 2],
              "reported_epoch": "44", "stat_sum": {"num_objects_degraded": 0}}],
             "last_osdmap_epoch": 0}});
-        let v = parse_pg_dump(&dump).unwrap();
-        assert_eq!(v[0].reported_epoch, 44);
-        assert_eq!(v[0].pool(), Some(2));
+        let view = parse_pg_dump(&dump).unwrap();
+        assert_eq!(view.pgs[0].reported_epoch, 44);
+        assert_eq!(view.pgs[0].pool(), Some(2));
+        let not_ready =
+            parse_pg_dump(&json!({"pg_ready": false, "pg_map": {"pg_stats": []}})).unwrap();
+        let d = judge_drain(&Judged::Every, &not_ready, 1);
+        assert!(
+            matches!(&d, Drain::Waiting(w) if w.contains("not ready")),
+            "{d:?}"
+        );
+        let partial = PgMapView {
+            expected: expected_pgs(&json!({"pools": [{"pg_num": 16}, {"pg_num": 1}]})),
+            ..view
+        };
+        let d = judge_drain(&Judged::Every, &partial, 1);
+        assert!(
+            matches!(&d, Drain::Waiting(w) if w.contains("1 of the 17")),
+            "{d:?}"
+        );
         assert!(parse_pg_dump(&json!("garbage")).is_none());
         let rules = json!([{"rule_id": 1, "steps": [
             {"op": "take", "item": -2, "item_name": "default~ssd"},

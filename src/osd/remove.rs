@@ -225,13 +225,15 @@ fn placement_shortfalls(c: &dyn CephClient, id: u32) -> Result<Vec<drain::Shortf
 }
 
 /// The manager's PG statistics now.
-fn pg_map(c: &dyn CephClient) -> Result<Vec<drain::PgStat>> {
+fn pg_map(c: &dyn CephClient) -> Result<drain::PgMapView> {
     let v = c.mgr(json!({"prefix": "pg dump", "dumpcontents": ["all"]}))?;
-    drain::parse_pg_dump(&v).ok_or_else(|| Error::Cluster {
+    let mut view = drain::parse_pg_dump(&v).ok_or_else(|| Error::Cluster {
         context: "reading the reply to `pg dump`".into(),
         message: "it has no pg_stats".into(),
         errno: None,
-    })
+    })?;
+    view.expected = drain::expected_pgs(&c.mon(json!({"prefix": "osd dump"}))?);
+    Ok(view)
 }
 
 /// The osdmap epoch now.
@@ -248,26 +250,41 @@ fn osdmap_epoch(c: &dyn CephClient) -> Result<u64> {
 
 /// Waits (until `timeout`) for the PGs of OSD `id` to be active+clean elsewhere on statistics
 /// newer than its out ([`drain::judge_drain`]); the last reason they are not when they never
-/// are.
+/// are. A PG seen on the OSD in any reading joins those judged (the reading before the out
+/// may have been older than the mapping); a reading that fails is waited out like a no.
 fn wait_drained(
     c: &dyn CephClient,
     id: u32,
-    judged: &drain::Judged,
+    judged: &mut drain::Judged,
     timeout: Duration,
-) -> Result<Option<String>> {
+) -> Option<String> {
     let start = Instant::now();
     let progress = crate::progress::step(format!(
         "waiting for the PGs of osd.{id} to be active+clean elsewhere"
     ));
     loop {
-        match drain::judge_drain(judged, &pg_map(c)?, id) {
+        let verdict = match pg_map(c) {
+            Ok(view) => {
+                if let drain::Judged::Had(had, _) = judged {
+                    had.extend(
+                        view.pgs
+                            .iter()
+                            .filter(|p| p.has(id))
+                            .map(|p| p.pgid.clone()),
+                    );
+                }
+                drain::judge_drain(judged, &view, id)
+            }
+            Err(e) => drain::Drain::Waiting(format!("the cluster did not answer: {e}")),
+        };
+        match verdict {
             drain::Drain::Drained => {
                 progress.done();
-                return Ok(None);
+                return None;
             }
             drain::Drain::Waiting(why) if start.elapsed() >= timeout => {
                 drop(progress);
-                return Ok(Some(why));
+                return Some(why);
             }
             drain::Drain::Waiting(_) => std::thread::sleep(Duration::from_secs(1)),
         }
@@ -336,13 +353,20 @@ fn make_safe(
         return Ok(());
     }
     // The PGs it holds, read before the out: these must be clean elsewhere afterwards, on
-    // statistics from the map of the out or newer.
-    let judged = if map.is_in {
+    // statistics from the map of the out or newer. A down OSD is in no PG's sets: then, as
+    // when it was out already, every PG is judged.
+    let mut judged = if map.is_in && map.up {
         let had: BTreeSet<String> = pg_map(c)?
+            .pgs
             .iter()
             .filter(|p| p.has(id))
             .map(|p| p.pgid.clone())
             .collect();
+        drain::Judged::Had(had, 0)
+    } else {
+        drain::Judged::Every
+    };
+    if map.is_in {
         c.mon(json!({"prefix": "osd out", "ids": [id.to_string()]}))?;
         step(
             steps,
@@ -350,13 +374,25 @@ fn make_safe(
             Action::Updated,
             format!("osd.{id} marked out"),
         );
-        drain::Judged::Had(had, osdmap_epoch(c)?)
-    } else {
-        drain::Judged::Every
-    };
-    let drained = match wait_drained(c, id, &judged, wait)? {
-        None => wait_for_yes(c, "osd safe-to-destroy", id, wait),
-        Some(why) => Some(why),
+    }
+    // From here on any failure puts it back in: an error must not leave it out.
+    let waited = (|| -> Result<Option<String>> {
+        if let drain::Judged::Had(_, epoch) = &mut judged {
+            *epoch = osdmap_epoch(c)?;
+        }
+        Ok(match wait_drained(c, id, &mut judged, wait) {
+            None => wait_for_yes(c, "osd safe-to-destroy", id, wait),
+            Some(why) => Some(why),
+        })
+    })();
+    let drained = match waited {
+        Ok(d) => d,
+        Err(e) => {
+            if map.is_in {
+                let _ = c.mon(json!({"prefix": "osd in", "ids": [id.to_string()]}));
+            }
+            return Err(e);
+        }
     };
     let evidence = match &judged {
         drain::Judged::Had(had, epoch) => format!(
@@ -388,7 +424,11 @@ fn make_safe(
                     "its data has not moved elsewhere yet after {} s: {e}",
                     req.timeout.as_secs()
                 ),
-                "it was marked in again and nothing else was changed; rerun with a longer --wait once backfill has moved its PGs (`ceph -s`), or pass --force",
+                if map.is_in {
+                    "it was marked in again and nothing else was changed; rerun with a longer --wait once backfill has moved its PGs (`ceph -s`), or pass --force"
+                } else {
+                    "nothing was changed (it was out before); rerun with a longer --wait once backfill has moved its PGs (`ceph -s`), or pass --force"
+                },
             ));
         }
     }
@@ -404,7 +444,10 @@ fn stop_daemon(conf: &CephConf, cluster: &str, id: u32) -> Result<bool> {
         cluster,
         &id.to_string(),
     );
-    if crate::supervise::detect() == crate::supervise::Supervisor::Systemd
+    // Whenever cephboot installed one (even if this run would not start daemons under
+    // systemd): a unit left enabled would start the removed OSD at the next boot.
+    if crate::supervise::systemd::is_installed(&unit)
+        && exec::resolve("systemctl").is_ok()
         && crate::supervise::systemd::retire(&unit, true)?
     {
         // Its last thread gone too before anything is unmounted.
