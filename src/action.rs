@@ -15,6 +15,8 @@ pub enum Action {
     Updated,
     /// A daemon or OSD was started.
     Started,
+    /// A daemon was stopped (still configured to start again).
+    Stopped,
     /// A disk's partitions and signatures were removed.
     Zapped,
     /// An OSD was taken out of the cluster (purged, or destroyed for a replacement).
@@ -46,6 +48,7 @@ impl Action {
             Action::Created => "created",
             Action::Updated => "updated",
             Action::Started => "started",
+            Action::Stopped => "stopped",
             Action::Zapped => "zapped",
             Action::Removed => "removed",
             Action::Unchanged => "unchanged",
@@ -64,7 +67,12 @@ impl Action {
     pub fn changed(self) -> bool {
         matches!(
             self,
-            Action::Created | Action::Updated | Action::Started | Action::Zapped | Action::Removed
+            Action::Created
+                | Action::Updated
+                | Action::Started
+                | Action::Stopped
+                | Action::Zapped
+                | Action::Removed
         )
     }
 
@@ -97,6 +105,7 @@ mod tests {
             Action::Created,
             Action::Updated,
             Action::Started,
+            Action::Stopped,
             Action::Zapped,
             Action::Removed,
             Action::Unchanged,

@@ -57,6 +57,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Osd(OsdCommand::Activate(args)) => cli::osd::activate(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
         Command::Osd(OsdCommand::Remove(args)) => cli::osd::remove(args, &cli.global, &grammar),
+        Command::Osd(OsdCommand::Stop(args)) => cli::osd::stop(args, &cli.global),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),
         Command::Cinder(CinderCommand::Type(CinderTypeCommand::Ensure(args))) => {
             cli::cinder::type_ensure(args, &cli.global)

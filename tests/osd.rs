@@ -256,6 +256,16 @@ fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
         .iter()
         .all(|o| o["up"] == true));
 
+    // `osd stop` leaves it in the cluster, down; `osd activate` starts it again.
+    let db = db_id.to_string();
+    let stopped = c.cb_ok(&["--label-prefix", "TA", "osd", "stop", &db]);
+    assert_eq!(stopped["action"], "stopped", "{stopped:#}");
+    let again = c.cb_ok(&["--label-prefix", "TA", "osd", "stop", &db]);
+    assert_eq!(again["action"], "unchanged", "{again:#}");
+    let started = c.cb_ok(&["--label-prefix", "TA", "osd", "activate", &db]);
+    assert_eq!(started["osds"][0]["action"], "started", "{started:#}");
+    assert!(c.osds().iter().any(|(id, up, _)| *id == db_id && *up));
+
     // The Kolla FileStore OSD removed keeping its id, right after its daemon was stopped: its
     // data directory is unmounted once the daemon has let go of it (this failed three times in
     // three with "umount: target is busy", leaving it destroyed and still mounted).

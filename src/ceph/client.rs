@@ -154,6 +154,35 @@ impl CephClient for RadosClient {
 
 /// Reads the Ceph config `opts` names and connects: what every command that talks to the
 /// cluster does first. A missing config says where cephboot looked and what to do.
+/// A client for a path that must not depend on the cluster being reachable: the foreground
+/// start of an OSD at boot (`osd activate ID --exec`), where the monitors may not have a
+/// quorum yet and `ceph-osd` waits for them itself. Every command fails, saying so.
+#[derive(Debug)]
+pub struct Unconnected;
+
+impl CephClient for Unconnected {
+    fn mon_raw(&self, cmd: &Value, _input: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::Internal(format!(
+            "`{}` asked on a path that does not connect to the cluster",
+            prefix(cmd)
+        )))
+    }
+
+    fn mgr_raw(&self, cmd: &Value, input: &[u8]) -> Result<Vec<u8>> {
+        self.mon_raw(cmd, input)
+    }
+}
+
+/// The config of `opts` alone, without connecting.
+pub fn read_configured(opts: &ConnectOptions) -> Result<super::conf::CephConf> {
+    super::conf::CephConf::read(&opts.conf).map_err(|e| {
+        Error::NotFound(format!(
+            "Ceph config {}: {e}: pass --conf, set CEPH_CONF, or run `cephboot cluster bootstrap`",
+            opts.conf.display()
+        ))
+    })
+}
+
 pub fn connect_configured(opts: &ConnectOptions) -> Result<(RadosClient, super::conf::CephConf)> {
     let conf = super::conf::CephConf::read(&opts.conf).map_err(|e| {
         Error::NotFound(format!(

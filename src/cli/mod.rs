@@ -519,6 +519,18 @@ pub enum OsdCommand {
     /// named. Removing a removed OSD is `unchanged`; a refusal changes
     /// nothing (exit 3).
     Remove(RemoveArgs),
+    /// Stop an OSD's daemon on this host without taking it out of the cluster: its systemd
+    /// unit is stopped (it stays enabled: the next boot, or `osd activate ID`, starts it
+    /// again), or the ceph-osd of its pidfile. The cluster marks it down. What the daemon
+    /// does when an OSD's disk is pulled. `unchanged` when it was not running.
+    Stop(StopArgs),
+}
+
+/// `osd stop` options.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The OSD.
+    pub id: u32,
 }
 
 /// `host=NAME` (NAME: letters, digits, `-`, `_`, `.`): the CRUSH host bucket.

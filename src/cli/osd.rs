@@ -275,6 +275,20 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
     Ok(())
 }
 
+/// `cephboot osd stop ID`.
+pub fn stop(args: &super::StopArgs, global: &Global) -> Result<()> {
+    let action = activate::stop_on_host(args.id, &global.connect_options())?;
+    if global.format != Format::Table {
+        print_json(
+            global.format,
+            &serde_json::json!({"osd_id": args.id, "action": action, "changed": action.changed()}),
+        );
+    } else {
+        crate::outln!("osd.{}: {}", args.id, action.as_str());
+    }
+    Ok(())
+}
+
 /// `cephboot osd remove ID`.
 pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     let req = remove::RemoveRequest {

@@ -55,6 +55,9 @@ struct Shared {
     started: Instant,
     /// Kernel uevents received (the uevent thread counts them).
     uevents: Arc<AtomicU64>,
+    /// Held while an `osd activate --all` runs: one at a time (a disk that comes back starts
+    /// one, several at once queue here and the later ones find their OSDs running).
+    activating: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -199,6 +202,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         jobs: job_tx,
         started: Instant::now(),
         uevents: Arc::new(AtomicU64::new(0)),
+        activating: tokio::sync::Mutex::new(()),
     });
 
     let disk_rx = read_uevents(uevents, shared.uevents.clone())?;
@@ -323,6 +327,7 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
     if let (true, Ok(udevadm)) = (uevent::udevd_runs(), crate::exec::resolve("udevadm")) {
         let _ = tokio::process::Command::new(udevadm)
             .args(["settle", "--timeout=10"])
+            .env_remove("NOTIFY_SOCKET")
             .stdin(std::process::Stdio::null())
             .status()
             .await;
@@ -330,16 +335,27 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
     let Some((fresh, took)) = scan_one(name).await else {
         return;
     };
-    let (present, state) = {
+    let mut gone = std::collections::BTreeSet::new();
+    let (present, appeared, state) = {
         let mut st = shared.state();
         st.last_disk_scan = Some(took);
+        let path = PathBuf::from(format!("/dev/{name}"));
+        let was_present = st
+            .snapshot
+            .devices
+            .iter()
+            .any(|d| d.path == path && d.size_bytes > 0);
+        let had = prepared_osds_on(&st.classified(), name);
         let present = st.replace_disk(name, fresh, &shared.opts.grammar);
+        if was_present && !present {
+            gone = had;
+        }
         let state = st
             .classified()
             .iter()
             .find(|c| c.device.name == name)
             .map(|c| c.state().as_str());
-        (present, state)
+        (present, present && !was_present, state)
     };
     tracing::debug!(disk = name, present, "disk re-read");
     shared.emit(Event::Disk {
@@ -350,6 +366,51 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
     if present {
         shared.maybe_queue(name, "hotplug");
     }
+    // A disk that carried an OSD went away: its ceph-osd cannot serve (it fails at its next
+    // read), so it is stopped now and the cluster marks it down at once; its unit stays
+    // enabled for when the disk returns.
+    for osd in gone {
+        tracing::warn!(
+            disk = name,
+            osd,
+            "a prepared OSD's disk went away: osd stop"
+        );
+        tokio::spawn(run_osd_command(shared.clone(), "stop", Some(osd)));
+    }
+    if appeared {
+        // A disk that carries a prepared OSD came (back): start that OSD. Only on arrival: a
+        // change event of a disk that stays (an OSD stopped by `osd remove`, `cluster stop` or
+        // an operator closes it; a prepare job renames its partitions) starts nothing.
+        let ids = prepared_osds_on(&shared.state().classified(), name);
+        for osd in ids {
+            tracing::info!(
+                disk = name,
+                osd,
+                "a prepared OSD's disk appeared: osd activate"
+            );
+            tokio::spawn(activate(shared.clone(), Some(osd)));
+        }
+    }
+}
+
+/// The ids of the prepared OSDs with a partition on disk `name` (or on it as a whole).
+fn prepared_osds_on(
+    classified: &[crate::disk::classify::Classified],
+    name: &str,
+) -> std::collections::BTreeSet<u32> {
+    classified
+        .iter()
+        .filter(|c| {
+            c.device.name == name
+                || c.device
+                    .parent
+                    .as_deref()
+                    .and_then(Path::file_name)
+                    .is_some_and(|p| p == name)
+        })
+        .filter(|c| c.state() == crate::disk::classify::State::Prepared)
+        .filter_map(|c| c.verdict.osd_id())
+        .collect()
 }
 
 async fn dispatch_jobs(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<u64>) {
@@ -388,6 +449,7 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
         .args(["--format", "json"])
         .env("CEPHBOOT_LOG", "cephboot=info")
         .env(crate::exec::JOB_GROUP_ENV, "1")
+        .env_remove("NOTIFY_SOCKET")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -610,6 +672,17 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
 }
 
 async fn activate_all(shared: Arc<Shared>) {
+    activate(shared, None).await;
+}
+
+async fn activate(shared: Arc<Shared>, osd: Option<u32>) {
+    run_osd_command(shared, "activate", osd).await;
+}
+
+/// `osd activate ID` (or `--all`) or `osd stop ID` as a child, one at a time; an activation's
+/// report as an event.
+async fn run_osd_command(shared: Arc<Shared>, verb: &'static str, osd: Option<u32>) {
+    let _one = shared.activating.lock().await;
     let Ok(permit) = shared.slots.clone().acquire_owned().await else {
         return;
     };
@@ -619,7 +692,10 @@ async fn activate_all(shared: Arc<Shared>) {
     };
     let run = tokio::process::Command::new(exe)
         .args(&shared.opts.child_args)
-        .args(["osd", "activate", "--all", "--format", "json"])
+        .args(["osd", verb])
+        .arg(osd.map_or_else(|| "--all".to_string(), |id| id.to_string()))
+        .args(["--format", "json"])
+        .env_remove("NOTIFY_SOCKET")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -632,7 +708,11 @@ async fn activate_all(shared: Arc<Shared>) {
     drop(permit);
     if let Ok(o) = out {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-        shared.emit(Event::Activate { result: v });
+        if verb == "activate" {
+            shared.emit(Event::Activate { result: v });
+        } else {
+            tracing::info!(osd = ?osd, result = %v, "osd {verb}");
+        }
     }
 }
 

@@ -657,6 +657,26 @@ pub fn activate_on_host(
             "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
         )));
     }
+    if req.exec {
+        // No connection: at boot the monitors may not have a quorum yet, and ceph-osd waits
+        // for them itself (a failed connect here would spend the unit's start limit).
+        let conf = crate::ceph::client::read_configured(opts)?;
+        let [one] = chosen.as_slice() else {
+            return Err(Error::Usage(format!(
+                "--exec runs one OSD in the foreground; {} were found: name one",
+                chosen.len()
+            )));
+        };
+        let env = Env {
+            client: &crate::ceph::client::Unconnected,
+            conf: &conf,
+            cluster: &opts.cluster,
+            wait_up: req.wait_up,
+            dry_run: false,
+            units: None,
+        };
+        return Err(exec_foreground(&env, one, &snapshot));
+    }
     let (client, conf) = crate::ceph::client::connect_configured(opts)?;
     let units = (crate::supervise::detect() == crate::supervise::Supervisor::Systemd).then(|| {
         crate::supervise::units::UnitSettings {
@@ -673,15 +693,6 @@ pub fn activate_on_host(
         dry_run: req.dry_run,
         units,
     };
-    if req.exec {
-        let [one] = chosen.as_slice() else {
-            return Err(Error::Usage(format!(
-                "--exec runs one OSD in the foreground; {} were found: name one",
-                chosen.len()
-            )));
-        };
-        return Err(exec_foreground(&env, one, &snapshot));
-    }
     // An OSD that is up and whose daemon runs on another host (its disk is visible here too:
     // shared storage, or a disk moved while its host still runs it) is never started twice.
     let elsewhere = running_elsewhere(&client, &crate::host::short_hostname());
@@ -702,6 +713,29 @@ pub fn activate_on_host(
         dry_run: req.dry_run,
         changed: osds.iter().any(|r| r.action.changed()),
         osds,
+    })
+}
+
+/// Stops OSD `id`'s daemon on this host, leaving it in the cluster: its cephboot unit is
+/// stopped (still enabled), or the ceph-osd of its pidfile. `stopped` or `unchanged`.
+pub fn stop_on_host(id: u32, opts: &crate::ceph::client::ConnectOptions) -> Result<Action> {
+    use crate::supervise::{systemd, units};
+    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, &opts.cluster, &id.to_string());
+    let conf = crate::ceph::client::read_configured(opts)?;
+    let pidfile = conf.osd_pidfile(&opts.cluster, id);
+    let mut stopped = false;
+    if systemd::is_installed(&unit)
+        && exec::resolve("systemctl").is_ok()
+        && systemd::is_active(&unit)
+    {
+        systemd::stop(&unit)?;
+        stopped = true;
+    }
+    stopped |= daemons::stop(&pidfile, "ceph-osd", Duration::from_secs(30));
+    Ok(if stopped {
+        Action::Stopped
+    } else {
+        Action::Unchanged
     })
 }
 

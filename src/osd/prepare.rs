@@ -96,14 +96,23 @@ pub struct Prepared {
     pub device_class: String,
 }
 
-/// Exits the process after step `step` when the test hook asks for it (debug builds only).
+/// The test hooks after step `step` (debug builds only): `CEPHBOOT_FAULT_AFTER_STEP=N` exits the
+/// process as a crash would; `CEPHBOOT_PAUSE_AFTER_STEP=N` says so on stderr, creates
+/// `/run/cephboot-paused-N` and waits there for good, so that a test can cut the machine's
+/// power at exactly that point (the system guest's power-cut case).
 fn fault_point(step: u32) {
-    if cfg!(debug_assertions)
-        && std::env::var("CEPHBOOT_FAULT_AFTER_STEP")
-            .ok()
-            .and_then(|v| v.parse::<u32>().ok())
-            == Some(step)
-    {
+    let asked = |var: &str| {
+        cfg!(debug_assertions)
+            && std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok()) == Some(step)
+    };
+    if asked("CEPHBOOT_PAUSE_AFTER_STEP") {
+        eprintln!("cephboot: test pause after step {step}");
+        let _ = std::fs::write(format!("/run/cephboot-paused-{step}"), b"");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    if asked("CEPHBOOT_FAULT_AFTER_STEP") {
         eprintln!("cephboot: test fault injected after step {step}");
         // As a crash: no exit handlers (librados' static destructors can crash while its
         // threads still run, and a real crash would not run them either).

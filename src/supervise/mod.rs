@@ -1,6 +1,6 @@
 //! Who keeps the Ceph daemons cephboot creates running.
 //!
-//! Where systemd is PID 1 (`/run/systemd/system` exists) every monitor, manager and OSD
+//! Where systemd is PID 1 (`/run/systemd/system` exists and `/proc/1/comm` is `systemd`) every monitor, manager and OSD
 //! cephboot starts runs under a unit cephboot installs and enables ([`units`], [`systemd`]):
 //! it comes back after a reboot or a crash without anyone running cephboot. Elsewhere
 //! (containers, the test machines) cephboot starts them itself as background processes with
@@ -37,7 +37,11 @@ pub fn detect() -> Supervisor {
     if std::env::var("CEPHBOOT_SUPERVISOR").as_deref() == Ok("pidfile") {
         return Supervisor::Pidfile;
     }
+    // /run/systemd/system alone is also seen in a container that bind-mounts the host's /run
+    // (Kolla's ceph-osd container does): PID 1 must be systemd itself.
+    let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
     let systemd = std::path::Path::new("/run/systemd/system").is_dir()
+        && pid1.trim() == "systemd"
         && crate::exec::resolve("systemctl").is_ok();
     if systemd {
         Supervisor::Systemd

@@ -26,7 +26,8 @@ fn env_dir() -> PathBuf {
 }
 
 fn systemctl(args: &[&str]) -> Result<String> {
-    let out = exec::run("systemctl", args, None, Duration::from_secs(120))?;
+    // Longer than a unit's TimeoutStopSec (120 s): a slow stop is waited for, not abandoned.
+    let out = exec::run("systemctl", args, None, Duration::from_secs(180))?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -47,9 +48,27 @@ fn program(kind: DaemonKind) -> Result<PathBuf> {
     match kind {
         DaemonKind::Mon => exec::resolve("ceph-mon"),
         DaemonKind::Mgr => exec::resolve("ceph-mgr"),
-        DaemonKind::Osd => std::env::current_exe()
-            .context(|| "finding cephboot's own path for the OSD unit".to_string()),
+        DaemonKind::Osd => {
+            let exe = std::env::current_exe()
+                .context(|| "finding cephboot's own path for the OSD unit".to_string())?;
+            own_path(&exe)
+        }
     }
+}
+
+/// The path of cephboot's own binary as a unit may name it: after an upgrade replaced the
+/// file, the running binary's path reads `... (deleted)`, and the new file at the same path
+/// is the one to start.
+fn own_path(exe: &Path) -> Result<PathBuf> {
+    let text = exe.display().to_string();
+    let path = text.strip_suffix(" (deleted)").unwrap_or(&text);
+    let nameable = units::is_plain_value(path) && !path.contains(char::is_whitespace);
+    if !nameable || !Path::new(path).is_file() {
+        return Err(Error::Usage(format!(
+            "cephboot runs from {text}, which an OSD unit cannot name (gone, or spaces or % in the path): install it (make install, or the .deb) and run it from there"
+        )));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// Installs and enables `unit` (its template, the targets, its environment file): `created`
@@ -118,6 +137,11 @@ pub fn start(unit: &DaemonUnit) -> Result<()> {
     let name = unit.name();
     let _ = systemctl(&["reset-failed", &name]);
     systemctl(&["start", &name]).map(|_| ())
+}
+
+/// Stops `unit` (it stays enabled).
+pub fn stop(unit: &DaemonUnit) -> Result<()> {
+    systemctl(&["stop", &unit.name()]).map(|_| ())
 }
 
 /// The process systemd runs for `unit`, if any.

@@ -167,7 +167,7 @@ pub fn template(kind: DaemonKind, bin: &Path, env_dir: &Path) -> String {
          EnvironmentFile={env}\n\
          ExecStart={exec}\n\
          Restart=on-failure\n\
-         RestartSec=10\n\
+         RestartSec=5\n\
          TimeoutStartSec=300\n\
          TimeoutStopSec=120\n\
          LimitNOFILE=1048576\n\
