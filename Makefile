@@ -4,7 +4,7 @@ CARGO ?= cargo
 STATE ?= $(CURDIR)/state/demo
 BIN := target/debug/cephboot
 
-.PHONY: all release-roots-bg clean-release-roots deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz man install deb clean
+.PHONY: all release-roots-bg system-image-bg system-test clean-release-roots deps build lint test unit-test integration-test vm-test demo demo-clean bench fuzz man install deb clean
 
 all: build
 
@@ -25,7 +25,7 @@ lint: deps
 # kernel with udevd, in QEMU (docs/vm-tests.md). scripts/run-tests builds the test binaries
 # once and runs them in two queues side by side with the vm-tests (two threads per binary:
 # each cluster test runs its own mon/mgr/osd); logs in target/test-logs.
-test: deps release-roots-bg lint
+test: deps release-roots-bg system-image-bg lint
 	scripts/run-tests
 
 # The Debian roots with Ceph 18 and 20 (tests/releases.rs) build in the background while the
@@ -36,6 +36,19 @@ release-roots-bg:
 	   tests/releases/root build sid && tests/releases/root umount sid ) \
 	   > state/releases/prefetch.log 2>&1 &
 	@echo "release roots: building in the background (state/releases/prefetch.log)"
+
+# The system guest's image (vm-tests/system/build-image: debootstrap, packages, mkfs.ext4 -d;
+# cached under state/vm-tests/system) builds in the background while the code is linted and
+# built; vm-tests/system/run waits for it (the build takes a lock).
+system-image-bg:
+	@mkdir -p state/vm-tests
+	@( vm-tests/fetch $(CURDIR)/state/vm-tests/cache && vm-tests/system/build-image ) \
+	   > state/vm-tests/system-prefetch.log 2>&1 &
+	@echo "system guest image: building in the background (state/vm-tests/system-prefetch.log)"
+
+# Only the system guest's cases (docs/vm-tests.md, "The system guest's cases").
+system-test: deps
+	vm-tests/system/run
 
 unit-test: deps
 	$(CARGO) test --workspace --lib --bins
