@@ -88,34 +88,9 @@ impl Scene {
             })
             .collect();
         cb(&c, &["osd", "activate", "--all"]);
-        c.ceph(&[
-            "osd",
-            "crush",
-            "rule",
-            "create-replicated",
-            "by-osd",
-            "default",
-            "osd",
-        ]);
-        let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
-        for (who, name, value) in [
-            ("mon", "mon_allow_pool_size_one", "true"),
-            ("global", "osd_pool_default_crush_rule", rule.as_str()),
-            ("global", "osd_pool_default_size", "2"),
-            ("global", "osd_pool_default_min_size", "1"),
-        ] {
-            c.ceph(&["config", "set", who, name, value]);
-        }
-        c.ceph(&[
-            "osd",
-            "pool",
-            "create",
-            "data",
-            "16",
-            "16",
-            "replicated",
-            "by-osd",
-        ]);
+        pools_of_two_copies_by_osd(&c);
+        // `data` starts with one copy: stopping its OSD would leave PGs unavailable.
+        c.ceph(&["config", "set", "mon", "mon_allow_pool_size_one", "true"]);
         c.ceph(&[
             "osd",
             "pool",
@@ -125,11 +100,6 @@ impl Scene {
             "1",
             "--yes-i-really-mean-it",
         ]);
-        let pools = c.ceph(&["osd", "pool", "ls"]);
-        for pool in pools.lines().filter(|p| *p != "data") {
-            c.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
-            c.ceph(&["osd", "pool", "set", pool, "size", "2"]);
-        }
         c.wait_clean(120);
         let payload = c.state.path().join("payload");
         let bytes: Vec<u8> = (0..(8u32 << 20))
