@@ -129,7 +129,19 @@ impl ReleaseCluster {
     pub fn cb_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut a = vec!["--state-dir", self.state.as_str()];
         a.extend(args);
-        self.in_root("cephboot", &a, env)
+        // ETXTBSY: while the other test of the suite copied its cephboot into the root, a
+        // process forked by this one (a child inherits every descriptor until its exec) can
+        // hold that copy open for writing for a moment, and exec'ing it then fails with "Text
+        // file busy" (seen once in a clean-clone CI run under load). Nothing ran: try again.
+        let mut out = self.in_root("cephboot", &a, env);
+        for _ in 0..20 {
+            if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            out = self.in_root("cephboot", &a, env);
+        }
+        out
     }
 
     /// cephboot with `--format json`, asserting success.
