@@ -121,10 +121,7 @@ impl Scene {
     }
 
     fn rados(&self, args: &[&str]) {
-        let conf = self.c.conf();
-        let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "data"];
-        a.extend(args);
-        sh("rados", &a);
+        rados_data(&self.c, args);
     }
 
     fn class_of(&self, id: u64) -> Option<serde_json::Value> {
@@ -344,6 +341,14 @@ fn pools_of_two_copies_by_osd(c: &TestCluster) {
     }
 }
 
+/// `rados -p data ARGS` against `c`.
+fn rados_data(c: &TestCluster, args: &[&str]) {
+    let conf = c.conf();
+    let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "data"];
+    a.extend(args);
+    sh("rados", &a);
+}
+
 /// Degraded objects and PGs that are not active+clean, as the manager's PG statistics say.
 fn degraded_and_unclean(c: &TestCluster) -> (u64, Vec<String>) {
     let dump = c.ceph_json(&["pg", "dump"]);
@@ -383,22 +388,10 @@ fn remove_never_leaves_an_object_with_one_copy() {
     c.cb_in(prefix, &["osd", "activate", "--all"]);
     pools_of_two_copies_by_osd(&c);
     c.wait_clean(180);
-    let conf = c.conf();
     let object = c.state.path().join("object");
     std::fs::write(&object, vec![0x5a_u8; 1 << 20]).unwrap();
     for i in 0..13 {
-        sh(
-            "rados",
-            &[
-                "-c",
-                conf.to_str().unwrap(),
-                "-p",
-                "data",
-                "put",
-                &format!("o{i}"),
-                object.to_str().unwrap(),
-            ],
-        );
+        rados_data(&c, &["put", &format!("o{i}"), object.to_str().unwrap()]);
     }
     c.wait_clean(180);
     let bystander_sum = bystander.checksum();
@@ -448,18 +441,7 @@ fn remove_never_leaves_an_object_with_one_copy() {
     c.wait_clean(120);
     let back = c.state.path().join("back");
     for i in 0..13 {
-        sh(
-            "rados",
-            &[
-                "-c",
-                conf.to_str().unwrap(),
-                "-p",
-                "data",
-                "get",
-                &format!("o{i}"),
-                back.to_str().unwrap(),
-            ],
-        );
+        rados_data(&c, &["get", &format!("o{i}"), back.to_str().unwrap()]);
         assert_eq!(sha256_of(&back), sha256_of(&object), "o{i}");
     }
     assert_eq!(

@@ -299,12 +299,27 @@ fn make_safe(
     map: InMap,
     steps: &mut Vec<RemoveStep>,
 ) -> Result<()> {
-    let id = req.id;
     let wait = if req.force {
         Duration::ZERO
     } else {
         req.timeout
     };
+    may_stop(c, req, wait, steps)?;
+    if req.dry_run {
+        return Ok(());
+    }
+    drain_out(c, req, map, wait, steps)
+}
+
+/// Step 1, nothing changed yet: every pool keeps its copies without the OSD, and Ceph says it
+/// may stop (`ok-to-stop`); a refusal otherwise, unless forced.
+fn may_stop(
+    c: &dyn CephClient,
+    req: &RemoveRequest,
+    wait: Duration,
+    steps: &mut Vec<RemoveStep>,
+) -> Result<()> {
+    let id = req.id;
     let short = placement_shortfalls(c, id)?;
     if !short.is_empty() && !req.force {
         let why: Vec<String> = short.iter().map(ToString::to_string).collect();
@@ -349,9 +364,19 @@ fn make_safe(
         Action::Unchanged,
         format!("ok-to-stop: {word}"),
     );
-    if req.dry_run {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Step 2: marked out, then its PGs waited for until they are clean elsewhere on current
+/// statistics and Ceph says `safe-to-destroy`; marked in again on a refusal or an error.
+fn drain_out(
+    c: &dyn CephClient,
+    req: &RemoveRequest,
+    map: InMap,
+    wait: Duration,
+    steps: &mut Vec<RemoveStep>,
+) -> Result<()> {
+    let id = req.id;
     // The PGs it holds, read before the out: these must be clean elsewhere afterwards, on
     // statistics from the map of the out or newer. A down OSD is in no PG's sets: then, as
     // when it was out already, every PG is judged.
