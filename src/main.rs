@@ -39,7 +39,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Disks(DisksCommand::List(args)) => {
             cli::disks::list(args, cli.global.format, &grammar)
         }
-        Command::Disks(DisksCommand::Zap(args)) => cli::disks::zap(args, &cli.global),
+        Command::Disks(DisksCommand::Zap(args)) => cli::disks::zap(args, &cli.global, &grammar),
         Command::Cluster(ClusterCommand::Bootstrap(args)) => {
             cli::cluster::bootstrap(args, &cli.global)
         }

@@ -96,37 +96,72 @@ struct RefusalBody<'a> {
 }
 
 /// Runs `disks zap`.
-pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
+pub fn zap(args: &ZapArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     let format = global.format;
+    // This cluster's OSDs on the host, read before anything is wiped: the units of those on
+    // the wiped disks are retired afterwards (crate::osd::retire).
+    let ours = crate::ceph::conf::CephConf::read(&global.conf_path())
+        .ok()
+        .and_then(|c| c.fsid().map(str::to_string));
+    let on_host =
+        if ours.is_some() && crate::supervise::detect() == crate::supervise::Supervisor::Systemd {
+            crate::osd::retire::osds_on_host(grammar)
+        } else {
+            Vec::new()
+        };
     // The same config every other command uses (incl. the <state-dir>/ceph.conf fallback), so
     // the foreign-BlueStore guard knows this cluster's fsid.
-    let report = match zap::zap_named(&args.devices, &global.conf_path(), args.force, args.dry_run)
-    {
-        Ok(r) => r,
-        Err(zap::ZapFailure::Error(e)) => return Err(e),
-        Err(zap::ZapFailure::Refused(refusals)) => {
-            let err = crate::disk::rewrite::refusals_to_error(&refusals);
-            if format != Format::Table {
-                let body = RefusalBody {
-                    kind: "refused",
-                    exit_code: err.exit_code() as i32,
-                    message: err.to_string(),
-                    refusals: &refusals,
-                };
-                print_json(format, &RefusalReport { error: body });
-            } else {
-                for r in &refusals {
-                    eprintln!(
-                        "cephboot: refusing {}: {}: {}",
-                        r.device.display(),
-                        r.reason,
-                        r.hint
-                    );
+    let mut report =
+        match zap::zap_named(&args.devices, &global.conf_path(), args.force, args.dry_run) {
+            Ok(r) => r,
+            Err(zap::ZapFailure::Error(e)) => return Err(e),
+            Err(zap::ZapFailure::Refused(refusals)) => {
+                let err = crate::disk::rewrite::refusals_to_error(&refusals);
+                if format != Format::Table {
+                    let body = RefusalBody {
+                        kind: "refused",
+                        exit_code: err.exit_code() as i32,
+                        message: err.to_string(),
+                        refusals: &refusals,
+                    };
+                    print_json(format, &RefusalReport { error: body });
+                } else {
+                    for r in &refusals {
+                        eprintln!(
+                            "cephboot: refusing {}: {}: {}",
+                            r.device.display(),
+                            r.reason,
+                            r.hint
+                        );
+                    }
                 }
+                return Err(Error::AlreadyReported(Box::new(err)));
             }
-            return Err(Error::AlreadyReported(Box::new(err)));
-        }
+        };
+    let wiped: Vec<PathBuf> = report
+        .devices
+        .iter()
+        .map(|d| PathBuf::from(&d.path))
+        .collect();
+    let retire = crate::osd::retire::ours_on_disks(&on_host, &wiped, ours.as_deref());
+    let retired = if args.dry_run {
+        retire
+            .iter()
+            .map(|id| {
+                crate::supervise::units::DaemonUnit::new(
+                    crate::supervise::units::DaemonKind::Osd,
+                    &global.cluster,
+                    &id.to_string(),
+                )
+            })
+            .filter(crate::supervise::systemd::is_installed)
+            .map(|u| u.name())
+            .collect()
+    } else {
+        crate::osd::retire::retire_units(&global.cluster, &retire)?
     };
+    report.changed |= !args.dry_run && !retired.is_empty();
+    report.retired_units = retired;
     if format != Format::Table {
         print_json(format, &report);
         return Ok(());
@@ -162,6 +197,17 @@ pub fn zap(args: &ZapArgs, global: &Global) -> Result<()> {
         }
         for z in &r.plan.zero {
             crate::outln!("  zero {} bytes at {} ({})", z.length, z.offset, z.why);
+        }
+    }
+    for unit in &report.retired_units {
+        if report.dry_run {
+            crate::outln!(
+                "unit {unit}: would be stopped, disabled and forgotten (its OSD's disk is wiped)"
+            );
+        } else {
+            crate::outln!(
+                "unit {unit}: stopped, disabled and forgotten (its OSD's disk was wiped)"
+            );
         }
     }
     Ok(())

@@ -787,7 +787,11 @@ pub enum DisksCommand {
     /// judged (device number, size, disk sequence number, serial or loop backing file, GPT
     /// disk GUID): a disk that changed hands or got mounted meanwhile is refused (exit 3),
     /// nothing written. Afterwards the disk is probed again and the command fails if
-    /// anything is left.
+    /// anything is left. On a systemd host the cephboot units of this cluster's OSDs that had
+    /// a partition on a wiped disk (found by their labels before the wipe; a stopped OSD's,
+    /// since a running one keeps its disk busy) are then stopped, disabled and forgotten, as
+    /// `osd remove` does: the OSD stays in the cluster's map until `osd remove` or `ceph osd
+    /// purge`, but nothing tries to start it again.
     Zap(ZapArgs),
 }
 

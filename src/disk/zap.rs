@@ -54,6 +54,11 @@ pub struct ZapReport {
     pub changed: bool,
     /// Every disk, in the order named.
     pub devices: Vec<ZapDeviceReport>,
+    /// The systemd units of this cluster's OSDs on the wiped disks, stopped, disabled and
+    /// forgotten (with `dry_run`: those that would be). Filled by the caller
+    /// (`crate::osd::retire`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retired_units: Vec<String>,
 }
 
 /// Why nothing was zapped.
@@ -151,6 +156,7 @@ pub fn zap_all(
         dry_run: req.dry_run,
         changed: devices.iter().any(|r| r.changed),
         devices,
+        retired_units: Vec::new(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
 //! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
-//! removing (`remove`).
+//! removing (`remove`), and retiring the units of OSDs whose disks were zapped (`retire`).
 
 pub mod activate;
 pub mod batch;
@@ -8,5 +8,6 @@ pub mod drain;
 pub mod plan;
 pub mod prepare;
 pub mod remove;
+pub mod retire;
 pub mod slots;
 pub mod target;
