@@ -299,7 +299,7 @@ pub fn stopped_by_signal() -> Option<i32> {
 }
 
 fn report_stopped() {
-    eprintln!("cephboot: stopped by a signal, and so were the programs it was running; the next run recovers anything left half done");
+    crate::errln!("cephboot: stopped by a signal, and so were the programs it was running; the next run recovers anything left half done");
 }
 
 /// Whether this cephboot runs as a daemon job (whose process group the daemon owns).

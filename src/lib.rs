@@ -4,6 +4,8 @@
 //! `disk::label`, the plans) is pure; acting code goes through narrow traits. Every `unsafe`
 //! line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
+// Output goes through crate::outln!/out! (quiet on EPIPE) and crate::errln! (never panics).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod action;
 pub mod ceph;

@@ -3,6 +3,8 @@
 //! `main` parses arguments, sets up logging on stderr, dispatches, and maps errors to the
 //! documented exit codes. Every `unsafe` line lives in the `cephboot-ffi` crate.
 #![forbid(unsafe_code)]
+// Output goes through crate::outln!/out! (quiet on EPIPE) and crate::errln! (never panics).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use cephboot::cli::{
     self, CinderCommand, CinderTypeCommand, Cli, ClusterCommand, Command, DisksCommand, Format,
@@ -123,7 +125,7 @@ fn main() -> std::process::ExitCode {
                     },
                 );
             }
-            eprintln!("cephboot: error: {e}");
+            cephboot::errln!("cephboot: error: {e}");
             std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }

@@ -57,7 +57,7 @@ pub fn step(what: impl Into<String>) -> Step {
     let spinner = match mode() {
         Mode::Off => None,
         Mode::Lines => {
-            eprintln!("cephboot: {what} ...");
+            crate::errln!("cephboot: {what} ...");
             None
         }
         Mode::Terminal => {
@@ -119,8 +119,8 @@ impl Step {
         let outcome = if ok { "done" } else { "failed" };
         match mode() {
             Mode::Off => {}
-            Mode::Lines => eprintln!("cephboot: {}: {outcome} in {took:.1} s", self.what),
-            Mode::Terminal => eprintln!("\r\x1b[2K{}: {outcome} in {took:.1} s", self.what),
+            Mode::Lines => crate::errln!("cephboot: {}: {outcome} in {took:.1} s", self.what),
+            Mode::Terminal => crate::errln!("\r\x1b[2K{}: {outcome} in {took:.1} s", self.what),
         }
     }
 }

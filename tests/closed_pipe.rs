@@ -33,6 +33,20 @@ fn with_closed_stdout(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Runs cephboot with `args`, its stdout and stderr pipes whose reading ends are closed at
+/// once (`cephboot ... 2>&1 | true`): its exit code.
+fn with_closed_stdout_and_stderr(args: &[&str]) -> i32 {
+    let mut child = Command::new(cephboot_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cephboot");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().expect("wait for cephboot").code().unwrap_or(-1)
+}
+
 fn ends_quietly(args: &[&str], code: i32) {
     let (got, err) = with_closed_stdout(args);
     assert_eq!(got, code, "cephboot {args:?}: {err}");
@@ -62,8 +76,23 @@ fn every_output_path_ends_quietly_when_the_reader_has_gone() {
         );
     }
     ends_quietly(&["completions", "bash"], 0);
+    // stderr gone too: the error message of a missing device (exit 4, not a panic's 101).
+    assert_eq!(
+        with_closed_stdout_and_stderr(&["disks", "zap", "/dev/cephboot-no-such-disk"]),
+        4
+    );
     let c = TestCluster::new();
     let dir = c.dir();
+    // The cluster stopped and started again by a bootstrap whose progress lines ("waiting for
+    // the monitor ...") meet a closed stderr: it still completes (the loop below lists the
+    // cluster's OSDs).
+    let stop = c.cb(&["cluster", "stop"]);
+    assert!(stop.status.success(), "cluster stop: {stop:?}");
+    assert_eq!(
+        with_closed_stdout_and_stderr(&["--state-dir", dir.as_str(), "cluster", "bootstrap", "--single-node"]),
+        0,
+        "cluster bootstrap with stdout and stderr closed"
+    );
     let bundle = format!("{dir}/join.json");
     for format in ["table", "json"] {
         let with = |args: &[&str]| -> Vec<String> {

@@ -127,7 +127,7 @@ pub fn zap(args: &ZapArgs, global: &Global, grammar: &LabelGrammar) -> Result<()
                     print_json(format, &RefusalReport { error: body });
                 } else {
                     for r in &refusals {
-                        eprintln!(
+                        crate::errln!(
                             "cephboot: refusing {}: {}: {}",
                             r.device.display(),
                             r.reason,

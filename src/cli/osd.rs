@@ -163,8 +163,8 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
     for i in &report.osds {
         match (i.action, &i.error) {
-            (Action::Refused, Some(e)) => eprintln!("cephboot: {e}"),
-            (Action::Failed, Some(e)) => eprintln!("cephboot: {}: {e}", i.device),
+            (Action::Refused, Some(e)) => crate::errln!("cephboot: {e}"),
+            (Action::Failed, Some(e)) => crate::errln!("cephboot: {}: {e}", i.device),
             _ => {}
         }
     }

@@ -21,7 +21,7 @@ pub fn print_json<T: Serialize>(format: Format, value: &T) {
     };
     match text {
         Ok(t) => crate::outln!("{t}"),
-        Err(e) => eprintln!("cephboot: cannot render JSON: {e}"),
+        Err(e) => crate::errln!("cephboot: cannot render JSON: {e}"),
     }
 }
 
@@ -39,7 +39,7 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     if let Err(e) = out.write_fmt(args) {
         STDOUT_GONE.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("cephboot: cannot write the output: {e}");
+            crate::errln!("cephboot: cannot write the output: {e}");
         }
     }
 }
@@ -57,6 +57,21 @@ macro_rules! outln {
     };
     ($($arg:tt)*) => {
         $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stderr, ignoring a failure: a reader of stderr that went away (`2>&1 | head`)
+/// or a full disk behind it must not turn a message into a panic (`eprintln!` panics then).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// `eprintln!` that never panics ([`write_stderr`]).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 

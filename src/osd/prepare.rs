@@ -106,14 +106,14 @@ fn fault_point(step: u32) {
             && std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok()) == Some(step)
     };
     if asked("CEPHBOOT_PAUSE_AFTER_STEP") {
-        eprintln!("cephboot: test pause after step {step}");
+        crate::errln!("cephboot: test pause after step {step}");
         let _ = std::fs::write(format!("/run/cephboot-paused-{step}"), b"");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
     if asked("CEPHBOOT_FAULT_AFTER_STEP") {
-        eprintln!("cephboot: test fault injected after step {step}");
+        crate::errln!("cephboot: test fault injected after step {step}");
         // As a crash: no exit handlers (librados' static destructors can crash while its
         // threads still run, and a real crash would not run them either).
         cephboot_ffi::process::exit_immediately(99);
