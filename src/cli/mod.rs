@@ -710,6 +710,12 @@ pub struct ActivateArgs {
     /// Report which OSDs would be started (`would_start`); start nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --all, on a systemd host: leave an OSD whose cephboot unit is installed but not
+    /// running as it is (`skipped`): someone stopped it (`osd stop`, `systemctl stop`) or it
+    /// failed, and systemd starts it at the next boot. The cephboot daemon's own start uses
+    /// this, so restarting the daemon never undoes an operator's stop.
+    #[arg(long, requires = "all")]
+    pub keep_stopped: bool,
 }
 
 /// `cephboot cluster ...`

@@ -189,6 +189,7 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
         id: args.id,
         exec: args.exec,
         dry_run: args.dry_run,
+        keep_stopped: args.keep_stopped,
         wait_up: Duration::from_secs(global.timeout.max(60)),
     };
     let report =

@@ -693,7 +693,12 @@ async fn run_osd_command(shared: Arc<Shared>, verb: &'static str, osd: Option<u3
     let run = tokio::process::Command::new(exe)
         .args(&shared.opts.child_args)
         .args(["osd", verb])
-        .arg(osd.map_or_else(|| "--all".to_string(), |id| id.to_string()))
+        .args(match osd {
+            Some(id) => vec![id.to_string()],
+            // At the daemon's start: what no unit supervises yet; an OSD whose unit someone
+            // stopped stays stopped (a restart of this daemon must not undo `osd stop`).
+            None => vec!["--all".to_string(), "--keep-stopped".to_string()],
+        })
         .args(["--format", "json"])
         .env_remove("NOTIFY_SOCKET")
         .stdin(std::process::Stdio::null())

@@ -605,6 +605,8 @@ pub struct ActivateRequest {
     pub exec: bool,
     /// Report `would_start`; start nothing.
     pub dry_run: bool,
+    /// Leave an OSD whose cephboot unit is installed but inactive stopped (`skipped`).
+    pub keep_stopped: bool,
     /// How long to wait for each OSD to be `up`.
     pub wait_up: Duration,
 }
@@ -706,7 +708,20 @@ pub fn activate_on_host(
                 error: Some(format!("is up on host {host}: started there, not here (stop it there first to move it)")),
                 unit: None,
             },
-            None => start(&env, o, &snapshot),
+            None => match stopped_unit(&env, req, o.osd_id) {
+                Some(unit) => Activated {
+                    osd_id: o.osd_id,
+                    action: Action::Skipped,
+                    pid: None,
+                    error: Some(format!(
+                        "its unit {unit} is stopped (by someone, or failed) and left so; \
+                         `cephboot osd activate {}` or `systemctl start {unit}` starts it",
+                        o.osd_id
+                    )),
+                    unit: Some(unit),
+                },
+                None => start(&env, o, &snapshot),
+            },
         })
         .collect();
     Ok(ActivateReport {
@@ -714,6 +729,17 @@ pub fn activate_on_host(
         changed: osds.iter().any(|r| r.action.changed()),
         osds,
     })
+}
+
+/// With `keep_stopped`, the name of OSD `id`'s cephboot unit when it is installed but not
+/// running (systemd supervises it; whoever stopped it meant it).
+fn stopped_unit(env: &Env<'_>, req: &ActivateRequest, id: u32) -> Option<String> {
+    use crate::supervise::{systemd, units};
+    if !req.keep_stopped || env.units.is_none() {
+        return None;
+    }
+    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, env.cluster, &id.to_string());
+    (systemd::is_installed(&unit) && !systemd::is_active(&unit)).then(|| unit.name())
 }
 
 /// Stops OSD `id`'s daemon on this host, leaving it in the cluster: its cephboot unit is
