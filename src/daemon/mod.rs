@@ -668,7 +668,11 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         },
         error: result.as_ref().err().cloned(),
     });
-    rescan(shared, &name).await;
+    // The disk read again after its job, off the job's slot: the read first waits for udevd
+    // (`udevadm settle`, whose queue other jobs keep busy), and a slot held meanwhile would
+    // keep the next disk waiting for nothing.
+    let s = shared.clone();
+    tokio::spawn(async move { rescan(&s, &name).await });
 }
 
 async fn activate_all(shared: Arc<Shared>) {
