@@ -260,6 +260,13 @@ fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
     let db = db_id.to_string();
     let stopped = c.cb_ok(&["--label-prefix", "TA", "osd", "stop", &db]);
     assert_eq!(stopped["action"], "stopped", "{stopped:#}");
+    // Down in the osdmap at once, not after its peers' heartbeat grace (Ceph 16's ceph-osd does
+    // not tell the monitors on its fast shutdown).
+    assert!(
+        c.osds().iter().any(|(id, up, _)| *id == db_id && !*up),
+        "osd.{db_id} still up right after osd stop: {:?}",
+        c.osds()
+    );
     let again = c.cb_ok(&["--label-prefix", "TA", "osd", "stop", &db]);
     assert_eq!(again["action"], "unchanged", "{again:#}");
     let started = c.cb_ok(&["--label-prefix", "TA", "osd", "activate", &db]);

@@ -521,8 +521,10 @@ pub enum OsdCommand {
     Remove(RemoveArgs),
     /// Stop an OSD's daemon on this host without taking it out of the cluster: its systemd
     /// unit is stopped (it stays enabled: the next boot, or `osd activate ID`, starts it
-    /// again), or the ceph-osd of its pidfile. The cluster marks it down. What the daemon
-    /// does when an OSD's disk is pulled. `unchanged` when it was not running.
+    /// again), or the ceph-osd of its pidfile; then it is marked down in the osdmap at once
+    /// (Ceph 16's ceph-osd does not tell the monitors on its fast shutdown, and with no peer
+    /// up to report it they would wait 15 minutes). What the daemon does when an OSD's disk
+    /// is pulled. `unchanged` when it was not running.
     Stop(StopArgs),
 }
 

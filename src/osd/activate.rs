@@ -758,11 +758,38 @@ pub fn stop_on_host(id: u32, opts: &crate::ceph::client::ConnectOptions) -> Resu
         stopped = true;
     }
     stopped |= daemons::stop(&pidfile, "ceph-osd", Duration::from_secs(30));
+    if stopped {
+        mark_down(id, opts);
+    }
     Ok(if stopped {
         Action::Stopped
     } else {
         Action::Unchanged
     })
+}
+
+/// Tells the monitors that OSD `id`, whose daemon this host just stopped, is down. Ceph 16's
+/// `ceph-osd` does not say so itself on its (default) fast shutdown
+/// (`osd_fast_shutdown_notify_mon` is off), so the monitors would otherwise wait for its
+/// peers' failure reports (20 s of heartbeat grace), or with no peer up, for
+/// `mon_osd_report_timeout` (15 minutes), keeping its PGs waiting on it. Only for an OSD that
+/// is up in the map; a cluster that does not answer leaves it to those timers.
+fn mark_down(id: u32, opts: &crate::ceph::client::ConnectOptions) {
+    let Ok((client, _)) = crate::ceph::client::connect_configured(opts) else {
+        tracing::warn!(osd = id, "stopped, but the cluster did not answer: it marks the OSD down itself after its heartbeat grace");
+        return;
+    };
+    let up = commands::osds(&client)
+        .ok()
+        .and_then(|all| all.into_iter().find(|o| o.id == id))
+        .is_some_and(|o| o.up);
+    if up {
+        if let Err(e) =
+            client.mon(serde_json::json!({"prefix": "osd down", "ids": [id.to_string()]}))
+        {
+            tracing::warn!(osd = id, error = %e, "stopped, but could not mark it down");
+        }
+    }
 }
 
 /// `path` made absolute (a unit runs from `/`), as text.
