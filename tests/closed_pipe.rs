@@ -44,7 +44,11 @@ fn with_closed_stdout_and_stderr(args: &[&str]) -> i32 {
         .expect("run cephboot");
     drop(child.stdout.take());
     drop(child.stderr.take());
-    child.wait().expect("wait for cephboot").code().unwrap_or(-1)
+    child
+        .wait()
+        .expect("wait for cephboot")
+        .code()
+        .unwrap_or(-1)
 }
 
 fn ends_quietly(args: &[&str], code: i32) {
@@ -89,7 +93,13 @@ fn every_output_path_ends_quietly_when_the_reader_has_gone() {
     let stop = c.cb(&["cluster", "stop"]);
     assert!(stop.status.success(), "cluster stop: {stop:?}");
     assert_eq!(
-        with_closed_stdout_and_stderr(&["--state-dir", dir.as_str(), "cluster", "bootstrap", "--single-node"]),
+        with_closed_stdout_and_stderr(&[
+            "--state-dir",
+            dir.as_str(),
+            "cluster",
+            "bootstrap",
+            "--single-node"
+        ]),
         0,
         "cluster bootstrap with stdout and stderr closed"
     );
