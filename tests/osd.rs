@@ -576,3 +576,57 @@ fn loop_file_disks_are_stable_across_reruns_and_reattached_on_activate() {
     );
     assert!(c.osds().iter().all(|(_, up, _)| *up));
 }
+
+#[test]
+fn a_new_osd_waits_for_an_up_osd_of_its_host_and_never_crashes_the_monitor() {
+    if !root_or_skip("a new OSD under a host whose OSDs are all down") {
+        return;
+    }
+    let first = LoopDisk::new(GIB + 256 * MIB);
+    let second = LoopDisk::new(GIB + 256 * MIB);
+    let bystander = LoopDisk::new(256 * MIB);
+    let c = TestCluster::new();
+    let v = c.cb_ok(&["osd", "prepare", first.path()]);
+    let id = v["osds"][0]["osd_id"].as_u64().unwrap().to_string();
+    c.cb_ok(&["osd", "activate", &id]);
+    let stopped = c.cb_ok(&["osd", "stop", &id]);
+    assert_eq!(stopped["action"], "stopped", "{stopped:#}");
+    let sums = [second.checksum(), bystander.checksum()];
+
+    // Every OSD of the host is down: a never-started OSD placed under it would make Ceph 16's
+    // monitor abort (OSDMap::check_health) at every start. prepare waits (--timeout), then
+    // refuses, nothing written, nothing allocated.
+    let out = c.cb(&[
+        "--timeout",
+        "6",
+        "osd",
+        "prepare",
+        second.path(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["osds"][0]["action"], "failed", "{v:#}");
+    let reason = v["osds"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("every OSD of this CRUSH host is down") && reason.contains("osd."),
+        "{v:#}"
+    );
+    assert_eq!([second.checksum(), bystander.checksum()], sums);
+    assert_eq!(c.osds().len(), 1, "no id was allocated");
+    // The monitor still answers several proposal intervals later.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert_eq!(c.osds().len(), 1);
+
+    // With the host's OSD up again the new one is prepared.
+    c.cb_ok(&["osd", "activate", &id]);
+    let v = c.cb_ok(&["osd", "prepare", second.path()]);
+    assert_eq!(v["osds"][0]["action"], "created", "{v:#}");
+    assert_eq!(bystander.checksum(), sums[1]);
+}

@@ -69,6 +69,21 @@ pub fn osds(c: &dyn CephClient) -> Result<Vec<OsdInfo>> {
         .collect())
 }
 
+/// The OSD ids directly under CRUSH bucket `bucket` (`osd crush ls`); none when the bucket
+/// does not exist.
+pub fn crush_ls(c: &dyn CephClient, bucket: &str) -> Result<Vec<u32>> {
+    let v = match c.mon(json!({"prefix": "osd crush ls", "node": bucket})) {
+        Ok(v) => v,
+        Err(Error::Cluster { errno: Some(2), .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let list = v.as_array().ok_or_else(|| bad_reply("osd crush ls", &v))?;
+    Ok(list
+        .iter()
+        .filter_map(|n| n.as_str()?.strip_prefix("osd.")?.parse().ok())
+        .collect())
+}
+
 /// `osd new UUID [ID]` with a cephx secret (passed as input, never logged): the OSD id.
 /// Idempotent for the same uuid. With `id`, a destroyed OSD's id is taken again, with its
 /// CRUSH position.

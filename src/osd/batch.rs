@@ -130,6 +130,9 @@ pub struct Context<'a> {
     pub dry_run: bool,
     /// Reads the host's disks (every device).
     pub scan: &'a dyn Fn() -> Snapshot,
+    /// How long to wait for an OSD of the host to be up when all are down
+    /// (crate::osd::host_down).
+    pub host_wait: std::time::Duration,
     /// Connects to the cluster (called once, only when a device is to be prepared).
     pub connect: &'a dyn Fn() -> Result<Cluster>,
 }
@@ -177,6 +180,7 @@ pub fn prepare_on_host(
         host: &host,
         dry_run,
         scan: &crate::disk::listing::scan_all,
+        host_wait: opts.timeout,
         connect: &connect,
     };
     prepare_all(req, &ctx)
@@ -350,6 +354,7 @@ fn prepare_one(
         wipe: req.wipe,
         reuse_id: req.osd_id,
         device_class: &class,
+        host_wait: ctx.host_wait,
     };
     tracing::info!(device = %device.display(), store = %plan.store, "preparing");
     match prepare::prepare(&env, &fresh, &plan) {

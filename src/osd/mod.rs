@@ -5,6 +5,7 @@
 pub mod activate;
 pub mod batch;
 pub mod drain;
+pub mod host_down;
 pub mod plan;
 pub mod prepare;
 pub mod remove;

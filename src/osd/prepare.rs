@@ -64,6 +64,9 @@ pub struct Env<'a> {
     pub reuse_id: Option<u32>,
     /// Its CRUSH device class (`hdd`, `ssd`, `nvme`, or the operator's).
     pub device_class: &'a str,
+    /// How long to wait for an OSD of the host to come up when all are down
+    /// (crate::osd::host_down).
+    pub host_wait: Duration,
 }
 
 /// One partition of a prepared OSD.
@@ -254,6 +257,7 @@ struct NewOsd {
 /// Prepares one OSD.
 pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Prepared> {
     check_guards(env, snapshot, plan)?;
+    wait_for_an_up_osd_on_host(env, plan)?;
     // 1. Clean up an interrupted run, then wipe.
     let cleaned_up_osd = clean_up_interrupted(env, plan)?;
     let mut locks = Locks::take(plan)?;
@@ -293,6 +297,39 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             }),
         },
     }
+}
+
+/// Waits (bounded by `env.host_wait`) while every OSD of the CRUSH host is down; refuses when
+/// none came up, before anything is written (crate::osd::host_down says why).
+fn wait_for_an_up_osd_on_host(env: &Env<'_>, plan: &OsdPlan) -> Result<()> {
+    let judge = || -> Result<Option<String>> {
+        let on_host = commands::crush_ls(env.client, env.host)?;
+        let all = commands::osds(env.client)?;
+        let mine: Vec<&commands::OsdInfo> =
+            all.iter().filter(|o| on_host.contains(&o.id)).collect();
+        Ok(super::host_down::blocks_new_osd(&mine))
+    };
+    let Some(mut why) = judge()? else {
+        return Ok(());
+    };
+    let start = std::time::Instant::now();
+    let step = crate::progress::step(format!("waiting for an OSD of host {} to be up", env.host));
+    while start.elapsed() < env.host_wait {
+        std::thread::sleep(Duration::from_secs(2));
+        match judge()? {
+            None => {
+                step.done();
+                return Ok(());
+            }
+            Some(w) => why = w,
+        }
+    }
+    let err = Error::refused(
+        &plan.main.disk,
+        format!("not prepared: {why}"),
+        "start one of them (`cephboot osd activate ID`) or take them out (`ceph osd out ID`), then prepare again; nothing was written",
+    );
+    step.end(Err(err))
 }
 
 /// Undoes step 4 after a later step failed: a new id is purged; a reused one is destroyed
@@ -932,6 +969,7 @@ mod tests {
             wipe: false,
             reuse_id: None,
             device_class: "hdd",
+            host_wait: Duration::from_secs(0),
         }
     }
 
