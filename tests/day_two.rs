@@ -100,7 +100,7 @@ impl Scene {
             "1",
             "--yes-i-really-mean-it",
         ]);
-        c.wait_clean(120);
+        c.wait_clean(300);
         let payload = c.state.path().join("payload");
         let bytes: Vec<u8> = (0..(8u32 << 20))
             .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[1])
@@ -163,7 +163,7 @@ fn remove_is_refused_while_unsafe(s: &Scene, victim: u64) {
 /// CRUSH host.
 fn remove_keeps_the_id_once_its_data_moved(s: &Scene, victim: u64) -> String {
     s.c.ceph(&["osd", "pool", "set", "data", "size", "2"]);
-    s.c.wait_clean(180);
+    s.c.wait_clean(300);
     let host = crush_host_of(&s.c, victim).expect("in CRUSH");
     let id = victim.to_string();
     let r = cb(&s.c, &["osd", "remove", &id, "--keep-id", "--wait", "180"]);
@@ -240,7 +240,7 @@ fn the_replacement_takes_id_position_and_data(s: &Scene, victim: u64, host: &str
         3,
         "no orphan id from the interrupted replacement"
     );
-    s.c.wait_clean(180);
+    s.c.wait_clean(300);
     let back = s.c.state.path().join("back");
     for o in OBJECTS {
         s.rados(&["get", o, back.to_str().unwrap()]);
@@ -275,7 +275,7 @@ fn classes_are_shown_and_pools_follow_one(s: &Scene, victim: u64) {
     let volumes =
         s.c.ceph_json(&["osd", "pool", "get", "volumes", "crush_rule"]);
     assert_eq!(volumes["crush_rule"], "replicated_osd_hdd", "{volumes}");
-    s.c.wait_clean(180);
+    s.c.wait_clean(300);
 }
 
 #[test]
@@ -387,13 +387,13 @@ fn remove_never_leaves_an_object_with_one_copy() {
     let ids: Vec<u64> = disks[..2].iter().map(prepare).collect();
     c.cb_in(prefix, &["osd", "activate", "--all"]);
     pools_of_two_copies_by_osd(&c);
-    c.wait_clean(180);
+    c.wait_clean(300);
     let object = c.state.path().join("object");
     std::fs::write(&object, vec![0x5a_u8; 1 << 20]).unwrap();
     for i in 0..13 {
         rados_data(&c, &["put", &format!("o{i}"), object.to_str().unwrap()]);
     }
-    c.wait_clean(180);
+    c.wait_clean(300);
     let bystander_sum = bystander.checksum();
     let victim = ids[1].to_string();
     let victim_disk = disks[1].sparse_checksum();
@@ -426,7 +426,7 @@ fn remove_never_leaves_an_object_with_one_copy() {
     // A third OSD: removal waits for the data to be clean elsewhere, then goes through.
     prepare(&disks[2]);
     c.cb_in(prefix, &["osd", "activate", "--all"]);
-    c.wait_clean(180);
+    c.wait_clean(300);
     let r = c.cb_in(prefix, &["osd", "remove", &victim, "--wait", "300"]);
     assert_eq!(r["action"], "removed", "{r:#}");
     assert!(osd_state(&c, ids[1]).is_none(), "purged: {r:#}");
@@ -438,7 +438,7 @@ fn remove_never_leaves_an_object_with_one_copy() {
         assert_eq!(degraded, 0, "degraded objects after the removal: {r:#}");
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
-    c.wait_clean(120);
+    c.wait_clean(300);
     let back = c.state.path().join("back");
     for i in 0..13 {
         rados_data(&c, &["get", &format!("o{i}"), back.to_str().unwrap()]);

@@ -189,7 +189,7 @@ fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
     let pools = c.cb_ok(&["pools", "init", "--single-node"]);
     assert_eq!(pools["decision"]["size"], 3);
     assert_eq!(pools["decision"]["failure_domain"], "osd");
-    c.wait_clean(120);
+    c.wait_clean(300);
     let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "replicated_osd"]);
     assert!(
         rule["steps"].to_string().contains("\"type\":\"osd\""),

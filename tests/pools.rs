@@ -30,7 +30,7 @@ fn one_osd_gets_size_one_pools_that_serve_rbd_with_least_privilege_keyrings() {
     let v = c.cb_ok(&["pools", "init", "--single-node", "--mute-size-warning"]);
     assert_eq!(v["decision"]["size"], 1);
     assert_eq!(v["changed"], true);
-    c.wait_clean(120);
+    c.wait_clean(300);
     let detail = c.ceph_json(&["osd", "pool", "ls", "detail"]);
     for name in ["images", "volumes", "backups", "vms"] {
         let p = detail
