@@ -416,7 +416,7 @@ fn remove_never_leaves_an_object_with_one_copy() {
         victim_disk,
         "the refused OSD's disk is untouched"
     );
-    c.wait_clean(60);
+    c.wait_clean(300);
     assert_eq!(
         degraded_and_unclean(&c),
         (0, vec![]),

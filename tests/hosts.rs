@@ -192,7 +192,7 @@ fn pools_follow_growth(net: &SimHosts, disks: &[LoopDisk]) -> (std::path::PathBu
         (Some(2), Some("osd")),
         "{p:#}"
     );
-    wait_clean(h1, 120);
+    wait_clean(h1, 300);
     let payload = h1.state.path().join("payload");
     let bytes: Vec<u8> = (0..(4u32 << 20))
         .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[2])

@@ -209,7 +209,7 @@ fn seed_4_a_one_disk_host_needed_pool_size_1_hand_edited_into_a_template() {
         assert_eq!(p["size"], 1, "{name}");
         assert_eq!(p["min_size"], 1, "{name}");
     }
-    c.wait_clean(120);
+    c.wait_clean(300);
     // The pools serve data: client.cinder writes volumes with the keyring pools init wrote.
     let keyring = c.state.path().join("ceph.client.cinder.keyring");
     let conf = c.conf();
