@@ -16,9 +16,10 @@ use std::process::{Command, Stdio};
 use common::cluster::TestCluster;
 use common::*;
 
-/// Runs cephboot with `args`, its stdout a pipe whose reading end is closed at once: (exit
-/// code, stderr).
-fn with_closed_stdout(args: &[&str]) -> (i32, String) {
+/// Runs cephboot with `args`, its stdout (and with `stderr_too` its stderr) a pipe whose
+/// reading end is closed at once (`cephboot ... | true`, `2>&1 | true`): (exit code, what
+/// stderr said while it was still read).
+fn with_closed_pipes(args: &[&str], stderr_too: bool) -> (i32, String) {
     let mut child = Command::new(cephboot_bin())
         .args(args)
         .stdout(Stdio::piped())
@@ -26,6 +27,9 @@ fn with_closed_stdout(args: &[&str]) -> (i32, String) {
         .spawn()
         .expect("run cephboot");
     drop(child.stdout.take());
+    if stderr_too {
+        drop(child.stderr.take());
+    }
     let out = child.wait_with_output().expect("wait for cephboot");
     (
         out.status.code().unwrap_or(-1),
@@ -33,22 +37,12 @@ fn with_closed_stdout(args: &[&str]) -> (i32, String) {
     )
 }
 
-/// Runs cephboot with `args`, its stdout and stderr pipes whose reading ends are closed at
-/// once (`cephboot ... 2>&1 | true`): its exit code.
+fn with_closed_stdout(args: &[&str]) -> (i32, String) {
+    with_closed_pipes(args, false)
+}
+
 fn with_closed_stdout_and_stderr(args: &[&str]) -> i32 {
-    let mut child = Command::new(cephboot_bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run cephboot");
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    child
-        .wait()
-        .expect("wait for cephboot")
-        .code()
-        .unwrap_or(-1)
+    with_closed_pipes(args, true).0
 }
 
 fn ends_quietly(args: &[&str], code: i32) {

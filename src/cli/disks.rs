@@ -99,16 +99,8 @@ struct RefusalBody<'a> {
 pub fn zap(args: &ZapArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     let format = global.format;
     // This cluster's OSDs on the host, read before anything is wiped: the units of those on
-    // the wiped disks are retired afterwards (crate::osd::retire).
-    let ours = crate::ceph::conf::CephConf::read(&global.conf_path())
-        .ok()
-        .and_then(|c| c.fsid().map(str::to_string));
-    let on_host =
-        if ours.is_some() && crate::supervise::detect() == crate::supervise::Supervisor::Systemd {
-            crate::osd::retire::osds_on_host(grammar)
-        } else {
-            Vec::new()
-        };
+    // the wiped disks are retired afterwards.
+    let before = crate::osd::retire::OursOnHost::read(&global.conf_path(), grammar);
     // The same config every other command uses (incl. the <state-dir>/ceph.conf fallback), so
     // the foreign-BlueStore guard knows this cluster's fsid.
     let mut report =
@@ -143,23 +135,7 @@ pub fn zap(args: &ZapArgs, global: &Global, grammar: &LabelGrammar) -> Result<()
         .iter()
         .map(|d| PathBuf::from(&d.path))
         .collect();
-    let retire = crate::osd::retire::ours_on_disks(&on_host, &wiped, ours.as_deref());
-    let retired = if args.dry_run {
-        retire
-            .iter()
-            .map(|id| {
-                crate::supervise::units::DaemonUnit::new(
-                    crate::supervise::units::DaemonKind::Osd,
-                    &global.cluster,
-                    &id.to_string(),
-                )
-            })
-            .filter(crate::supervise::systemd::is_installed)
-            .map(|u| u.name())
-            .collect()
-    } else {
-        crate::osd::retire::retire_units(&global.cluster, &retire)?
-    };
+    let retired = before.retire_units_on(&wiped, &global.cluster, args.dry_run)?;
     report.changed |= !args.dry_run && !retired.is_empty();
     report.retired_units = retired;
     if format != Format::Table {

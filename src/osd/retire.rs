@@ -46,7 +46,7 @@ pub fn ours_on_disks(osds: &[OsdOnHost], wiped: &[PathBuf], ours: Option<&str>) 
 }
 
 /// The prepared OSDs on this host's disks, as [`ours_on_disks`] needs them.
-pub fn osds_on_host(grammar: &crate::disk::label::LabelGrammar) -> Vec<OsdOnHost> {
+fn osds_on_host(grammar: &crate::disk::label::LabelGrammar) -> Vec<OsdOnHost> {
     let snapshot = crate::disk::listing::scan_all();
     let classified = crate::disk::classify::classify(&snapshot, grammar);
     let found =
@@ -65,9 +65,45 @@ pub fn osds_on_host(grammar: &crate::disk::label::LabelGrammar) -> Vec<OsdOnHost
         .collect()
 }
 
+/// This cluster's fsid and the OSDs on the host, read before a zap writes anything (nothing
+/// is read where systemd does not supervise or the cluster's config is not found).
+#[derive(Debug, Default)]
+pub struct OursOnHost {
+    ours: Option<String>,
+    osds: Vec<OsdOnHost>,
+}
+
+impl OursOnHost {
+    /// Reads them (the host's disks once, only on a systemd host with this cluster's config).
+    pub fn read(conf: &std::path::Path, grammar: &crate::disk::label::LabelGrammar) -> Self {
+        let ours = crate::ceph::conf::CephConf::read(conf)
+            .ok()
+            .and_then(|c| c.fsid().map(str::to_string));
+        if ours.is_none() || crate::supervise::detect() != crate::supervise::Supervisor::Systemd {
+            return Self::default();
+        }
+        OursOnHost {
+            osds: osds_on_host(grammar),
+            ours,
+        }
+    }
+
+    /// After `wiped` were zapped: the units of this cluster's OSDs on them retired (with
+    /// `dry_run`, only named); their names.
+    pub fn retire_units_on(
+        &self,
+        wiped: &[PathBuf],
+        cluster: &str,
+        dry_run: bool,
+    ) -> Result<Vec<String>> {
+        let ids = ours_on_disks(&self.osds, wiped, self.ours.as_deref());
+        retire_units(cluster, &ids, dry_run)
+    }
+}
+
 /// Stops, disables and forgets the cephboot unit of each OSD in `ids` of `cluster` that has
-/// one installed; the names of those retired.
-pub fn retire_units(cluster: &str, ids: &[u32]) -> Result<Vec<String>> {
+/// one installed (with `dry_run`, only names them); the names of those retired.
+fn retire_units(cluster: &str, ids: &[u32], dry_run: bool) -> Result<Vec<String>> {
     let mut retired = Vec::new();
     if crate::exec::resolve("systemctl").is_err() {
         return Ok(retired);
@@ -75,6 +111,10 @@ pub fn retire_units(cluster: &str, ids: &[u32]) -> Result<Vec<String>> {
     for id in ids {
         let unit = DaemonUnit::new(DaemonKind::Osd, cluster, &id.to_string());
         if !systemd::is_installed(&unit) {
+            continue;
+        }
+        if dry_run {
+            retired.push(unit.name());
             continue;
         }
         systemd::retire(&unit, true).map_err(|e| Error::Device {
