@@ -180,6 +180,12 @@ start_cinder() {
   if ! cinder-manage --config-file "$conf" db sync >"$STATE/cinder-manage.log" 2>&1; then
     fail "cinder-manage db sync failed" "$STATE/cinder-manage.log"
   fi
+  # cinder-api, -scheduler, -volume and -backup all write this one sqlite file (heartbeats
+  # every few seconds); with sqlite's default rollback journal a write that meets another
+  # fails at once with "database is locked", which the API answers with HTTP 500 (a fresh
+  # demo's volume type once failed so under CI load). WAL lets a writer wait its turn.
+  $PY -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' \
+    "$STATE/cinder/cinder.sqlite" || fail "could not switch the Cinder database to WAL"
   start_cinder_api "$conf" "$port"
 }
 
