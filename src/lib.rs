@@ -21,4 +21,5 @@ pub mod openstack;
 pub mod osd;
 pub mod pools;
 pub mod progress;
+pub mod spec;
 pub mod supervise;

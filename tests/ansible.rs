@@ -221,6 +221,79 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     assert_eq!(kolla_after, kolla_before);
 
     a_refusal_fails_the_task_with_cephboots_words(&ansible, &c, &first);
+    a_spec_is_planned_in_check_mode_and_ok_when_applied(&ansible, &c, &first, &second);
+}
+
+/// `osd_spec` (cephboot osd apply): in check mode the second disk is reported as a change
+/// (`would_create`) with nothing written; the first, already an OSD, counts as the spec's; a
+/// spec selecting only the first is `ok` when applied.
+fn a_spec_is_planned_in_check_mode_and_ok_when_applied(
+    ansible: &Ansible,
+    c: &TestCluster,
+    first: &LoopDisk,
+    second: &LoopDisk,
+) {
+    let spec_of = |name: &str, paths: &[&str]| {
+        let p = ansible.home.path().join(name);
+        let list: Vec<String> = paths.iter().map(|d| format!("      - {d}\n")).collect();
+        std::fs::write(
+            &p,
+            format!(
+                "service_type: osd\nservice_id: ansible\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    paths:\n{}",
+                list.concat()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let play = |spec: &std::path::Path| {
+        let p = ansible.home.path().join("spec-play.yml");
+        std::fs::write(
+            &p,
+            format!(
+                "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: spec\n      cephboot.ceph.osd_spec:\n        binary: {}\n        state_dir: {}\n        conf: {}\n        spec: {}\n        allow_devices: [{}, {}]\n",
+                cephboot_bin(),
+                c.dir(),
+                c.conf().display(),
+                spec.display(),
+                first.name(),
+                second.name()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let before = second.sparse_checksum();
+    let both = spec_of("both.yml", &[first.path(), second.path()]);
+    let (code, r) = ansible.play(&play(&both), &serde_json::json!({}), &["--check"]);
+    let result = task(&r, "spec");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(result["changed"], true, "{result:#}");
+    assert_eq!(result["osds"].as_array().unwrap().len(), 1, "{result:#}");
+    assert_eq!(result["osds"][0]["data"], second.path(), "{result:#}");
+    assert_eq!(result["osds"][0]["action"], "would_create", "{result:#}");
+    assert_eq!(
+        result["specs"][0]["existing_osds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{result:#}"
+    );
+    assert_eq!(
+        second.sparse_checksum(),
+        before,
+        "check mode wrote to the disk"
+    );
+    let only_first = spec_of("first.yml", &[first.path()]);
+    let (code, r) = ansible.play(&play(&only_first), &serde_json::json!({}), &[]);
+    let result = task(&r, "spec");
+    assert_eq!(
+        (code, result["changed"].as_bool()),
+        (0, Some(false)),
+        "{r:#}"
+    );
+    assert_eq!(c.osds().len(), 1);
 }
 
 /// A refusal fails the task with cephboot's words and exit code: `disk_zap` of the running

@@ -324,3 +324,89 @@ fn a_caller_that_is_not_root_is_refused(d: &Daemon, c: &TestCluster) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The daemon with an OSD spec (`spec` in its config): a blank disk the spec selects becomes
+/// an OSD when plugged (a job `by_spec`), a blank disk it does not select is left byte for
+/// byte; after `osd remove` of that OSD the emptied disk is not made an OSD again (the
+/// daemon leaves disks whose OSD the operator removed). The spec's exact size in bytes keeps
+/// every other test's disk out of its selection.
+#[test]
+fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_one() {
+    if !root_or_skip("daemon spec") {
+        return;
+    }
+    const SIZE: u64 = (2 << 30) + (21 << 20);
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mut taken = HotDisk::new(dir.path(), "taken.img", SIZE, None);
+    let mut other = HotDisk::new(dir.path(), "other.img", SIZE + (1 << 20), None);
+    let c = TestCluster::new();
+    let spec = dir.path().join("osds.yml");
+    std::fs::write(
+        &spec,
+        format!("service_type: osd\nservice_id: daemon_test\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    size: '{SIZE}'\n"),
+    )
+    .unwrap();
+    let conf = dir.path().join("daemon.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "auto_prepare = true\nconcurrency = 1\nspec = {:?}\n",
+            spec.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::start_args(&c, "TDS", &[], &["--config", conf.to_str().unwrap()]);
+    let other_sum = sh("sha256sum", &[other.file.to_str().unwrap()]);
+    let dev = taken.attach();
+    let other_dev = other.attach();
+    let jobs = d.wait_jobs_done(1, 240);
+    assert_eq!(
+        jobs.len(),
+        1,
+        "one job, for the selected disk only: {jobs:#?}"
+    );
+    assert_eq!(jobs[0]["device"], dev.as_str(), "{jobs:#?}");
+    assert_eq!(jobs[0]["by_spec"], true, "{jobs:#?}");
+    assert_eq!(jobs[0]["state"], "succeeded", "{jobs:#?}");
+    let id = jobs[0]["osd_id"].as_u64().unwrap().to_string();
+    assert!(
+        c.osds().iter().any(|(i, up, _)| i.to_string() == id && *up),
+        "{:?}",
+        c.osds()
+    );
+    let listed = d.get("/v1/disks").1;
+    assert!(listed.to_string().contains(&other_dev), "{listed}");
+
+    // The operator removes the OSD: its disk is zapped (blank again, still selected by the
+    // spec), and the daemon leaves it.
+    let r = c.cb_ok(&[
+        "--label-prefix",
+        "TDS",
+        "osd",
+        "remove",
+        &id,
+        "--wait",
+        "180",
+    ]);
+    assert_eq!(r["action"], "removed", "{r:#}");
+    let record = std::fs::read_to_string(c.state.path().join("removed-disks.json")).unwrap();
+    assert!(record.contains(taken.file.to_str().unwrap()), "{record}");
+    std::thread::sleep(Duration::from_secs(10));
+    let jobs = d.jobs();
+    assert_eq!(jobs.len(), 1, "the emptied disk got a job: {jobs:#?}");
+    let blkid = Command::new("blkid").args(["-p", &dev]).output().unwrap();
+    assert_eq!(
+        blkid.status.code(),
+        Some(2),
+        "the removed OSD's disk is not blank"
+    );
+    assert_eq!(
+        sh("sha256sum", &[other.file.to_str().unwrap()]),
+        other_sum,
+        "the unselected disk was written"
+    );
+    assert_eq!(d.terminate().code(), Some(0));
+    drop(c);
+    taken.detach();
+    other.detach();
+}

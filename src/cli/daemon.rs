@@ -55,6 +55,7 @@ pub fn run(args: &DaemonArgs, global: &Global) -> Result<()> {
         grammar,
         child_args,
         debounce: Duration::from_millis(args.debounce_ms),
+        state_dir: global.state_dir.clone(),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod disks;
 pub mod docs;
 pub mod openstack;
 pub mod osd;
+pub mod osd_apply;
 pub mod output;
 pub mod pools;
 
@@ -526,6 +527,51 @@ pub enum OsdCommand {
     /// up to report it they would wait 15 minutes). What the daemon does when an OSD's disk
     /// is pulled. `unchanged` when it was not running.
     Stop(StopArgs),
+    /// Prepare the OSDs a cephadm OSD service specification selects on this host (`service_type:
+    /// osd`: `data_devices`, `db_devices`, `wal_devices` with `all`, `paths`, `rotational`,
+    /// `size`, `model`, `vendor`, `limit`; `db_slots`, `block_db_size`, `crush_device_class`,
+    /// `filter_logic`, `placement`, `unmanaged`; several documents in one file take disjoint
+    /// disks). Each OSD goes through `osd prepare` with its guards and consent: a disk that
+    /// holds anything is never taken (zap it first). `--dry-run` shows cephadm's preview (one
+    /// row per OSD: HOST, DATA, DB, WAL) and then every disk the spec did not take with the
+    /// reason: the filter that failed and the disk's value, a limit reached, taken by an
+    /// earlier spec, in use. A rerun is `unchanged`. See docs/spec.md.
+    Apply(ApplyArgs),
+}
+
+/// `osd apply` options.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The spec file (YAML; one or several `service_type: osd` documents).
+    pub spec: PathBuf,
+    /// Show what would be made, and why each other disk is not taken; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A label of this host, for specs placed by `label:` (repeatable).
+    #[arg(long, value_name = "LABEL")]
+    pub host_label: Vec<String>,
+    /// The name placement matches (`host_pattern`, `hosts`) [default: the short hostname].
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
+    /// The new OSDs' CRUSH location: `host=NAME` (as `osd prepare`).
+    #[arg(long, value_name = "host=NAME", value_parser = parse_crush_location)]
+    pub crush_location: Option<String>,
+    /// Consider only devices matching PATTERN (`*`, `?`; kernel name or /dev path;
+    /// repeatable): the others are listed as not taken, and the engine applies the same
+    /// policy to every device it touches (as `osd prepare --allow-device`).
+    #[arg(long, value_name = "PATTERN")]
+    pub allow_device: Vec<String>,
+    /// Never consider devices matching PATTERN (repeatable; wins over --allow-device).
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_device: Vec<String>,
+    /// Make new OSDs only on these data devices (kernel names; repeatable), fast devices
+    /// still chosen by the spec: what the daemon runs for a disk that appeared.
+    #[arg(long, value_name = "NAME")]
+    pub data_device: Vec<String>,
+    /// Leave blank disks whose OSD the operator removed (`osd remove` records them): what the
+    /// daemon runs. Without it such a disk is taken and its record forgotten.
+    #[arg(long)]
+    pub skip_removed: bool,
 }
 
 /// `osd stop` options.

@@ -11,6 +11,9 @@
 //! ceph_conf = "/etc/ceph/ceph.conf"
 //! keyring = "/etc/ceph/ceph.client.admin.keyring"
 //! job_timeout_secs = 1800
+//! spec = "/etc/cephboot/osds.yml"      # a cephadm OSD spec (docs/spec.md): with auto_prepare,
+//!                                      # a blank disk it selects becomes an OSD of its layout
+//! host_labels = ["osd"]                # this host's labels, for specs placed by label
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -47,6 +50,15 @@ pub struct DaemonConfig {
     /// Longest a job may run.
     #[serde(default = "default_job_timeout")]
     pub job_timeout_secs: u64,
+    /// An OSD spec file: with `auto_prepare`, a blank disk that appears and that the spec
+    /// selects is prepared with the spec's layout (`osd apply SPEC --data-device DISK`).
+    pub spec: Option<PathBuf>,
+    /// This host's labels, for specs placed by `label:`.
+    #[serde(default)]
+    pub host_labels: Vec<String>,
+    /// The spec file's specs, read and checked at start.
+    #[serde(skip)]
+    pub specs: Vec<crate::spec::parse::OsdSpec>,
 }
 
 fn default_concurrency() -> usize {
@@ -69,6 +81,9 @@ impl Default for DaemonConfig {
             ceph_conf: None,
             keyring: None,
             job_timeout_secs: default_job_timeout(),
+            spec: None,
+            host_labels: Vec::new(),
+            specs: Vec::new(),
         }
     }
 }
@@ -76,9 +91,25 @@ impl Default for DaemonConfig {
 impl DaemonConfig {
     /// Parses and validates TOML text.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let c: DaemonConfig = toml::from_str(text)
+        let mut c: DaemonConfig = toml::from_str(text)
             .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.to_string().trim())))?;
         c.validate(path)?;
+        if let Some(spec) = &c.spec {
+            let text = std::fs::read_to_string(spec).map_err(|e| {
+                Error::Usage(format!(
+                    "{}: key `spec`: {}: {e}",
+                    path.display(),
+                    spec.display()
+                ))
+            })?;
+            c.specs = crate::spec::parse::parse(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "{}: key `spec`: {}: {e}",
+                    path.display(),
+                    spec.display()
+                ))
+            })?;
+        }
         Ok(c)
     }
 
@@ -155,6 +186,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("concurrency"), "{e}");
+    }
+
+    #[test]
+    fn a_spec_is_read_at_start_and_its_errors_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("osds.yml");
+        std::fs::write(&spec, "service_type: osd\nservice_id: s\nplacement: {host_pattern: '*'}\ndata_devices: {rotational: 1}\n").unwrap();
+        let c = DaemonConfig::parse(
+            Path::new("d.toml"),
+            &format!("spec = {:?}\n", spec.display().to_string()),
+        )
+        .unwrap();
+        assert_eq!(c.specs.len(), 1);
+        std::fs::write(
+            &spec,
+            "service_type: osd\nplacement: {host_pattern: '*'}\ndata_devices: {rotatonal: 1}\n",
+        )
+        .unwrap();
+        let e = DaemonConfig::parse(
+            Path::new("d.toml"),
+            &format!("spec = {:?}\n", spec.display().to_string()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("key `spec`") && e.contains("line 3") && e.contains("rotatonal"),
+            "{e}"
+        );
     }
 
     #[test]

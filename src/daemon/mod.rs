@@ -44,6 +44,8 @@ pub struct DaemonOptions {
     pub child_args: Vec<String>,
     /// Quiet period after the last event of a disk before it is read.
     pub debounce: Duration,
+    /// cephboot's state dir (the disks whose OSD the operator removed are recorded there).
+    pub state_dir: PathBuf,
 }
 
 struct Shared {
@@ -58,6 +60,10 @@ struct Shared {
     /// Held while an `osd activate --all` runs: one at a time (a disk that comes back starts
     /// one, several at once queue here and the later ones find their OSDs running).
     activating: tokio::sync::Mutex<()>,
+    /// This host as the spec's placement sees it.
+    host: crate::spec::select::Host,
+    /// The config's allow/deny policy.
+    policy: crate::disk::policy::DevicePolicy,
 }
 
 impl Shared {
@@ -75,20 +81,50 @@ impl Shared {
         }
     }
 
+    /// Disks whose OSD the operator removed (read at each decision: `osd remove` runs
+    /// beside the daemon). An unreadable record is logged and taken as empty.
+    fn removed_disks(&self) -> Vec<crate::osd::removed::RemovedDisk> {
+        if self.opts.config.specs.is_empty() {
+            return Vec::new();
+        }
+        crate::osd::removed::load(&self.opts.state_dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the removed disks: every blank disk the spec selects is taken");
+            Vec::new()
+        })
+    }
+
+    fn spec_context<'a>(
+        &'a self,
+        removed: &'a [crate::osd::removed::RemovedDisk],
+    ) -> state::SpecContext<'a> {
+        state::SpecContext {
+            specs: &self.opts.config.specs,
+            host: &self.host,
+            grammar: &self.opts.grammar,
+            policy: &self.policy,
+            removed,
+        }
+    }
+
     /// Queues a job for disk `name` when the state says so.
     fn maybe_queue(&self, name: &str, origin: &'static str) {
         if !self.opts.config.auto_prepare {
             return;
         }
         let allowed = self.opts.config.allows(name);
-        let id = {
+        let removed = self.removed_disks();
+        let (id, by_spec) = {
             let mut st = self.state();
-            if !st.wants_job(name, allowed) {
+            let by_spec = if st.wants_job(name, allowed) {
+                false
+            } else if st.wants_spec_job(name, allowed, &self.spec_context(&removed)) {
+                true
+            } else {
                 return;
-            }
-            st.add_job(name, origin, false)
+            };
+            (st.add_job(name, origin, false, by_spec), by_spec)
         };
-        tracing::info!(job = id, disk = name, origin, "queued osd prepare");
+        tracing::info!(job = id, disk = name, origin, by_spec, "queued osd prepare");
         self.emit(Event::Job {
             id,
             device: format!("/dev/{name}"),
@@ -194,9 +230,16 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     })?;
     let (job_tx, job_rx) = mpsc::unbounded_channel::<u64>();
     let (events, _) = broadcast::channel(1024);
+    let host = crate::spec::select::Host {
+        name: crate::host::short_hostname(),
+        labels: opts.config.host_labels.clone(),
+    };
+    let policy = opts.config.policy();
     let shared = Arc::new(Shared {
         state: Mutex::new(DaemonState::default()),
         slots: Arc::new(Semaphore::new(opts.config.concurrency)),
+        host,
+        policy,
         opts,
         events,
         jobs: job_tx,
@@ -540,6 +583,7 @@ async fn prepare_and_activate(
     id: u64,
     device: &str,
     wipe: bool,
+    by_spec: bool,
 ) -> std::result::Result<u32, String> {
     // The daemon's allow/deny policy travels with the job: the engine applies it to every
     // device the plan touches (partners found by label included). `--wipe` only when the
@@ -551,12 +595,59 @@ async fn prepare_and_activate(
         .map(|p| format!("--allow-device={p}"))
         .chain(policy.deny.iter().map(|p| format!("--deny-device={p}")))
         .collect();
-    let mut args = vec!["osd", "prepare", device];
+    let spec_file = shared
+        .opts
+        .config
+        .spec
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let name = device.trim_start_matches("/dev/");
+    let labels: Vec<String> = shared
+        .opts
+        .config
+        .host_labels
+        .iter()
+        .map(|l| format!("--host-label={l}"))
+        .collect();
+    // A spec job: `osd apply` for this one data disk (its fast devices chosen by the spec),
+    // leaving disks whose OSD the operator removed.
+    let mut args = if by_spec {
+        let mut a = vec![
+            "osd",
+            "apply",
+            spec_file.as_str(),
+            "--data-device",
+            name,
+            "--skip-removed",
+        ];
+        a.extend(labels.iter().map(String::as_str));
+        a
+    } else {
+        vec!["osd", "prepare", device]
+    };
     args.extend(flags.iter().map(String::as_str));
     if wipe {
         args.push("--wipe");
     }
     let v = child(shared, id, &args).await?;
+    if by_spec
+        && v.get("osds")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+    {
+        let why = v
+            .get("not_taken")
+            .and_then(Value::as_array)
+            .and_then(|l| {
+                l.iter()
+                    .find(|n| n.get("device").and_then(Value::as_str) == Some(device))
+            })
+            .and_then(|n| n.get("reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("no spec applies to this host");
+        return Err(format!("the spec took nothing: {why}"));
+    }
     // The child's report, read back as the engine's own type.
     let item: Option<ItemSummary> = v
         .get("osds")
@@ -588,12 +679,12 @@ async fn prepare_and_activate(
 }
 
 async fn run_job(shared: &Arc<Shared>, id: u64) {
-    let (device, wipe, origin) = {
+    let (device, wipe, origin, by_spec) = {
         let st = shared.state();
         let Some(j) = st.jobs.iter().find(|j| j.id == id) else {
             return;
         };
-        (j.device.clone(), j.wipe, j.origin)
+        (j.device.clone(), j.wipe, j.origin, j.by_spec)
     };
     let name = device.trim_start_matches("/dev/").to_string();
     // Check again just before starting: the daemon may be stopping, and a disk queued for
@@ -602,10 +693,17 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         Some("not started: the daemon is stopping".to_string())
     } else if origin != "api" {
         let fresh = scan_one(&name).await.map(|(s, _)| s).unwrap_or_default();
+        let removed = shared.removed_disks();
         let mut st = shared.state();
         st.replace_disk(&name, fresh, &shared.opts.grammar);
-        (!st.is_bootstrap_ready(&name))
-            .then(|| "not started: the disk no longer carries a ready bootstrap label".to_string())
+        if by_spec {
+            (!st.spec_selects(&name, &shared.spec_context(&removed)))
+                .then(|| "not started: the spec no longer selects the disk".to_string())
+        } else {
+            (!st.is_bootstrap_ready(&name)).then(|| {
+                "not started: the disk no longer carries a ready bootstrap label".to_string()
+            })
+        }
     } else {
         None
     };
@@ -635,7 +733,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         state: JobState::Running,
         error: None,
     });
-    let result = prepare_and_activate(shared, id, &device, wipe).await;
+    let result = prepare_and_activate(shared, id, &device, wipe, by_spec).await;
     let ok = result.is_ok();
     {
         let mut st = shared.state();
@@ -904,7 +1002,7 @@ fn post_prepare(shared: &Arc<Shared>, body: &[u8]) -> (u16, Value) {
             );
         }
         st.failed.remove(&name);
-        st.add_job(&name, "api", b.wipe)
+        st.add_job(&name, "api", b.wipe, false)
     };
     shared.emit(Event::Job {
         id,

@@ -48,6 +48,8 @@ pub struct Job {
     /// Consent to destroy a foreign device (API requests only).
     #[serde(skip)]
     pub wipe: bool,
+    /// A blank disk the daemon's OSD spec selects (`osd apply`), not a labelled one.
+    pub by_spec: bool,
 }
 
 /// Everything the daemon knows.
@@ -72,6 +74,21 @@ pub struct DaemonState {
     /// How long the last one-disk re-read took.
     pub last_disk_scan: Option<std::time::Duration>,
     next_id: u64,
+}
+
+/// What deciding a spec job needs besides the state.
+#[derive(Debug)]
+pub struct SpecContext<'a> {
+    /// The daemon's specs.
+    pub specs: &'a [crate::spec::parse::OsdSpec],
+    /// This host.
+    pub host: &'a crate::spec::select::Host,
+    /// Label grammar.
+    pub grammar: &'a LabelGrammar,
+    /// The daemon's allow/deny policy.
+    pub policy: &'a crate::disk::policy::DevicePolicy,
+    /// Disks whose OSD the operator removed.
+    pub removed: &'a [crate::osd::removed::RemovedDisk],
 }
 
 /// Unix seconds now.
@@ -142,6 +159,32 @@ impl DaemonState {
             && self.is_bootstrap_ready(name)
     }
 
+    /// Whether `name` should get an automatic job for the OSD spec (pure): no job yet, not
+    /// failed, and the spec makes an OSD of it as the data device (a blank disk it selects,
+    /// not one whose OSD the operator removed).
+    pub fn wants_spec_job(&self, name: &str, allowed: bool, spec: &SpecContext<'_>) -> bool {
+        allowed
+            && !spec.specs.is_empty()
+            && !self.draining
+            && !self.active.contains(name)
+            && !self.failed.contains(name)
+            && self.spec_selects(name, spec)
+    }
+
+    /// Whether the spec makes an OSD of disk `name` now.
+    pub fn spec_selects(&self, name: &str, spec: &SpecContext<'_>) -> bool {
+        let disks =
+            crate::spec::apply::disks_of(&self.snapshot, spec.grammar, spec.policy, spec.removed);
+        let plan = crate::spec::select::plan(spec.specs, &disks, spec.host, &[name.to_string()]);
+        plan.osds.iter().any(|o| {
+            o.data.file_name().is_some_and(|n| n == name)
+                && plan
+                    .specs
+                    .iter()
+                    .any(|s| s.spec == o.spec && !s.preview_only)
+        })
+    }
+
     /// Whether disk `name` carries a ready bootstrap label for an OSD's main device.
     pub fn is_bootstrap_ready(&self, name: &str) -> bool {
         let disk = self
@@ -163,7 +206,7 @@ impl DaemonState {
     }
 
     /// Adds a queued job for `name` and marks the disk active.
-    pub fn add_job(&mut self, name: &str, origin: &'static str, wipe: bool) -> u64 {
+    pub fn add_job(&mut self, name: &str, origin: &'static str, wipe: bool, by_spec: bool) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         self.active.insert(name.to_string());
@@ -178,6 +221,7 @@ impl DaemonState {
             error: None,
             log: Vec::new(),
             wipe,
+            by_spec,
         });
         // Keep the table bounded: forget the oldest finished jobs past 1000.
         while self.jobs.len() > 1000 {
@@ -254,7 +298,7 @@ mod tests {
         assert!(s.wants_job("loop1", true));
         assert!(!s.wants_job("loop2", true), "no label, no job");
         assert!(!s.wants_job("loop1", false), "denied by the config");
-        s.add_job("loop1", "hotplug", false);
+        s.add_job("loop1", "hotplug", false, false);
         assert!(!s.wants_job("loop1", true), "one job per disk at a time");
         s.active.remove("loop1");
         s.failed.insert("loop1".into());

@@ -128,6 +128,10 @@ pub struct Device {
     pub diskseq: Option<u64>,
     /// WWN or serial, or a loop device's backing file (disks).
     pub serial: Option<String>,
+    /// The vendor sysfs reports (`device/vendor`: SCSI and SATA disks), trimmed (disks).
+    pub vendor: Option<String>,
+    /// The model sysfs reports (`device/model`: SCSI, SATA, NVMe), trimmed (disks).
+    pub model: Option<String>,
     /// Read problems: a non-empty list makes the device state `error`.
     pub errors: Vec<String>,
 }
@@ -157,6 +161,8 @@ impl Device {
             devno: None,
             diskseq: None,
             serial: None,
+            vendor: None,
+            model: None,
             errors: Vec::new(),
         }
     }
@@ -509,6 +515,8 @@ fn describe_disk(
     disk.devno = read_trim(&dir.join("dev"));
     disk.diskseq = super::identity::diskseq_of(&dir);
     disk.serial = super::identity::serial_of(&dir);
+    disk.vendor = read_trim(&dir.join("device/vendor")).filter(|v| !v.is_empty());
+    disk.model = read_trim(&dir.join("device/model")).filter(|v| !v.is_empty());
     common_attrs(&mut disk, &dir, mounts, swaps);
 
     // Partitions the kernel knows, by number.

@@ -44,20 +44,22 @@ impl DevicePolicy {
     }
 }
 
-/// `*` and `?` wildcards.
+/// `*`, `?` and `[...]` wildcards (a class: `[cd]`, `[0-9]`, `[!a]`; a `[` without its `]`
+/// is a plain character).
 pub fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
     while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some(pi);
-                mark = ti;
-                pi += 1;
-            }
-            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
-                pi += 1;
+        if p.get(pi) == Some(&'*') {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+            continue;
+        }
+        match (one_char(&p, pi), t.get(ti)) {
+            (Some((len, matches)), Some(c)) if matches(*c) => {
+                pi += len;
                 ti += 1;
             }
             _ => match star {
@@ -72,6 +74,50 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     }
     p.get(pi..)
         .is_none_or(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+/// The single-character matcher at `p[i]`: its length in the pattern and its test.
+/// A test of one character of the text.
+type CharTest<'a> = Box<dyn Fn(char) -> bool + 'a>;
+
+fn one_char(p: &[char], i: usize) -> Option<(usize, CharTest<'_>)> {
+    let c = *p.get(i)?;
+    match c {
+        '?' => Some((1, Box::new(|_| true))),
+        '[' => {
+            let body_start = i + 1;
+            let negate = matches!(p.get(body_start), Some('!' | '^'));
+            let first = if negate { body_start + 1 } else { body_start };
+            // The class ends at the first `]` after its first character.
+            let end = (first + 1..p.len()).find(|&k| p.get(k) == Some(&']'));
+            match end {
+                None => Some((1, Box::new(move |x| x == '['))),
+                Some(end) => {
+                    let body = p.get(first..end).unwrap_or(&[]);
+                    Some((
+                        end + 1 - i,
+                        Box::new(move |x| {
+                            let mut hit = false;
+                            let mut k = 0;
+                            while k < body.len() {
+                                let lo = body.get(k).copied().unwrap_or_default();
+                                if body.get(k + 1) == Some(&'-') && k + 2 < body.len() {
+                                    let hi = body.get(k + 2).copied().unwrap_or_default();
+                                    hit |= lo <= x && x <= hi;
+                                    k += 3;
+                                } else {
+                                    hit |= lo == x;
+                                    k += 1;
+                                }
+                            }
+                            hit != negate
+                        }),
+                    ))
+                }
+            }
+        }
+        c => Some((1, Box::new(move |x| x == c))),
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +156,10 @@ mod tests {
         assert!(!p.allows("nvme0n1", None), "the disk itself is not allowed");
         assert!(DevicePolicy::default().is_open());
         assert!(glob("*p1?", "loop0p12") && !glob("a*b", "ac"));
+        assert!(glob("sd[cd]", "sdc") && glob("sd[cd]", "sdd") && !glob("sd[cd]", "sde"));
+        assert!(
+            glob("/dev/sd[a-c]*", "/dev/sdb1") && !glob("sd[!a]", "sda") && glob("sd[!a]", "sdb")
+        );
+        assert!(glob("a[b", "a[b") && glob("x[]]", "x]") && !glob("sd[cd]", "sd"));
     }
 }

@@ -1,6 +1,6 @@
 //! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
 //! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
-//! removing (`remove`), and retiring the units of OSDs whose disks were zapped (`retire`).
+//! removing (`remove`, with `removed`: the disks whose OSD the operator removed), and retiring the units of OSDs whose disks were zapped (`retire`).
 
 pub mod activate;
 pub mod batch;
@@ -9,6 +9,7 @@ pub mod host_down;
 pub mod plan;
 pub mod prepare;
 pub mod remove;
+pub mod removed;
 pub mod retire;
 pub mod slots;
 pub mod target;
