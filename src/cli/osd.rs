@@ -298,26 +298,9 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
         force: args.force,
         timeout: Duration::from_secs(args.wait),
         dry_run: args.dry_run,
+        record_removed_in: Some(global.state_dir.clone()),
     };
     let report = remove::remove_on_host(&req, grammar, &global.connect_options())?;
-    if !report.dry_run && report.action == Action::Removed {
-        // The daemon must not make a new OSD on a disk the operator just emptied.
-        let now = crate::daemon::state::now();
-        let records: Vec<crate::osd::removed::RemovedDisk> = report
-            .zapped
-            .iter()
-            .filter_map(|d| {
-                let serial = crate::osd::removed::serial_of(std::path::Path::new(d))?;
-                Some(crate::osd::removed::RemovedDisk {
-                    serial,
-                    device: d.clone(),
-                    osd_id: report.osd_id,
-                    removed_at: now,
-                })
-            })
-            .collect();
-        crate::osd::removed::record(&global.state_dir, &records)?;
-    }
     if global.format != Format::Table {
         print_json(global.format, &report);
         return Ok(());

@@ -14,40 +14,6 @@ fn read_specs(path: &std::path::Path) -> Result<Vec<OsdSpec>> {
         std::fs::read_to_string(path).context(|| format!("reading the spec {}", path.display()))?;
     let specs =
         parse::parse(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-    let mut ids = std::collections::BTreeSet::new();
-    for s in &specs {
-        if !ids.insert(s.service_id.clone()) {
-            return Err(Error::Usage(format!(
-                "{}: line {}: two specs are named {:?}: give each its own service_id",
-                path.display(),
-                s.line,
-                s.service_id
-            )));
-        }
-        let classes = s
-            .crush_device_class
-            .iter()
-            .chain(
-                s.data
-                    .paths
-                    .iter()
-                    .filter_map(|p| p.crush_device_class.as_ref()),
-            )
-            .chain(
-                s.overrides
-                    .iter()
-                    .filter_map(|o| o.crush_device_class.as_ref()),
-            );
-        for c in classes {
-            super::parse_device_class(c).map_err(|m| {
-                Error::Usage(format!(
-                    "{}: spec {}: crush_device_class: {m}",
-                    path.display(),
-                    s.service_id
-                ))
-            })?;
-        }
-    }
     Ok(specs)
 }
 
@@ -173,7 +139,7 @@ pub fn apply(args: &ApplyArgs, global: &Global, grammar: &LabelGrammar) -> Resul
         .filter_map(|i| {
             snapshot
                 .find(&i.planned.data)
-                .and_then(|d| d.serial.clone())
+                .map(crate::osd::removed::key_of_device)
         })
         .filter(|s| removed.iter().any(|r| r.serial == *s))
         .collect();

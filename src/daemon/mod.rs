@@ -60,6 +60,9 @@ struct Shared {
     /// Held while an `osd activate --all` runs: one at a time (a disk that comes back starts
     /// one, several at once queue here and the later ones find their OSDs running).
     activating: tokio::sync::Mutex<()>,
+    /// Held while a spec job's `osd apply` runs: one at a time, so that two disks never
+    /// count the same `limit` room or the same free db slot.
+    spec_jobs: tokio::sync::Mutex<()>,
     /// This host as the spec's placement sees it.
     host: crate::spec::select::Host,
     /// The config's allow/deny policy.
@@ -93,12 +96,29 @@ impl Shared {
         })
     }
 
+    /// The daemon's specs with their `paths` resolved now (a `/dev/disk/by-id` link names a
+    /// disk only while it is plugged in).
+    fn resolved_specs(&self) -> Vec<crate::spec::parse::OsdSpec> {
+        let mut specs = self.opts.config.specs.clone();
+        if specs.iter().any(|s| {
+            !s.data.paths.is_empty()
+                || s.db.as_ref().is_some_and(|d| !d.paths.is_empty())
+                || s.wal.as_ref().is_some_and(|d| !d.paths.is_empty())
+        }) {
+            for missing in crate::spec::apply::resolve_paths(&mut specs, &self.host) {
+                tracing::debug!(%missing, "a spec's path is not here now");
+            }
+        }
+        specs
+    }
+
     fn spec_context<'a>(
         &'a self,
+        specs: &'a [crate::spec::parse::OsdSpec],
         removed: &'a [crate::osd::removed::RemovedDisk],
     ) -> state::SpecContext<'a> {
         state::SpecContext {
-            specs: &self.opts.config.specs,
+            specs,
             host: &self.host,
             grammar: &self.opts.grammar,
             policy: &self.policy,
@@ -113,11 +133,12 @@ impl Shared {
         }
         let allowed = self.opts.config.allows(name);
         let removed = self.removed_disks();
+        let specs = self.resolved_specs();
         let (id, by_spec) = {
             let mut st = self.state();
             let by_spec = if st.wants_job(name, allowed) {
                 false
-            } else if st.wants_spec_job(name, allowed, &self.spec_context(&removed)) {
+            } else if st.wants_spec_job(name, allowed, &self.spec_context(&specs, &removed)) {
                 true
             } else {
                 return;
@@ -238,6 +259,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     let shared = Arc::new(Shared {
         state: Mutex::new(DaemonState::default()),
         slots: Arc::new(Semaphore::new(opts.config.concurrency)),
+        spec_jobs: tokio::sync::Mutex::new(()),
         host,
         policy,
         opts,
@@ -630,7 +652,13 @@ async fn prepare_and_activate(
     if wipe {
         args.push("--wipe");
     }
+    let spec_turn = if by_spec {
+        Some(shared.spec_jobs.lock().await)
+    } else {
+        None
+    };
     let v = child(shared, id, &args).await?;
+    drop(spec_turn);
     if by_spec
         && v.get("osds")
             .and_then(Value::as_array)
@@ -694,10 +722,11 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     } else if origin != "api" {
         let fresh = scan_one(&name).await.map(|(s, _)| s).unwrap_or_default();
         let removed = shared.removed_disks();
+        let specs = shared.resolved_specs();
         let mut st = shared.state();
         st.replace_disk(&name, fresh, &shared.opts.grammar);
         if by_spec {
-            (!st.spec_selects(&name, &shared.spec_context(&removed)))
+            (!st.spec_selects(&name, &shared.spec_context(&specs, &removed)))
                 .then(|| "not started: the spec no longer selects the disk".to_string())
         } else {
             (!st.is_bootstrap_ready(&name)).then(|| {

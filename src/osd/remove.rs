@@ -55,6 +55,9 @@ pub struct RemoveRequest {
     pub timeout: Duration,
     /// Report what would be done; change nothing.
     pub dry_run: bool,
+    /// Where to record the disks zapped (`crate::osd::removed`), before they are zapped: the
+    /// daemon must not make a new OSD on a disk the operator is emptying.
+    pub record_removed_in: Option<PathBuf>,
 }
 
 /// One step's outcome.
@@ -745,6 +748,19 @@ pub fn remove_on_host(
         step(steps, "directory", Action::Updated, detail);
     }
     if !disks.is_empty() {
+        if let Some(state_dir) = &req.record_removed_in {
+            let now = crate::daemon::state::now();
+            let records: Vec<super::removed::RemovedDisk> = disks
+                .iter()
+                .map(|d| super::removed::RemovedDisk {
+                    serial: super::removed::key_of(d),
+                    device: d.display().to_string(),
+                    osd_id: id,
+                    removed_at: now,
+                })
+                .collect();
+            super::removed::record(state_dir, &records)?;
+        }
         let action = zap_disks(&disks, conf.fsid())?;
         let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
         step(&mut report.steps, "zap", action, detail);
@@ -772,6 +788,7 @@ mod tests {
 
     fn req(keep_id: bool, force: bool) -> RemoveRequest {
         RemoveRequest {
+            record_removed_in: None,
             id: 3,
             keep_id,
             force,

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// One disk's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemovedDisk {
-    /// The disk's serial (its identity across renames).
+    /// The disk's serial (its identity across renames), or `path:<node>` without one.
     pub serial: String,
     /// Its node when the OSD was removed.
     pub device: String,
@@ -71,10 +71,21 @@ pub fn forget(state_dir: &Path, serials: &[String]) -> Result<()> {
     save(state_dir, &list)
 }
 
-/// The serial of disk node `path` as the inventory reads it.
-pub fn serial_of(path: &Path) -> Option<String> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    crate::disk::identity::serial_of(&Path::new("/sys/class/block").join(name))
+/// The key a disk is recorded under: its serial as the inventory reads it, else
+/// `path:<node>` (a disk without a serial, such as a virtio disk without one, is known by
+/// its node only).
+pub fn key_of(path: &Path) -> String {
+    let serial = path.file_name().and_then(|name| {
+        crate::disk::identity::serial_of(&Path::new("/sys/class/block").join(name))
+    });
+    serial.unwrap_or_else(|| format!("path:{}", path.display()))
+}
+
+/// The key of an inventory's disk (as [`key_of`]).
+pub fn key_of_device(d: &crate::disk::inventory::Device) -> String {
+    d.serial
+        .clone()
+        .unwrap_or_else(|| format!("path:{}", d.path.display()))
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ pub fn disks_of(
                     (false, _) => Use::Unavailable("outside --allow-device/--deny-device".into()),
                     (true, Use::Free) => match removed
                         .iter()
-                        .find(|r| c.device.serial.as_deref() == Some(r.serial.as_str()))
+                        .find(|r| crate::osd::removed::key_of_device(c.device) == r.serial)
                     {
                         Some(r) => Use::Unavailable(format!(
                             "osd.{} was removed from it by the operator: the daemon leaves it; `cephboot osd apply SPEC` by hand takes it",
@@ -160,7 +160,10 @@ pub fn resolve_paths(specs: &mut [OsdSpec], host: &Host) -> Vec<String> {
         if select::host_matches(spec, host).is_err() {
             continue;
         }
-        for entry in &mut spec.data.paths {
+        let selections = std::iter::once(&mut spec.data)
+            .chain(spec.db.as_mut())
+            .chain(spec.wal.as_mut());
+        for entry in selections.flat_map(|s| s.paths.iter_mut()) {
             match crate::osd::target::kernel_name_of(Path::new(entry.path.trim())) {
                 Ok((_, name)) => entry.path = name,
                 Err(e) => missing.push(format!("spec {}: paths: {e}", spec.service_id)),

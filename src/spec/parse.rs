@@ -199,6 +199,9 @@ impl Doc<'_> {
     /// a flow mapping (`{KEY: 1}`), quoted or not.
     fn line_of(&self, key: &str) -> Option<usize> {
         self.lines.iter().find_map(|(n, l)| {
+            if l.trim_start().starts_with('#') {
+                return None;
+            }
             let mut from = 0;
             while let Some(i) = l.get(from..).and_then(|rest| rest.find(key)) {
                 let at = from + i;
@@ -230,12 +233,27 @@ impl Doc<'_> {
 /// Splits the text at `---` lines into the documents' line ranges.
 fn documents(text: &str) -> Vec<Doc<'_>> {
     let mut docs = vec![Doc { lines: Vec::new() }];
+    let new_doc = |docs: &mut Vec<Doc<'_>>| {
+        if docs.last().is_some_and(|d| !d.lines.is_empty()) {
+            docs.push(Doc { lines: Vec::new() });
+        }
+    };
     for (i, l) in text.lines().enumerate() {
-        if l.trim_end() == "---" || l.starts_with("--- ") {
-            if docs.last().is_some_and(|d| !d.lines.is_empty()) {
-                docs.push(Doc { lines: Vec::new() });
-            }
+        let t = l.trim_end();
+        if t.starts_with('%') {
+            continue; // a directive (%YAML 1.2)
+        }
+        if t == "..." {
+            new_doc(&mut docs); // the end of a document
             continue;
+        }
+        if t == "---" || t.starts_with("--- ") {
+            new_doc(&mut docs);
+            // `--- {service_type: osd, ...}`: the document starts on this line.
+            let rest = t.trim_start_matches('-').trim_start();
+            if rest.is_empty() || rest.starts_with('#') {
+                continue;
+            }
         }
         if let Some(d) = docs.last_mut() {
             d.lines.push((i + 1, l));
@@ -273,11 +291,51 @@ pub fn parse(text: &str) -> Result<Vec<OsdSpec>, SpecError> {
             })
         })
         .collect();
-    let mut out = Vec::new();
+    let mut out: Vec<OsdSpec> = Vec::new();
     for (i, v) in values.iter().enumerate() {
         let empty = Doc { lines: Vec::new() };
         let doc = texts.get(i).copied().unwrap_or(&empty);
-        out.push(one(v, doc)?);
+        let spec = one(v, doc)?;
+        if out.iter().any(|s| s.service_id == spec.service_id) {
+            return Err(SpecError {
+                line: Some(spec.line),
+                message: format!(
+                    "two specs are named {:?}: give each its own service_id",
+                    spec.service_id
+                ),
+            });
+        }
+        let classes = spec
+            .crush_device_class
+            .iter()
+            .chain(
+                spec.data
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.crush_device_class.as_ref()),
+            )
+            .chain(
+                spec.overrides
+                    .iter()
+                    .filter_map(|o| o.crush_device_class.as_ref()),
+            );
+        for c in classes {
+            let ok = (1..=32).contains(&c.len())
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !ok {
+                return Err(err(
+                    doc,
+                    "crush_device_class",
+                    format!(
+                        "spec {}: crush_device_class {c:?}: use 1 to 32 of a-z, 0-9, _ and -",
+                        spec.service_id
+                    ),
+                ));
+            }
+        }
+        out.push(spec);
     }
     Ok(out)
 }
@@ -653,6 +711,21 @@ fn placement(doc: &Doc<'_>, name: &str, v: &Value) -> Result<Placement, SpecErro
             other => return Err(err(doc, other, format!("spec {name}: unknown key `placement.{other}` (host_pattern, hosts or label)"))),
         }
     }
+    // cephadm's PlacementSpec rules.
+    if p.host_pattern.is_some() && !p.hosts.is_empty() {
+        return Err(err(
+            doc,
+            "hosts",
+            format!("spec {name}: `placement`: cannot combine host patterns and hosts"),
+        ));
+    }
+    if p.label.is_some() && !p.hosts.is_empty() {
+        return Err(err(
+            doc,
+            "label",
+            format!("spec {name}: `placement`: hosts and label are mutually exclusive"),
+        ));
+    }
     Ok(p)
 }
 
@@ -881,6 +954,10 @@ mod tests {
             ("- just\n- a list\n".to_string(), "must be a mapping"),
             ("service_type: osd\nplacement: [\n".to_string(), "not YAML"),
             ("".to_string(), "holds no spec"),
+            ("service_type: osd\nplacement: {host_pattern: '*', hosts: [a]}\ndata_devices: {all: true}\n".to_string(), "cannot combine"),
+            ("service_type: osd\nplacement: {label: x, hosts: [a]}\ndata_devices: {all: true}\n".to_string(), "mutually exclusive"),
+            (format!("{HEAD}data_devices: {{all: true}}\ncrush_device_class: Big Disks\n"), "1 to 32"),
+            (format!("{HEAD}data_devices: {{all: true}}\n---\n{HEAD}data_devices: {{all: true}}\n"), "two specs are named"),
         ];
         for (yaml, want) in cases {
             let e = refused(&yaml);
@@ -889,6 +966,13 @@ mod tests {
                 "{yaml:?}: {e} (wanted {want:?})"
             );
         }
+    }
+
+    #[test]
+    fn directives_flow_documents_and_comments_keep_lines_right() {
+        let text = "%YAML 1.2\n--- {service_type: osd, service_id: a, placement: {host_pattern: '*'}, data_devices: {all: true}}\n...\n---\n# rotationall: not here\nservice_type: osd\nservice_id: b\nplacement: {host_pattern: '*'}\ndata_devices: {rotationall: 1}\n";
+        let e = refused(text);
+        assert_eq!(e.line, Some(9), "{e}");
     }
 
     #[test]

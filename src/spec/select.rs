@@ -128,7 +128,10 @@ pub struct Plan {
 struct Seen<'a> {
     disk: &'a Disk,
     rotational: Option<bool>,
+    /// An override's explicit class.
     class: Option<String>,
+    /// The class a rotational override implies (hdd/ssd), below the spec's own.
+    implied_class: Option<String>,
     notes: Vec<String>,
 }
 
@@ -183,6 +186,7 @@ fn apply_overrides<'a>(spec: &OsdSpec, disk: &'a Disk) -> Seen<'a> {
         disk,
         rotational: disk.rotational,
         class: None,
+        implied_class: None,
         notes: Vec::new(),
     };
     for (i, o) in spec.overrides.iter().enumerate() {
@@ -198,9 +202,7 @@ fn apply_overrides<'a>(spec: &OsdSpec, disk: &'a Disk) -> Seen<'a> {
                     .map_or("unknown".into(), |v| u8::from(v).to_string())
             ));
             seen.rotational = Some(r);
-            if o.crush_device_class.is_none() {
-                seen.class = Some(if r { "hdd" } else { "ssd" }.into());
-            }
+            seen.implied_class = Some(if r { "hdd" } else { "ssd" }.into());
         }
         if let Some(c) = &o.crush_device_class {
             seen.notes
@@ -282,6 +284,8 @@ fn filters(sel: &Selection, logic: Logic, seen: &Seen<'_>) -> Result<(), String>
     }
 }
 
+/// The new OSD's class: its `paths` entry's, an override's, the spec's, the one a
+/// rotational override implies; else none (the engine's from sysfs).
 fn class_of(sel: &Selection, seen: &Seen<'_>, spec: &OsdSpec) -> Option<String> {
     sel.paths
         .iter()
@@ -289,6 +293,7 @@ fn class_of(sel: &Selection, seen: &Seen<'_>, spec: &OsdSpec) -> Option<String> 
         .and_then(|p| p.crush_device_class.clone())
         .or_else(|| seen.class.clone())
         .or_else(|| spec.crush_device_class.clone())
+        .or_else(|| seen.implied_class.clone())
 }
 
 /// A fast device chosen for a role, with the slots it still has for this run.
@@ -467,11 +472,6 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                         .or_default()
                         .push(format!("data: {u}"));
                 }
-                Use::Free if !only_data.is_empty() && !only_data.contains(&s.disk.name) => {
-                    why.entry(path.clone())
-                        .or_default()
-                        .push("data: not a disk this run is for (--data-device)".into());
-                }
                 Use::Free => new_data.push(s),
             }
         }
@@ -484,7 +484,8 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
             }
             new_data.truncate(room);
         }
-        // Fast devices left empty get an even share.
+        // Fast devices left empty get an even share of every data device the spec takes
+        // (also in a run for one disk: the share must not depend on which disk came first).
         for (fast, divided) in [
             (
                 &mut dbs,
@@ -503,6 +504,17 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 }
             }
         }
+        // A run for some disks only (the daemon's): the spec's other data devices stay its
+        // own (no later spec takes them, as a fast device or otherwise), without an OSD now.
+        if !only_data.is_empty() {
+            new_data.retain(|s| {
+                let here = only_data.contains(&s.disk.name);
+                if !here {
+                    used_here.insert(s.disk.path.clone(), Role::Data);
+                }
+                here
+            });
+        }
         let slot_size = |size: Option<u64>, total: u32| -> SlotSize {
             match size {
                 Some(b) => SlotSize::Bytes(b),
@@ -511,30 +523,37 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
         };
         for s in new_data {
             let path = s.disk.path.clone();
-            let pick = |fast: &mut Vec<Fast>,
-                        role: &str,
-                        wanted: bool|
-             -> Result<Option<(PathBuf, u32)>, String> {
+            // Which slot each role would take; both are taken only when both exist.
+            let pick = |fast: &[Fast], role: &str, wanted: bool| -> Result<Option<usize>, String> {
                 if !wanted {
                     return Ok(None);
                 }
                 if fast.is_empty() {
                     return Err(format!("data: no {role} device available for its block.{role} (see the {role} reasons)"));
                 }
-                if let Some(f) = fast.iter_mut().find(|f| f.room > 0) {
-                    f.room -= 1;
-                    return Ok(Some((f.path.clone(), f.total)));
+                match fast.iter().position(|f| f.room > 0) {
+                    Some(i) => Ok(Some(i)),
+                    None => Err(format!(
+                        "data: no free block.{role} slot left on {}",
+                        fast.iter()
+                            .map(|f| f.path.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 }
-                Err(format!(
-                    "data: no free block.{role} slot left on {}",
-                    fast.iter()
-                        .map(|f| f.path.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
             };
-            let db = pick(&mut dbs, "db", spec.db.is_some());
-            let wal = pick(&mut wals, "wal", spec.wal.is_some());
+            let take = |fast: &mut Vec<Fast>, i: Option<usize>| -> Option<(PathBuf, u32)> {
+                let f = fast.get_mut(i?)?;
+                f.room = f.room.saturating_sub(1);
+                Some((f.path.clone(), f.total))
+            };
+            let (db, wal) = match (
+                pick(&dbs, "db", spec.db.is_some()),
+                pick(&wals, "wal", spec.wal.is_some()),
+            ) {
+                (Ok(d), Ok(w)) => (Ok(take(&mut dbs, d)), Ok(take(&mut wals, w))),
+                (Err(e), _) | (_, Err(e)) => (Err(e.clone()), Err(e)),
+            };
             match (db, wal) {
                 (Ok(db), Ok(wal)) => {
                     used_here.insert(path.clone(), Role::Data);
@@ -556,14 +575,18 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 (Err(e), _) | (_, Err(e)) => why.entry(path).or_default().push(e),
             }
         }
-        // A fast device no OSD of this run uses is not taken.
+        // A blank fast device no OSD of this run uses is left for later specs; one that
+        // already holds slots stays this spec's (another spec never shares it).
         for (fast, r) in [(&dbs, "db"), (&wals, "wal")] {
             for f in fast.iter() {
                 let used = out.osds.iter().any(|o| {
                     o.spec == spec.service_id
                         && (o.db.as_ref() == Some(&f.path) || o.wal.as_ref() == Some(&f.path))
                 });
-                if !used {
+                let blank = disks
+                    .iter()
+                    .any(|d| d.path == f.path && d.usage == Use::Free);
+                if !used && blank {
                     used_here.remove(&f.path);
                     why.entry(f.path.clone())
                         .or_default()
@@ -853,6 +876,10 @@ mod tests {
         let p = plan_of(yaml, &disks);
         assert_eq!(datas(&p), ["/dev/sde", "/dev/sdf", "/dev/nvme0n1"]);
         assert_eq!(p.osds[0].crush_device_class.as_deref(), Some("ssd"));
+        // The spec's own class wins over the one a rotational override implies.
+        let with_class = yaml.replace("data_devices:", "crush_device_class: fast\ndata_devices:");
+        let p = plan_of(&with_class, &disks);
+        assert_eq!(p.osds[0].crush_device_class.as_deref(), Some("fast"));
         assert!(p.osds[0].notes[0].contains("rotational 0 by cephboot.overrides[0] (sysfs: 1)"));
         let without = plan_of(&yaml[..yaml.find("cephboot:").unwrap()], &disks);
         assert!(reason(&without, "/dev/sde").contains("the disk is 1 (sysfs)"));
@@ -870,8 +897,75 @@ mod tests {
             p.osds[0].db.as_deref(),
             Some(std::path::Path::new("/dev/nvme0n1"))
         );
-        assert!(reason(&p, "/dev/sdb").contains("--data-device"));
+        assert_eq!(
+            reason(&p, "/dev/sdb"),
+            "",
+            "another of the spec's disks: no OSD now, not listed"
+        );
         assert_eq!(p.specs[0].existing_osds, [3]);
+        // The spec's other data disks stay its own: a later spec cannot take one as its db.
+        let yaml = "service_type: osd\nservice_id: ssds\nplacement: {host_pattern: '*'}\ndata_devices: {model: MZ7KH960}\n---\nservice_type: osd\nservice_id: hdds\nplacement: {host_pattern: '*'}\ndata_devices: {rotational: 1}\ndb_devices: {rotational: 0}\ndb_slots: 4\n";
+        let p = plan(
+            &parse(yaml).unwrap(),
+            &host_disks(),
+            &host(),
+            &["sda".to_string()],
+        );
+        assert_eq!(datas(&p), ["/dev/sda"]);
+        assert_eq!(
+            p.osds[0].db.as_deref(),
+            Some(std::path::Path::new("/dev/nvme0n1")),
+            "{p:#?}"
+        );
+        // Without db_slots, the share counts every disk the spec takes, not just this one.
+        let yaml = "service_type: osd\nservice_id: s\nplacement: {host_pattern: '*'}\ndata_devices: {rotational: 1}\ndb_devices: {model: SSDPE2KE}\n";
+        let p = plan(
+            &parse(yaml).unwrap(),
+            &host_disks(),
+            &host(),
+            &["sdb".to_string()],
+        );
+        assert_eq!(p.osds[0].db_slots, Some(SlotSize::Count(4)));
+    }
+
+    #[test]
+    fn a_fast_device_with_slots_stays_its_specs() {
+        let mut disks = host_disks();
+        for d in disks.iter_mut().take(4) {
+            d.usage = Use::Osd(1);
+        }
+        disks[6].usage = Use::FastSlots(4);
+        let yaml = format!("{HDD_DB_NVME}---\nservice_type: osd\nservice_id: late\nplacement: {{host_pattern: '*'}}\ndata_devices: {{model: MZ7KH960}}\ndb_devices: {{model: SSDPE2KE}}\ndb_slots: 8\n");
+        let p = plan_of(&yaml, &disks);
+        assert!(p.osds.is_empty(), "{p:#?}");
+        let r = p
+            .not_taken
+            .iter()
+            .find(|n| n.spec == "late" && n.device == std::path::Path::new("/dev/nvme0n1"))
+            .unwrap();
+        assert!(
+            r.reason.contains("taken by spec hdd_db_nvme (db)"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn a_db_slot_is_not_spent_on_an_osd_whose_wal_is_missing() {
+        let yaml = "service_type: osd\nservice_id: s\nplacement: {host_pattern: '*'}\ndata_devices: {rotational: 1}\ndb_devices: {model: SSDPE2KE}\ndb_slots: 2\nwal_devices: {model: MZ7KH960, limit: 1}\nwal_slots: 1\n";
+        let p = plan_of(yaml, &host_disks());
+        assert_eq!(datas(&p), ["/dev/sda"]);
+        assert!(
+            reason(&p, "/dev/sdb").contains("no free block.wal slot"),
+            "{}",
+            reason(&p, "/dev/sdb")
+        );
+        assert!(
+            reason(&p, "/dev/sdc").contains("no free block.db slot")
+                || reason(&p, "/dev/sdc").contains("no free block.wal slot"),
+            "{}",
+            reason(&p, "/dev/sdc")
+        );
     }
 
     #[test]
