@@ -598,6 +598,46 @@ impl Drop for JobGroup {
     }
 }
 
+/// A job's command line (pure): `osd prepare DISK`, or for a spec job `osd apply SPEC
+/// --data-device DISK --skip-removed` (its fast devices chosen by the spec, leaving disks
+/// whose OSD the operator removed), with the daemon's allow/deny policy, which the engine
+/// applies to every device the plan touches (partners found by label included). `--wipe`
+/// only when the API request asked for it, never on the daemon's own initiative.
+fn job_args(config: &DaemonConfig, device: &str, wipe: bool, by_spec: bool) -> Vec<String> {
+    let mut args: Vec<String> = if by_spec {
+        let spec = config
+            .spec
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let name = device.trim_start_matches("/dev/").to_string();
+        let mut a = vec![
+            "osd".into(),
+            "apply".into(),
+            spec,
+            "--data-device".into(),
+            name,
+            "--skip-removed".into(),
+        ];
+        a.extend(
+            config
+                .host_labels
+                .iter()
+                .map(|l| format!("--host-label={l}")),
+        );
+        a
+    } else {
+        vec!["osd".into(), "prepare".into(), device.to_string()]
+    };
+    let policy = config.policy();
+    args.extend(policy.allow.iter().map(|p| format!("--allow-device={p}")));
+    args.extend(policy.deny.iter().map(|p| format!("--deny-device={p}")));
+    if wipe {
+        args.push("--wipe".into());
+    }
+    args
+}
+
 /// A job's work: `osd prepare` of the disk in a child, read back as the engine's report, then
 /// `osd activate` of the OSD it made; the OSD id, or why not.
 async fn prepare_and_activate(
@@ -607,51 +647,8 @@ async fn prepare_and_activate(
     wipe: bool,
     by_spec: bool,
 ) -> std::result::Result<u32, String> {
-    // The daemon's allow/deny policy travels with the job: the engine applies it to every
-    // device the plan touches (partners found by label included). `--wipe` only when the
-    // API request asked for it, never on the daemon's own initiative.
-    let policy = shared.opts.config.policy();
-    let flags: Vec<String> = policy
-        .allow
-        .iter()
-        .map(|p| format!("--allow-device={p}"))
-        .chain(policy.deny.iter().map(|p| format!("--deny-device={p}")))
-        .collect();
-    let spec_file = shared
-        .opts
-        .config
-        .spec
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let name = device.trim_start_matches("/dev/");
-    let labels: Vec<String> = shared
-        .opts
-        .config
-        .host_labels
-        .iter()
-        .map(|l| format!("--host-label={l}"))
-        .collect();
-    // A spec job: `osd apply` for this one data disk (its fast devices chosen by the spec),
-    // leaving disks whose OSD the operator removed.
-    let mut args = if by_spec {
-        let mut a = vec![
-            "osd",
-            "apply",
-            spec_file.as_str(),
-            "--data-device",
-            name,
-            "--skip-removed",
-        ];
-        a.extend(labels.iter().map(String::as_str));
-        a
-    } else {
-        vec!["osd", "prepare", device]
-    };
-    args.extend(flags.iter().map(String::as_str));
-    if wipe {
-        args.push("--wipe");
-    }
+    let owned = job_args(&shared.opts.config, device, wipe, by_spec);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let spec_turn = if by_spec {
         Some(shared.spec_jobs.lock().await)
     } else {

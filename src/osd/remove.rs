@@ -672,6 +672,25 @@ fn give_back_slots(parts: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// Records the disks about to be zapped as emptied by the operator (`crate::osd::removed`),
+/// when the request asks for it: the daemon must not make a new OSD on them.
+fn record_removed(req: &RemoveRequest, disks: &[PathBuf]) -> Result<()> {
+    let Some(state_dir) = &req.record_removed_in else {
+        return Ok(());
+    };
+    let now = crate::daemon::state::now();
+    let records: Vec<super::removed::RemovedDisk> = disks
+        .iter()
+        .map(|d| super::removed::RemovedDisk {
+            serial: super::removed::key_of(d),
+            device: d.display().to_string(),
+            osd_id: req.id,
+            removed_at: now,
+        })
+        .collect();
+    super::removed::record(state_dir, &records)
+}
+
 /// Removes the OSD as `req` says (the command line's `osd remove`).
 pub fn remove_on_host(
     req: &RemoveRequest,
@@ -748,19 +767,7 @@ pub fn remove_on_host(
         step(steps, "directory", Action::Updated, detail);
     }
     if !disks.is_empty() {
-        if let Some(state_dir) = &req.record_removed_in {
-            let now = crate::daemon::state::now();
-            let records: Vec<super::removed::RemovedDisk> = disks
-                .iter()
-                .map(|d| super::removed::RemovedDisk {
-                    serial: super::removed::key_of(d),
-                    device: d.display().to_string(),
-                    osd_id: id,
-                    removed_at: now,
-                })
-                .collect();
-            super::removed::record(state_dir, &records)?;
-        }
+        record_removed(req, &disks)?;
         let action = zap_disks(&disks, conf.fsid())?;
         let detail = format!("{}: {}", report.zapped.join(", "), action.as_str());
         step(&mut report.steps, "zap", action, detail);
