@@ -161,7 +161,9 @@ fn every_layout_comes_up_and_serves_rbd_and_a_rerun_changes_nothing() {
             .all(|o| o["action"] == "started"),
         "{act:#}"
     );
-    let osds = c.osds();
+    // Each was up when activate said "started"; all four stay up (a flap under load is waited
+    // out, with the OSD's log shown; a crashed one fails with its log).
+    let osds = c.wait_all_up(120);
     assert_eq!(osds.len(), 4, "{osds:?}");
     assert!(osds.iter().all(|(_, up, inn)| *up && *inn), "{osds:?}");
     let tree = c.ceph_json(&["osd", "tree"]);

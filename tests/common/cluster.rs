@@ -107,6 +107,52 @@ impl TestCluster {
             .collect()
     }
 
+    /// Waits until every OSD in the map is up (or panics after `secs` with each down OSD's log
+    /// tail and whether its process still runs). An OSD seen down on the way is reported on
+    /// stderr with its log tail, so a flap under load leaves its evidence in the test's output.
+    pub fn wait_all_up(&self, secs: u64) -> Vec<(u64, bool, bool)> {
+        let start = std::time::Instant::now();
+        let mut seen_down = std::collections::BTreeSet::new();
+        loop {
+            let osds = self.osds();
+            let down: Vec<u64> = osds.iter().filter(|o| !o.1).map(|o| o.0).collect();
+            if down.is_empty() {
+                for id in &seen_down {
+                    eprintln!(
+                        "osd.{id} was down for a while before it came up again:\n{}",
+                        self.osd_evidence(*id)
+                    );
+                }
+                return osds;
+            }
+            seen_down.extend(down.iter().copied());
+            if start.elapsed().as_secs() >= secs {
+                let evidence: Vec<String> = down.iter().map(|id| self.osd_evidence(*id)).collect();
+                panic!(
+                    "OSDs {down:?} not up after {secs}s: {osds:?}\n{}",
+                    evidence.join("\n")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// Whether osd.`id`'s process runs (by its pidfile) and the last lines of its log.
+    pub fn osd_evidence(&self, id: u64) -> String {
+        let root = self.state.path();
+        let pid = std::fs::read_to_string(root.join(format!("run/ceph-osd.{id}.pid")))
+            .ok()
+            .map(|p| p.trim().to_string());
+        let alive = pid
+            .as_ref()
+            .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        let log = std::fs::read_to_string(root.join(format!("log/ceph-osd.{id}.log")))
+            .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        format!("osd.{id}: pid {pid:?}, process running: {alive}; its log's tail:\n{tail}")
+    }
+
     /// Waits until every PG is active+clean (or panics after `secs`).
     pub fn wait_clean(&self, secs: u64) {
         let start = std::time::Instant::now();
