@@ -88,7 +88,7 @@ impl Scene {
             })
             .collect();
         cb(&c, &["osd", "activate", "--all"]);
-        pools_of_two_copies_by_osd(&c);
+        c.pools_of_two_copies_by_osd();
         // `data` starts with one copy: stopping its OSD would leave PGs unavailable.
         c.ceph(&["config", "set", "mon", "mon_allow_pool_size_one", "true"]);
         c.ceph(&[
@@ -121,7 +121,7 @@ impl Scene {
     }
 
     fn rados(&self, args: &[&str]) {
-        rados_data(&self.c, args);
+        self.c.rados_data(args);
     }
 
     fn class_of(&self, id: u64) -> Option<serde_json::Value> {
@@ -303,52 +303,6 @@ fn remove_refuses_unsafe_then_replace_keeps_id_position_and_data() {
     );
 }
 
-/// Every pool (the manager's own included) on a rule with failure domain osd, size 2,
-/// min_size 1, as the defect report had it; `data` with 16 PGs.
-fn pools_of_two_copies_by_osd(c: &TestCluster) {
-    c.ceph(&[
-        "osd",
-        "crush",
-        "rule",
-        "create-replicated",
-        "by-osd",
-        "default",
-        "osd",
-    ]);
-    // Pools made later (the manager's own, when OSDs come up) get the same.
-    let rule = c.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
-    for (name, value) in [
-        ("osd_pool_default_crush_rule", rule.as_str()),
-        ("osd_pool_default_size", "2"),
-        ("osd_pool_default_min_size", "1"),
-    ] {
-        c.ceph(&["config", "set", "global", name, value]);
-    }
-    c.ceph(&[
-        "osd",
-        "pool",
-        "create",
-        "data",
-        "16",
-        "16",
-        "replicated",
-        "by-osd",
-    ]);
-    for pool in c.ceph(&["osd", "pool", "ls"]).lines() {
-        c.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
-        c.ceph(&["osd", "pool", "set", pool, "size", "2"]);
-        c.ceph(&["osd", "pool", "set", pool, "min_size", "1"]);
-    }
-}
-
-/// `rados -p data ARGS` against `c`.
-fn rados_data(c: &TestCluster, args: &[&str]) {
-    let conf = c.conf();
-    let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "data"];
-    a.extend(args);
-    sh("rados", &a);
-}
-
 /// Degraded objects and PGs that are not active+clean, as the manager's PG statistics say.
 fn degraded_and_unclean(c: &TestCluster) -> (u64, Vec<String>) {
     let dump = c.ceph_json(&["pg", "dump"]);
@@ -386,12 +340,12 @@ fn remove_never_leaves_an_object_with_one_copy() {
     };
     let ids: Vec<u64> = disks[..2].iter().map(prepare).collect();
     c.cb_in(prefix, &["osd", "activate", "--all"]);
-    pools_of_two_copies_by_osd(&c);
+    c.pools_of_two_copies_by_osd();
     c.wait_clean(300);
     let object = c.state.path().join("object");
     std::fs::write(&object, vec![0x5a_u8; 1 << 20]).unwrap();
     for i in 0..13 {
-        rados_data(&c, &["put", &format!("o{i}"), object.to_str().unwrap()]);
+        c.rados_data(&["put", &format!("o{i}"), object.to_str().unwrap()]);
     }
     c.wait_clean(300);
     let bystander_sum = bystander.checksum();
@@ -441,7 +395,7 @@ fn remove_never_leaves_an_object_with_one_copy() {
     c.wait_clean(300);
     let back = c.state.path().join("back");
     for i in 0..13 {
-        rados_data(&c, &["get", &format!("o{i}"), back.to_str().unwrap()]);
+        c.rados_data(&["get", &format!("o{i}"), back.to_str().unwrap()]);
         assert_eq!(sha256_of(&back), sha256_of(&object), "o{i}");
     }
     assert_eq!(

@@ -537,6 +537,44 @@ pub enum OsdCommand {
     /// reason: the filter that failed and the disk's value, a limit reached, taken by an
     /// earlier spec, in use. A rerun is `unchanged`. See docs/spec.md.
     Apply(ApplyArgs),
+    /// Rebuild FileStore OSDs of this host as BlueStore, one at a time, each keeping its id,
+    /// CRUSH host and device class (FileStore is gone from Reef on; an OSD cannot be converted
+    /// in place). Refused up front, nothing changed (exit 3), when a pool keeps one copy, when
+    /// the cluster could not keep a pool's copies without one of the OSDs, when it is not
+    /// HEALTH_OK or a PG is not active+clean. For each OSD: `osd remove --keep-id` (out, wait
+    /// until its data is safe elsewhere, stop, destroy, zap), its external journal partition
+    /// reused in place as the new block.db, `osd prepare --store bluestore --osd-id ID` on
+    /// the same data disk, `osd activate ID`, every PG active+clean, then the next. A rerun
+    /// after a crash or a power cut finishes the OSD it was on (`<state-dir>/convert/`).
+    /// See docs/adopt.md.
+    Convert(ConvertArgs),
+}
+
+/// `osd convert` options.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The store to convert to.
+    #[arg(long, value_enum)]
+    pub to: ConvertTo,
+    /// The OSD ids to convert (FileStore OSDs of this cluster on this host).
+    pub ids: Vec<u32>,
+    /// Every FileStore OSD of this cluster on this host.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// Seconds to wait for each of Ceph's answers: that the OSD may stop, that its data has
+    /// moved, that every PG is active+clean again after its rebuild.
+    #[arg(long, default_value_t = 600)]
+    pub wait: u64,
+    /// Print the order and what each step will do; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What `osd convert` converts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvertTo {
+    /// BlueStore.
+    Bluestore,
 }
 
 /// `osd apply` options.

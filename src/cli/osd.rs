@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::output::{print_json, table};
-use super::{ActivateArgs, Format, Global, PrepareArgs, RemoveArgs, StoreArg};
+use super::{ActivateArgs, ConvertArgs, Format, Global, PrepareArgs, RemoveArgs, StoreArg};
 use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
 use crate::osd::batch::{self, Action};
@@ -327,6 +327,50 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
     }
     for p in &report.left {
         crate::outln!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
+    }
+    Ok(())
+}
+
+/// `cephboot osd convert --to bluestore`.
+pub fn convert(args: &ConvertArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    if !args.all && args.ids.is_empty() {
+        return Err(Error::Usage(
+            "name the FileStore OSDs to convert, or pass --all".into(),
+        ));
+    }
+    let req = crate::osd::convert::ConvertRequest {
+        ids: args.ids.clone(),
+        all: args.all,
+        timeout: Duration::from_secs(args.wait),
+        dry_run: args.dry_run,
+        state_dir: global.state_dir.clone(),
+    };
+    let report = crate::osd::convert::convert_on_host(&req, grammar, &global.connect_options())?;
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+        return Ok(());
+    }
+    if report.osds.is_empty() {
+        crate::outln!("no FileStore OSD of this cluster on this host");
+    }
+    for o in &report.osds {
+        crate::outln!(
+            "osd.{}: {}{}",
+            o.osd_id,
+            o.action,
+            o.data_disk
+                .as_ref()
+                .map(|d| format!(
+                    " (BlueStore on {d}{})",
+                    o.db.as_ref()
+                        .map(|p| format!(", block.db {p}"))
+                        .unwrap_or_default()
+                ))
+                .unwrap_or_default()
+        );
+        for s in &o.steps {
+            crate::outln!("  {}: {}", s.step, s.detail);
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod activate;
 pub mod batch;
+pub mod convert;
 pub mod drain;
 pub mod host_down;
 pub mod plan;

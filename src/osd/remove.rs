@@ -228,7 +228,7 @@ fn placement_shortfalls(c: &dyn CephClient, id: u32) -> Result<Vec<drain::Shortf
 }
 
 /// The manager's PG statistics now.
-fn pg_map(c: &dyn CephClient) -> Result<drain::PgMapView> {
+pub(crate) fn pg_map(c: &dyn CephClient) -> Result<drain::PgMapView> {
     let v = c.mgr(json!({"prefix": "pg dump", "dumpcontents": ["all"]}))?;
     let mut view = drain::parse_pg_dump(&v).ok_or_else(|| Error::Cluster {
         context: "reading the reply to `pg dump`".into(),

@@ -107,6 +107,53 @@ impl TestCluster {
             .collect()
     }
 
+    /// Every pool (the manager's own included) on a rule with failure domain osd, size 2,
+    /// min_size 1, as the defect report had it; `data` with 16 PGs.
+    pub fn pools_of_two_copies_by_osd(&self) {
+        self.ceph(&[
+            "osd",
+            "crush",
+            "rule",
+            "create-replicated",
+            "by-osd",
+            "default",
+            "osd",
+        ]);
+        // Pools made later (the manager's own, when OSDs come up) get the same.
+        let rule =
+            self.ceph_json(&["osd", "crush", "rule", "dump", "by-osd"])["rule_id"].to_string();
+        for (name, value) in [
+            ("osd_pool_default_crush_rule", rule.as_str()),
+            ("osd_pool_default_size", "2"),
+            ("osd_pool_default_min_size", "1"),
+        ] {
+            self.ceph(&["config", "set", "global", name, value]);
+        }
+        self.ceph(&[
+            "osd",
+            "pool",
+            "create",
+            "data",
+            "16",
+            "16",
+            "replicated",
+            "by-osd",
+        ]);
+        for pool in self.ceph(&["osd", "pool", "ls"]).lines() {
+            self.ceph(&["osd", "pool", "set", pool, "crush_rule", "by-osd"]);
+            self.ceph(&["osd", "pool", "set", pool, "size", "2"]);
+            self.ceph(&["osd", "pool", "set", pool, "min_size", "1"]);
+        }
+    }
+
+    /// `rados -p data ARGS` against `c`.
+    pub fn rados_data(&self, args: &[&str]) {
+        let conf = self.conf();
+        let mut a = vec!["-c", conf.to_str().unwrap(), "-p", "data"];
+        a.extend(args);
+        sh("rados", &a);
+    }
+
     /// Waits until every OSD in the map is up (or panics after `secs` with each down OSD's log
     /// tail and whether its process still runs). An OSD seen down on the way is reported on
     /// stderr with its log tail, so a flap under load leaves its evidence in the test's output.
