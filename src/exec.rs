@@ -24,6 +24,7 @@ pub const PROGRAMS: &[&str] = &[
     "ceph-mgr",
     "ceph-mon",
     "ceph-osd",
+    "cryptsetup",
     "losetup",
     "mkfs.xfs",
     "monmaptool",

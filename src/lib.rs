@@ -11,6 +11,7 @@ pub mod action;
 pub mod ceph;
 pub mod cli;
 pub mod cluster;
+pub mod crypt;
 pub mod daemon;
 pub mod disk;
 pub mod error;

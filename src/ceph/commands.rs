@@ -87,8 +87,24 @@ pub fn crush_ls(c: &dyn CephClient, bucket: &str) -> Result<Vec<u32>> {
 /// `osd new UUID [ID]` with a cephx secret (passed as input, never logged): the OSD id.
 /// Idempotent for the same uuid. With `id`, a destroyed OSD's id is taken again, with its
 /// CRUSH position.
-pub fn osd_new(c: &dyn CephClient, uuid: &str, cephx_secret: &str, id: Option<u32>) -> Result<u32> {
-    let input = json!({"cephx_secret": cephx_secret}).to_string();
+pub fn osd_new(
+    c: &dyn CephClient,
+    uuid: &str,
+    cephx_secret: &str,
+    id: Option<u32>,
+    crypt: Option<OsdCrypt<'_>>,
+) -> Result<u32> {
+    // An encrypted OSD's secrets go together, as ceph-volume sends them: the monitors keep the
+    // dm-crypt key at `dm-crypt/osd/<uuid>/luks`, readable by `client.osd-lockbox.<uuid>`.
+    let input = match crypt {
+        None => json!({"cephx_secret": cephx_secret}),
+        Some(c) => json!({
+            "cephx_secret": cephx_secret,
+            "dmcrypt_key": c.dmcrypt_key.expose_str(),
+            "cephx_lockbox_secret": c.lockbox_secret,
+        }),
+    }
+    .to_string();
     let mut cmd = json!({"prefix": "osd new", "uuid": uuid, "format": "json"});
     if let (Some(id), Some(fields)) = (id, cmd.as_object_mut()) {
         fields.insert("id".into(), json!(id));
@@ -103,6 +119,15 @@ pub fn osd_new(c: &dyn CephClient, uuid: &str, cephx_secret: &str, id: Option<u3
         .and_then(Value::as_u64)
         .and_then(|i| u32::try_from(i).ok())
         .ok_or_else(|| bad_reply("osd new", &v))
+}
+
+/// An encrypted OSD's secrets for `osd new`.
+#[derive(Debug, Clone, Copy)]
+pub struct OsdCrypt<'a> {
+    /// The dm-crypt key.
+    pub dmcrypt_key: &'a crate::crypt::key::DmcryptKey,
+    /// The lockbox's cephx secret.
+    pub lockbox_secret: &'a str,
 }
 
 /// `osd purge-new ID`: removes an OSD that was created but never booted.

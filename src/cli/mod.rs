@@ -731,6 +731,11 @@ pub struct PrepareArgs {
     /// not labelled for this OSD (without it they are refused, named with what they hold).
     #[arg(long)]
     pub wipe: bool,
+    /// Encrypt the OSD (BlueStore): its block, block.db and block.wal each a LUKS2 device
+    /// opened under one key, in ceph-volume's format (the key in the monitors' config-key
+    /// store, read by the OSD's lockbox entity at each start). See docs/encryption.md.
+    #[arg(long)]
+    pub encrypt: bool,
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -158,6 +158,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
             (None, None) => None,
         },
         crush_host: args.crush_location.clone(),
+        encrypt: args.encrypt,
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;

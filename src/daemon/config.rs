@@ -56,6 +56,10 @@ pub struct DaemonConfig {
     /// This host's labels, for specs placed by `label:`.
     #[serde(default)]
     pub host_labels: Vec<String>,
+    /// Encrypt the OSDs it prepares from bootstrap labels (`osd prepare --encrypt`; a spec
+    /// says so itself with `encrypted: true`).
+    #[serde(default)]
+    pub encrypted: bool,
     /// The spec file's specs, read and checked at start.
     #[serde(skip)]
     pub specs: Vec<crate::spec::parse::OsdSpec>,
@@ -83,6 +87,7 @@ impl Default for DaemonConfig {
             job_timeout_secs: default_job_timeout(),
             spec: None,
             host_labels: Vec::new(),
+            encrypted: false,
             specs: Vec::new(),
         }
     }

@@ -627,7 +627,11 @@ fn job_args(config: &DaemonConfig, device: &str, wipe: bool, by_spec: bool) -> V
         );
         a
     } else {
-        vec!["osd".into(), "prepare".into(), device.to_string()]
+        let mut a = vec!["osd".into(), "prepare".into(), device.to_string()];
+        if config.encrypted {
+            a.push("--encrypt".into());
+        }
+        a
     };
     let policy = config.policy();
     args.extend(policy.allow.iter().map(|p| format!("--allow-device={p}")));
@@ -1066,5 +1070,51 @@ async fn events(shared: &Arc<Shared>, mut stream: BufReader<UnixStream>) {
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_the_command_line_the_config_says() {
+        let mut config = DaemonConfig {
+            deny: vec!["sda".into()],
+            ..DaemonConfig::default()
+        };
+        assert_eq!(
+            job_args(&config, "/dev/sdb", false, false),
+            vec!["osd", "prepare", "/dev/sdb", "--deny-device=sda"]
+        );
+        config.encrypted = true;
+        assert_eq!(
+            job_args(&config, "/dev/sdb", true, false),
+            vec![
+                "osd",
+                "prepare",
+                "/dev/sdb",
+                "--encrypt",
+                "--deny-device=sda",
+                "--wipe"
+            ]
+        );
+        config.spec = Some(std::path::PathBuf::from("/etc/cephboot/osds.yml"));
+        config.host_labels = vec!["osd".into()];
+        let by_spec = job_args(&config, "/dev/sdc", false, true);
+        assert_eq!(
+            by_spec,
+            vec![
+                "osd",
+                "apply",
+                "/etc/cephboot/osds.yml",
+                "--data-device",
+                "sdc",
+                "--skip-removed",
+                "--host-label=osd",
+                "--deny-device=sda"
+            ],
+            "the spec says encrypted itself"
+        );
     }
 }

@@ -129,8 +129,26 @@ pub fn plan(snapshot: &Snapshot, disk: &std::path::Path) -> Result<ZapPlan> {
         }
     };
     label_at(&mut plan, 0, size, &d.path.display().to_string());
+    // A LUKS device's headers (both LUKS2 copies) and keyslots: zeroed, so no key opens what
+    // is left of its data.
+    let luks_at = |plan: &mut ZapPlan, dev: &super::inventory::Device, base: u64| {
+        if dev.signatures.iter().any(|s| s.kind == "crypto_LUKS") {
+            let length = dev.size_bytes.min(crate::crypt::luks::HEADER_AREA);
+            if length > 0 && base.saturating_add(length) <= size {
+                plan.zero.push(ZeroRange {
+                    offset: base,
+                    length,
+                    why: format!("LUKS headers and keyslots of {}", dev.path.display()),
+                });
+            }
+        }
+    };
+    luks_at(&mut plan, d, 0);
     for p in snapshot.partitions_of(disk) {
         push_sigs(&mut plan, p);
+        if let Some(start) = p.start_bytes {
+            luks_at(&mut plan, p, start);
+        }
         if let Some(start) = p.start_bytes {
             label_at(
                 &mut plan,

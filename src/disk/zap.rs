@@ -116,8 +116,28 @@ pub fn zap_named(
     force: bool,
     dry_run: bool,
 ) -> std::result::Result<ZapReport, ZapFailure> {
-    let (disks, snapshot) = super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
+    let (disks, mut snapshot) =
+        super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
     let conf = crate::ceph::conf::CephConf::read(conf).ok();
+    // This cluster's stopped encrypted OSDs on the named disks: their idle mappings are closed
+    // first (a dry run judges the disks as they will be then).
+    let fsid = conf
+        .as_ref()
+        .and_then(|c| c.fsid())
+        .and_then(|f| uuid::Uuid::parse_str(f).ok());
+    let idle = crate::crypt::mappings::idle(&snapshot, |_, disk| {
+        fsid.is_some() && disk.disk_guid == fsid && disks.contains(&disk.name)
+    });
+    if !idle.is_empty() {
+        if dry_run {
+            snapshot = crate::crypt::mappings::without(&snapshot, &idle);
+        } else {
+            crate::crypt::mappings::close(&idle);
+            let (_, fresh) =
+                super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
+            snapshot = fresh;
+        }
+    }
     let req = ZapRequest {
         disks,
         cluster_fsid: conf.as_ref().and_then(|c| c.fsid()).map(str::to_string),

@@ -38,6 +38,9 @@ pub struct FoundOsd {
     /// is not started, rather than started with partitions picked by guess.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflict: Option<String>,
+    /// Its devices are LUKS devices (a `crypto_LUKS` signature on the partitions): opened
+    /// under its key before `ceph-osd` starts.
+    pub encrypted: bool,
     #[serde(skip)]
     main: Option<Device>,
     #[serde(skip)]
@@ -57,6 +60,7 @@ impl FoundOsd {
             partitions,
             osd_uuid: None,
             conflict: None,
+            encrypted: false,
             main: None,
             members: Vec::new(),
         }
@@ -137,8 +141,92 @@ pub fn find_prepared(
         }
     }
     let mut out: Vec<FoundOsd> = entries.into_iter().map(|(_, e)| e).collect();
+    for e in &mut out {
+        e.encrypted = e.members.iter().any(is_luks);
+    }
     out.sort_by_key(|e| e.osd_id);
     out
+}
+
+impl FoundOsd {
+    /// The dm-crypt mapping names of its partitions (`/dev/mapper/<partuuid>`).
+    pub fn mapping_names(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter_map(|m| m.gpt.as_ref())
+            .map(|g| crate::crypt::luks::mapping_name(&g.unique_guid))
+            .collect()
+    }
+}
+
+/// Whether libblkid found a LUKS header on the device.
+pub fn is_luks(d: &Device) -> bool {
+    d.signatures.iter().any(|s| s.kind == "crypto_LUKS")
+}
+
+/// How long an encrypted OSD's start waits for the monitors to hand out its key (at boot they
+/// may have no quorum yet), retrying and logging each attempt, before it fails.
+const KEY_WAIT: Duration = Duration::from_secs(300);
+
+/// Opens an encrypted OSD's devices as one unit (all or none), under the key its lockbox reads
+/// from the monitors: the mapper path of each role.
+fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static str, PathBuf>> {
+    let uuid = osd.osd_uuid.clone().ok_or_else(|| {
+        Error::NotFound(format!(
+            "osd.{}: the uuid of its main partition, which names its key",
+            osd.osd_id
+        ))
+    })?;
+    let mut devices: Vec<(&'static str, PathBuf, String)> = Vec::new();
+    for (role, node) in &osd.partitions {
+        let partuuid = osd
+            .members
+            .iter()
+            .find(|m| &m.path == node)
+            .and_then(|m| m.gpt.as_ref())
+            .map(|g| g.unique_guid)
+            .ok_or_else(|| Error::NotFound(format!("the PARTUUID of {}", node.display())))?;
+        devices.push((
+            role,
+            node.clone(),
+            crate::crypt::luks::mapping_name(&partuuid),
+        ));
+    }
+    let opts = crate::ceph::client::ConnectOptions {
+        cluster: env.cluster.to_string(),
+        conf: env.conf.path.clone(),
+        name: crate::crypt::custody::lockbox_entity(&uuid),
+        keyring: None,
+        timeout: Duration::from_secs(30),
+    };
+    // The key is needed only when a mapping is not open yet.
+    if devices
+        .iter()
+        .all(|(_, _, name)| crate::crypt::luks::is_open(name))
+    {
+        return Ok(devices
+            .into_iter()
+            .map(|(role, _, name)| (role, crate::crypt::luks::mapper_path(&name)))
+            .collect());
+    }
+    let step = crate::progress::step(format!(
+        "unlocking osd.{} ({} devices)",
+        osd.osd_id,
+        devices.len()
+    ));
+    let admin: Option<&dyn CephClient> = Some(env.client);
+    let key = crate::crypt::custody::fetch_key(admin, &opts, dir, &uuid, KEY_WAIT);
+    let key = step.end(key)?;
+    let pairs: Vec<(PathBuf, String)> = devices
+        .iter()
+        .map(|(_, node, name)| (node.clone(), name.clone()))
+        .collect();
+    let paths = crate::crypt::luks::open_all(&pairs, &key)?;
+    Ok(devices
+        .iter()
+        .map(|(role, _, _)| *role)
+        .zip(paths)
+        .collect())
 }
 
 /// An OSD found so far, with the disk GUID of its main partition's disk.
@@ -292,13 +380,23 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
     let dir = env.conf.osd_data(env.cluster, osd.osd_id);
     std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
     let dir_s = dir.display().to_string();
+    // An encrypted OSD's devices are its open mappings.
+    let opened = if osd.encrypted && osd.store == Store::Bluestore {
+        Some(unlock(env, osd, &dir)?)
+    } else {
+        None
+    };
+    let device_of = |role: Role| -> Option<PathBuf> {
+        match &opened {
+            Some(m) => m.get(role.as_str()).cloned(),
+            None => osd.partitions.get(role.as_str()).cloned(),
+        }
+    };
     match osd.store {
         Store::Bluestore => {
             // BlueStore's label is on the block: an external `_B` partition, else the main.
-            let block = osd
-                .partitions
-                .get(Role::BluestoreBlock.as_str())
-                .cloned()
+            let block = device_of(Role::BluestoreBlock)
+                .or_else(|| device_of(Role::Bluestore))
                 .unwrap_or_else(|| main.path.clone());
             exec::run(
                 "ceph-bluestore-tool",
@@ -318,8 +416,8 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                 (Role::BluestoreDb, "block.db"),
                 (Role::BluestoreWal, "block.wal"),
             ] {
-                if let Some(p) = osd.partitions.get(role.as_str()) {
-                    link(p, &dir.join(file))?;
+                if let Some(p) = device_of(role) {
+                    link(&p, &dir.join(file))?;
                 }
             }
         }
@@ -354,7 +452,7 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
 
 /// The fsid of the cluster an OSD belongs to: from the BlueStore label of its block (the main
 /// device, or its `_B` partition), or
-/// from the GPT disk GUID cephboot sets on a filestore OSD's data disk.
+/// from the GPT disk GUID cephboot sets on the disks it lays out (a FileStore OSD's, an encrypted one's).
 pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
     let main = osd.main.as_ref()?;
     // The label is on the block: an external `_B` partition when there is one.
@@ -363,9 +461,11 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
         .get(Role::BluestoreBlock.as_str())
         .and_then(|b| osd.members.iter().find(|m| &m.path == b))
         .unwrap_or(main);
-    match osd.store {
-        Store::Bluestore => read_bluestore_label(block)?.ceph_fsid,
-        Store::Filestore => snapshot
+    match (osd.store, osd.encrypted) {
+        (Store::Bluestore, false) => read_bluestore_label(block)?.ceph_fsid,
+        // FileStore, and an encrypted OSD (its BlueStore label is inside the encryption): the
+        // GPT disk GUID cephboot sets to the cluster's fsid.
+        _ => snapshot
             .find(main.parent.as_deref()?)?
             .disk_guid
             .map(|g| g.to_string()),

@@ -189,7 +189,26 @@ pub fn prepare_on_host(
 /// Prepares every OSD of `req`. An error is returned only when the cluster cannot be reached
 /// before anything was written; every device's own outcome is in the report.
 pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {
-    let snapshot = (ctx.scan)();
+    if req.encrypt {
+        // Before any disk is judged or written: an encrypted OSD needs cryptsetup.
+        crate::exec::require(&["cryptsetup"])?;
+    }
+    let mut snapshot = (ctx.scan)();
+    // Mappings an interrupted encrypted preparation left open hold its partitions (still of a
+    // "being prepared" type): closed first, so the rerun can take the disk again.
+    let idle = crate::crypt::mappings::idle(&snapshot, |p, _| {
+        p.gpt
+            .as_ref()
+            .is_some_and(|g| crate::disk::types::is_preparing(&g.type_guid))
+    });
+    if !idle.is_empty() {
+        if ctx.dry_run {
+            snapshot = crate::crypt::mappings::without(&snapshot, &idle);
+        } else {
+            crate::crypt::mappings::close(&idle);
+            snapshot = (ctx.scan)();
+        }
+    }
     let entries = plan::plan(&classify(&snapshot, ctx.grammar), ctx.grammar, req);
     if req.all_bootstrap && entries.is_empty() {
         tracing::warn!(
@@ -244,6 +263,15 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
                 },
                 _,
             ) => PrepareItem::refused(&device, reason, usage),
+            (PlanEntry::Prepare { device, plan }, _)
+                if req.encrypt && plan.store == Store::Filestore =>
+            {
+                PrepareItem::refused(
+                    &device,
+                    "--encrypt is for BlueStore OSDs (FileStore is gone from Reef on): prepare it with --store bluestore, or without --encrypt".into(),
+                    true,
+                )
+            }
             (PlanEntry::Prepare { device, plan }, None) => PrepareItem {
                 plan: Some(*plan),
                 ..PrepareItem::new(&device, Action::WouldCreate)
@@ -355,6 +383,7 @@ fn prepare_one(
         reuse_id: req.osd_id,
         device_class: &class,
         host_wait: ctx.host_wait,
+        encrypt: req.encrypt,
     };
     tracing::info!(device = %device.display(), store = %plan.store, "preparing");
     match prepare::prepare(&env, &fresh, &plan) {

@@ -779,6 +779,7 @@ pub fn prepare_request(
         db_slots: None,
         wal_slots: None,
         crush_host: rec.crush_host.clone(),
+        encrypt: false,
     }
 }
 

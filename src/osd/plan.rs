@@ -65,6 +65,8 @@ pub struct PrepareRequest {
     pub wal_slots: Option<SlotSize>,
     /// `--crush-location host=NAME`: the CRUSH host bucket, instead of the hostname's.
     pub crush_host: Option<String>,
+    /// `--encrypt`: each device of a BlueStore OSD a LUKS device under one key.
+    pub encrypt: bool,
 }
 
 /// A partition the plan creates.
@@ -1539,6 +1541,7 @@ mod tests {
             db_slots: None,
             wal_slots: None,
             crush_host: None,
+            encrypt: false,
         }
     }
 
@@ -1933,6 +1936,7 @@ mod slot_tests {
             db_slots: slots,
             wal_slots: None,
             crush_host: None,
+            encrypt: false,
         }
     }
 

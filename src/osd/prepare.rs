@@ -29,6 +29,7 @@ use super::plan::OsdPlan;
 use crate::ceph::client::CephClient;
 use crate::ceph::commands;
 use crate::ceph::conf::CephConf;
+use crate::crypt::key::DmcryptKey;
 use crate::disk::guard;
 use crate::disk::inventory::Snapshot;
 use crate::disk::label::{LabelGrammar, Role, Store};
@@ -67,6 +68,8 @@ pub struct Env<'a> {
     /// How long to wait for an OSD of the host to come up when all are down
     /// (crate::osd::host_down).
     pub host_wait: Duration,
+    /// Each of the OSD's devices a LUKS device opened under one key (BlueStore).
+    pub encrypt: bool,
 }
 
 /// One partition of a prepared OSD.
@@ -252,6 +255,8 @@ struct NewOsd {
     id: u32,
     uuid: Uuid,
     secret: String,
+    /// An encrypted OSD's dm-crypt key and lockbox secret.
+    crypt: Option<(DmcryptKey, String)>,
 }
 
 /// Prepares one OSD.
@@ -271,11 +276,30 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
     fault_point(3);
     // 4. The OSD id.
     let secret = gen_key()?;
-    let id = commands::osd_new(env.client, &uuid.to_string(), &secret, env.reuse_id)?;
-    tracing::info!(osd = id, uuid = %uuid, "allocated");
+    let crypt = if env.encrypt {
+        Some((DmcryptKey::generate()?, gen_key()?))
+    } else {
+        None
+    };
+    let id = commands::osd_new(
+        env.client,
+        &uuid.to_string(),
+        &secret,
+        env.reuse_id,
+        crypt.as_ref().map(|(k, l)| commands::OsdCrypt {
+            dmcrypt_key: k,
+            lockbox_secret: l,
+        }),
+    )?;
+    tracing::info!(osd = id, uuid = %uuid, encrypted = env.encrypt, "allocated");
     fault_point(4);
     locks.release_claims();
-    let osd = NewOsd { id, uuid, secret };
+    let osd = NewOsd {
+        id,
+        uuid,
+        secret,
+        crypt,
+    };
     // 5-8, purging the id again if any of them fails.
     match finish(env, plan, &placed, &osd, &mut locks) {
         Ok(partitions) => Ok(Prepared {
@@ -286,7 +310,7 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             cleaned_up_osd,
             device_class: env.device_class.to_string(),
         }),
-        Err(e) => match give_back_id(env, id) {
+        Err(e) => match close_mappings(&placed).and_then(|()| give_back_id(env, id)) {
             Ok(()) => Err(e),
             Err(rollback) => Err(Error::Rollback {
                 cause: Box::new(e),
@@ -330,6 +354,16 @@ fn wait_for_an_up_osd_on_host(env: &Env<'_>, plan: &OsdPlan) -> Result<()> {
         "start one of them (`cephboot osd activate ID`) or take them out (`ceph osd out ID`), then prepare again; nothing was written",
     );
     step.end(Err(err))
+}
+
+/// Closes the mappings this preparation opened (an encrypted OSD's), before its id is given
+/// back: no mapping of a failed preparation is left open.
+fn close_mappings(placed: &[Placed]) -> Result<()> {
+    let names: Vec<String> = placed
+        .iter()
+        .map(|p| crate::crypt::luks::mapping_name(&p.partuuid))
+        .collect();
+    crate::crypt::luks::close_all(&names).map(|_| ())
 }
 
 /// Undoes step 4 after a later step failed: a new id is purged; a reused one is destroyed
@@ -663,19 +697,48 @@ fn make_osd_dir(
         Store::Bluestore => {
             // The block: an external `_B` partition, else the main partition itself.
             let block = find(Role::BluestoreBlock).unwrap_or(main);
-            link(&block.node, &dir.join("block"))?;
-            // ceph-osd --mkfs makes the block.db / block.wal links itself from these paths.
-            if let Some(db) = find(Role::BluestoreDb) {
-                mkfs_args.extend([
-                    "--bluestore-block-db-path".into(),
-                    db.node.display().to_string(),
-                ]);
-            }
-            if let Some(wal) = find(Role::BluestoreWal) {
-                mkfs_args.extend([
-                    "--bluestore-block-wal-path".into(),
-                    wal.node.display().to_string(),
-                ]);
+            let mut roles = vec![(block, "block")];
+            roles.extend(find(Role::BluestoreWal).map(|p| (p, "block.wal")));
+            roles.extend(find(Role::BluestoreDb).map(|p| (p, "block.db")));
+            // Encrypted: each device formatted and opened under the OSD's key (block, wal,
+            // db: ceph-volume's order), and Ceph given the mappings.
+            let paths: Vec<PathBuf> = match &osd.crypt {
+                Some((key, lockbox)) => {
+                    crate::crypt::custody::write_lockbox_keyring(
+                        dir,
+                        &osd.uuid.to_string(),
+                        lockbox,
+                    )?;
+                    let mut devices = Vec::new();
+                    for (p, what) in &roles {
+                        crate::progress::step(format!(
+                            "cryptsetup luksFormat {} ({what} of osd.{})",
+                            p.node.display(),
+                            osd.id
+                        ))
+                        .end(crate::crypt::luks::format(&p.node, key))?;
+                        devices.push((
+                            p.node.clone(),
+                            crate::crypt::luks::mapping_name(&p.partuuid),
+                        ));
+                    }
+                    crate::crypt::luks::open_all(&devices, key)?
+                }
+                None => roles.iter().map(|(p, _)| p.node.clone()).collect(),
+            };
+            for ((_, what), path) in roles.iter().zip(paths.iter()) {
+                match *what {
+                    "block" => link(path, &dir.join("block"))?,
+                    // ceph-osd --mkfs makes the block.db / block.wal links itself from these.
+                    "block.db" => mkfs_args.extend([
+                        "--bluestore-block-db-path".into(),
+                        path.display().to_string(),
+                    ]),
+                    _ => mkfs_args.extend([
+                        "--bluestore-block-wal-path".into(),
+                        path.display().to_string(),
+                    ]),
+                }
             }
         }
         Store::Filestore => {
@@ -817,7 +880,8 @@ pub(crate) fn wipe_partition(lock: &LockedDisk, start: u64, size: u64, node: &Pa
     Probe::with_range(lock.file().as_fd(), start, size)
         .and_then(|mut p| p.wipe_all())
         .context(|| format!("erasing signatures on {}", node.display()))?;
-    let len = size.min(1 << 20);
+    // A LUKS header's keyslots reach 16 MiB: all of it, so no key opens the old data.
+    let len = size.min(crate::crypt::luks::HEADER_AREA);
     lock.file()
         .write_all_at(&vec![0u8; usize::try_from(len).unwrap_or(0)], start)
         .context(|| format!("zeroing the start of {}", node.display()))?;
@@ -970,6 +1034,7 @@ mod tests {
             reuse_id: None,
             device_class: "hdd",
             host_wait: Duration::from_secs(0),
+            encrypt: false,
         }
     }
 

@@ -760,6 +760,15 @@ pub fn remove_on_host(
     }
     let steps = &mut report.steps;
     take_out(&client, &conf, &opts.cluster, req, map, steps)?;
+    // An encrypted OSD's mappings closed once its daemon is gone, before its disks are zapped.
+    if let Some(osd) = local.as_ref().filter(|o| o.encrypted) {
+        let closed = crate::crypt::luks::close_all(&osd.mapping_names())?;
+        if !closed.is_empty() {
+            let detail = format!("dm-crypt mappings closed: {}", closed.join(", "));
+            step(&mut report.steps, "mappings", Action::Updated, detail);
+        }
+    }
+    let steps = &mut report.steps;
     // 5. Its directory and its disks.
     let dir = conf.osd_data(&opts.cluster, id);
     if remove_dir(&dir)? {

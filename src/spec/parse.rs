@@ -125,6 +125,8 @@ pub struct OsdSpec {
     pub crush_device_class: Option<String>,
     /// BlueStore or FileStore.
     pub objectstore: Store,
+    /// `encrypted`: each OSD's devices LUKS2 under one key (`osd prepare --encrypt`).
+    pub encrypted: bool,
     /// AND or OR.
     pub filter_logic: Logic,
     /// cephboot's overrides for lying hardware.
@@ -552,14 +554,10 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             _ => return Err(refuse("method", "method must be one of lvm, raw")),
         }
     }
-    if let Some(e) = get(&osd, "encrypted") {
-        if as_bool(doc, "encrypted", &e)? {
-            return Err(refuse(
-                "encrypted",
-                "cephboot cannot encrypt OSDs yet: leave it out or write false",
-            ));
-        }
-    }
+    let encrypted = match get(&osd, "encrypted") {
+        Some(e) => as_bool(doc, "encrypted", &e)?,
+        None => false,
+    };
     if let Some(n) = get(&osd, "osds_per_device") {
         if as_count(doc, "osds_per_device", &n)? != 1 {
             return Err(refuse(
@@ -581,6 +579,12 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             }
         },
     };
+    if encrypted && objectstore == Store::Filestore {
+        return Err(refuse(
+            "encrypted",
+            "cephboot encrypts BlueStore OSDs only (FileStore is gone from Reef on): write objectstore: bluestore",
+        ));
+    }
     let filter_logic = match get(&osd, "filter_logic") {
         None => Logic::And,
         Some(s) => match as_string(doc, "filter_logic", &s)?
@@ -675,6 +679,7 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
         journal_size,
         crush_device_class,
         objectstore,
+        encrypted,
         filter_logic,
         overrides,
     })
@@ -945,7 +950,7 @@ mod tests {
             (format!("{HEAD}data_devices: {{actuators: 2}}\n"), "not supported"),
             (format!("{HEAD}data_devices: {{all: true}}\ndb_slots: 0\n"), "at least 1"),
             (format!("{HEAD}data_devices: {{all: true}}\ndb_slots: 2\n"), "the spec has none"),
-            (format!("{HEAD}data_devices: {{all: true}}\nencrypted: true\n"), "cannot encrypt"),
+            (format!("{HEAD}data_devices: {{all: true}}\nencrypted: true\nobjectstore: filestore\n"), "BlueStore OSDs only"),
             (format!("{HEAD}data_devices: {{all: true}}\nmethod: lvm\n"), "raw OSDs"),
             (format!("{HEAD}data_devices: {{all: true}}\nosds_per_device: 2\n"), "one OSD per data device"),
             (format!("{HEAD}data_devices: {{all: true}}\nobjectstore: filestore\ndb_devices: {{rotational: 0}}\n"), "FileStore OSD has no block.db"),
@@ -984,6 +989,7 @@ mod tests {
         let s = &s[0];
         assert_eq!(s.filter_logic, Logic::Or);
         assert_eq!(s.objectstore, Store::Filestore);
+        assert!(!s.encrypted);
         assert_eq!(s.journal_size, Some(2_000_000_000));
         assert_eq!(s.data.rotational, Some(false));
         assert_eq!(s.data.limit, Some(3));

@@ -60,6 +60,11 @@ options:
     description: Also erase sibling partitions that hold data (C(--wipe)).
     type: bool
     default: false
+  encrypt:
+    description: Encrypt each new BlueStore OSD (C(--encrypt)): block, block.db and block.wal
+      LUKS2 under one key kept in the monitors (docs/encryption.md).
+    type: bool
+    default: false
   id:
     description: Only this OSD (state=started).
     type: int
@@ -100,6 +105,7 @@ def main():
             device_class=dict(type="str"),
             crush_location=dict(type="str"),
             wipe=dict(type="bool", default=False),
+            encrypt=dict(type="bool", default=False),
             id=dict(type="int"),
         )),
         supports_check_mode=True,
@@ -120,6 +126,8 @@ def main():
                 args += ["--" + key.replace("_", "-"), str(p[key])]
         if p["wipe"]:
             args.append("--wipe")
+        if p["encrypt"]:
+            args.append("--encrypt")
     else:
         args = ["osd", "activate"] + ([str(p["id"])] if p["id"] is not None else ["--all"])
     report = cephboot.run(module, args)

@@ -1,0 +1,171 @@
+//! Where an encrypted OSD's key lives, as ceph-volume keeps it: `ceph osd new` stores it in
+//! the monitors' config-key store at `dm-crypt/osd/<osd-uuid>/luks` and creates
+//! `client.osd-lockbox.<osd-uuid>`, allowed to read only that key; the lockbox's keyring is
+//! `lockbox.keyring` in the OSD's directory (mode 0600). `osd destroy` and `osd purge` remove
+//! both. When the keyring is missing (a directory lost with a reinstalled root), the
+//! configured client (an admin) reads the lockbox's key from the monitors and writes it again.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::key::DmcryptKey;
+use crate::ceph::client::{CephClient, ConnectOptions, RadosClient};
+use crate::error::{Error, Result};
+
+/// The lockbox entity of the OSD with this uuid.
+pub fn lockbox_entity(osd_uuid: &str) -> String {
+    format!("client.osd-lockbox.{osd_uuid}")
+}
+
+/// The config-key under which the monitors keep the OSD's dm-crypt key.
+pub fn config_key(osd_uuid: &str) -> String {
+    format!("dm-crypt/osd/{osd_uuid}/luks")
+}
+
+/// The lockbox keyring's path in the OSD directory.
+pub fn lockbox_keyring(osd_dir: &Path) -> PathBuf {
+    osd_dir.join("lockbox.keyring")
+}
+
+/// Writes the lockbox keyring (0600, atomically).
+pub fn write_lockbox_keyring(osd_dir: &Path, osd_uuid: &str, secret: &str) -> Result<()> {
+    crate::files::write_private(
+        &lockbox_keyring(osd_dir),
+        format!("[{}]\n\tkey = {secret}\n", lockbox_entity(osd_uuid)).as_bytes(),
+    )
+}
+
+/// The OSD's key from the monitors, read as its lockbox, retried until `bound` while the
+/// monitors do not answer (at boot they may have no quorum yet), each failure logged. A
+/// missing keyring is written first from the monitors through `admin`.
+pub fn fetch_key(
+    admin: Option<&dyn CephClient>,
+    opts: &ConnectOptions,
+    osd_dir: &Path,
+    osd_uuid: &str,
+    bound: Duration,
+) -> Result<DmcryptKey> {
+    let keyring = lockbox_keyring(osd_dir);
+    if !keyring.exists() {
+        restore_lockbox_keyring(admin, osd_dir, osd_uuid)?;
+    }
+    let lockbox = ConnectOptions {
+        name: lockbox_entity(osd_uuid),
+        keyring: Some(keyring),
+        ..opts.clone()
+    };
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let got = RadosClient::connect(&lockbox).and_then(|c| {
+            c.mon_raw(
+                &json!({"prefix": "config-key get", "key": config_key(osd_uuid)}),
+                &[],
+            )
+        });
+        match got {
+            Ok(bytes) => {
+                return DmcryptKey::from_stored(&bytes).ok_or_else(|| Error::Cluster {
+                    context: format!("reading {}", config_key(osd_uuid)),
+                    message: "the monitors keep an empty key".into(),
+                    errno: None,
+                })
+            }
+            Err(e) if start.elapsed() < bound && retriable(&e) => {
+                tracing::warn!(
+                    attempt,
+                    waited_s = start.elapsed().as_secs(),
+                    bound_s = bound.as_secs(),
+                    error = %e,
+                    "the OSD's dm-crypt key is not readable from the monitors yet; retrying"
+                );
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(Error::Cluster {
+                    context: format!(
+                        "reading the dm-crypt key of OSD {osd_uuid} ({}) as {}",
+                        config_key(osd_uuid),
+                        lockbox_entity(osd_uuid)
+                    ),
+                    message: format!(
+                        "{e} (after {} s and {attempt} attempt(s)); with the monitors' key lost, open it with its recovery key",
+                        start.elapsed().as_secs()
+                    ),
+                    errno: None,
+                })
+            }
+        }
+    }
+}
+
+/// A monitor that does not answer, or has no quorum yet, is waited for; a refusal (no such
+/// key, no such entity) is an answer.
+fn retriable(e: &Error) -> bool {
+    match e {
+        Error::Cluster { errno, .. } => !matches!(errno, Some(2) | Some(1) | Some(13)),
+        Error::NotFound(_) => false,
+        _ => true,
+    }
+}
+
+fn restore_lockbox_keyring(
+    admin: Option<&dyn CephClient>,
+    osd_dir: &Path,
+    osd_uuid: &str,
+) -> Result<()> {
+    let admin = admin.ok_or_else(|| {
+        Error::NotFound(format!(
+            "{}: the lockbox keyring of OSD {osd_uuid} is missing and the cluster did not answer to restore it",
+            lockbox_keyring(osd_dir).display()
+        ))
+    })?;
+    let v = admin.mon(
+        json!({"prefix": "auth get-key", "entity": lockbox_entity(osd_uuid), "format": "json"}),
+    )?;
+    let secret = v
+        .get("key")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Error::Cluster {
+            context: format!("reading the key of {}", lockbox_entity(osd_uuid)),
+            message: "the reply has no key".into(),
+            errno: None,
+        })?;
+    std::fs::create_dir_all(osd_dir)
+        .map_err(|e| Error::io(format!("creating {}", osd_dir.display()), e))?;
+    write_lockbox_keyring(osd_dir, osd_uuid, secret)?;
+    tracing::info!(osd_uuid, "lockbox keyring restored from the monitors");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_ceph_volumes() {
+        let u = "0b6f7c3e-2f4a-4d8e-9a51-3c2d1e0f9a8b";
+        assert_eq!(lockbox_entity(u), format!("client.osd-lockbox.{u}"));
+        assert_eq!(config_key(u), format!("dm-crypt/osd/{u}/luks"));
+        assert_eq!(
+            lockbox_keyring(Path::new("/var/lib/ceph/osd/ceph-3")),
+            PathBuf::from("/var/lib/ceph/osd/ceph-3/lockbox.keyring")
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_an_answer_and_a_silent_monitor_is_waited_for() {
+        let answer = |errno| Error::Cluster {
+            context: String::new(),
+            message: String::new(),
+            errno,
+        };
+        assert!(!retriable(&answer(Some(2))), "ENOENT: no such key");
+        assert!(!retriable(&answer(Some(13))), "EACCES");
+        assert!(retriable(&answer(Some(110))), "ETIMEDOUT");
+        assert!(retriable(&answer(None)));
+    }
+}
