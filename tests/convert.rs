@@ -302,51 +302,34 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
     // Cut off after the id was taken again (step 4 of prepare), then after mkfs (step 6):
     // each rerun goes on from where the last stopped.
     let first = ids[0].to_string();
-    let out = c.cb_env(
-        &[
-            "--label-prefix",
-            PREFIX,
-            "--conf",
-            c.conf().to_str().unwrap(),
-            "osd",
-            "convert",
-            "--to",
-            "bluestore",
-            &first,
-        ],
-        &[("CEPHBOOT_FAULT_AFTER_STEP", "4")],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(99),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(c
-        .state
-        .path()
-        .join(format!("convert/osd.{first}.json"))
-        .exists());
-    let out = c.cb_env(
-        &[
-            "--label-prefix",
-            PREFIX,
-            "--conf",
-            c.conf().to_str().unwrap(),
-            "osd",
-            "convert",
-            "--to",
-            "bluestore",
-            &first,
-        ],
-        &[("CEPHBOOT_FAULT_AFTER_STEP", "6")],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(99),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let conf = c.conf();
+    for step in ["4", "6"] {
+        let out = c.cb_env(
+            &[
+                "--label-prefix",
+                PREFIX,
+                "--conf",
+                conf.to_str().unwrap(),
+                "osd",
+                "convert",
+                "--to",
+                "bluestore",
+                &first,
+            ],
+            &[("CEPHBOOT_FAULT_AFTER_STEP", step)],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(99),
+            "cut after step {step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let record = c.state.path().join(format!("convert/osd.{first}.json"));
+        assert!(
+            record.exists(),
+            "the conversion of osd.{first} stays recorded"
+        );
+    }
 
     // The rest: the interrupted one finished first, then every other, one at a time.
     let done = cb(&["osd", "convert", "--to", "bluestore", "--all"]);

@@ -700,32 +700,7 @@ fn make_osd_dir(
             let mut roles = vec![(block, "block")];
             roles.extend(find(Role::BluestoreWal).map(|p| (p, "block.wal")));
             roles.extend(find(Role::BluestoreDb).map(|p| (p, "block.db")));
-            // Encrypted: each device formatted and opened under the OSD's key (block, wal,
-            // db: ceph-volume's order), and Ceph given the mappings.
-            let paths: Vec<PathBuf> = match &osd.crypt {
-                Some((key, lockbox)) => {
-                    crate::crypt::custody::write_lockbox_keyring(
-                        dir,
-                        &osd.uuid.to_string(),
-                        lockbox,
-                    )?;
-                    let mut devices = Vec::new();
-                    for (p, what) in &roles {
-                        crate::progress::step(format!(
-                            "cryptsetup luksFormat {} ({what} of osd.{})",
-                            p.node.display(),
-                            osd.id
-                        ))
-                        .end(crate::crypt::luks::format(&p.node, key))?;
-                        devices.push((
-                            p.node.clone(),
-                            crate::crypt::luks::mapping_name(&p.partuuid),
-                        ));
-                    }
-                    crate::crypt::luks::open_all(&devices, key)?
-                }
-                None => roles.iter().map(|(p, _)| p.node.clone()).collect(),
-            };
+            let paths = open_devices(osd, dir, &roles)?;
             for ((_, what), path) in roles.iter().zip(paths.iter()) {
                 match *what {
                     "block" => link(path, &dir.join("block"))?,
@@ -778,6 +753,30 @@ fn make_osd_dir(
     std::fs::write(&monmap, commands::monmap(env.client)?)
         .context(|| format!("writing {}", monmap.display()))?;
     Ok(mkfs_args)
+}
+
+/// The paths Ceph is given for a BlueStore OSD's devices: the partitions, or for an encrypted
+/// OSD each formatted and opened under its key (block, wal, db: ceph-volume's order) with its
+/// lockbox keyring written first, the mappings.
+fn open_devices(osd: &NewOsd, dir: &Path, roles: &[(&Placed, &str)]) -> Result<Vec<PathBuf>> {
+    let Some((key, lockbox)) = &osd.crypt else {
+        return Ok(roles.iter().map(|(p, _)| p.node.clone()).collect());
+    };
+    crate::crypt::custody::write_lockbox_keyring(dir, &osd.uuid.to_string(), lockbox)?;
+    let mut devices = Vec::new();
+    for (p, what) in roles {
+        crate::progress::step(format!(
+            "cryptsetup luksFormat {} ({what} of osd.{})",
+            p.node.display(),
+            osd.id
+        ))
+        .end(crate::crypt::luks::format(&p.node, key))?;
+        devices.push((
+            p.node.clone(),
+            crate::crypt::luks::mapping_name(&p.partuuid),
+        ));
+    }
+    crate::crypt::luks::open_all(&devices, key)
 }
 
 /// Step 6: `ceph-osd --mkfs`; the filestore data partition is unmounted whatever it did

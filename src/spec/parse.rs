@@ -432,12 +432,96 @@ fn as_bytes(doc: &Doc<'_>, key: &str, v: &Value) -> Result<u64, SpecError> {
 }
 
 fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
+    let (top, osd) = sections(v, doc)?;
+    let service_id = service_id_of(&top, doc)?;
+    let name = service_id.clone();
+    let refuse = |key: &str, why: &str| err(doc, key, format!("spec {name}: `{key}`: {why}"));
+
+    // Placement (at the top, or under spec: in old files).
+    let placement_v = get(&top, "placement").or_else(|| get(&osd, "placement"));
+    let placement = match placement_v {
+        None => {
+            return Err(refuse(
+                "placement",
+                "`placement` is required (host_pattern, hosts or label)",
+            ))
+        }
+        Some(p) => placement(doc, &name, &p)?,
+    };
+    if placement.host_pattern.is_none() && placement.hosts.is_empty() && placement.label.is_none() {
+        return Err(refuse(
+            "placement",
+            "`placement` is required: give host_pattern, hosts or label",
+        ));
+    }
+    let flag = |m: &Mapping, k: &str| -> Result<bool, SpecError> {
+        get(m, k).map_or(Ok(false), |v| as_bool(doc, k, &v))
+    };
+    let unmanaged = flag(&top, "unmanaged")? || flag(&osd, "unmanaged")?;
+    let preview_only = flag(&top, "preview_only")? || flag(&osd, "preview_only")?;
+    refuse_unsupported(&top, &osd, doc, &refuse)?;
+    let (objectstore, encrypted, filter_logic) = store_of(&osd, doc, &refuse)?;
+    let selection_of = |key: &str| -> Result<Option<Selection>, SpecError> {
+        match get(&osd, key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => selection(doc, &name, key, &v).map(Some),
+        }
+    };
+    let data = selection_of("data_devices")?
+        .ok_or_else(|| refuse("data_devices", "`data_devices` element is required"))?;
+    let db = selection_of("db_devices")?;
+    let wal = selection_of("wal_devices")?;
+    for (k, s) in [("db_devices", &db), ("wal_devices", &wal)] {
+        if s.as_ref().is_some_and(|s| s.all) {
+            return Err(refuse(k, "`all` is only allowed for data_devices"));
+        }
+    }
+    if objectstore == Store::Filestore && (db.is_some() || wal.is_some()) {
+        return Err(refuse("objectstore", "a FileStore OSD has no block.db or block.wal: remove db_devices/wal_devices or use bluestore"));
+    }
+    let sizes = sizes_of(&osd, doc, &refuse, objectstore, db.is_some(), wal.is_some())?;
+    let crush_device_class = get(&osd, "crush_device_class")
+        .map(|v| as_string(doc, "crush_device_class", &v))
+        .transpose()?;
+    let overrides = match get(&top, "cephboot") {
+        None => Vec::new(),
+        Some(c) => overrides(doc, &name, &c)?,
+    };
+    Ok(OsdSpec {
+        service_id,
+        line: doc.first_line(),
+        placement,
+        unmanaged,
+        preview_only,
+        data,
+        db,
+        wal,
+        db_slots: sizes.db_slots,
+        wal_slots: sizes.wal_slots,
+        block_db_size: sizes.block_db_size,
+        block_wal_size: sizes.block_wal_size,
+        journal_size: sizes.journal_size,
+        crush_device_class,
+        objectstore,
+        encrypted,
+        filter_logic,
+        overrides,
+    })
+}
+
+/// A key of a mapping.
+fn get(m: &Mapping, k: &str) -> Option<Value> {
+    m.get(Value::String(k.into())).cloned()
+}
+
+/// The document's top mapping and its OSD keys (under `spec:`, or at the top in old files),
+/// every key checked to be cephadm's.
+fn sections(v: &Value, doc: &Doc<'_>) -> Result<(Mapping, Mapping), SpecError> {
     let top = v.as_mapping().ok_or_else(|| SpecError {
         line: Some(doc.first_line()),
         message: "a spec document must be a mapping (`service_type: osd`, `placement:`, `spec:`)"
             .into(),
     })?;
-    let get = |m: &Mapping, k: &str| m.get(Value::String(k.into())).cloned();
     // Which keys are where.
     let spec_map = match get(top, "spec") {
         Some(s) => Some(as_map(doc, "spec", &s)?.clone()),
@@ -470,6 +554,11 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             }
         }
     }
+    Ok((top.clone(), osd))
+}
+
+/// `service_type: osd` checked; the `service_id`.
+fn service_id_of(top: &Mapping, doc: &Doc<'_>) -> Result<String, SpecError> {
     match get(top, "service_type") {
         Some(t) if as_string(doc, "service_type", &t)? == "osd" => {}
         Some(t) => {
@@ -489,47 +578,31 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             })
         }
     }
-    let service_id = match get(top, "service_id") {
+    Ok(match get(top, "service_id") {
         Some(s) => as_string(doc, "service_id", &s)?,
         None => "<unnamed>".into(),
-    };
-    let name = service_id.clone();
-    let refuse = |key: &str, why: &str| err(doc, key, format!("spec {name}: `{key}`: {why}"));
+    })
+}
 
-    // Placement (at the top, or under spec: in old files).
-    let placement_v = get(top, "placement").or_else(|| get(&osd, "placement"));
-    let placement = match placement_v {
-        None => {
-            return Err(refuse(
-                "placement",
-                "`placement` is required (host_pattern, hosts or label)",
-            ))
-        }
-        Some(p) => placement(doc, &name, &p)?,
-    };
-    if placement.host_pattern.is_none() && placement.hosts.is_empty() && placement.label.is_none() {
-        return Err(refuse(
-            "placement",
-            "`placement` is required: give host_pattern, hosts or label",
-        ));
-    }
-    let flag = |m: &Mapping, k: &str| -> Result<bool, SpecError> {
-        get(m, k).map_or(Ok(false), |v| as_bool(doc, k, &v))
-    };
-    let unmanaged = flag(top, "unmanaged")? || flag(&osd, "unmanaged")?;
-    let preview_only = flag(top, "preview_only")? || flag(&osd, "preview_only")?;
+/// The keys cephboot cannot honour, refused by name (never silently ignored).
+fn refuse_unsupported(
+    top: &Mapping,
+    osd: &Mapping,
+    doc: &Doc<'_>,
+    refuse: &dyn Fn(&str, &str) -> SpecError,
+) -> Result<(), SpecError> {
     for k in [
         "extra_container_args",
         "extra_entrypoint_args",
         "custom_configs",
         "networks",
     ] {
-        if get(top, k).is_some() || get(&osd, k).is_some() {
+        if get(top, k).is_some() || get(osd, k).is_some() {
             return Err(refuse(k, "cephboot runs no containers: remove it"));
         }
     }
     for k in ["config"] {
-        if get(top, k).is_some() || get(&osd, k).is_some() {
+        if get(top, k).is_some() || get(osd, k).is_some() {
             return Err(refuse(k, "cephboot does not set Ceph options from a spec: set them with `ceph config set osd ...`"));
         }
     }
@@ -539,11 +612,11 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
         ("journal_devices", "a FileStore OSD from a spec keeps its journal on its own disk here; name a journal device with `cephboot osd prepare DEV --journal PART`"),
         ("data_allocate_fraction", "cephboot gives each OSD its whole data device"),
     ] {
-        if get(&osd, k).is_some() {
+        if get(osd, k).is_some() {
             return Err(refuse(k, why));
         }
     }
-    if let Some(m) = get(&osd, "method") {
+    if let Some(m) = get(osd, "method") {
         let m = as_string(doc, "method", &m)?;
         match m.as_str() {
             "raw" => {}
@@ -554,11 +627,7 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             _ => return Err(refuse("method", "method must be one of lvm, raw")),
         }
     }
-    let encrypted = match get(&osd, "encrypted") {
-        Some(e) => as_bool(doc, "encrypted", &e)?,
-        None => false,
-    };
-    if let Some(n) = get(&osd, "osds_per_device") {
+    if let Some(n) = get(osd, "osds_per_device") {
         if as_count(doc, "osds_per_device", &n)? != 1 {
             return Err(refuse(
                 "osds_per_device",
@@ -566,7 +635,20 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             ));
         }
     }
-    let objectstore = match get(&osd, "objectstore") {
+    Ok(())
+}
+
+/// The object store, `encrypted` and `filter_logic`.
+fn store_of(
+    osd: &Mapping,
+    doc: &Doc<'_>,
+    refuse: &dyn Fn(&str, &str) -> SpecError,
+) -> Result<(Store, bool, Logic), SpecError> {
+    let encrypted = match get(osd, "encrypted") {
+        Some(e) => as_bool(doc, "encrypted", &e)?,
+        None => false,
+    };
+    let objectstore = match get(osd, "objectstore") {
         None => Store::Bluestore,
         Some(s) => match as_string(doc, "objectstore", &s)?.as_str() {
             "bluestore" => Store::Bluestore,
@@ -585,7 +667,7 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             "cephboot encrypts BlueStore OSDs only (FileStore is gone from Reef on): write objectstore: bluestore",
         ));
     }
-    let filter_logic = match get(&osd, "filter_logic") {
+    let filter_logic = match get(osd, "filter_logic") {
         None => Logic::And,
         Some(s) => match as_string(doc, "filter_logic", &s)?
             .to_ascii_uppercase()
@@ -601,26 +683,30 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             }
         },
     };
-    let selection_of = |key: &str| -> Result<Option<Selection>, SpecError> {
-        match get(&osd, key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => selection(doc, &name, key, &v).map(Some),
-        }
-    };
-    let data = selection_of("data_devices")?
-        .ok_or_else(|| refuse("data_devices", "`data_devices` element is required"))?;
-    let db = selection_of("db_devices")?;
-    let wal = selection_of("wal_devices")?;
-    for (k, s) in [("db_devices", &db), ("wal_devices", &wal)] {
-        if s.as_ref().is_some_and(|s| s.all) {
-            return Err(refuse(k, "`all` is only allowed for data_devices"));
-        }
-    }
-    if objectstore == Store::Filestore && (db.is_some() || wal.is_some()) {
-        return Err(refuse("objectstore", "a FileStore OSD has no block.db or block.wal: remove db_devices/wal_devices or use bluestore"));
-    }
-    let count = |k: &str| get(&osd, k).map(|v| as_count(doc, k, &v)).transpose();
-    let bytes = |k: &str| get(&osd, k).map(|v| as_bytes(doc, k, &v)).transpose();
+    Ok((objectstore, encrypted, filter_logic))
+}
+
+/// The slot counts and sizes of a spec.
+struct Sizes {
+    db_slots: Option<u32>,
+    wal_slots: Option<u32>,
+    block_db_size: Option<u64>,
+    block_wal_size: Option<u64>,
+    journal_size: Option<u64>,
+}
+
+/// `db_slots`, `wal_slots`, `block_db_size`, `block_wal_size`, `journal_size`, each checked
+/// against what the spec has to divide.
+fn sizes_of(
+    osd: &Mapping,
+    doc: &Doc<'_>,
+    refuse: &dyn Fn(&str, &str) -> SpecError,
+    objectstore: Store,
+    has_db: bool,
+    has_wal: bool,
+) -> Result<Sizes, SpecError> {
+    let count = |k: &str| get(osd, k).map(|v| as_count(doc, k, &v)).transpose();
+    let bytes = |k: &str| get(osd, k).map(|v| as_bytes(doc, k, &v)).transpose();
     let db_slots = count("db_slots")?;
     let wal_slots = count("wal_slots")?;
     let block_db_size = bytes("block_db_size")?;
@@ -630,12 +716,12 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
         (
             "db_slots",
             db_slots.is_some() || block_db_size.is_some(),
-            db.is_some(),
+            has_db,
         ),
         (
             "wal_slots",
             wal_slots.is_some() || block_wal_size.is_some(),
-            wal.is_some(),
+            has_wal,
         ),
     ] {
         if v && !needs {
@@ -656,32 +742,12 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
             "a journal is FileStore's: write `objectstore: filestore` or remove it",
         ));
     }
-    let crush_device_class = get(&osd, "crush_device_class")
-        .map(|v| as_string(doc, "crush_device_class", &v))
-        .transpose()?;
-    let overrides = match get(top, "cephboot") {
-        None => Vec::new(),
-        Some(c) => overrides(doc, &name, &c)?,
-    };
-    Ok(OsdSpec {
-        service_id,
-        line: doc.first_line(),
-        placement,
-        unmanaged,
-        preview_only,
-        data,
-        db,
-        wal,
+    Ok(Sizes {
         db_slots,
         wal_slots,
         block_db_size,
         block_wal_size,
         journal_size,
-        crush_device_class,
-        objectstore,
-        encrypted,
-        filter_logic,
-        overrides,
     })
 }
 
