@@ -334,111 +334,148 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
         if spec.preview_only {
             outcome.reason = Some("preview_only: true: shown, never applied".into());
         }
-        let seen: Vec<Seen<'_>> = disks.iter().map(|d| apply_overrides(spec, d)).collect();
-        // Per disk: why each role did not take it.
-        let mut why: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-        let mut used_here: BTreeMap<PathBuf, Role> = BTreeMap::new();
-
-        let fast_for = |role: Role,
-                        sel: &Option<Selection>,
-                        slots: Option<u32>,
-                        size: Option<u64>,
-                        taken: &BTreeMap<PathBuf, String>,
-                        used_here: &mut BTreeMap<PathBuf, Role>,
-                        why: &mut BTreeMap<PathBuf, Vec<String>>|
-         -> Vec<Fast> {
-            let Some(sel) = sel else { return Vec::new() };
-            let mut chosen = Vec::new();
-            for s in &seen {
-                let path = &s.disk.path;
-                let r = role.name();
-                if let Some(by) = taken.get(path) {
-                    why.entry(path.clone())
-                        .or_default()
-                        .push(format!("{r}: taken by {by}"));
-                    continue;
-                }
-                if used_here.contains_key(path) {
-                    continue;
-                }
-                if let Err(e) = filters(sel, spec.filter_logic, s) {
-                    why.entry(path.clone())
-                        .or_default()
-                        .push(format!("{r}: {e}"));
-                    continue;
-                }
-                let used = match &s.disk.usage {
-                    Use::Free => 0,
-                    Use::FastSlots(n) => *n,
-                    Use::Osd(id) => {
-                        why.entry(path.clone())
-                            .or_default()
-                            .push(format!("{r}: holds osd.{id}"));
-                        continue;
-                    }
-                    Use::Unavailable(u) => {
-                        why.entry(path.clone())
-                            .or_default()
-                            .push(format!("{r}: {u}"));
-                        continue;
-                    }
-                };
-                if sel.limit.is_some_and(|l| chosen.len() >= l as usize) {
-                    why.entry(path.clone())
-                        .or_default()
-                        .push(format!("{r}: limit {} reached", sel.limit.unwrap_or(0)));
-                    continue;
-                }
-                if used > 0 && slots.is_none() && size.is_none() {
-                    let k = if role == Role::Db {
-                        "db_slots"
-                    } else {
-                        "wal_slots"
-                    };
-                    why.entry(path.clone()).or_default().push(format!(
-                        "{r}: already holds {used} slot(s): set {k} so the rest is divided the same way"
-                    ));
-                    continue;
-                }
-                used_here.insert(path.clone(), role);
-                let total = match (slots, size) {
-                    (Some(n), _) => n,
-                    (None, Some(b)) => {
-                        u32::try_from(s.disk.size_bytes / b.max(1)).unwrap_or(u32::MAX)
-                    }
-                    (None, None) => 0, // an even share, set below
-                };
-                chosen.push(Fast {
-                    path: path.clone(),
-                    room: total.saturating_sub(used),
-                    total,
-                });
-            }
-            chosen
+        let mut run = SpecRun {
+            spec,
+            seen: disks.iter().map(|d| apply_overrides(spec, d)).collect(),
+            why: BTreeMap::new(),
+            used_here: BTreeMap::new(),
         };
-        let mut dbs = fast_for(
+        let mut dbs = run.fast_for(
             Role::Db,
             &spec.db,
             spec.db_slots,
             spec.block_db_size,
             &taken,
-            &mut used_here,
-            &mut why,
         );
-        let mut wals = fast_for(
+        let mut wals = run.fast_for(
             Role::Wal,
             &spec.wal,
             spec.wal_slots,
             spec.block_wal_size,
             &taken,
-            &mut used_here,
-            &mut why,
         );
+        let seen = std::mem::take(&mut run.seen);
+        let (new_data, existing) = run.data_candidates(&seen, &taken, &mut outcome);
+        let new_data = run.limit_and_share(new_data, existing, &mut dbs, &mut wals, only_data);
+        run.place(new_data, &mut dbs, &mut wals, &mut out);
+        run.release_unused_fast(disks, &dbs, &wals, &out);
+        run.record(&seen, &mut taken, &mut out);
+        out.specs.push(outcome);
+    }
+    out
+}
 
+/// One spec's selection in progress: what each disk looks like to it, why each role did not
+/// take a disk, and the disks it uses.
+struct SpecRun<'s, 'd> {
+    spec: &'s OsdSpec,
+    seen: Vec<Seen<'d>>,
+    /// Per disk: why each role did not take it.
+    why: BTreeMap<PathBuf, Vec<String>>,
+    /// The disks this spec uses, by role.
+    used_here: BTreeMap<PathBuf, Role>,
+}
+
+impl<'s, 'd> SpecRun<'s, 'd> {
+    /// The fast devices `sel` selects for `role`, with their room in slots.
+    fn fast_for(
+        &mut self,
+        role: Role,
+        sel: &Option<Selection>,
+        slots: Option<u32>,
+        size: Option<u64>,
+        taken: &BTreeMap<PathBuf, String>,
+    ) -> Vec<Fast> {
+        let spec = self.spec;
+        let seen = std::mem::take(&mut self.seen);
+        let used_here = &mut self.used_here;
+        let why = &mut self.why;
+        let Some(sel) = sel else {
+            self.seen = seen;
+            return Vec::new();
+        };
+        let mut chosen = Vec::new();
+        for s in &seen {
+            let path = &s.disk.path;
+            let r = role.name();
+            if let Some(by) = taken.get(path) {
+                why.entry(path.clone())
+                    .or_default()
+                    .push(format!("{r}: taken by {by}"));
+                continue;
+            }
+            if used_here.contains_key(path) {
+                continue;
+            }
+            if let Err(e) = filters(sel, spec.filter_logic, s) {
+                why.entry(path.clone())
+                    .or_default()
+                    .push(format!("{r}: {e}"));
+                continue;
+            }
+            let used = match &s.disk.usage {
+                Use::Free => 0,
+                Use::FastSlots(n) => *n,
+                Use::Osd(id) => {
+                    why.entry(path.clone())
+                        .or_default()
+                        .push(format!("{r}: holds osd.{id}"));
+                    continue;
+                }
+                Use::Unavailable(u) => {
+                    why.entry(path.clone())
+                        .or_default()
+                        .push(format!("{r}: {u}"));
+                    continue;
+                }
+            };
+            if sel.limit.is_some_and(|l| chosen.len() >= l as usize) {
+                why.entry(path.clone())
+                    .or_default()
+                    .push(format!("{r}: limit {} reached", sel.limit.unwrap_or(0)));
+                continue;
+            }
+            if used > 0 && slots.is_none() && size.is_none() {
+                let k = if role == Role::Db {
+                    "db_slots"
+                } else {
+                    "wal_slots"
+                };
+                why.entry(path.clone()).or_default().push(format!(
+                        "{r}: already holds {used} slot(s): set {k} so the rest is divided the same way"
+                    ));
+                continue;
+            }
+            used_here.insert(path.clone(), role);
+            let total = match (slots, size) {
+                (Some(n), _) => n,
+                (None, Some(b)) => u32::try_from(s.disk.size_bytes / b.max(1)).unwrap_or(u32::MAX),
+                (None, None) => 0, // an even share, set below
+            };
+            chosen.push(Fast {
+                path: path.clone(),
+                room: total.saturating_sub(used),
+                total,
+            });
+        }
+        self.seen = seen;
+        chosen
+    }
+
+    /// The free data devices the spec selects, and how many it selects that hold its OSDs.
+    fn data_candidates<'x>(
+        &mut self,
+        seen: &'x [Seen<'d>],
+        taken: &BTreeMap<PathBuf, String>,
+        outcome: &mut SpecOutcome,
+    ) -> (Vec<&'x Seen<'d>>, u32) {
+        let spec = self.spec;
+        let used_here = &mut self.used_here;
+        let why = &mut self.why;
         // Data devices.
         let mut new_data: Vec<&Seen<'_>> = Vec::new();
         let mut existing = 0u32;
-        for s in &seen {
+        for s in seen {
             let path = &s.disk.path;
             if let Some(by) = taken.get(path) {
                 why.entry(path.clone())
@@ -475,6 +512,22 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 Use::Free => new_data.push(s),
             }
         }
+        (new_data, existing)
+    }
+
+    /// The spec's `limit` (its existing OSDs counted), an even share of the fast devices left
+    /// undivided, and in a run for some disks only, the others kept as the spec's.
+    fn limit_and_share<'x>(
+        &mut self,
+        mut new_data: Vec<&'x Seen<'d>>,
+        existing: u32,
+        dbs: &mut [Fast],
+        wals: &mut [Fast],
+        only_data: &[String],
+    ) -> Vec<&'x Seen<'d>> {
+        let spec = self.spec;
+        let used_here = &mut self.used_here;
+        let why = &mut self.why;
         if let Some(limit) = spec.data.limit {
             let room = (limit as usize).saturating_sub(existing as usize);
             for s in new_data.iter().skip(room) {
@@ -487,12 +540,9 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
         // Fast devices left empty get an even share of every data device the spec takes
         // (also in a run for one disk: the share must not depend on which disk came first).
         for (fast, divided) in [
+            (dbs, spec.db_slots.is_some() || spec.block_db_size.is_some()),
             (
-                &mut dbs,
-                spec.db_slots.is_some() || spec.block_db_size.is_some(),
-            ),
-            (
-                &mut wals,
+                wals,
                 spec.wal_slots.is_some() || spec.block_wal_size.is_some(),
             ),
         ] {
@@ -515,6 +565,20 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 here
             });
         }
+        new_data
+    }
+
+    /// Each new data device's OSD with its db and wal slots, or why not.
+    fn place(
+        &mut self,
+        new_data: Vec<&Seen<'d>>,
+        dbs: &mut Vec<Fast>,
+        wals: &mut Vec<Fast>,
+        out: &mut Plan,
+    ) {
+        let spec = self.spec;
+        let used_here = &mut self.used_here;
+        let why = &mut self.why;
         let slot_size = |size: Option<u64>, total: u32| -> SlotSize {
             match size {
                 Some(b) => SlotSize::Bytes(b),
@@ -548,10 +612,10 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 Some((f.path.clone(), f.total))
             };
             let (db, wal) = match (
-                pick(&dbs, "db", spec.db.is_some()),
-                pick(&wals, "wal", spec.wal.is_some()),
+                pick(dbs, "db", spec.db.is_some()),
+                pick(wals, "wal", spec.wal.is_some()),
             ) {
-                (Ok(d), Ok(w)) => (Ok(take(&mut dbs, d)), Ok(take(&mut wals, w))),
+                (Ok(d), Ok(w)) => (Ok(take(dbs, d)), Ok(take(wals, w))),
                 (Err(e), _) | (_, Err(e)) => (Err(e.clone()), Err(e)),
             };
             match (db, wal) {
@@ -575,9 +639,16 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 (Err(e), _) | (_, Err(e)) => why.entry(path).or_default().push(e),
             }
         }
+    }
+
+    /// A blank fast device no OSD of this run uses is left for later specs.
+    fn release_unused_fast(&mut self, disks: &[Disk], dbs: &[Fast], wals: &[Fast], out: &Plan) {
+        let spec = self.spec;
+        let used_here = &mut self.used_here;
+        let why = &mut self.why;
         // A blank fast device no OSD of this run uses is left for later specs; one that
         // already holds slots stays this spec's (another spec never shares it).
-        for (fast, r) in [(&dbs, "db"), (&wals, "wal")] {
+        for (fast, r) in [(dbs, "db"), (wals, "wal")] {
             for f in fast.iter() {
                 let used = out.osds.iter().any(|o| {
                     o.spec == spec.service_id
@@ -594,7 +665,14 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 }
             }
         }
-        for s in &seen {
+    }
+
+    /// The disks it uses are taken from later specs; the others get their reasons.
+    fn record(&mut self, seen: &[Seen<'d>], taken: &mut BTreeMap<PathBuf, String>, out: &mut Plan) {
+        let spec = self.spec;
+        let used_here = &self.used_here;
+        let why = &mut self.why;
+        for s in seen {
             let path = &s.disk.path;
             if let Some(role) = used_here.get(path) {
                 taken.insert(
@@ -616,9 +694,7 @@ pub fn plan(specs: &[OsdSpec], disks: &[Disk], host: &Host, only_data: &[String]
                 reason,
             });
         }
-        out.specs.push(outcome);
     }
-    out
 }
 
 #[cfg(test)]
