@@ -193,11 +193,49 @@ impl TestCluster {
         let alive = pid
             .as_ref()
             .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        let log = std::fs::read_to_string(root.join(format!("log/ceph-osd.{id}.log")))
-            .unwrap_or_default();
+        let log_path = root.join(format!("log/ceph-osd.{id}.log"));
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
-        format!("osd.{id}: pid {pid:?}, process running: {alive}; its log's tail:\n{tail}")
+        // A crash prints its assert or signal and backtrace, then a dump of recent events
+        // (thousands of lines): what matters is right before that dump.
+        let crash = lines
+            .iter()
+            .position(|l| l.contains("--- begin dump of recent events ---"))
+            .map(|end| lines[end.saturating_sub(80)..end].join("\n"));
+        let marked: Vec<&str> = lines
+            .iter()
+            .filter(|l| {
+                [
+                    "ceph_assert",
+                    "Caught signal",
+                    "suicide",
+                    "had timed out",
+                    "wrongly marked",
+                    "ERROR",
+                    "error (",
+                    "shutdown",
+                ]
+                .iter()
+                .any(|m| l.contains(m))
+            })
+            .take(40)
+            .copied()
+            .collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        // Kept beside the test logs: the state dir goes with the test.
+        let keep = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-logs")
+            .join(format!(
+                "{}-osd.{id}.log",
+                root.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        let _ = std::fs::copy(&log_path, &keep);
+        format!(
+            "osd.{id}: pid {pid:?}, process running: {alive}; its whole log kept as {}\nlines that tell:\n{}\nbefore the crash dump:\n{}\nits log's tail:\n{tail}",
+            keep.display(),
+            marked.join("\n"),
+            crash.unwrap_or_else(|| "(no crash dump)".into())
+        )
     }
 
     /// Waits until every PG is active+clean (or panics after `secs`).
@@ -238,7 +276,7 @@ impl Drop for TestCluster {
             for mp in m
                 .lines()
                 .filter_map(|l| l.split_whitespace().nth(1))
-                .filter(|mp| mp.starts_with(&self.dir()))
+                .filter(|mp| std::path::Path::new(mp).starts_with(self.state.path()))
             {
                 let _ = Command::new("umount").args(["-l", mp]).output();
             }

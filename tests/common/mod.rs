@@ -196,12 +196,15 @@ impl Drop for LoopDisk {
             ));
             return;
         }
-        // Unmount anything a test left mounted on its partitions, then detach.
+        // Unmount anything a test left mounted on this disk or its partitions, then detach.
+        // Only this disk's: /dev/loop1's partitions are /dev/loop1pN, never /dev/loop12p1 (a
+        // prefix match once lazily unmounted a FileStore OSD of another test running beside
+        // this one, which then aborted on a missing file).
         if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
             for line in mounts.lines() {
                 let mut f = line.split_whitespace();
                 if let (Some(src), Some(mp)) = (f.next(), f.next()) {
-                    if src.starts_with(self.path()) {
+                    if is_on_disk(src, self.path()) {
                         let _ = Command::new("umount").arg("-l").arg(mp).output();
                     }
                 }
@@ -305,3 +308,23 @@ pub mod daemon;
 pub mod hosts;
 pub mod openstack;
 pub mod release;
+
+/// Whether the device node `src` is the disk `disk` or one of its partitions (`<disk>p<N>`).
+pub fn is_on_disk(src: &str, disk: &str) -> bool {
+    match src.strip_prefix(disk) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('p')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
+#[test]
+fn a_disk_owns_its_partitions_and_no_other_disks() {
+    assert!(is_on_disk("/dev/loop1", "/dev/loop1"));
+    assert!(is_on_disk("/dev/loop1p2", "/dev/loop1"));
+    assert!(!is_on_disk("/dev/loop12p1", "/dev/loop1"));
+    assert!(!is_on_disk("/dev/loop12", "/dev/loop1"));
+    assert!(!is_on_disk("/dev/loop1px", "/dev/loop1"));
+}
