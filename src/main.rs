@@ -60,6 +60,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Osd(OsdCommand::List) => cli::osd::list(&cli.global, &grammar),
         Command::Osd(OsdCommand::Remove(args)) => cli::osd::remove(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::Convert(args)) => cli::osd::convert(args, &cli.global, &grammar),
+        Command::Osd(OsdCommand::Key(cmd)) => cli::osd::key(cmd, &cli.global, &grammar),
         Command::Osd(OsdCommand::Stop(args)) => cli::osd::stop(args, &cli.global),
         Command::Osd(OsdCommand::Apply(args)) => cli::osd_apply::apply(args, &cli.global, &grammar),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),

@@ -548,6 +548,9 @@ pub enum OsdCommand {
     /// after a crash or a power cut finishes the OSD it was on (`<state-dir>/convert/`).
     /// See docs/adopt.md.
     Convert(ConvertArgs),
+    /// Recovery keys of encrypted OSDs: `export`, `verify`.
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 /// `osd convert` options.
@@ -807,6 +810,44 @@ pub struct ActivateArgs {
     /// this, so restarting the daemon never undoes an operator's stop.
     #[arg(long, requires = "all")]
     pub keep_stopped: bool,
+    /// Open an encrypted OSD with this recovery key file (`osd key export`) instead of the key
+    /// the monitors keep (lost with them, or deleted). Its devices are opened here, before
+    /// its unit starts it.
+    #[arg(long, value_name = "FILE", requires = "id")]
+    pub recovery_key: Option<std::path::PathBuf>,
+}
+
+/// `cephboot osd key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new recovery key of an encrypted OSD to FILE (mode 0600; an existing file is
+    /// never overwritten) and add it as its own LUKS keyslot on every device of the OSD,
+    /// authorised by the key the monitors keep; then prove it opens each. Keep the file away
+    /// from the cluster: with the monitors' key store lost, `osd activate ID --recovery-key
+    /// FILE` opens the OSD with it. See docs/encryption.md.
+    Export(KeyExportArgs),
+    /// Prove that FILE opens every device of an encrypted OSD, mapping nothing (cryptsetup
+    /// --test-passphrase); a device it does not open is named and the command fails (exit 3).
+    Verify(KeyVerifyArgs),
+}
+
+/// `osd key export` options.
+#[derive(Debug, Args)]
+pub struct KeyExportArgs {
+    /// The OSD id.
+    pub id: u32,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: std::path::PathBuf,
+}
+
+/// `osd key verify` options.
+#[derive(Debug, Args)]
+pub struct KeyVerifyArgs {
+    /// The OSD id.
+    pub id: u32,
+    /// The recovery key file.
+    pub file: std::path::PathBuf,
 }
 
 /// `cephboot cluster ...`

@@ -192,6 +192,7 @@ pub fn activate(args: &ActivateArgs, global: &Global, grammar: &LabelGrammar) ->
         dry_run: args.dry_run,
         keep_stopped: args.keep_stopped,
         wait_up: Duration::from_secs(global.timeout.max(60)),
+        recovery_key: args.recovery_key.clone(),
     };
     let report =
         activate::activate_on_host(&req, grammar, &global.connect_options(), &global.state_dir)?;
@@ -374,4 +375,43 @@ pub fn convert(args: &ConvertArgs, global: &Global, grammar: &LabelGrammar) -> R
         }
     }
     Ok(())
+}
+
+/// `cephboot osd key export | verify`.
+pub fn key(cmd: &super::KeyCommand, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    let report = match cmd {
+        super::KeyCommand::Export(a) => {
+            crate::osd::keys::export_on_host(a.id, &a.out, grammar, &global.connect_options())?
+        }
+        super::KeyCommand::Verify(a) => {
+            crate::osd::keys::verify_on_host(a.id, &a.file, grammar, &global.conf_path())?
+        }
+    };
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+    } else {
+        for d in &report.devices {
+            crate::outln!(
+                "osd.{} {} ({}): {}",
+                report.osd_id,
+                d.path.display(),
+                d.role,
+                if d.opens { "opens" } else { "does NOT open" }
+            );
+        }
+    }
+    if report.verified {
+        return Ok(());
+    }
+    let not: Vec<String> = report
+        .devices
+        .iter()
+        .filter(|d| !d.opens)
+        .map(|d| d.path.display().to_string())
+        .collect();
+    Err(Error::AlreadyReported(Box::new(Error::refused(
+        report.file.clone(),
+        format!("does not open {} of osd.{}", not.join(", "), report.osd_id),
+        "it is not this OSD's recovery key (or a keyslot was removed): export a new one while the monitors still hold the key",
+    ))))
 }

@@ -5,3 +5,4 @@ pub mod custody;
 pub mod key;
 pub mod luks;
 pub mod mappings;
+pub mod recovery;

@@ -214,8 +214,13 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
         osd.osd_id,
         devices.len()
     ));
-    let admin: Option<&dyn CephClient> = Some(env.client);
-    let key = crate::crypt::custody::fetch_key(admin, &opts, dir, &uuid, KEY_WAIT);
+    let key = match env.recovery_key {
+        Some(file) => crate::crypt::recovery::read_key_file(file),
+        None => {
+            let admin: Option<&dyn CephClient> = Some(env.client);
+            crate::crypt::custody::fetch_key(admin, &opts, dir, &uuid, KEY_WAIT)
+        }
+    };
     let key = step.end(key)?;
     let pairs: Vec<(PathBuf, String)> = devices
         .iter()
@@ -332,6 +337,8 @@ pub struct Env<'a> {
     /// Where systemd supervises the host's daemons: what its OSD units are written with
     /// (`None`: cephboot starts `ceph-osd` itself, found again by its pidfile).
     pub units: Option<crate::supervise::units::UnitSettings>,
+    /// An encrypted OSD is opened with this recovery key file, not the monitors' key.
+    pub recovery_key: Option<&'a Path>,
 }
 
 /// One OSD's activation.
@@ -607,6 +614,14 @@ fn start_under_systemd(
         if running {
             return Ok(installed);
         }
+        if osd.encrypted {
+            // Opened here, so that a key that cannot be had (the monitors' entry gone, say)
+            // fails this command at once and by name, and a recovery key is used: the unit
+            // then finds them open (at boot it opens them itself).
+            let dir = env.conf.osd_data(env.cluster, osd.osd_id);
+            std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
+            unlock(env, osd, &dir)?;
+        }
         systemd::start(&unit)?;
         wait_up(env, osd.osd_id).map_err(|e| Error::Device {
             device: PathBuf::from(format!("osd.{}", osd.osd_id)),
@@ -709,6 +724,8 @@ pub struct ActivateRequest {
     pub keep_stopped: bool,
     /// How long to wait for each OSD to be `up`.
     pub wait_up: Duration,
+    /// Open an encrypted OSD with this recovery key file instead of the monitors' key.
+    pub recovery_key: Option<PathBuf>,
 }
 
 /// What `osd activate` did.
@@ -776,6 +793,7 @@ pub fn activate_on_host(
             wait_up: req.wait_up,
             dry_run: false,
             units: None,
+            recovery_key: req.recovery_key.as_deref(),
         };
         return Err(exec_foreground(&env, one, &snapshot));
     }
@@ -794,6 +812,7 @@ pub fn activate_on_host(
         wait_up: req.wait_up,
         dry_run: req.dry_run,
         units,
+        recovery_key: req.recovery_key.as_deref(),
     };
     // An OSD that is up and whose daemon runs on another host (its disk is visible here too:
     // shared storage, or a disk moved while its host still runs it) is never started twice.

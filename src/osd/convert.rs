@@ -797,6 +797,7 @@ fn activate_one(
             dry_run: false,
             keep_stopped: false,
             wait_up: req.timeout.max(Duration::from_secs(60)),
+            recovery_key: None,
         },
         grammar,
         opts,

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod convert;
 pub mod drain;
 pub mod host_down;
+pub mod keys;
 pub mod plan;
 pub mod prepare;
 pub mod remove;
