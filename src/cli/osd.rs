@@ -245,7 +245,11 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
             vec![
                 format!("osd.{}", i.osd.osd_id),
                 i.host.clone(),
-                i.osd.store.to_string(),
+                if i.osd.encrypted {
+                    format!("{} (encrypted)", i.osd.store)
+                } else {
+                    i.osd.store.to_string()
+                },
                 i.device_class.clone().unwrap_or_else(|| "-".into()),
                 other(i, yn(i.up)),
                 yn(i.is_in),
