@@ -367,8 +367,7 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
         "the old journal is its block.db: {meta:#}"
     );
     check_data(&c, &data);
-    let health = c.ceph_json(&["health"]);
-    assert_eq!(health["status"], "HEALTH_OK", "{health:#}");
+    c.wait_healthy(120);
     assert_eq!(
         sh("sha256sum", &[&ssd.part(1)]),
         unrelated,

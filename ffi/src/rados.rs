@@ -28,6 +28,18 @@ type CommandFn = unsafe extern "C" fn(
     *mut *mut c_char,
     *mut usize,
 ) -> c_int;
+type OsdCommandFn = unsafe extern "C" fn(
+    RawCluster,
+    c_int,
+    *mut *const c_char,
+    usize,
+    *const c_char,
+    usize,
+    *mut *mut c_char,
+    *mut usize,
+    *mut *mut c_char,
+    *mut usize,
+) -> c_int;
 
 /// librados, loaded on first use (`dlopen`): commands that never talk to Ceph (`disks list`,
 /// the daemon) do not map librados and its ~10 MB of dependencies at all.
@@ -40,6 +52,7 @@ struct Api {
     buffer_free: BufferFreeFn,
     mon_command: CommandFn,
     mgr_command: CommandFn,
+    osd_command: OsdCommandFn,
 }
 
 static API: std::sync::OnceLock<Result<Api, String>> = std::sync::OnceLock::new();
@@ -89,6 +102,7 @@ fn load() -> Result<Api, String> {
         buffer_free: sym!(c"rados_buffer_free", BufferFreeFn),
         mon_command: sym!(c"rados_mon_command", CommandFn),
         mgr_command: sym!(c"rados_mgr_command", CommandFn),
+        osd_command: sym!(c"rados_osd_command", OsdCommandFn),
     })
 }
 
@@ -224,12 +238,27 @@ impl Cluster {
 
     /// Sends a JSON command to the monitors (`ceph ...`), with an optional input buffer.
     pub fn mon_command(&self, cmd: &str, input: &[u8]) -> Result<CommandReply, RadosError> {
-        self.command("rados_mon_command", cmd, input, false)
+        self.command("rados_mon_command", cmd, input, Target::Mon)
     }
 
     /// Sends a JSON command to the active manager.
     pub fn mgr_command(&self, cmd: &str, input: &[u8]) -> Result<CommandReply, RadosError> {
-        self.command("rados_mgr_command", cmd, input, true)
+        self.command("rados_mgr_command", cmd, input, Target::Mgr)
+    }
+
+    /// Sends a JSON command to one OSD (`ceph tell osd.ID ...`).
+    pub fn osd_command(
+        &self,
+        id: u32,
+        cmd: &str,
+        input: &[u8],
+    ) -> Result<CommandReply, RadosError> {
+        let id = c_int::try_from(id).map_err(|_| RadosError {
+            call: "rados_osd_command",
+            errno: libc::EINVAL,
+            status: format!("osd id {id} out of range"),
+        })?;
+        self.command("rados_osd_command", cmd, input, Target::Osd(id))
     }
 
     fn command(
@@ -237,7 +266,7 @@ impl Cluster {
         call: &'static str,
         cmd: &str,
         input: &[u8],
-        mgr: bool,
+        target: Target,
     ) -> Result<CommandReply, RadosError> {
         if !self.connected {
             return Err(RadosError {
@@ -252,25 +281,44 @@ impl Cluster {
         let mut outbuflen: usize = 0;
         let mut outs: *mut c_char = ptr::null_mut();
         let mut outslen: usize = 0;
-        let f = if mgr {
-            self.api.mgr_command
-        } else {
-            self.api.mon_command
-        };
-        // SAFETY: raw is a connected handle; cmds holds one NUL-terminated string alive for the
-        // call; input is a valid slice; out-pointers are valid locals.
-        let rc = unsafe {
-            f(
-                self.raw,
-                cmds.as_mut_ptr(),
-                1,
-                input.as_ptr().cast(),
-                input.len(),
-                &mut outbuf,
-                &mut outbuflen,
-                &mut outs,
-                &mut outslen,
-            )
+        let rc = match target {
+            Target::Mon | Target::Mgr => {
+                let f = if target == Target::Mgr {
+                    self.api.mgr_command
+                } else {
+                    self.api.mon_command
+                };
+                // SAFETY: raw is a connected handle; cmds holds one NUL-terminated string alive
+                // for the call; input is a valid slice; out-pointers are valid locals.
+                unsafe {
+                    f(
+                        self.raw,
+                        cmds.as_mut_ptr(),
+                        1,
+                        input.as_ptr().cast(),
+                        input.len(),
+                        &mut outbuf,
+                        &mut outbuflen,
+                        &mut outs,
+                        &mut outslen,
+                    )
+                }
+            }
+            // SAFETY: as above; `id` is a plain integer librados looks up in its osdmap.
+            Target::Osd(id) => unsafe {
+                (self.api.osd_command)(
+                    self.raw,
+                    id,
+                    cmds.as_mut_ptr(),
+                    1,
+                    input.as_ptr().cast(),
+                    input.len(),
+                    &mut outbuf,
+                    &mut outbuflen,
+                    &mut outs,
+                    &mut outslen,
+                )
+            },
         };
         // Copy both buffers into owned values first, then free them.
         let output = take_buffer(self.api, outbuf, outbuflen);
@@ -280,6 +328,14 @@ impl Cluster {
         }
         Ok(CommandReply { output, status })
     }
+}
+
+/// Who a command goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Mon,
+    Mgr,
+    Osd(c_int),
 }
 
 fn take_buffer(api: &Api, buf: *mut c_char, len: usize) -> Vec<u8> {

@@ -17,6 +17,8 @@ pub trait CephClient: std::fmt::Debug + Sync {
     fn mon_raw(&self, cmd: &Value, input: &[u8]) -> Result<Vec<u8>>;
     /// Sends a manager command.
     fn mgr_raw(&self, cmd: &Value, input: &[u8]) -> Result<Vec<u8>>;
+    /// Sends a command to one OSD (`ceph tell osd.ID ...`).
+    fn osd_raw(&self, id: u32, cmd: &Value, input: &[u8]) -> Result<Vec<u8>>;
 
     /// A monitor command with `format=json`, parsed (`null` for empty output).
     fn mon(&self, cmd: Value) -> Result<Value> {
@@ -150,6 +152,14 @@ impl CephClient for RadosClient {
             .map(|r| r.output)
             .map_err(|e| rados_err(format!("`{}` (manager)", prefix(cmd)), e))
     }
+
+    fn osd_raw(&self, id: u32, cmd: &Value, input: &[u8]) -> Result<Vec<u8>> {
+        tracing::debug!(prefix = prefix(cmd), osd = id, "osd command");
+        self.cluster
+            .osd_command(id, &cmd.to_string(), input)
+            .map(|r| r.output)
+            .map_err(|e| rados_err(format!("`{}` (osd.{id})", prefix(cmd)), e))
+    }
 }
 
 /// Reads the Ceph config `opts` names and connects: what every command that talks to the
@@ -169,6 +179,10 @@ impl CephClient for Unconnected {
     }
 
     fn mgr_raw(&self, cmd: &Value, input: &[u8]) -> Result<Vec<u8>> {
+        self.mon_raw(cmd, input)
+    }
+
+    fn osd_raw(&self, _id: u32, cmd: &Value, input: &[u8]) -> Result<Vec<u8>> {
         self.mon_raw(cmd, input)
     }
 }

@@ -123,4 +123,8 @@ impl CephClient for ScriptedClient {
     fn mgr_raw(&self, cmd: &Value, _input: &[u8]) -> Result<Vec<u8>> {
         self.reply(cmd)
     }
+
+    fn osd_raw(&self, _id: u32, cmd: &Value, _input: &[u8]) -> Result<Vec<u8>> {
+        self.reply(cmd)
+    }
 }

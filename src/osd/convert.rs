@@ -809,21 +809,33 @@ fn activate_one(
     Ok(r.osds.first().map_or(Action::Unchanged, |o| o.action))
 }
 
-/// Waits until every PG is active+clean (bounded).
+/// Waits until every PG is active+clean (bounded), judged on current statistics only
+/// ([`crate::ceph::stats`]): two readings in a row, each made after every up OSD had the
+/// osdmap and sent its statistics, so the PGs that map to the OSD just started count.
 fn wait_clean(c: &dyn CephClient, timeout: Duration) -> Result<()> {
     let start = Instant::now();
+    let deadline = start + timeout;
+    let mut clean_in_a_row = 0;
     loop {
-        let last = match remove::pg_map(c) {
-            Ok(view) => {
-                let unclean = view.pgs.iter().filter(|p| !p.is_clean()).count();
-                let complete = view.ready && view.expected.is_none_or(|n| n <= view.pgs.len());
-                if complete && unclean == 0 && !view.pgs.is_empty() {
-                    return Ok(());
+        let last = match crate::ceph::stats::make_current(c, deadline) {
+            Err(why) => why,
+            Ok(()) => match remove::pg_map(c) {
+                Ok(view) => {
+                    let unclean = view.pgs.iter().filter(|p| !p.is_clean()).count();
+                    let complete = view.ready && view.expected.is_none_or(|n| n <= view.pgs.len());
+                    if complete && unclean == 0 && !view.pgs.is_empty() {
+                        clean_in_a_row += 1;
+                        if clean_in_a_row == 2 {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    format!("{unclean} PG(s) not active+clean")
                 }
-                format!("{unclean} PG(s) not active+clean")
-            }
-            Err(e) => format!("the cluster did not answer: {e}"),
+                Err(e) => format!("the cluster did not answer: {e}"),
+            },
         };
+        clean_in_a_row = 0;
         if start.elapsed() >= timeout {
             return Err(Error::Timeout {
                 what: format!(

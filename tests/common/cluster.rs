@@ -238,6 +238,39 @@ impl TestCluster {
         )
     }
 
+    /// Waits until `ceph health` says HEALTH_OK (or panics after `secs` with `health detail`,
+    /// the OSD tree and the PGs that are not clean). Health lags the PG map by a report or
+    /// two, and an OSD wrongly marked down under load degrades PGs for a while: what a user
+    /// would notice is health that never comes back.
+    pub fn wait_healthy(&self, secs: u64) {
+        let start = std::time::Instant::now();
+        loop {
+            let health = self.ceph_json(&["health"]);
+            if health["status"] == "HEALTH_OK" {
+                if start.elapsed().as_secs() > 5 {
+                    eprintln!("health came back after {}s", start.elapsed().as_secs());
+                }
+                return;
+            }
+            if start.elapsed().as_secs() >= secs {
+                let down: Vec<String> = self
+                    .osds()
+                    .iter()
+                    .filter(|o| !o.1)
+                    .map(|o| self.osd_evidence(o.0))
+                    .collect();
+                panic!(
+                    "not HEALTH_OK after {secs}s:\n{}\n{}\n{}\n{}",
+                    self.ceph(&["health", "detail"]),
+                    self.ceph(&["osd", "tree"]),
+                    self.ceph(&["pg", "dump_stuck"]),
+                    down.join("\n")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+
     /// Waits until every PG is active+clean (or panics after `secs`).
     pub fn wait_clean(&self, secs: u64) {
         let start = std::time::Instant::now();
