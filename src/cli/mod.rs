@@ -613,6 +613,12 @@ pub struct ApplyArgs {
     /// daemon runs. Without it such a disk is taken and its record forgotten.
     #[arg(long)]
     pub skip_removed: bool,
+    /// Override what a device reports, for hardware that lies (a RAID controller's SSD shown
+    /// as rotational): `GLOB:rotational=0|1[,crush_device_class=CLASS]`, GLOB on the kernel
+    /// name or /dev path (repeatable; after the spec's own `cephboot.overrides`, so these
+    /// win). The daemon passes its config's `overrides` this way.
+    #[arg(long = "override", value_name = "GLOB:KEY=VALUE", value_parser = crate::spec::parse::parse_override_arg)]
+    pub overrides: Vec<crate::spec::parse::Override>,
 }
 
 /// `osd stop` options.

@@ -99,6 +99,18 @@ fn print_table(r: &ApplyReport) {
 /// Runs `osd apply`.
 pub fn apply(args: &ApplyArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     let mut specs = read_specs(&args.spec)?;
+    for spec in &mut specs {
+        spec.overrides
+            .extend(
+                args.overrides
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| crate::spec::parse::Override {
+                        origin: format!("--override[{i}]"),
+                        ..o.clone()
+                    }),
+            );
+    }
     let host = Host {
         name: args
             .host_name

@@ -14,6 +14,11 @@
 //! spec = "/etc/cephboot/osds.yml"      # a cephadm OSD spec (docs/spec.md): with auto_prepare,
 //!                                      # a blank disk it selects becomes an OSD of its layout
 //! host_labels = ["osd"]                # this host's labels, for specs placed by label
+//!
+//! [[overrides]]                        # hardware that reports the wrong thing
+//! devices = "sd[cd]"                   # glob on the kernel name or /dev path
+//! rotational = false                   # what the spec's filters see instead of sysfs's
+//! crush_device_class = "ssd"           # optional; a rotational override implies hdd/ssd
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,9 +65,38 @@ pub struct DaemonConfig {
     /// says so itself with `encrypted: true`).
     #[serde(default)]
     pub encrypted: bool,
-    /// The spec file's specs, read and checked at start.
+    /// What devices report, overridden for hardware that lies: used by the spec's filters
+    /// (after the spec's own `cephboot.overrides`, passed to `osd apply` as `--override`) and
+    /// for the CRUSH class of the OSDs it prepares from bootstrap labels.
+    #[serde(default)]
+    pub overrides: Vec<OverrideConfig>,
+    /// The spec file's specs, read and checked at start (the config's overrides added).
     #[serde(skip)]
     pub specs: Vec<crate::spec::parse::OsdSpec>,
+}
+
+/// One `[[overrides]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideConfig {
+    /// A glob on the kernel name (`sd[cd]`) or the node path.
+    pub devices: String,
+    /// The rotational flag to use instead of sysfs's.
+    pub rotational: Option<bool>,
+    /// The CRUSH device class to use.
+    pub crush_device_class: Option<String>,
+}
+
+impl OverrideConfig {
+    /// As the spec code reads it, named `overrides[i]` of the daemon's config.
+    pub fn to_override(&self, i: usize) -> crate::spec::parse::Override {
+        crate::spec::parse::Override {
+            devices: self.devices.clone(),
+            rotational: self.rotational,
+            crush_device_class: self.crush_device_class.clone(),
+            origin: format!("the daemon config's overrides[{i}]"),
+        }
+    }
 }
 
 fn default_concurrency() -> usize {
@@ -88,6 +122,7 @@ impl Default for DaemonConfig {
             spec: None,
             host_labels: Vec::new(),
             encrypted: false,
+            overrides: Vec::new(),
             specs: Vec::new(),
         }
     }
@@ -114,6 +149,10 @@ impl DaemonConfig {
                     spec.display()
                 ))
             })?;
+            let overrides = c.override_list();
+            for s in &mut c.specs {
+                s.overrides.extend(overrides.iter().cloned());
+            }
         }
         Ok(c)
     }
@@ -151,7 +190,52 @@ impl DaemonConfig {
         if self.job_timeout_secs == 0 {
             return bad("job_timeout_secs", "must be at least 1".into());
         }
+        for (i, o) in self.overrides.iter().enumerate() {
+            let key = format!("overrides[{i}]");
+            if o.devices.trim().is_empty() || o.devices.contains(':') {
+                return bad(
+                    &key,
+                    format!(
+                        "`devices` {:?} must be a glob on the kernel name or /dev path",
+                        o.devices
+                    ),
+                );
+            }
+            if o.rotational.is_none() && o.crush_device_class.is_none() {
+                return bad(
+                    &key,
+                    "changes nothing: give rotational or crush_device_class".into(),
+                );
+            }
+            if let Some(Err(e)) = o
+                .crush_device_class
+                .as_deref()
+                .map(crate::cli::parse_device_class)
+            {
+                return bad(&key, e);
+            }
+        }
         Ok(())
+    }
+
+    /// The config's overrides, in order, as the spec code reads them.
+    pub fn override_list(&self) -> Vec<crate::spec::parse::Override> {
+        self.overrides
+            .iter()
+            .enumerate()
+            .map(|(i, o)| o.to_override(i))
+            .collect()
+    }
+
+    /// The CRUSH class the overrides give disk `name` (`/dev/name`): the last override about
+    /// it that gives one, explicitly or by its rotational flag.
+    pub fn class_for(&self, name: &str) -> Option<String> {
+        let path = std::path::PathBuf::from(format!("/dev/{name}"));
+        self.override_list()
+            .iter()
+            .rev()
+            .filter(|o| o.matches(name, &path))
+            .find_map(crate::spec::parse::Override::class)
     }
 
     /// Whether the daemon may act on disk `name` (`/dev/name`).
@@ -219,6 +303,57 @@ mod tests {
             e.contains("key `spec`") && e.contains("line 3") && e.contains("rotatonal"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn overrides_are_checked_and_join_the_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("osds.yml");
+        std::fs::write(&spec, "service_type: osd\nservice_id: s\nplacement: {host_pattern: '*'}\ndata_devices: {rotational: 1}\ncephboot:\n  overrides:\n    - devices: sdb\n      rotational: 1\n").unwrap();
+        let c = DaemonConfig::parse(
+            Path::new("d.toml"),
+            &format!(
+                "spec = {:?}\n[[overrides]]\ndevices = \"sd[cd]\"\nrotational = false\n",
+                spec.display().to_string()
+            ),
+        )
+        .unwrap();
+        let origins: Vec<&str> = c.specs[0]
+            .overrides
+            .iter()
+            .map(|o| o.origin.as_str())
+            .collect();
+        assert_eq!(
+            origins,
+            ["cephboot.overrides[0]", "the daemon config's overrides[0]"],
+            "the config's come after the spec's own, so they win"
+        );
+        assert_eq!(c.class_for("sdc").as_deref(), Some("ssd"));
+        assert_eq!(c.class_for("sdb"), None);
+        for (text, why) in [
+            ("[[overrides]]\ndevices = \"sdc\"\n", "changes nothing"),
+            (
+                "[[overrides]]\ndevices = \"\"\nrotational = true\n",
+                "must be a glob",
+            ),
+            (
+                "[[overrides]]\ndevices = \"sdc\"\ncrush_device_class = \"SSD!\"\n",
+                "not a device class",
+            ),
+            (
+                "[[overrides]]\ndevices = \"sdc\"\nrotation = true\n",
+                "rotation",
+            ),
+        ] {
+            let e = DaemonConfig::parse(Path::new("d.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{text}: {e}");
+            assert!(
+                why == "rotation" || e.contains("key `overrides[0]`"),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

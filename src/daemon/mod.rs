@@ -625,11 +625,20 @@ fn job_args(config: &DaemonConfig, device: &str, wipe: bool, by_spec: bool) -> V
                 .iter()
                 .map(|l| format!("--host-label={l}")),
         );
+        a.extend(
+            config
+                .override_list()
+                .iter()
+                .map(|o| format!("--override={}", o.to_arg())),
+        );
         a
     } else {
         let mut a = vec!["osd".into(), "prepare".into(), device.to_string()];
         if config.encrypted {
             a.push("--encrypt".into());
+        }
+        if let Some(class) = config.class_for(device.trim_start_matches("/dev/")) {
+            a.push(format!("--device-class={class}"));
         }
         a
     };
@@ -1115,6 +1124,49 @@ mod tests {
                 "--deny-device=sda"
             ],
             "the spec says encrypted itself"
+        );
+    }
+
+    #[test]
+    fn the_configs_overrides_reach_both_kinds_of_job() {
+        let config = DaemonConfig {
+            spec: Some(std::path::PathBuf::from("/etc/cephboot/osds.yml")),
+            overrides: vec![
+                super::config::OverrideConfig {
+                    devices: "sd[cd]".into(),
+                    rotational: Some(false),
+                    crush_device_class: None,
+                },
+                super::config::OverrideConfig {
+                    devices: "/dev/sdd".into(),
+                    rotational: None,
+                    crush_device_class: Some("fast_ssd".into()),
+                },
+            ],
+            ..DaemonConfig::default()
+        };
+        let by_spec = job_args(&config, "/dev/sde", false, true);
+        assert_eq!(
+            by_spec[6..],
+            [
+                "--override=sd[cd]:rotational=0",
+                "--override=/dev/sdd:crush_device_class=fast_ssd"
+            ],
+            "{by_spec:?}"
+        );
+        assert_eq!(
+            job_args(&config, "/dev/sdc", false, false),
+            ["osd", "prepare", "/dev/sdc", "--device-class=ssd"],
+            "a rotational override implies the class"
+        );
+        assert_eq!(
+            job_args(&config, "/dev/sdd", false, false),
+            ["osd", "prepare", "/dev/sdd", "--device-class=fast_ssd"],
+            "the last override about the disk that gives a class wins"
+        );
+        assert_eq!(
+            job_args(&config, "/dev/sdb", false, false),
+            ["osd", "prepare", "/dev/sdb"]
         );
     }
 }

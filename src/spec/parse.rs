@@ -90,6 +90,82 @@ pub struct Override {
     pub rotational: Option<bool>,
     /// The CRUSH device class to use.
     pub crush_device_class: Option<String>,
+    /// Where it was given, as the reasons name it: `cephboot.overrides[0]`, `--override[0]`.
+    pub origin: String,
+}
+
+/// Reads an override given on the command line (`osd apply --override`):
+/// `GLOB:rotational=0,crush_device_class=ssd` (either key or both; rotational as `0`/`1`/
+/// `true`/`false`). Its origin is set by the caller.
+pub fn parse_override_arg(s: &str) -> Result<Override, String> {
+    let (devices, settings) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?}: give GLOB:rotational=0|1[,crush_device_class=CLASS]"))?;
+    if devices.trim().is_empty() {
+        return Err(format!("{s:?}: the override names no devices before ':'"));
+    }
+    let mut o = Override {
+        devices: devices.trim().to_string(),
+        rotational: None,
+        crush_device_class: None,
+        origin: String::new(),
+    };
+    for part in settings.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?}: {part:?} is not KEY=VALUE"))?;
+        match k.trim() {
+            "rotational" => {
+                o.rotational = Some(match v.trim() {
+                    "1" | "true" => true,
+                    "0" | "false" => false,
+                    other => return Err(format!("{s:?}: rotational is 0 or 1, not {other:?}")),
+                });
+            }
+            "crush_device_class" => {
+                o.crush_device_class = Some(crate::cli::parse_device_class(v.trim())?);
+            }
+            other => {
+                return Err(format!(
+                    "{s:?}: unknown key {other:?} (rotational, crush_device_class)"
+                ))
+            }
+        }
+    }
+    if o.rotational.is_none() && o.crush_device_class.is_none() {
+        return Err(format!(
+            "{s:?}: the override changes nothing: give rotational or crush_device_class"
+        ));
+    }
+    Ok(o)
+}
+
+impl Override {
+    /// The override as `osd apply --override` reads it.
+    pub fn to_arg(&self) -> String {
+        let mut settings = Vec::new();
+        if let Some(r) = self.rotational {
+            settings.push(format!("rotational={}", u8::from(r)));
+        }
+        if let Some(c) = &self.crush_device_class {
+            settings.push(format!("crush_device_class={c}"));
+        }
+        format!("{}:{}", self.devices, settings.join(","))
+    }
+
+    /// Whether it is about this disk (its kernel name or its node path).
+    pub fn matches(&self, name: &str, path: &std::path::Path) -> bool {
+        crate::disk::policy::glob(&self.devices, name)
+            || crate::disk::policy::glob(&self.devices, &path.display().to_string())
+    }
+
+    /// The CRUSH class it gives: its own, or the one its rotational flag implies.
+    pub fn class(&self) -> Option<String> {
+        self.crush_device_class.clone().or_else(|| {
+            self.rotational
+                .map(|r| if r { "hdd" } else { "ssd" }.to_string())
+        })
+    }
 }
 
 /// One OSD service specification.
@@ -909,12 +985,13 @@ fn overrides(doc: &Doc<'_>, name: &str, v: &Value) -> Result<Vec<Override>, Spec
                 format!("spec {name}: `cephboot.overrides` must be a list"),
             )
         })?;
-        for e in list {
+        for (i, e) in list.iter().enumerate() {
             let em = as_map(doc, "overrides", e)?;
             let mut o = Override {
                 devices: String::new(),
                 rotational: None,
                 crush_device_class: None,
+                origin: format!("cephboot.overrides[{i}]"),
             };
             for (ek, ev) in em {
                 match key_str(ek).as_str() {
@@ -939,6 +1016,31 @@ fn overrides(doc: &Doc<'_>, name: &str, v: &Value) -> Result<Vec<Override>, Spec
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
+    #[test]
+    fn an_override_on_the_command_line() {
+        let o = parse_override_arg("sd[cd]:rotational=0,crush_device_class=fast").unwrap();
+        assert_eq!(o.devices, "sd[cd]");
+        assert_eq!(o.rotational, Some(false));
+        assert_eq!(o.crush_device_class.as_deref(), Some("fast"));
+        assert_eq!(o.to_arg(), "sd[cd]:rotational=0,crush_device_class=fast");
+        assert_eq!(parse_override_arg(&o.to_arg()).unwrap(), o);
+        let o = parse_override_arg("/dev/sdc:rotational=true").unwrap();
+        assert_eq!((o.devices.as_str(), o.rotational), ("/dev/sdc", Some(true)));
+        assert_eq!(o.class().as_deref(), Some("hdd"));
+        for (bad, why) in [
+            ("sdc", "GLOB:"),
+            (":rotational=0", "names no devices"),
+            ("sdc:rotational=2", "0 or 1"),
+            ("sdc:spinning=1", "unknown key"),
+            ("sdc:", "changes nothing"),
+            ("sdc:crush_device_class=A B", "not a device class"),
+            ("sdc:rotational", "KEY=VALUE"),
+        ] {
+            let e = parse_override_arg(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
     use super::*;
 
     fn refused(yaml: &str) -> SpecError {

@@ -189,15 +189,15 @@ fn apply_overrides<'a>(spec: &OsdSpec, disk: &'a Disk) -> Seen<'a> {
         implied_class: None,
         notes: Vec::new(),
     };
-    for (i, o) in spec.overrides.iter().enumerate() {
-        let path = disk.path.display().to_string();
-        if !(glob(&o.devices, &disk.name) || glob(&o.devices, &path)) {
+    for o in &spec.overrides {
+        if !o.matches(&disk.name, &disk.path) {
             continue;
         }
         if let Some(r) = o.rotational {
             seen.notes.push(format!(
-                "rotational {} by cephboot.overrides[{i}] (sysfs: {})",
+                "rotational {} by {} (sysfs: {})",
                 u8::from(r),
+                o.origin,
                 disk.rotational
                     .map_or("unknown".into(), |v| u8::from(v).to_string())
             ));
@@ -205,8 +205,7 @@ fn apply_overrides<'a>(spec: &OsdSpec, disk: &'a Disk) -> Seen<'a> {
             seen.implied_class = Some(if r { "hdd" } else { "ssd" }.into());
         }
         if let Some(c) = &o.crush_device_class {
-            seen.notes
-                .push(format!("class {c} by cephboot.overrides[{i}]"));
+            seen.notes.push(format!("class {c} by {}", o.origin));
             seen.class = Some(c.clone());
         }
     }
