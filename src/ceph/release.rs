@@ -8,7 +8,8 @@
 //!   and 1000 GiB of the main device; zap and the guards look at every offset on every release
 //!   (a disk may come from a newer cluster), so nothing here needs to switch on them.
 //! * The mgr's own pool is `device_health_metrics` on Pacific and `.mgr` later; `pools init`
-//!   sizes both names the same way.
+//!   sizes both names the same way, and on Pacific makes it first (the manager makes it in
+//!   the middle of the run otherwise, costing a third round).
 
 use serde_json::{json, Value};
 
@@ -47,6 +48,16 @@ impl Release {
             version,
             name,
         })
+    }
+
+    /// The manager's own pool and its application, when `pools init` makes it itself: on
+    /// Pacific the manager makes `device_health_metrics` as soon as the first pools exist,
+    /// with the defaults of that moment, in the middle of a `pools init`, which then needs a
+    /// third round of commands to move it. Made first (as the manager would: pg_num 1,
+    /// pg_num_min 1, its application), it is found and left alone. Later releases' `.mgr`
+    /// exists before any pool is asked for.
+    pub fn manager_pool_made_by_pools_init(&self) -> Option<(&'static str, &'static str)> {
+        (self.major == 16).then_some(("device_health_metrics", "mgr_devicehealth"))
     }
 
     /// Whether `ceph-osd --mkfs` still creates FileStore OSDs.

@@ -553,6 +553,16 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         let name = cur.get("pool_name").and_then(Value::as_str).unwrap_or("");
         plan_pool(&mut plan, name, Some(cur), true, &target);
     }
+    if internal.is_empty() {
+        // Not knowing the release (an old reply shape) only costs the third round.
+        let release = crate::ceph::release::of_cluster(c).ok();
+        if let Some(made) = release
+            .as_ref()
+            .and_then(crate::ceph::release::Release::manager_pool_made_by_pools_init)
+        {
+            plan_manager_pool(&mut plan, made, &req.pools, &target);
+        }
+    }
     plan.apply(c, INDEPENDENT)?;
 
     // The default rule for pools made later by anyone: the rule's id, known or read back.
@@ -590,6 +600,43 @@ pub fn init(c: &dyn CephClient, req: &PoolsRequest) -> Result<PoolsReport> {
         changes: plan.changes,
         notes,
     })
+}
+
+/// The manager's own pool `made` (name, application), when no pool of Ceph's own exists yet
+/// (see [`crate::ceph::release::Release::manager_pool_made_by_pools_init`]): created in phase
+/// 0 as the manager would make it but with the decided size (and rule when it exists), its
+/// application (and rule) in phase 1.
+fn plan_manager_pool(
+    plan: &mut Plan,
+    made: (&str, &str),
+    wanted: &[String],
+    target: &PoolTarget<'_>,
+) {
+    let (name, app) = made;
+    if wanted.iter().any(|w| w == name) {
+        return;
+    }
+    let (size, min_size, rule) = (target.decision.size, target.decision.min_size, target.rule);
+    let detail = format!(
+        "pg_num 1, size {size}, min_size {min_size}, rule {rule}, application {app} (Ceph's own pool, made before the manager makes it with the defaults of the moment)"
+    );
+    if !plan.record("pool", name, false, true, detail) {
+        return;
+    }
+    let mut create = json!({"prefix": "osd pool create", "pool": name, "pg_num": 1, "pg_num_min": 1, "pool_type": "replicated", "size": size});
+    if target.rid.is_some() {
+        if let Some(fields) = create.as_object_mut() {
+            fields.insert("rule".into(), json!(rule));
+        }
+    } else {
+        plan.queue(ON_POOLS, pool_set(name, "crush_rule", rule.to_string()));
+    }
+    plan.queue(INDEPENDENT, create);
+    plan.queue(
+        ON_POOLS,
+        json!({"prefix": "osd pool application enable", "pool": name, "app": app, "yes_i_really_mean_it": true}),
+    );
+    plan.sized.push(name.to_string());
 }
 
 /// A pool of the request that has more copies than the decision would leave (the cluster
@@ -652,7 +699,8 @@ fn settle(
         let seen_before = observed_internal
             .iter()
             .any(|p| p.get("pool_name").and_then(Value::as_str) == Some(name));
-        if internal && !seen_before {
+        // (A pool of Ceph's own that this run made is checked as the requested ones are.)
+        if internal && !seen_before && !plan.sized.iter().any(|p| p == name) {
             plan_pool_in(plan, name, Some(cur), true, target, SETTLE);
         } else if plan.sized.iter().any(|p| p == name)
             && cur.get("min_size").and_then(Value::as_i64) != Some(min_size)
@@ -1045,6 +1093,7 @@ mod against_a_scripted_cluster {
         "osd pool ls",
         "auth get",
         "health",
+        "versions",
     ];
 
     fn req(dry_run: bool) -> PoolsRequest {
@@ -1211,6 +1260,55 @@ mod against_a_scripted_cluster {
             "{e}"
         );
         assert!(writes(&c).is_empty(), "refused, yet sent {:?}", writes(&c));
+    }
+
+    #[test]
+    fn on_pacific_the_managers_pool_is_made_first_so_the_run_needs_no_third_round() {
+        for (version, made) in [
+            (
+                "ceph version 16.2.15 (618f440892089921c3e944a991122ddc44e60516) pacific (stable)",
+                true,
+            ),
+            (
+                "ceph version 18.2.7 (6b0e988052ec84cf2d4a54ff9bbbc5e720b621ad) reef (stable)",
+                false,
+            ),
+        ] {
+            let c = cluster(false).answer("versions", json!({"mon": {version: 1}}));
+            let report = init(&c, &req(false)).unwrap();
+            let sent = c.sent();
+            let to_it: Vec<&Value> = sent
+                .iter()
+                .filter(|s| s["pool"] == "device_health_metrics")
+                .collect();
+            if !made {
+                assert!(to_it.is_empty(), "{version}: {to_it:?}");
+                continue;
+            }
+            let create = to_it
+                .iter()
+                .find(|s| s["prefix"] == "osd pool create")
+                .unwrap();
+            assert_eq!(
+                (&create["pg_num"], &create["pg_num_min"], &create["size"]),
+                (&json!(1), &json!(1), &json!(1)),
+                "as the manager makes it, with the decided size: {create}"
+            );
+            assert!(
+                to_it
+                    .iter()
+                    .any(|s| s["prefix"] == "osd pool application enable"
+                        && s["app"] == "mgr_devicehealth"),
+                "{to_it:?}"
+            );
+            assert!(
+                report.changes.iter().any(|ch| ch.kind == "pool"
+                    && ch.name == "device_health_metrics"
+                    && ch.action == Action::Created),
+                "{:?}",
+                report.changes
+            );
+        }
     }
 
     #[test]
