@@ -614,7 +614,7 @@ fn a_new_osd_waits_for_an_up_osd_of_its_host_and_never_crashes_the_monitor() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["osds"][0]["action"], "failed", "{v:#}");
+    assert_eq!(v["osds"][0]["action"], "refused", "{v:#}");
     let reason = v["osds"][0]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("every OSD of this CRUSH host is down") && reason.contains("osd."),

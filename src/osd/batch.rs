@@ -71,6 +71,20 @@ impl PrepareItem {
         }
     }
 
+    /// Stopped before anything was written: `refused` when a guard said no (exit 3 from the
+    /// error), `failed` when the cluster could not be asked.
+    fn not_admitted(device: &Path, e: Error) -> Self {
+        let action = match e {
+            Error::Refused { .. } | Error::Refusals(_) => Action::Refused,
+            _ => Action::Failed,
+        };
+        PrepareItem {
+            reason: Some(e.to_string()),
+            error: Some(e),
+            ..PrepareItem::new(device, action)
+        }
+    }
+
     fn failed(device: &Path, e: Error) -> Self {
         PrepareItem {
             reason: Some(e.to_string()),
@@ -385,6 +399,9 @@ fn prepare_one(
         host_wait: ctx.host_wait,
         encrypt: req.encrypt,
     };
+    if let Err(e) = prepare::admit(&env, &fresh, &plan) {
+        return PrepareItem::not_admitted(device, e);
+    }
     tracing::info!(device = %device.display(), store = %plan.store, "preparing");
     match prepare::prepare(&env, &fresh, &plan) {
         Ok(p) => PrepareItem {

@@ -260,9 +260,16 @@ struct NewOsd {
 }
 
 /// Prepares one OSD.
-pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Prepared> {
+/// What must hold before anything is written: every device's guards and consent, and an OSD
+/// of the CRUSH host up (waited for, bounded). An error here is a refusal (or the cluster not
+/// answering): nothing was written and no id allocated. [`prepare`] comes after it.
+pub fn admit(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<()> {
     check_guards(env, snapshot, plan)?;
-    wait_for_an_up_osd_on_host(env, plan)?;
+    wait_for_an_up_osd_on_host(env, plan)
+}
+
+/// Prepares an OSD that [`admit`] let through, on the same snapshot.
+pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Prepared> {
     // 1. Clean up an interrupted run, then wipe.
     let cleaned_up_osd = clean_up_interrupted(env, plan)?;
     let mut locks = Locks::take(plan)?;
