@@ -45,17 +45,35 @@ fn read_trim(p: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Serial-like facts of the disk whose sysfs directory is `dir`.
+/// Serial-like facts of the disk whose sysfs directory is `dir`: its WWN or serial as sysfs
+/// has it, a SCSI disk's unit serial number (VPD page 0x80, which the kernel keeps: a disk
+/// behind a controller without a WWN has nothing else), or a loop device's backing file.
 pub(crate) fn serial_of(dir: &Path) -> Option<String> {
-    [
-        "wwid",
-        "device/wwid",
-        "device/serial",
-        "serial",
-        "loop/backing_file",
-    ]
-    .iter()
-    .find_map(|f| read_trim(&dir.join(f)))
+    ["wwid", "device/wwid", "device/serial", "serial"]
+        .iter()
+        .find_map(|f| read_trim(&dir.join(f)))
+        .or_else(|| {
+            std::fs::read(dir.join("device/vpd_pg80"))
+                .ok()
+                .and_then(|page| unit_serial(&page))
+        })
+        .or_else(|| read_trim(&dir.join("loop/backing_file")))
+}
+
+/// The unit serial number in a SCSI VPD page 0x80 (pure): a 4-byte header whose last two
+/// bytes are the length, then that many ASCII bytes, space-padded; `None` for anything else.
+pub(crate) fn unit_serial(page: &[u8]) -> Option<String> {
+    let (&code, rest) = page.get(1..)?.split_first()?;
+    if code != 0x80 {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let serial = page.get(4..4 + len)?;
+    if !serial.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return None;
+    }
+    let text = String::from_utf8_lossy(serial).trim().to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 /// Disk sequence number from a disk's sysfs directory.
@@ -198,6 +216,27 @@ pub fn check_partition(want: &PartitionExpectation<'_>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scsi_unit_serial_is_read_from_vpd_page_0x80() {
+        assert_eq!(
+            unit_serial(b"\x00\x80\x00\x08  SPEC1 ").as_deref(),
+            Some("SPEC1")
+        );
+        assert_eq!(
+            unit_serial(b"\x00\x80\x00\x05Z1Z0H").as_deref(),
+            Some("Z1Z0H")
+        );
+        for bad in [
+            &b""[..],
+            b"\x00\x83\x00\x03abc",
+            b"\x00\x80\x00\x09short",
+            b"\x00\x80\x00\x04    ",
+            b"\x00\x80\x00\x02\xff\x00",
+        ] {
+            assert_eq!(unit_serial(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn differences_name_each_changed_fact() {
