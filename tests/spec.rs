@@ -149,47 +149,12 @@ fn specs_select_by_path_size_and_limit_make_real_osds_and_explain_the_rest() {
     );
     assert_eq!(sums(), before, "the dry run wrote to a disk");
 
-    // Overrides on the command line (what the daemon passes from its config), whatever sysfs
-    // says of a loop device: every loop disk "rotational", then one of them not (the later
-    // override wins); the reason names the override.
-    let spinning = write_spec(
-        dir.path(),
-        "spinning.yml",
-        "service_type: osd\nservice_id: spinning\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    rotational: 1\n",
-    );
-    let last = format!("--override={}:rotational=0", left.name());
-    let lied = apply(
-        &spinning,
-        &["--dry-run", "--override=loop*:rotational=1", &last],
-    );
-    assert!(
-        big.iter()
-            .filter(|d| d.path() != left.path())
-            .chain([&small])
-            .all(|d| by_data(&lied, d.path()).is_some_and(|o| o["spec"] == "spinning")),
-        "{lied:#}"
-    );
-    assert!(
-        not_taken(&lied, "spinning", left.path()).contains("rotational 0 by --override[1]"),
-        "{lied:#}"
-    );
-    let bad = c.cb(&[
-        "osd",
-        "apply",
-        &spinning,
-        "--dry-run",
-        "--override=loop*:spinning=1",
-    ]);
-    assert_eq!(
-        bad.status.code(),
-        Some(2),
-        "a bad --override is a usage error"
-    );
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("unknown key \"spinning\""),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    let taken: Vec<&LoopDisk> = big
+        .iter()
+        .filter(|d| d.path() != left.path())
+        .chain([&small])
+        .collect();
+    overrides_on_the_command_line(&c, &allow, dir.path(), &taken, left);
     assert_eq!(sums(), before, "the dry runs wrote to a disk");
 
     // Applied: three OSDs, the class of the path entry, the others untouched byte for byte.
@@ -254,5 +219,54 @@ fn specs_select_by_path_size_and_limit_make_real_osds_and_explain_the_rest() {
     assert_eq!(
         c.ceph_json(&["osd", "ls"]).as_array().unwrap().len(),
         ids_before + 3
+    );
+}
+
+/// Overrides on the command line (what the daemon passes from its config), whatever sysfs
+/// says of a loop device: every loop disk "rotational", then `left` not (the later override
+/// wins): a `rotational: 1` spec takes the others and says why not `left`.
+fn overrides_on_the_command_line(
+    c: &TestCluster,
+    allow: &[String],
+    dir: &std::path::Path,
+    taken: &[&LoopDisk],
+    left: &LoopDisk,
+) {
+    let spinning = write_spec(
+        dir,
+        "spinning.yml",
+        "service_type: osd\nservice_id: spinning\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    rotational: 1\n",
+    );
+    let last = format!("--override={}:rotational=0", left.name());
+    let mut a: Vec<&str> = vec!["osd", "apply", &spinning];
+    a.extend(allow.iter().map(String::as_str));
+    a.extend(["--dry-run", "--override=loop*:rotational=1", &last]);
+    let lied = c.cb_ok(&a);
+    assert!(
+        taken
+            .iter()
+            .all(|d| by_data(&lied, d.path()).is_some_and(|o| o["spec"] == "spinning")),
+        "{lied:#}"
+    );
+    assert!(
+        not_taken(&lied, "spinning", left.path()).contains("rotational 0 by --override[1]"),
+        "{lied:#}"
+    );
+    let bad = c.cb(&[
+        "osd",
+        "apply",
+        &spinning,
+        "--dry-run",
+        "--override=loop*:spinning=1",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a bad --override is a usage error"
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown key \"spinning\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
 }
