@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
 use common::daemon::{Daemon, HotDisk};
+use common::prometheus::{free_port, Prometheus};
 use common::*;
 
 #[test]
@@ -32,10 +33,24 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut d = Daemon::start_with(
+    // The metrics also on a TCP port, scraped by a real Prometheus, and in a textfile.
+    let metrics_port = free_port();
+    let textfile = dir.path().join("cephboot.prom");
+    let config = dir.path().join("daemon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\ntextfile = {:?}\ntextfile_interval_secs = 1\n",
+            textfile.display().to_string()
+        ),
+    )
+    .unwrap();
+    let prometheus = Prometheus::start(&format!("127.0.0.1:{metrics_port}"));
+    let mut d = Daemon::start_args(
         &c,
         "TDA",
         &[("NOTIFY_SOCKET", notify_path.to_str().unwrap())],
+        &["--config", config.to_str().unwrap()],
     );
     let mut buf = [0u8; 64];
     let n = notify.recv(&mut buf).unwrap();
@@ -90,6 +105,20 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
 
     metrics_count_the_two_jobs_the_disks_and_the_uevents(&d);
 
+    let mut tiny = HotDisk::new(
+        dir.path(),
+        "tiny.img",
+        64 << 20,
+        Some("TDA_OSD_BOOTSTRAP_BS"),
+    );
+    prometheus_sees_the_jobs_and_a_refusal_by_its_reason(
+        prometheus.as_ref(),
+        &d,
+        &mut tiny,
+        &textfile,
+    );
+    the_metrics_port_serves_metrics_only_and_is_bounded(metrics_port, dir.path());
+
     a_blank_disk_is_listed_without_a_job_and_its_detach_shows(&d, &mut blank, &dev_blank);
 
     bad_requests_get_4xx_and_the_daemon_stays_healthy(&d, dir.path());
@@ -108,8 +137,13 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
         "{text}"
     );
 
-    // SIGTERM: exit 0.
+    // SIGTERM: exit 0, and the textfile is gone (a stopped daemon's numbers would read as
+    // current).
     assert_eq!(d.terminate().code(), Some(0));
+    assert!(
+        !textfile.exists(),
+        "the metrics textfile outlived the daemon"
+    );
     drop(c);
     a.detach();
     b.detach();
@@ -186,6 +220,143 @@ fn metrics_count_the_two_jobs_the_disks_and_the_uevents(d: &Daemon) {
     assert!(metric("cephboot_disk_events_total") >= 3.0, "{text}");
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"all\"}") > 0.0);
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"disk\"}") > 0.0);
+}
+
+/// A real Prometheus scrapes the TCP port: the two jobs with their durations, the OSDs they
+/// started; then a labelled disk too small for an OSD is plugged and its job's refusal is
+/// counted under its reason, in Prometheus and in the node_exporter textfile.
+fn prometheus_sees_the_jobs_and_a_refusal_by_its_reason(
+    prometheus: Option<&Prometheus>,
+    d: &Daemon,
+    tiny: &mut HotDisk,
+    textfile: &std::path::Path,
+) {
+    let Some(p) = prometheus else { return };
+    p.wait_for("up{job=\"cephboot\"}", 60, |v| v == 1.0);
+    p.wait_for("cephboot_jobs{state=\"succeeded\"}", 30, |v| v == 2.0);
+    p.wait_for("cephboot_prepare_duration_seconds_count", 30, |v| v == 2.0);
+    // Each job's activation, and the daemon's `osd activate --all` at its start.
+    p.wait_for("cephboot_activate_duration_seconds_count", 30, |v| v >= 3.0);
+    p.wait_for("cephboot_prepare_duration_seconds_sum", 30, |v| v > 1.0);
+    p.wait_for("cephboot_osds{state=\"running\"}", 30, |v| v >= 2.0);
+    p.wait_for("cephboot_last_scan_disks", 30, |v| v >= 1.0);
+    assert_eq!(
+        p.value("cephboot_jobs_failed_total{reason=\"refused\"}"),
+        Some(0.0)
+    );
+
+    let dev = tiny.attach();
+    let jobs = d.wait_jobs_done(3, 60);
+    let job = jobs.iter().find(|j| j["device"] == dev.as_str()).unwrap();
+    assert_eq!(job["state"], "failed", "{job:#}");
+    assert_eq!(job["failure_reason"], "refused", "{job:#}");
+    assert!(
+        job["error"].as_str().unwrap().contains("too small"),
+        "{job:#}"
+    );
+    p.wait_for("cephboot_jobs_failed_total{reason=\"refused\"}", 30, |v| {
+        v == 1.0
+    });
+    p.wait_for("cephboot_jobs{state=\"failed\"}", 30, |v| v == 1.0);
+    assert_eq!(
+        p.value("cephboot_jobs_failed_total{reason=\"cluster\"}"),
+        Some(0.0)
+    );
+    p.wait_for("cephboot_prepare_duration_seconds_count", 30, |v| v == 3.0);
+
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(textfile).unwrap_or_default();
+        if text.contains("cephboot_jobs_failed_total{reason=\"refused\"} 1\n") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the textfile does not count the refusal:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    tiny.detach();
+}
+
+/// The metrics port answers `GET /metrics` and nothing else; an oversized request is cut with
+/// 431; connections past the bound get 503; the port serves again afterwards.
+fn the_metrics_port_serves_metrics_only_and_is_bounded(port: u16, dir: &std::path::Path) {
+    use std::io::{Read, Write};
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let status = |args: &[&str]| -> u16 {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    assert_eq!(status(&[&url("/metrics")]), 200);
+    for path in ["/", "/v1/disks", "/v1/jobs", "/v1/health", "/metrics/x"] {
+        assert_eq!(status(&[&url(path)]), 404, "{path}");
+    }
+    assert_eq!(
+        status(&[
+            "-X",
+            "POST",
+            "-d",
+            "{\"device\":\"/dev/x\"}",
+            &url("/v1/osd/prepare")
+        ]),
+        404
+    );
+    assert_eq!(status(&["-X", "POST", &url("/metrics")]), 405);
+    let big = dir.join("big.json");
+    std::fs::write(&big, vec![b'x'; 200 << 10]).unwrap();
+    assert_eq!(
+        status(&[
+            "-X",
+            "GET",
+            "--data-binary",
+            &format!("@{}", big.display()),
+            &url("/metrics")
+        ]),
+        413
+    );
+    // A head far over the limit: cut with 431, not read to its end.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nX-Filler: ");
+    let _ = s.write_all(&vec![b'a'; 256 << 10]);
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    assert!(
+        reply.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    // Eight idle connections take every slot (max_connections = 8): the ninth gets 503.
+    let idle: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&[&url("/metrics")]), 503);
+    drop(idle);
+    let start = Instant::now();
+    while status(&[&url("/metrics")]) != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the metrics port did not serve again after its idle clients left"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A package upgrade replaces the binary the daemon was started from: a disk hot-plugged

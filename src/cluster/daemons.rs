@@ -22,6 +22,48 @@ pub fn running_pid(pidfile: &Path, comm: &str) -> Option<u32> {
     (actual.trim() == comm && (state != "Z" || threads > 1)).then_some(pid)
 }
 
+/// The ids of the `ceph-osd` processes running on this host (by `/proc`: whoever started
+/// them, cephboot's pidfile or a unit). Unreadable entries are skipped.
+pub fn running_osd_ids() -> std::collections::BTreeSet<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "ceph-osd")
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter_map(|raw| {
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            osd_id_in_args(&args)
+        })
+        .collect()
+}
+
+/// The OSD id on a `ceph-osd` command line (`-i N`, `--id N`, `--id=N`), pure.
+pub fn osd_id_in_args(args: &[String]) -> Option<u32> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-i" || a == "--id" {
+            return it.next().and_then(|v| v.parse().ok());
+        }
+        if let Some(v) = a.strip_prefix("--id=") {
+            return v.parse().ok();
+        }
+    }
+    None
+}
+
 /// Stops the process in `pidfile` (SIGTERM, then SIGKILL after `grace`). Returns whether one
 /// was running.
 pub fn stop(pidfile: &Path, comm: &str, grace: Duration) -> bool {
@@ -40,4 +82,25 @@ pub fn stop(pidfile: &Path, comm: &str, grace: Duration) -> bool {
     }
     let _ = std::fs::remove_file(pidfile);
     true
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_osd_id_is_read_from_each_form_of_the_command_line() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            osd_id_in_args(&args(
+                "/usr/bin/ceph-osd --cluster c -c x.conf -i 12 --pid-file p"
+            )),
+            Some(12)
+        );
+        assert_eq!(osd_id_in_args(&args("ceph-osd -f --id 3")), Some(3));
+        assert_eq!(osd_id_in_args(&args("ceph-osd --id=7")), Some(7));
+        assert_eq!(osd_id_in_args(&args("ceph-osd --mkfs -i")), None);
+        assert_eq!(osd_id_in_args(&args("ceph-osd -i x")), None);
+    }
 }

@@ -19,6 +19,12 @@
 //! devices = "sd[cd]"                   # glob on the kernel name or /dev path
 //! rotational = false                   # what the spec's filters see instead of sysfs's
 //! crush_device_class = "ssd"           # optional; a rotational override implies hdd/ssd
+//!
+//! [metrics]                            # off unless one of these is set
+//! listen = "127.0.0.1:9851"            # Prometheus scrapes GET /metrics here (nothing else)
+//! max_connections = 8                  # served at once on `listen` (1-64)
+//! textfile = "/var/lib/prometheus/node-exporter/cephboot.prom"  # node_exporter's collector
+//! textfile_interval_secs = 15          # how often that file is rewritten (1-3600)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -70,9 +76,102 @@ pub struct DaemonConfig {
     /// for the CRUSH class of the OSDs it prepares from bootstrap labels.
     #[serde(default)]
     pub overrides: Vec<OverrideConfig>,
+    /// Where the metrics go besides the root-only socket: a TCP listener, a textfile.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The spec file's specs, read and checked at start (the config's overrides added).
     #[serde(skip)]
     pub specs: Vec<crate::spec::parse::OsdSpec>,
+}
+
+/// The `[metrics]` table: each way out is off unless set.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `ADDRESS:PORT` on which a Prometheus server scrapes `GET /metrics` (read-only; every
+    /// other request is answered 404/405 and nothing else is served on that port).
+    pub listen: Option<String>,
+    /// Connections served at once on `listen`; more are answered 503 and closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A node_exporter textfile-collector file (`NAME.prom`), rewritten atomically.
+    pub textfile: Option<PathBuf>,
+    /// Seconds between two rewrites of `textfile`.
+    #[serde(default = "default_textfile_interval")]
+    pub textfile_interval_secs: u64,
+}
+
+fn default_max_connections() -> usize {
+    8
+}
+
+fn default_textfile_interval() -> u64 {
+    15
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            max_connections: default_max_connections(),
+            textfile: None,
+            textfile_interval_secs: default_textfile_interval(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The listener's address, parsed (validated at start, so `None` only when unset).
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listen.as_deref().and_then(|a| a.parse().ok())
+    }
+
+    fn validate(&self) -> std::result::Result<(), (String, String)> {
+        let bad = |key: &str, why: String| Err((format!("metrics.{key}"), why));
+        if let Some(a) = &self.listen {
+            if a.parse::<std::net::SocketAddr>().is_err() {
+                return bad(
+                    "listen",
+                    format!(
+                        "{a:?} is not ADDRESS:PORT (e.g. \"127.0.0.1:9851\" or \"[::1]:9851\")"
+                    ),
+                );
+            }
+        }
+        if !(1..=64).contains(&self.max_connections) {
+            return bad(
+                "max_connections",
+                format!("{} is outside 1..=64", self.max_connections),
+            );
+        }
+        if let Some(p) = &self.textfile {
+            if !p.is_absolute() || p.extension().and_then(|e| e.to_str()) != Some("prom") {
+                return bad(
+                    "textfile",
+                    format!(
+                        "{} must be an absolute path ending in .prom (node_exporter reads only those)",
+                        p.display()
+                    ),
+                );
+            }
+            if !p.parent().is_some_and(Path::is_dir) {
+                return bad(
+                    "textfile",
+                    format!(
+                        "the directory of {} does not exist (node_exporter's --collector.textfile.directory)",
+                        p.display()
+                    ),
+                );
+            }
+        }
+        if !(1..=3600).contains(&self.textfile_interval_secs) {
+            return bad(
+                "textfile_interval_secs",
+                format!("{} is outside 1..=3600", self.textfile_interval_secs),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// One `[[overrides]]` entry.
@@ -123,6 +222,7 @@ impl Default for DaemonConfig {
             host_labels: Vec::new(),
             encrypted: false,
             overrides: Vec::new(),
+            metrics: MetricsConfig::default(),
             specs: Vec::new(),
         }
     }
@@ -189,6 +289,9 @@ impl DaemonConfig {
         }
         if self.job_timeout_secs == 0 {
             return bad("job_timeout_secs", "must be at least 1".into());
+        }
+        if let Err((key, why)) = self.metrics.validate() {
+            return bad(&key, why);
         }
         for (i, o) in self.overrides.iter().enumerate() {
             let key = format!("overrides[{i}]");
@@ -275,6 +378,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("concurrency"), "{e}");
+    }
+
+    #[test]
+    fn the_metrics_ways_out_are_off_by_default_and_checked() {
+        let c = DaemonConfig::parse(Path::new("d.toml"), "").unwrap();
+        assert_eq!(c.metrics.listen_addr(), None);
+        assert_eq!(c.metrics.textfile, None);
+        let dir = tempfile::tempdir().unwrap();
+        let prom = dir.path().join("cephboot.prom");
+        let c = DaemonConfig::parse(
+            Path::new("d.toml"),
+            &format!(
+                "[metrics]\nlisten = \"127.0.0.1:9851\"\ntextfile = {:?}\n",
+                prom.display().to_string()
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            c.metrics.listen_addr(),
+            Some("127.0.0.1:9851".parse().unwrap())
+        );
+        for (text, key) in [
+            ("[metrics]\nlisten = \"localhost\"\n", "`metrics.listen`"),
+            (
+                "[metrics]\nmax_connections = 0\n",
+                "`metrics.max_connections`",
+            ),
+            (
+                "[metrics]\ntextfile = \"/tmp/x.txt\"\n",
+                "`metrics.textfile`",
+            ),
+            (
+                "[metrics]\ntextfile = \"/no/such/dir/x.prom\"\n",
+                "`metrics.textfile`",
+            ),
+            (
+                "[metrics]\ntextfile_interval_secs = 0\n",
+                "`metrics.textfile_interval_secs`",
+            ),
+            ("[metrics]\nport = 9\n", "port"),
+        ] {
+            let e = DaemonConfig::parse(Path::new("d.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! A deliberately small HTTP/1.1 over a Unix socket: one request per connection, bounded
+//! A deliberately small HTTP/1.1 (over the Unix socket, and the metrics port): one request per connection, bounded
 //! header and body sizes, JSON replies. Small enough to read in full, and every malformed
 //! input is a 4xx, never a panic.
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// Largest request head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -81,7 +80,9 @@ pub fn parse_head(head: &str) -> Result<(String, String, usize), Reject> {
 }
 
 /// Reads one request from the stream.
-pub async fn read_request(stream: &mut BufReader<UnixStream>) -> Result<Request, Reject> {
+pub async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut BufReader<S>,
+) -> Result<Request, Reject> {
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -132,13 +133,17 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// Writes a JSON response and closes.
-pub async fn respond(stream: &mut BufReader<UnixStream>, status: u16, body: &serde_json::Value) {
+pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
+    status: u16,
+    body: &serde_json::Value,
+) {
     respond_text(stream, status, "application/json", &format!("{body}\n")).await;
 }
 
 /// Writes a response with `text` as its body and closes.
-pub async fn respond_text(
-    stream: &mut BufReader<UnixStream>,
+pub async fn respond_text<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
     status: u16,
     content_type: &str,
     text: &str,
@@ -158,7 +163,11 @@ pub async fn respond_text(
 /// what the client still sends, up to `max` bytes or for `within`: a Unix socket closed with
 /// unread data resets the connection, and a client still writing its body would see that
 /// reset instead of the answer already sent.
-pub async fn drain(stream: &mut BufReader<UnixStream>, max: usize, within: std::time::Duration) {
+pub async fn drain<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
+    max: usize,
+    within: std::time::Duration,
+) {
     let mut left = max;
     let mut buf = vec![0u8; 64 << 10];
     let _ = tokio::time::timeout(within, async {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod scrape;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -284,6 +285,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         .filter(|d| d.kind == inventory::DeviceKind::Disk)
         .map(|d| d.name.clone())
         .collect();
+    shared.state().last_full_scan_disks = Some(names.len() as u64);
     shared.state().set_snapshot(snap, &shared.opts.grammar);
     tokio::spawn(dispatch_jobs(shared.clone(), job_rx));
     if shared.opts.config.auto_prepare {
@@ -295,6 +297,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         }
     }
     tokio::spawn(debounce(shared.clone(), disk_rx));
+    start_metrics_outlets(&shared).await?;
     sd_notify("READY=1");
     tracing::info!(socket = %shared.opts.socket.display(), auto_prepare = shared.opts.config.auto_prepare, "ready");
 
@@ -329,6 +332,30 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let _ = std::fs::remove_file(&shared.opts.socket);
+    if let Some(p) = &shared.opts.config.metrics.textfile {
+        scrape::remove_textfile(p);
+    }
+    Ok(())
+}
+
+/// The TCP listener and the textfile of `[metrics]`, where the config asks for them.
+async fn start_metrics_outlets(shared: &Arc<Shared>) -> Result<()> {
+    let m = &shared.opts.config.metrics;
+    let s = shared.clone();
+    let render: scrape::Render = Arc::new(move || metrics_text(&s));
+    if let Some(addr) = m.listen_addr() {
+        let listener = scrape::bind(addr).await?;
+        tracing::info!(%addr, "serving GET /metrics");
+        tokio::spawn(scrape::serve(listener, m.max_connections, render.clone()));
+    }
+    if let Some(path) = m.textfile.clone() {
+        tracing::info!(file = %path.display(), every_secs = m.textfile_interval_secs, "writing the metrics textfile");
+        tokio::spawn(scrape::write_textfile_every(
+            path,
+            Duration::from_secs(m.textfile_interval_secs),
+            render,
+        ));
+    }
     Ok(())
 }
 
@@ -504,10 +531,27 @@ fn own_binary() -> std::io::Result<std::path::PathBuf> {
     }
 }
 
+/// Why a job failed: the reason the metrics count ([`metrics::FAIL_REASONS`]) and the message
+/// the job shows.
+#[derive(Debug, Clone)]
+struct JobFailure {
+    reason: &'static str,
+    message: String,
+}
+
+fn failure(reason: &'static str, message: String) -> JobFailure {
+    JobFailure { reason, message }
+}
+
 /// Runs `cephboot <global args> ARGS --format json` as a child, streaming its log into the
 /// job; returns the parsed JSON output (or why it failed).
-async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Result<Value, String> {
-    let exe = own_binary().map_err(|e| format!("cannot find the cephboot binary: {e}"))?;
+async fn child(
+    shared: &Arc<Shared>,
+    id: u64,
+    args: &[&str],
+) -> std::result::Result<Value, JobFailure> {
+    let exe = own_binary()
+        .map_err(|e| failure("other", format!("cannot find the cephboot binary: {e}")))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.args(&shared.opts.child_args)
         .args(args)
@@ -520,9 +564,12 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut proc = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start cephboot {}: {e}", args.join(" ")))?;
+    let mut proc = cmd.spawn().map_err(|e| {
+        failure(
+            "other",
+            format!("cannot start cephboot {}: {e}", args.join(" ")),
+        )
+    })?;
     // The job is one process group: cephboot and every program it runs (mkfs, ceph-osd
     // --mkfs). Whatever ends the job early (timeout, the daemon stopping) kills the whole
     // group and waits for it, so no writer outlives the job and its disk's lock.
@@ -544,7 +591,12 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
     let timeout = Duration::from_secs(shared.opts.config.job_timeout_secs);
     let out = match tokio::time::timeout(timeout, proc.wait_with_output()).await {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => return Err(format!("waiting for cephboot {}: {e}", args.join(" "))),
+        Ok(Err(e)) => {
+            return Err(failure(
+                "other",
+                format!("waiting for cephboot {}: {e}", args.join(" ")),
+            ))
+        }
         Err(_) => {
             let left = match group.0 {
                 Some(pgid) => tokio::task::spawn_blocking(move || {
@@ -554,15 +606,18 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
                 .unwrap_or(false),
                 None => true,
             };
-            return Err(format!(
-                "cephboot {} did not finish within {}s; its process group was killed{}",
-                args.join(" "),
-                timeout.as_secs(),
-                if left {
-                    ""
-                } else {
-                    " but some of it is stuck (see the daemon log)"
-                }
+            return Err(failure(
+                "job_timeout",
+                format!(
+                    "cephboot {} did not finish within {}s; its process group was killed{}",
+                    args.join(" "),
+                    timeout.as_secs(),
+                    if left {
+                        ""
+                    } else {
+                        " but some of it is stuck (see the daemon log)"
+                    }
+                ),
             ));
         }
     };
@@ -580,8 +635,12 @@ async fn child(shared: &Arc<Shared>, id: u64, args: &[&str]) -> std::result::Res
             .and_then(|o| o.get("reason").or_else(|| o.get("error")))
             .and_then(Value::as_str)
             .map(str::to_string);
-        Err(detail
-            .unwrap_or_else(|| format!("cephboot {} exited with {}", args.join(" "), out.status)))
+        Err(failure(
+            metrics::reason_of_exit(out.status.code()),
+            detail.unwrap_or_else(|| {
+                format!("cephboot {} exited with {}", args.join(" "), out.status)
+            }),
+        ))
     }
 }
 
@@ -659,7 +718,7 @@ async fn prepare_and_activate(
     device: &str,
     wipe: bool,
     by_spec: bool,
-) -> std::result::Result<u32, String> {
+) -> std::result::Result<u32, JobFailure> {
     let owned = job_args(&shared.opts.config, device, wipe, by_spec);
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let spec_turn = if by_spec {
@@ -667,7 +726,13 @@ async fn prepare_and_activate(
     } else {
         None
     };
-    let v = child(shared, id, &args).await?;
+    let started = Instant::now();
+    let v = child(shared, id, &args).await;
+    shared
+        .state()
+        .prepare_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let v = v?;
     drop(spec_turn);
     if by_spec
         && v.get("osds")
@@ -684,7 +749,10 @@ async fn prepare_and_activate(
             .and_then(|n| n.get("reason"))
             .and_then(Value::as_str)
             .unwrap_or("no spec applies to this host");
-        return Err(format!("the spec took nothing: {why}"));
+        return Err(failure(
+            "nothing_selected",
+            format!("the spec took nothing: {why}"),
+        ));
     }
     // The child's report, read back as the engine's own type.
     let item: Option<ItemSummary> = v
@@ -702,17 +770,24 @@ async fn prepare_and_activate(
                 j.osd_id = Some(osd);
             }
             if shared.state().draining {
-                Err(format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)"))
+                Err(failure("other", format!("osd.{osd} is prepared; the daemon stopped before activating it (the next start activates it)")))
             } else {
-                child(shared, id, &["osd", "activate", &osd.to_string()])
-                    .await
-                    .map(|_| osd)
+                let started = Instant::now();
+                let activated = child(shared, id, &["osd", "activate", &osd.to_string()]).await;
+                shared
+                    .state()
+                    .activate_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                activated.map(|_| osd)
             }
         }
-        Some(other) => Err(other
-            .reason
-            .unwrap_or_else(|| format!("unexpected result: {:?}", other.action))),
-        None => Err(format!("unexpected result: {v}")),
+        Some(other) => Err(failure(
+            "other",
+            other
+                .reason
+                .unwrap_or_else(|| format!("unexpected result: {:?}", other.action)),
+        )),
+        None => Err(failure("other", format!("unexpected result: {v}"))),
     }
 }
 
@@ -749,11 +824,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
     if let Some(why) = refusal {
         let mut st = shared.state();
         st.active.remove(&name);
-        if let Some(j) = st.job_mut(id) {
-            j.state = JobState::Failed;
-            j.error = Some(why.clone());
-            j.finished_at = Some(now());
-        }
+        st.fail_job(id, "not_started", why.clone());
         drop(st);
         shared.emit(Event::Job {
             id,
@@ -780,20 +851,21 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         if !ok {
             st.failed.insert(name.clone());
         }
-        if let Some(j) = st.job_mut(id) {
-            j.finished_at = Some(now());
-            match &result {
-                Ok(_) => j.state = JobState::Succeeded,
-                Err(e) => {
-                    j.state = JobState::Failed;
-                    j.error = Some(e.clone());
+        match &result {
+            Ok(_) => {
+                if let Some(j) = st.job_mut(id) {
+                    j.finished_at = Some(now());
+                    j.state = JobState::Succeeded;
                 }
             }
+            Err(e) => st.fail_job(id, e.reason, e.message.clone()),
         }
     }
     match &result {
         Ok(osd) => tracing::info!(job = id, disk = %device, osd, "prepared and started"),
-        Err(e) => tracing::warn!(job = id, disk = %device, error = %e, "job failed"),
+        Err(e) => {
+            tracing::warn!(job = id, disk = %device, error = %e.message, reason = e.reason, "job failed")
+        }
     }
     shared.emit(Event::Job {
         id,
@@ -803,7 +875,7 @@ async fn run_job(shared: &Arc<Shared>, id: u64) {
         } else {
             JobState::Failed
         },
-        error: result.as_ref().err().cloned(),
+        error: result.as_ref().err().map(|e| e.message.clone()),
     });
     // The disk read again after its job, off the job's slot: the read first waits for udevd
     // (`udevadm settle`, whose queue other jobs keep busy), and a slot held meanwhile would
@@ -845,6 +917,7 @@ async fn run_osd_command(shared: Arc<Shared>, verb: &'static str, osd: Option<u3
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
+    let started = Instant::now();
     let out = tokio::time::timeout(
         Duration::from_secs(shared.opts.config.job_timeout_secs),
         run,
@@ -852,6 +925,12 @@ async fn run_osd_command(shared: Arc<Shared>, verb: &'static str, osd: Option<u3
     .await
     .unwrap_or_else(|_| Err(std::io::Error::other("timed out")));
     drop(permit);
+    if verb == "activate" {
+        shared
+            .state()
+            .activate_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
     if let Ok(o) = out {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
         if verb == "activate" {
@@ -973,6 +1052,20 @@ fn metrics_text(shared: &Arc<Shared>) -> String {
         .into_iter()
         .map(|(k, n)| (k.to_string(), n as u64))
         .collect();
+    let running = crate::cluster::daemons::running_osd_ids();
+    let mut osds = std::collections::BTreeMap::new();
+    for osd in crate::osd::activate::find_prepared(
+        &st.snapshot,
+        &st.classified(),
+        &crate::osd::activate::label_osd_uuid,
+    ) {
+        let state = if running.contains(&osd.osd_id) {
+            "running"
+        } else {
+            "stopped"
+        };
+        *osds.entry(state.to_string()).or_insert(0) += 1;
+    }
     metrics::render(&metrics::Sample {
         disks,
         jobs,
@@ -982,6 +1075,15 @@ fn metrics_text(shared: &Arc<Shared>) -> String {
         last_disk_scan_seconds: st.last_disk_scan.map(|d| d.as_secs_f64()),
         uptime_seconds: shared.started.elapsed().as_secs_f64(),
         draining: st.draining,
+        last_full_scan_disks: st.last_full_scan_disks,
+        osds,
+        jobs_failed: st
+            .jobs_failed
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect(),
+        prepare_seconds: st.prepare_seconds.clone(),
+        activate_seconds: st.activate_seconds.clone(),
     })
 }
 

@@ -43,6 +43,10 @@ pub struct Job {
     pub osd_id: Option<u32>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The kind of failure, as the metrics count it (`refused`, `cluster`, `job_timeout`, ...:
+    /// [`crate::daemon::metrics::FAIL_REASONS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<&'static str>,
     /// Progress lines (the engine's log).
     pub log: Vec<String>,
     /// Consent to destroy a foreign device (API requests only).
@@ -73,6 +77,14 @@ pub struct DaemonState {
     pub last_full_scan: Option<std::time::Duration>,
     /// How long the last one-disk re-read took.
     pub last_disk_scan: Option<std::time::Duration>,
+    /// Disks in the last full read.
+    pub last_full_scan_disks: Option<u64>,
+    /// Failed jobs by reason since the start (a counter: the job table forgets old jobs).
+    pub jobs_failed: BTreeMap<&'static str, u64>,
+    /// How long each job's prepare took.
+    pub prepare_seconds: crate::daemon::metrics::Histogram,
+    /// How long each activation the daemon ran took.
+    pub activate_seconds: crate::daemon::metrics::Histogram,
     next_id: u64,
 }
 
@@ -219,6 +231,7 @@ impl DaemonState {
             finished_at: None,
             osd_id: None,
             error: None,
+            failure_reason: None,
             log: Vec::new(),
             wipe,
             by_spec,
@@ -237,6 +250,17 @@ impl DaemonState {
             }
         }
         id
+    }
+
+    /// Ends job `id` as failed with `reason` and `message`, counting it.
+    pub fn fail_job(&mut self, id: u64, reason: &'static str, message: String) {
+        *self.jobs_failed.entry(reason).or_insert(0) += 1;
+        if let Some(j) = self.job_mut(id) {
+            j.state = JobState::Failed;
+            j.error = Some(message);
+            j.failure_reason = Some(reason);
+            j.finished_at = Some(now());
+        }
     }
 
     /// A job by id.

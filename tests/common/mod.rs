@@ -307,6 +307,7 @@ pub mod cluster;
 pub mod daemon;
 pub mod hosts;
 pub mod openstack;
+pub mod prometheus;
 pub mod release;
 
 /// Whether the device node `src` is the disk `disk` or one of its partitions (`<disk>p<N>`).
