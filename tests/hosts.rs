@@ -116,6 +116,12 @@ fn three_hosts_one_cluster_growth_host_loss_and_shrink() {
 /// The cluster, by cephboot: bootstrap on the first host, join on the others.
 fn three_hosts_join_one_cluster(net: &SimHosts) {
     let [h1, h2, h3] = [&net.hosts[0], &net.hosts[1], &net.hosts[2]];
+    let would = h1.cb_ok(&["cluster", "bootstrap", "--mon-ip", &h1.ip, "--dry-run"]);
+    assert_eq!(would["daemons"][0]["action"], "would_create", "{would:#}");
+    assert!(
+        std::fs::read_dir(h1.state.path()).unwrap().next().is_none(),
+        "a dry run wrote into the state dir"
+    );
     let b = h1.cb_ok(&["cluster", "bootstrap", "--mon-ip", &h1.ip]);
     assert_eq!(b["mon_host"], format!("v2:{}:3300", h1.ip), "{b:#}");
     let bundle = h1.state.path().join("join.json");
@@ -130,6 +136,22 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
         again["action"], "unchanged",
         "a rerun rewrites nothing: {again:#}"
     );
+    let would = h2.cb_ok(&[
+        "cluster",
+        "join",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--mon-ip",
+        &h2.ip,
+        "--dry-run",
+    ]);
+    assert_eq!(
+        (&would["daemons"][1]["name"], &would["daemons"][1]["action"]),
+        (&"mgr.cbhost2".into(), &"would_create".into()),
+        "{would:#}"
+    );
+    assert_eq!(would["fsid"], b["fsid"]);
+    assert!(!h2.state.path().join("ceph.conf").exists());
     for h in [h2, h3] {
         let j = h.cb_ok(&[
             "cluster",

@@ -10,6 +10,18 @@ use crate::error::Result;
 
 /// Runs `cluster bootstrap`.
 pub fn bootstrap(args: &BootstrapArgs, global: &Global) -> Result<()> {
+    if args.dry_run {
+        let site = bootstrap::Site::new(args.mon_ip);
+        let port = match (args.port, args.mon_ip) {
+            (Some(p), _) => p.to_string(),
+            (None, Some(_)) => "3300".into(),
+            (None, None) => "<a free port>".into(),
+        };
+        let mon_host = format!("v2:{}:{port}", site.ip);
+        let report = bootstrap::preview(&global.state_dir, &site, "", &mon_host)?;
+        print_report(&report, global);
+        return Ok(());
+    }
     let report = bootstrap::bootstrap(&BootstrapRequest {
         state_dir: global.state_dir.clone(),
         port: args.port,
@@ -22,12 +34,17 @@ pub fn bootstrap(args: &BootstrapArgs, global: &Global) -> Result<()> {
 
 /// Runs `cluster join`.
 pub fn join(args: &JoinArgs, global: &Global) -> Result<()> {
-    let report = join::join(&JoinRequest {
+    let req = JoinRequest {
         state_dir: global.state_dir.clone(),
         bundle: args.bundle.clone(),
         mon_ip: args.mon_ip,
         timeout: Duration::from_secs(global.timeout.max(60)),
-    })?;
+    };
+    let report = if args.dry_run {
+        join::preview(&req)?
+    } else {
+        join::join(&req)?
+    };
     print_report(&report, global);
     Ok(())
 }
@@ -71,7 +88,11 @@ fn print_report(report: &BootstrapReport, global: &Global) {
             d.pid.map_or("?".into(), |p| p.to_string())
         );
     }
-    crate::outln!("cluster {} at {}", report.fsid, report.mon_host);
+    if report.fsid.is_empty() {
+        crate::outln!("a new cluster at {}", report.mon_host);
+    } else {
+        crate::outln!("cluster {} at {}", report.fsid, report.mon_host);
+    }
     crate::outln!("config: {}  (export CEPH_CONF={0})", report.conf.display());
 }
 

@@ -890,6 +890,10 @@ pub struct BootstrapArgs {
     /// Monitor port (msgr2) [default: 3300 with --mon-ip, else a free port].
     #[arg(long)]
     pub port: Option<u16>,
+    /// Report what would be created or started (`would_create`, `would_start`, `unchanged`)
+    /// and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `cluster join-bundle` options.
@@ -909,6 +913,9 @@ pub struct JoinArgs {
     /// This host's monitor address (port 3300).
     #[arg(long, value_name = "ADDR")]
     pub mon_ip: std::net::IpAddr,
+    /// Read and check the bundle, report what would be created or started, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `cephboot disks ...`

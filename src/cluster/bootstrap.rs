@@ -371,6 +371,69 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapReport> {
     })
 }
 
+/// What `bootstrap` (or `join`) would do on this host, changing nothing (`--dry-run`): with
+/// a state dir that holds a cluster, each daemon `unchanged` when it runs, else
+/// `would_start`; without one, `would_create` for a monitor and a manager named as `site`
+/// says, in a cluster whose fsid is `fsid` (empty: a new one, made then).
+pub fn preview(
+    state_dir: &Path,
+    new_site: &Site,
+    fsid: &str,
+    new_mon_host: &str,
+) -> Result<BootstrapReport> {
+    let s = StateDir {
+        root: state_dir.to_path_buf(),
+    };
+    let conf_path = s.conf();
+    if conf_path.exists() {
+        let conf =
+            CephConf::read(&conf_path).context(|| format!("reading {}", conf_path.display()))?;
+        let site = Site::existing(&s, &conf)?;
+        let daemons = [(DaemonKind::Mon, &site.mon), (DaemonKind::Mgr, &site.mgr)]
+            .into_iter()
+            .map(|(kind, id)| {
+                let pid = running_pid(&s, kind, id);
+                DaemonReport {
+                    name: format!("{}.{id}", kind.as_str()),
+                    action: if pid.is_some() {
+                        Action::Unchanged
+                    } else {
+                        Action::WouldStart
+                    },
+                    pid,
+                }
+            })
+            .collect();
+        return Ok(BootstrapReport {
+            changed: false,
+            fsid: conf.fsid().unwrap_or_default().to_string(),
+            conf: conf_path,
+            admin_keyring: s.admin_keyring(),
+            mon_host: conf.global("mon_host").unwrap_or("").to_string(),
+            daemons,
+        });
+    }
+    Ok(BootstrapReport {
+        changed: false,
+        fsid: fsid.to_string(),
+        conf: conf_path,
+        admin_keyring: s.admin_keyring(),
+        mon_host: new_mon_host.to_string(),
+        daemons: vec![
+            DaemonReport {
+                name: format!("mon.{}", new_site.mon),
+                action: Action::WouldCreate,
+                pid: None,
+            },
+            DaemonReport {
+                name: format!("mgr.{}", new_site.mgr),
+                action: Action::WouldCreate,
+                pid: None,
+            },
+        ],
+    })
+}
+
 /// Starts this host's monitor (waiting until it is in the quorum) and manager (waiting until
 /// a manager is available), each only when it is not running.
 pub(crate) fn start_site(

@@ -121,25 +121,46 @@ pub struct JoinRequest {
     pub timeout: Duration,
 }
 
-/// Joins this host's monitor and manager to the bundle's cluster (or restarts them).
-pub fn join(req: &JoinRequest) -> Result<BootstrapReport> {
-    exec::require(&["ceph-mon", "ceph-mgr"])?;
-    let text = std::fs::read_to_string(&req.bundle)
-        .context(|| format!("reading {}", req.bundle.display()))?;
-    let bundle: JoinBundle = serde_json::from_str(&text).map_err(|e| {
+/// Reads a bundle file, with an error that says how to make one.
+fn read_bundle(path: &Path) -> Result<JoinBundle> {
+    let text = std::fs::read_to_string(path).context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "{} is not a join bundle ({e}): write one with `cephboot cluster join-bundle --out FILE` on a host of the cluster",
-            req.bundle.display()
+            path.display()
         ))
-    })?;
-    let s = StateDir::create(&req.state_dir)?;
-    let site = Site::new(Some(req.mon_ip));
+    })
+}
+
+/// The monitor addresses once this host's monitor has joined (pure).
+fn joined_mon_host(bundle: &JoinBundle, site: &Site) -> String {
     let own = format!("v2:{}:3300", site.ip);
-    let mon_host = if bundle.mon_host.split(',').any(|a| a == own) {
+    if bundle.mon_host.split(',').any(|a| a == own) {
         bundle.mon_host.clone()
     } else {
         format!("{},{own}", bundle.mon_host)
-    };
+    }
+}
+
+/// What `join` would do, changing nothing (`--dry-run`): the bundle is read and checked.
+pub fn preview(req: &JoinRequest) -> Result<BootstrapReport> {
+    let bundle = read_bundle(&req.bundle)?;
+    let site = Site::new(Some(req.mon_ip));
+    super::bootstrap::preview(
+        &req.state_dir,
+        &site,
+        &bundle.fsid,
+        &joined_mon_host(&bundle, &site),
+    )
+}
+
+/// Joins this host's monitor and manager to the bundle's cluster (or restarts them).
+pub fn join(req: &JoinRequest) -> Result<BootstrapReport> {
+    exec::require(&["ceph-mon", "ceph-mgr"])?;
+    let bundle = read_bundle(&req.bundle)?;
+    let s = StateDir::create(&req.state_dir)?;
+    let site = Site::new(Some(req.mon_ip));
+    let mon_host = joined_mon_host(&bundle, &site);
     let made = s.mon_data(&site.mon).join("store.db").exists();
     if !made {
         if s.conf().exists() {
@@ -156,7 +177,7 @@ pub fn join(req: &JoinRequest) -> Result<BootstrapReport> {
                 &bundle.fsid,
                 &mon_host,
                 &site.ip,
-                Some(&format!("[{own}]")),
+                Some(&format!("[v2:{}:3300]", site.ip)),
             ),
             0o644,
         )?;
