@@ -12,94 +12,40 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::OsString;
+use std::path::Path;
 
+use common::ansible::Ansible;
 use common::cluster::TestCluster;
 use common::openstack::OpenStack;
 use common::*;
 
 const GIB: u64 = 1 << 30;
 
-fn collection_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/ansible")
-}
-
-/// The venv's bin directory, or `None` (said loudly; a failure under CI) when PyPI cannot be
-/// reached.
-fn ansible_bin() -> Option<PathBuf> {
-    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible/venv"))
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        required_or_skip(
-            "ansible collection",
-            &format!(
-                "ansible-core from PyPI ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        );
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-}
-
-struct Ansible {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Ansible {
-    /// `ansible-playbook PLAY -e @VARS` on localhost (local connection) with the JSON
-    /// callback of tests/ansible/callback; returns (exit code, the callback's report).
-    fn play(
-        &self,
-        play: &Path,
-        vars: &serde_json::Value,
-        extra: &[&str],
-    ) -> (i32, serde_json::Value) {
-        let vars_file = self.home.path().join("vars.json");
-        std::fs::write(&vars_file, vars.to_string()).unwrap();
-        let mut cmd = Command::new(self.bin.join("ansible-playbook"));
-        cmd.arg("-i")
-            .arg("localhost,")
-            .args(["-c", "local"])
-            .arg("-e")
-            .arg(format!("@{}", vars_file.display()))
-            .arg("-e")
-            .arg(format!(
-                "ansible_python_interpreter={}",
-                self.bin.join("python3").display()
-            ))
-            .args(extra)
-            .arg(play);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("OS_") || k.starts_with("ANSIBLE_") {
-                cmd.env_remove(k);
-            }
-        }
-        let out = cmd
-            .env("ANSIBLE_COLLECTIONS_PATH", collection_root())
-            .env("ANSIBLE_HOME", self.home.path())
-            .env("ANSIBLE_LOCAL_TEMP", self.home.path().join("tmp"))
-            .env(
-                "ANSIBLE_CALLBACK_PLUGINS",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible/callback"),
-            )
-            .env("ANSIBLE_STDOUT_CALLBACK", "results_json")
-            .env("ANSIBLE_NOCOLOR", "1")
-            .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
-            .output()
-            .unwrap();
-        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "ansible-playbook printed no JSON ({e}):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code().unwrap_or(-1), report)
-    }
+/// `ansible-playbook PLAY -e @VARS` on localhost (local connection); returns (exit code, the
+/// callback's report).
+fn run_play(
+    ansible: &Ansible,
+    play: &Path,
+    vars: &serde_json::Value,
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
+    let vars_file = ansible.home.path().join("vars.json");
+    std::fs::write(&vars_file, vars.to_string()).unwrap();
+    let mut args: Vec<OsString> = vec![
+        "-i".into(),
+        "localhost,".into(),
+        "-c".into(),
+        "local".into(),
+        "-e".into(),
+        format!("@{}", vars_file.display()).into(),
+        "-e".into(),
+        format!("ansible_python_interpreter={}", ansible.python().display()).into(),
+    ];
+    args.extend(extra.iter().map(OsString::from));
+    args.push(play.into());
+    let (code, report, _) = ansible.run(&[], &args);
+    (code, report)
 }
 
 /// `stats.localhost` of a report.
@@ -131,17 +77,15 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     if !root_or_skip("ansible collection") {
         return;
     }
-    let Some(bin) = ansible_bin() else { return };
-    let ansible = Ansible {
-        bin,
-        home: tempfile::tempdir().unwrap(),
+    let Some(ansible) = Ansible::new() else {
+        return;
     };
     let first = bootstrap_disk();
     let second = bootstrap_disk();
     let c = TestCluster::new();
     let cinder = OpenStack::noauth();
     let kolla = tempfile::tempdir().unwrap();
-    let play = collection_root().join("ansible_collections/cephboot/ceph/playbooks/deploy.yml");
+    let play = common::ansible::playbook("deploy.yml");
     let vars = |devices: &[&str]| {
         serde_json::json!({
             "cephboot_hosts": "localhost",
@@ -154,7 +98,7 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     };
 
     // First run: the OSD, the pools, the type, the files.
-    let (code, r) = ansible.play(&play, &vars(&[first.path()]), &[]);
+    let (code, r) = run_play(&ansible, &play, &vars(&[first.path()]), &[]);
     let (changed, failed) = stats(&r);
     assert!(code == 0 && failed == 0, "first run failed: {r:#}");
     assert!(
@@ -184,7 +128,7 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     );
 
     // Second run: every task ok.
-    let (code, r) = ansible.play(&play, &vars(&[first.path()]), &[]);
+    let (code, r) = run_play(&ansible, &play, &vars(&[first.path()]), &[]);
     assert_eq!((code, stats(&r)), (0, (0, 0)), "second run: {r:#}");
 
     // Check mode with a second disk: reported as a change, nothing written.
@@ -199,7 +143,12 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
             ),
         ],
     );
-    let (code, r) = ansible.play(&play, &vars(&[first.path(), second.path()]), &["--check"]);
+    let (code, r) = run_play(
+        &ansible,
+        &play,
+        &vars(&[first.path(), second.path()]),
+        &["--check"],
+    );
     let (changed, failed) = stats(&r);
     assert!(code == 0 && failed == 0, "check run failed: {r:#}");
     assert_eq!(changed, 1, "{r:#}");
@@ -265,7 +214,7 @@ fn a_spec_is_planned_in_check_mode_and_ok_when_applied(
     };
     let before = second.sparse_checksum();
     let both = spec_of("both.yml", &[first.path(), second.path()]);
-    let (code, r) = ansible.play(&play(&both), &serde_json::json!({}), &["--check"]);
+    let (code, r) = run_play(ansible, &play(&both), &serde_json::json!({}), &["--check"]);
     let result = task(&r, "spec");
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(result["changed"], true, "{result:#}");
@@ -286,7 +235,7 @@ fn a_spec_is_planned_in_check_mode_and_ok_when_applied(
         "check mode wrote to the disk"
     );
     let only_first = spec_of("first.yml", &[first.path()]);
-    let (code, r) = ansible.play(&play(&only_first), &serde_json::json!({}), &[]);
+    let (code, r) = run_play(ansible, &play(&only_first), &serde_json::json!({}), &[]);
     let result = task(&r, "spec");
     assert_eq!(
         (code, result["changed"].as_bool()),
@@ -316,7 +265,7 @@ fn a_refusal_fails_the_task_with_cephboots_words(
     .unwrap();
     // The running OSD writes its own partition; the table before it must not change.
     let table = read_at(&first.dev, 0, 1 << 20);
-    let (code, r) = ansible.play(&zap, &serde_json::json!({}), &[]);
+    let (code, r) = run_play(ansible, &zap, &serde_json::json!({}), &[]);
     assert_ne!(code, 0);
     let result = task(&r, "zap");
     assert_eq!(result["failed"], true, "{result:#}");
@@ -331,4 +280,112 @@ fn a_refusal_fails_the_task_with_cephboots_words(
         "the table changed"
     );
     assert!(c.osds()[0].1, "the OSD went down");
+}
+
+/// The collection as Ansible's own tools see it: `ansible-doc` renders every module (no
+/// error, nothing on stderr), `ansible-galaxy collection build` packs it with every module and
+/// playbook, and `ansible-test sanity` passes all its tests (their Python requirements come
+/// from PyPI; pip for their virtual environments from ensurepip, tests/ansible/get_pip_shim.py).
+#[test]
+fn every_module_renders_the_collection_builds_and_passes_ansible_test_sanity() {
+    let Some(ansible) = Ansible::new() else {
+        return;
+    };
+    let collection = common::ansible::collection_root().join("ansible_collections/cephboot/ceph");
+    let mut modules: Vec<String> = std::fs::read_dir(collection.join("plugins/modules"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".py")
+                .map(str::to_string)
+        })
+        .collect();
+    modules.sort();
+    assert!(modules.contains(&"cluster".to_string()) && modules.len() >= 9);
+    let tool = |name: &str| {
+        let mut c = std::process::Command::new(ansible.bin.join(name));
+        c.env(
+            "ANSIBLE_COLLECTIONS_PATH",
+            common::ansible::collection_root(),
+        )
+        .env("ANSIBLE_HOME", ansible.home.path())
+        .env("ANSIBLE_NOCOLOR", "1");
+        c
+    };
+    for m in &modules {
+        let out = tool("ansible-doc")
+            .arg(format!("cephboot.ceph.{m}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "ansible-doc {m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("cephboot.ceph.{m}")) && text.contains("state_dir"),
+            "ansible-doc {m} rendered:\n{text}"
+        );
+    }
+
+    let built = tempfile::tempdir().unwrap();
+    let out = tool("ansible-galaxy")
+        .args(["collection", "build", "--output-path"])
+        .arg(built.path())
+        .arg(&collection)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let tarball = built.path().join("cephboot-ceph-0.1.0.tar.gz");
+    let listing = sh("tar", &["tzf", tarball.to_str().unwrap()]);
+    for m in &modules {
+        assert!(
+            listing.contains(&format!("plugins/modules/{m}.py\n")),
+            "{m}: {listing}"
+        );
+    }
+    for p in ["site.yml", "replace.yml", "deploy.yml"] {
+        assert!(
+            listing.contains(&format!("playbooks/{p}\n")),
+            "{p}: {listing}"
+        );
+    }
+    assert!(!listing.contains("tests/output"), "{listing}");
+
+    // ansible-test keeps its cache and per-test virtual environments under $HOME/.ansible:
+    // kept between runs under state/ like the venv itself.
+    let home = Path::new(env!("CARGO_MANIFEST_DIR")).join("state/ansible/sanity-home");
+    let cache = home.join(".ansible/test/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for version in ["23_1_2", "24_0"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible/get_pip_shim.py"),
+            cache.join(format!("get_pip_{version}.py")),
+        )
+        .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        ansible.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tool("ansible-test")
+        .args(["sanity", "--python", "3.11", "--local", "--color", "no"])
+        .current_dir(&collection)
+        .env("HOME", &home)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "ansible-test sanity failed:\n{log}");
+    let ran = log.matches("Running sanity test").count();
+    eprintln!("ansible-test sanity: {ran} tests ran and passed");
+    assert!(ran >= 20, "only {ran} sanity tests ran:\n{log}");
 }

@@ -303,12 +303,14 @@ pub fn fake_bluestore_label(fsid: &str) -> Vec<u8> {
     b
 }
 
+pub mod ansible;
 pub mod cluster;
 pub mod daemon;
 pub mod hosts;
 pub mod openstack;
 pub mod prometheus;
 pub mod release;
+pub mod sshd;
 
 /// Whether the device node `src` is the disk `disk` or one of its partitions (`<disk>p<N>`).
 pub fn is_on_disk(src: &str, disk: &str) -> bool {

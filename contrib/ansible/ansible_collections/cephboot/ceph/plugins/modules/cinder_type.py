@@ -2,6 +2,7 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: cinder_type
+author: cephboot developers (@cephboot)
 short_description: A Cinder volume type that lands on the Ceph pools
 description:
   - Runs C(cephboot cinder type ensure) (docs/openstack.md). A type that matches is C(ok); one
@@ -28,6 +29,9 @@ options:
     description: Change a type that exists with other specs.
     type: bool
     default: false
+extends_documentation_fragment:
+  - cephboot.ceph.common
+  - cephboot.ceph.common.openstack
 """
 EXAMPLES = r"""
 - cephboot.ceph.cinder_type:

@@ -2,6 +2,7 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: disk_zap
+author: cephboot developers (@cephboot)
 short_description: Wipe disks with cephboot (signatures, both GPTs, BlueStore labels)
 description:
   - Runs C(cephboot disks zap). Disks that are mounted, held, open or carry another
@@ -18,6 +19,8 @@ options:
     description: Also wipe a disk carrying a BlueStore OSD of another cluster (C(--force)).
     type: bool
     default: false
+extends_documentation_fragment:
+  - cephboot.ceph.common
 """
 EXAMPLES = r"""
 - name: Wipe the leftovers of an earlier attempt

@@ -2,6 +2,7 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: disks_info
+author: cephboot developers (@cephboot)
 short_description: cephboot's view of the host's disks, as facts
 description:
   - Runs C(cephboot disks list) and returns every disk and partition with its state
@@ -13,7 +14,8 @@ options:
     type: list
     elements: path
     default: []
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - cephboot.ceph.common
 """
 EXAMPLES = r"""
 - name: What cephboot sees

@@ -2,11 +2,14 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: openstack_export
+author: cephboot developers (@cephboot)
 short_description: kolla-ansible's external-Ceph files, written from the cluster
 description:
-  - Runs C(cephboot openstack export) (docs/openstack.md): per service a minimal ceph.conf
+  - >-
+    Runs C(cephboot openstack export) (docs/openstack.md): per service a minimal ceph.conf
     and the client keyrings under I(kolla_config), a globals.d fragment and magnum.conf.
-  - A file cephboot did not write (or that was edited since) is never replaced without
+  - >-
+    A file cephboot did not write (or that was edited since) is never replaced without
     I(force): the task fails naming it and nothing is written.
   - Check mode is cephboot's C(--dry-run).
 options:
@@ -28,6 +31,8 @@ options:
     description: Replace files cephboot did not write.
     type: bool
     default: false
+extends_documentation_fragment:
+  - cephboot.ceph.common
 """
 EXAMPLES = r"""
 - cephboot.ceph.openstack_export:

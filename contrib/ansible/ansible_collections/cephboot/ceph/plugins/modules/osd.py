@@ -2,6 +2,7 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: osd
+author: cephboot developers (@cephboot)
 short_description: Prepare disks as Ceph OSDs and start them, with cephboot
 description:
   - I(state=prepared) runs C(cephboot osd prepare) on I(devices) (or every disk carrying a
@@ -10,12 +11,18 @@ description:
     other store) fail the task with cephboot's reason; other devices are still prepared.
   - I(state=started) runs C(cephboot osd activate) for every prepared OSD of this host
     (or I(id)); running OSDs are C(unchanged).
+  - >-
+    I(state=absent) runs C(cephboot osd remove) of OSD I(id): only once Ceph says its data
+    is safe elsewhere (waiting up to I(wait) seconds for it to move), else the task fails
+    with Ceph's reason and nothing is changed (exit 3). With I(keep_id) the id and CRUSH
+    position are kept for its replacement (I(state=prepared) with I(osd_id)). A removed OSD
+    is C(ok).
   - Check mode is cephboot's C(--dry-run).
 options:
   state:
-    description: C(prepared) or C(started).
+    description: C(prepared), C(started) or C(absent).
     type: str
-    choices: [prepared, started]
+    choices: [prepared, started, absent]
     default: prepared
   devices:
     description: Disks or partitions to prepare (state=prepared).
@@ -61,13 +68,28 @@ options:
     type: bool
     default: false
   encrypt:
-    description: Encrypt each new BlueStore OSD (C(--encrypt)): block, block.db and block.wal
+    description: >-
+      Encrypt each new BlueStore OSD (C(--encrypt)): block, block.db and block.wal
       LUKS2 under one key kept in the monitors (docs/encryption.md).
     type: bool
     default: false
   id:
-    description: Only this OSD (state=started).
+    description: Only this OSD (state=started); the OSD to remove (state=absent).
     type: int
+  osd_id:
+    description: >-
+      Take the id and CRUSH position of this destroyed OSD (state=prepared, one
+      device): the replacement of an OSD removed with I(keep_id).
+    type: int
+  keep_id:
+    description: Destroy instead of purge, keeping the id for a replacement (state=absent).
+    type: bool
+    default: false
+  wait:
+    description: Seconds to wait for Ceph's yes that the OSD's data has moved (state=absent).
+    type: int
+extends_documentation_fragment:
+  - cephboot.ceph.common
 """
 EXAMPLES = r"""
 - name: Every Kolla-labelled disk becomes an OSD
@@ -80,8 +102,13 @@ EXAMPLES = r"""
 RETURN = r"""
 osds:
   description: Per device (prepared) or per OSD (started), cephboot's report.
-  returned: success
+  returned: state is prepared or started
   type: list
+remove:
+  description: cephboot's removal report (action, each step with Ceph's answers, disks
+    zapped, slots freed or kept).
+  returned: state is absent
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -91,7 +118,7 @@ from ansible_collections.cephboot.ceph.plugins.module_utils import cephboot
 def main():
     module = AnsibleModule(
         argument_spec=cephboot.argument_spec(dict(
-            state=dict(type="str", choices=["prepared", "started"], default="prepared"),
+            state=dict(type="str", choices=["prepared", "started", "absent"], default="prepared"),
             devices=dict(type="list", elements="str", default=[]),
             all_bootstrap=dict(type="bool", default=False),
             store=dict(type="str"),
@@ -107,8 +134,12 @@ def main():
             wipe=dict(type="bool", default=False),
             encrypt=dict(type="bool", default=False),
             id=dict(type="int"),
+            osd_id=dict(type="int"),
+            keep_id=dict(type="bool", default=False),
+            wait=dict(type="int"),
         )),
         supports_check_mode=True,
+        required_if=[("state", "absent", ("id",))],
     )
     p = module.params
     if p["state"] == "prepared":
@@ -128,9 +159,21 @@ def main():
             args.append("--wipe")
         if p["encrypt"]:
             args.append("--encrypt")
+        if p["osd_id"] is not None:
+            args += ["--osd-id", str(p["osd_id"])]
+    elif p["state"] == "absent":
+        args = ["osd", "remove", str(p["id"])]
+        if p["keep_id"]:
+            args.append("--keep-id")
+        if p["wait"] is not None:
+            args += ["--wait", str(p["wait"])]
     else:
         args = ["osd", "activate"] + ([str(p["id"])] if p["id"] is not None else ["--all"])
     report = cephboot.run(module, args)
+    if p["state"] == "absent":
+        action = str(report.get("action", ""))
+        module.exit_json(changed=bool(report.get("changed")) or action.startswith("would_"),
+                         remove=report)
     osds = report.get("osds", [])
     result = dict(changed=cephboot.would_change(report, "osds"), osds=osds)
     diff = cephboot.diff_of(osds, lambda o: "%s: %s" % (

@@ -2,13 +2,16 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: osd_spec
+author: cephboot developers (@cephboot)
 short_description: Prepare the OSDs a cephadm OSD service spec selects, with cephboot
 description:
-  - Runs C(cephboot osd apply SPEC). The spec is cephadm's (C(service_type: osd),
+  - >-
+    Runs C(cephboot osd apply SPEC). The spec is cephadm's (C(service_type: osd),
     C(data_devices), C(db_devices), C(db_slots), C(size), C(limit), ...); each OSD goes
     through C(cephboot osd prepare) with its guards, so a disk holding anything is never
     taken. See docs/spec.md.
-  - Check mode is cephboot's C(--dry-run): the plan, and every disk not taken with the
+  - >-
+    Check mode is cephboot's C(--dry-run): the plan, and every disk not taken with the
     reason (C(not_taken)). A rerun is C(ok).
 options:
   spec:
@@ -30,6 +33,8 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - cephboot.ceph.common
 """
 EXAMPLES = r"""
 - name: Every HDD as an OSD with its block.db on the NVMe, four per NVMe

@@ -2,9 +2,11 @@
 # Apache-2.0
 DOCUMENTATION = r"""
 module: pools
+author: cephboot developers (@cephboot)
 short_description: OpenStack pools sized for the cluster, client keyrings, Cinder volume types
 description:
-  - Runs C(cephboot pools init) (docs/pools.md): sizes pools for the cluster's shape (one OSD
+  - >-
+    Runs C(cephboot pools init) (docs/pools.md): sizes pools for the cluster's shape (one OSD
     gets size 1), creates or adjusts images, volumes, backups and vms, the clients
     client.glance, client.cinder, client.cinder-backup and client.nova with least-privilege
     caps and their keyrings (0600), and, with I(volume_types), the Cinder volume types.
@@ -50,6 +52,9 @@ options:
     description: Make the first volume type the project's default.
     type: bool
     default: false
+extends_documentation_fragment:
+  - cephboot.ceph.common
+  - cephboot.ceph.common.openstack
 """
 EXAMPLES = r"""
 - name: Pools, keyrings and the volume type in one step
