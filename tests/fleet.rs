@@ -6,8 +6,8 @@
 //!
 //! First run: a three-monitor quorum, each host's OSDs under its own CRUSH host, pools of
 //! size 3 with failure domain host, kolla-ansible's files on the first host, and the join
-//! bundle's admin key in no output. Second run: nothing changed. `--check` with a new disk in
-//! one host's inventory: exactly that change, nothing written. Rolling replacement (`serial:
+//! bundle's admin key in no output. Second run: nothing changed. `--check` with a fourth host
+//! and its disk added to the inventory: exactly its join and its OSD, nothing written. Rolling replacement (`serial:
 //! 1`): the first host's second OSD is removed and re-created with its id; the second host's
 //! only OSD is refused by cephboot (its pool could not keep three copies on distinct hosts),
 //! which stops the play: its disk and the third host's byte for byte unchanged.
@@ -42,10 +42,11 @@ struct Fleet {
 }
 
 impl Fleet {
-    /// The inventory (YAML's JSON subset) with each host's disks and replacements.
+    /// The inventory (YAML's JSON subset): a host per entry of `devices` (its disks), with
+    /// its replacements.
     fn inventory(&self, devices: &[Vec<&str>], replace: &[Vec<(u64, &str)>]) -> PathBuf {
         let mut hosts = serde_json::Map::new();
-        for (i, h) in self.net.hosts.iter().enumerate() {
+        for (i, h) in self.net.hosts.iter().enumerate().take(devices.len()) {
             let replace: Vec<Value> = replace
                 .get(i)
                 .map(|r| {
@@ -187,7 +188,8 @@ fn the_fleet_play_over_ssh_builds_keeps_checks_and_replaces_one_host_at_a_time()
     let Some(ansible) = Ansible::new() else {
         return;
     };
-    let net = SimHosts::new("fleet", 3);
+    // Three hosts in the inventory; the fourth joins it only for the check run.
+    let net = SimHosts::new("fleet", 4);
     let Some(ssh) = SshServers::start(&net) else {
         return;
     };
@@ -209,11 +211,11 @@ fn the_fleet_play_over_ssh_builds_keeps_checks_and_replaces_one_host_at_a_time()
 
     let (code, r, _) = fleet.play("site.yml", &inventory, &[]);
     assert_eq!(code, 0, "second run failed: {r:#}");
-    for h in &fleet.net.hosts {
+    for h in &fleet.net.hosts[..3] {
         assert_eq!(recap(&r, &h.name), (0, 0), "{}: second run: {r:#}", h.name);
     }
 
-    check_mode_reports_exactly_the_new_disk(&fleet, &devices, &disks[4]);
+    check_mode_reports_exactly_the_fourth_host(&fleet, &devices, &disks[4]);
 
     rolling_replacement_stops_at_cephboots_refusal(&fleet, &devices, &disks);
     drop(fleet);
@@ -224,7 +226,7 @@ fn first_run_builds_the_cluster(fleet: &Fleet, inventory: &PathBuf) {
     let (code, r, text) = fleet.play("site.yml", inventory, &["-v"]);
     let h1 = &fleet.net.hosts[0];
     assert_eq!(code, 0, "first run failed: {r:#}\n{text}");
-    for h in &fleet.net.hosts {
+    for h in &fleet.net.hosts[..3] {
         let (changed, failed) = recap(&r, &h.name);
         assert!(changed >= 2 && failed == 0, "{}: {r:#}", h.name);
     }
@@ -281,7 +283,7 @@ fn first_run_builds_the_cluster(fleet: &Fleet, inventory: &PathBuf) {
         !text.contains(&key),
         "the admin key is in the play's output"
     );
-    for h in &fleet.net.hosts[1..] {
+    for h in &fleet.net.hosts[1..3] {
         let joined = results(
             &r,
             "This host's monitor and manager join the cluster",
@@ -299,45 +301,63 @@ fn first_run_builds_the_cluster(fleet: &Fleet, inventory: &PathBuf) {
     assert!(left.is_empty(), "bundle files left behind: {left:?}");
 }
 
-/// A disk added to the third host's inventory, checked: that host's OSD task reports it
-/// (would_create) and nothing else changes; the disk is byte for byte as it was.
-fn check_mode_reports_exactly_the_new_disk(fleet: &Fleet, devices: &[Vec<&str>], new: &LoopDisk) {
+/// A fourth host with a disk added to the inventory, checked: its join and its OSD are
+/// reported (`would_create`) and nothing else changes; nothing is written on it (its state
+/// dir stays empty, its disk's checksum is unchanged) nor anywhere else.
+fn check_mode_reports_exactly_the_fourth_host(
+    fleet: &Fleet,
+    devices: &[Vec<&str>],
+    new: &LoopDisk,
+) {
     let mut more = devices.to_vec();
-    more[2].push(new.path());
+    more.push(vec![new.path()]);
     let inventory = fleet.inventory(&more, &[]);
     let before = new.sparse_checksum();
     let (code, r, _) = fleet.play("site.yml", &inventory, &["--check"]);
     assert_eq!(code, 0, "check run failed: {r:#}");
-    assert_eq!(recap(&r, "fleet1"), (0, 0), "{r:#}");
-    assert_eq!(recap(&r, "fleet2"), (0, 0), "{r:#}");
-    assert_eq!(recap(&r, "fleet3"), (1, 0), "{r:#}");
-    let osd = results(
+    for h in ["fleet1", "fleet2", "fleet3"] {
+        assert_eq!(recap(&r, h), (0, 0), "{h}: {r:#}");
+    }
+    assert_eq!(recap(&r, "fleet4"), (2, 0), "{r:#}");
+    let joined = results(
         &r,
-        "OSDs on the named disks (and the labelled ones)",
-        "fleet3",
+        "This host's monitor and manager join the cluster",
+        "fleet4",
     );
-    let actions: Vec<(String, String)> = osd[0]["osds"]
+    let daemons: Vec<&str> = joined[0]["daemons"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            (
-                o["device"].as_str().unwrap_or("").to_string(),
-                o["action"].as_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|d| d["action"].as_str().unwrap())
         .collect();
-    assert!(
-        actions.contains(&(new.path().to_string(), "would_create".into()))
-            && actions.iter().filter(|(_, a)| a != "unchanged").count() == 1,
-        "{actions:?}"
+    assert_eq!(daemons, ["would_create", "would_create"], "{:#}", joined[0]);
+    let osd = results(
+        &r,
+        "OSDs on the named disks (and the labelled ones)",
+        "fleet4",
     );
+    let actions: Vec<(&str, &str)> = osd[0]["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["device"].as_str().unwrap(), o["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [(new.path(), "would_create")], "{:#}", osd[0]);
     assert_eq!(
         new.sparse_checksum(),
         before,
         "check mode wrote to the disk"
     );
+    assert!(
+        std::fs::read_dir(fleet.net.hosts[3].state.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "check mode wrote into the fourth host's state dir"
+    );
     assert_eq!(up_osds(&fleet.net.hosts[0]).len(), 4);
+    let q = fleet.net.hosts[0].ceph_json(&["quorum_status"]);
+    assert_eq!(q["quorum_names"].as_array().unwrap().len(), 3, "{q:#}");
 }
 
 /// replace.yml, one host at a time: the first host's second OSD goes and comes back with its
