@@ -245,6 +245,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
             vec![
                 format!("osd.{}", i.osd.osd_id),
                 i.host.clone(),
+                i.osd.origin.as_str().to_string(),
                 if i.osd.encrypted {
                     format!("{} (encrypted)", i.osd.store)
                 } else {
@@ -268,6 +269,7 @@ pub fn list(global: &Global, grammar: &LabelGrammar) -> Result<()> {
             &[
                 "OSD",
                 "HOST",
+                "ORIGIN",
                 "STORE",
                 "CLASS",
                 "UP",

@@ -16,6 +16,11 @@ pub struct BluestoreLabel {
     pub ceph_fsid: Option<String>,
     /// `whoami` (the OSD id) from the metadata, when present.
     pub whoami: Option<String>,
+    /// What the device is to its OSD: `main` (the block device), `bluefs db`, `bluefs wal`.
+    pub description: Option<String>,
+    /// The OSD's key is in the label (`osd_key`: `ceph-osd --mkfs --keyfile`, as ceph-volume
+    /// and cephboot run it), so `ceph-bluestore-tool prime-osd-dir` can write its keyring.
+    pub has_osd_key: bool,
 }
 
 struct Reader<'a> {
@@ -59,7 +64,7 @@ pub fn parse(buf: &[u8]) -> Option<BluestoreLabel> {
         r.take(2)?;
         r.u32()?;
         r.take(16 + 8 + 8)?;
-        r.string()?;
+        label.description = Some(r.string()?);
         let n = r.u32()?;
         let mut meta = BTreeMap::new();
         for _ in 0..n.min(256) {
@@ -72,6 +77,7 @@ pub fn parse(buf: &[u8]) -> Option<BluestoreLabel> {
     if let Some(meta) = parsed {
         label.ceph_fsid = meta.get("ceph_fsid").cloned();
         label.whoami = meta.get("whoami").cloned();
+        label.has_osd_key = meta.contains_key("osd_key");
     }
     Some(label)
 }
@@ -108,6 +114,9 @@ mod tests {
         assert_eq!(l.osd_uuid, "0b8e9c1a-54b7-4c39-9d5c-1f0e7c4a9b11");
         assert_eq!(l.ceph_fsid.as_deref(), Some("abc"));
         assert_eq!(l.whoami.as_deref(), Some("3"));
+        assert_eq!(l.description.as_deref(), Some("main"));
+        assert!(!l.has_osd_key);
+        assert!(parse(&encode(&[("osd_key", "AQ==")])).unwrap().has_osd_key);
     }
 
     #[test]

@@ -329,6 +329,7 @@ mod tests {
             osd_uuid: "u".into(),
             ceph_fsid: Some(fsid.into()),
             whoami: Some("7".into()),
+            ..Default::default()
         };
         let facts = Facts {
             bluestore_labels: vec![("/dev/sdb".into(), label("other"))],

@@ -23,11 +23,38 @@ use crate::disk::lock::LockedDisk;
 use crate::error::{Error, IoContext, Result};
 use crate::exec;
 
+/// Who made an OSD, as its devices show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Partitions named by Kolla's convention on a disk whose GPT disk GUID is its cluster's
+    /// fsid (what cephboot's `osd prepare` writes).
+    Cephboot,
+    /// Partitions named by Kolla's convention on a disk cephboot did not lay out (Kolla's own
+    /// bootstrap, or an older tool following it).
+    Kolla,
+    /// A BlueStore label on a whole device or an unnamed partition (`ceph-volume raw`).
+    CephVolumeRaw,
+}
+
+impl Origin {
+    /// As `osd list` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Cephboot => "cephboot",
+            Origin::Kolla => "kolla",
+            Origin::CephVolumeRaw => "ceph-volume-raw",
+        }
+    }
+}
+
 /// A prepared OSD found on this host's disks.
 #[derive(Debug, Clone, Serialize)]
 pub struct FoundOsd {
     /// Id.
     pub osd_id: u32,
+    /// Who made it (for OSDs found by partition labels, refined by [`origin_of`]).
+    pub origin: Origin,
     /// Object store.
     pub store: Store,
     /// Partitions by role.
@@ -56,6 +83,7 @@ impl FoundOsd {
     ) -> Self {
         FoundOsd {
             osd_id,
+            origin: Origin::Cephboot,
             store,
             partitions,
             osd_uuid: None,
@@ -64,6 +92,62 @@ impl FoundOsd {
             main: None,
             members: Vec::new(),
         }
+    }
+
+    /// An OSD `ceph-volume raw` made: its main device, by its BlueStore label.
+    pub fn raw(osd_id: u32, osd_uuid: &str, main: &Device) -> Self {
+        let mut o = FoundOsd::with_partitions(osd_id, Store::Bluestore, BTreeMap::new());
+        o.origin = Origin::CephVolumeRaw;
+        o.osd_uuid = Some(osd_uuid.to_string());
+        o.partitions
+            .insert(Role::Bluestore.as_str(), main.path.clone());
+        o.main = Some(main.clone());
+        o.members.push(main.clone());
+        o
+    }
+
+    /// A raw OSD's db or wal device.
+    pub fn add_raw_partner(&mut self, d: &Device, role: Role) {
+        add_partner(self, d, role);
+    }
+
+    /// Whether `path` is one of its devices.
+    pub fn has_member(&self, path: &Path) -> bool {
+        self.members.iter().any(|m| m.path == path)
+    }
+
+    /// Its main device's node.
+    pub fn main_path(&self) -> Option<&Path> {
+        self.main.as_ref().map(|m| m.path.as_path())
+    }
+}
+
+/// Every prepared OSD on this host's disks: those found by their partition labels
+/// ([`find_prepared`]), then those `ceph-volume raw` made for cluster `fsid` ([`super::raw`]),
+/// by id.
+pub fn find_on_host(
+    snapshot: &Snapshot,
+    classified: &[Classified<'_>],
+    fsid: Option<&str>,
+) -> Vec<FoundOsd> {
+    let mut found = find_prepared(snapshot, classified, &label_osd_uuid);
+    let raw = super::raw::find(snapshot, &found, fsid, &read_device_label);
+    found.extend(raw);
+    found.sort_by_key(|o| o.osd_id);
+    found
+}
+
+/// Who made a labelled OSD (pure): cephboot when the GPT disk GUID of its main partition's
+/// disk is the cluster's fsid (`fsid`: its BlueStore label's, else this cluster's), Kolla
+/// otherwise. A raw OSD keeps its origin.
+pub fn origin_of(osd: &FoundOsd, disk_guid: Option<uuid::Uuid>, fsid: Option<&str>) -> Origin {
+    if osd.origin == Origin::CephVolumeRaw {
+        return Origin::CephVolumeRaw;
+    }
+    let ours = fsid.and_then(|f| uuid::Uuid::parse_str(f).ok());
+    match (disk_guid, ours) {
+        (Some(g), Some(f)) if g == f => Origin::Cephboot,
+        _ => Origin::Kolla,
     }
 }
 
@@ -321,6 +405,21 @@ fn read_bluestore_label(d: &Device) -> Option<crate::disk::bluestore::BluestoreL
     crate::disk::bluestore::parse(&buf)
 }
 
+/// The BlueStore label of a device: a partition's through its disk, a whole disk's at its
+/// start.
+pub fn read_device_label(d: &Device) -> Option<crate::disk::bluestore::BluestoreLabel> {
+    use std::os::unix::fs::FileExt;
+    if d.kind == crate::disk::inventory::DeviceKind::Partition {
+        return read_bluestore_label(d);
+    }
+    let mut buf = vec![0u8; 4096];
+    std::fs::File::open(&d.path)
+        .ok()?
+        .read_exact_at(&mut buf, 0)
+        .ok()?;
+    crate::disk::bluestore::parse(&buf)
+}
+
 /// What activation needs.
 #[derive(Debug)]
 pub struct Env<'a> {
@@ -469,7 +568,7 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
         .and_then(|b| osd.members.iter().find(|m| &m.path == b))
         .unwrap_or(main);
     match (osd.store, osd.encrypted) {
-        (Store::Bluestore, false) => read_bluestore_label(block)?.ceph_fsid,
+        (Store::Bluestore, false) => read_device_label(block)?.ceph_fsid,
         // FileStore, and an encrypted OSD (its BlueStore label is inside the encryption): the
         // GPT disk GUID cephboot sets to the cluster's fsid.
         _ => snapshot
@@ -762,10 +861,13 @@ pub fn activate_on_host(
     exec::require(&["ceph-osd", "ceph-bluestore-tool", "mount"])?;
     super::target::reattach_all(state_dir)?;
     let snapshot = crate::disk::listing::scan_all();
-    let found = find_prepared(
+    let fsid = crate::ceph::client::read_configured(opts)
+        .ok()
+        .and_then(|c| c.fsid().map(str::to_string));
+    let found = find_on_host(
         &snapshot,
         &crate::disk::classify::classify(&snapshot, grammar),
-        &label_osd_uuid,
+        fsid.as_deref(),
     );
     let chosen: Vec<&FoundOsd> = found
         .iter()
@@ -1006,23 +1108,34 @@ pub fn list_on_host(
     opts: &crate::ceph::client::ConnectOptions,
 ) -> Vec<ListedOsd> {
     let snapshot = crate::disk::listing::scan_all();
-    let found = find_prepared(
+    let client = crate::ceph::client::connect_configured(opts).ok();
+    let ours = client.as_ref().and_then(|(_, conf)| conf.fsid());
+    let found = find_on_host(
         &snapshot,
         &crate::disk::classify::classify(&snapshot, grammar),
-        &label_osd_uuid,
+        ours,
     );
-    let client = crate::ceph::client::connect_configured(opts).ok();
     let states = client.as_ref().and_then(|(c, _)| commands::osds(c).ok());
     let classes = client
         .as_ref()
         .and_then(|(c, _)| commands::device_classes(c).ok())
         .unwrap_or_default();
     let host = crate::host::short_hostname();
-    let ours = client.as_ref().and_then(|(_, conf)| conf.fsid());
     found
         .into_iter()
-        .map(|o| {
-            let other = other_cluster(owner_fsid(&o, &snapshot), ours);
+        .map(|mut o| {
+            let owner = owner_fsid(&o, &snapshot);
+            let disk_guid = o
+                .main
+                .as_ref()
+                .and_then(|m| m.parent.as_deref())
+                .and_then(|p| snapshot.find(p))
+                .and_then(|d| d.disk_guid);
+            let label_fsid = (o.store == Store::Bluestore && !o.encrypted)
+                .then(|| owner.clone())
+                .flatten();
+            o.origin = origin_of(&o, disk_guid, label_fsid.as_deref().or(ours));
+            let other = other_cluster(owner, ours);
             let s = states
                 .as_ref()
                 .filter(|_| other.is_none())
@@ -1202,5 +1315,25 @@ mod find_prepared_tests {
         let of_sdb = got.iter().find(|g| g.1 == "/dev/sdb1").unwrap();
         assert_eq!(of_sdb.2.as_deref(), Some("/dev/sdx1"), "{got:?}");
         assert!(got.iter().all(|g| !g.3), "{got:?}");
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    #[test]
+    fn a_labelled_osd_is_cephboots_only_on_a_disk_whose_guid_is_its_clusters_fsid() {
+        let fsid = "2b1e0f4c-0000-4000-8000-00000000000a";
+        let guid = uuid::Uuid::parse_str(fsid).ok();
+        let other = uuid::Uuid::parse_str("2b1e0f4c-0000-4000-8000-00000000000b").ok();
+        let labelled = FoundOsd::with_partitions(3, Store::Bluestore, BTreeMap::new());
+        assert_eq!(origin_of(&labelled, guid, Some(fsid)), Origin::Cephboot);
+        assert_eq!(origin_of(&labelled, other, Some(fsid)), Origin::Kolla);
+        assert_eq!(origin_of(&labelled, None, Some(fsid)), Origin::Kolla);
+        assert_eq!(origin_of(&labelled, guid, None), Origin::Kolla);
+        let raw = FoundOsd::raw(4, "u", &Device::test_disk("sdb"));
+        assert_eq!(origin_of(&raw, guid, Some(fsid)), Origin::CephVolumeRaw);
+        assert_eq!(Origin::CephVolumeRaw.as_str(), "ceph-volume-raw");
     }
 }

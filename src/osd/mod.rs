@@ -10,6 +10,7 @@ pub mod host_down;
 pub mod keys;
 pub mod plan;
 pub mod prepare;
+pub mod raw;
 pub mod remove;
 pub mod removed;
 pub mod retire;

@@ -1,0 +1,237 @@
+//! OSDs other tools made, taken over by cephboot: an OSD made by the real `ceph-volume raw
+//! prepare` (Ceph 16.2's, on a loop disk, against a cluster cephboot bootstrapped) is listed by
+//! `osd list` with its origin, started by `osd activate ID` without ceph-volume, and up in the
+//! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Root only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::cluster::TestCluster;
+use common::*;
+
+const GIB: u64 = 1 << 30;
+const PREFIX: &str = "TAD";
+
+/// What `ceph-volume --cluster NAME` reads and writes at fixed places (`/var/lib/ceph/
+/// bootstrap-osd/NAME.keyring`, `/var/lib/ceph/osd/NAME-ID`, a tmpfs): a cluster name of this
+/// test's own keeps them apart from anything else on the host, and they are removed on drop.
+struct CephVolume {
+    name: String,
+    conf_dir: tempfile::TempDir,
+    bootstrap_keyring: PathBuf,
+}
+
+impl CephVolume {
+    fn new(c: &TestCluster) -> Self {
+        let name = format!("cbraw{}", std::process::id());
+        // ceph-volume runs `ceph-osd --mkfs` as the ceph user: the config it reads must be
+        // readable by that user, so a minimal copy (fsid and monitors) in a directory of mode
+        // 0755.
+        let conf_dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            conf_dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let full = std::fs::read_to_string(c.conf()).unwrap();
+        let pick = |key: &str| {
+            full.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    (k.trim().replace(' ', "_") == key).then(|| v.trim().to_string())
+                })
+                .unwrap_or_else(|| panic!("no {key} in {full}"))
+        };
+        std::fs::write(
+            conf_dir.path().join("ceph.conf"),
+            format!(
+                "[global]\nfsid = {}\nmon_host = {}\n",
+                pick("fsid"),
+                pick("mon_host")
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all("/var/lib/ceph/bootstrap-osd").unwrap();
+        let bootstrap_keyring =
+            PathBuf::from(format!("/var/lib/ceph/bootstrap-osd/{name}.keyring"));
+        std::fs::copy(
+            c.state.path().join("ceph.client.bootstrap-osd.keyring"),
+            &bootstrap_keyring,
+        )
+        .unwrap();
+        CephVolume {
+            name,
+            conf_dir,
+            bootstrap_keyring,
+        }
+    }
+
+    /// `ceph-volume raw prepare --bluestore --data DEV`: the new OSD's id.
+    fn raw_prepare(&self, dev: &str) -> u64 {
+        let out = Command::new("ceph-volume")
+            .args([
+                "--cluster",
+                &self.name,
+                "raw",
+                "prepare",
+                "--bluestore",
+                "--data",
+                dev,
+            ])
+            .env("CEPH_CONF", self.conf_dir.path().join("ceph.conf"))
+            .env("CEPH_VOLUME_ALLOW_LOOP_DEVICES", "1")
+            .env("CEPH_VOLUME_LOG_PATH", self.conf_dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "ceph-volume raw prepare: {text}");
+        // ceph-volume prepares in a tmpfs at /var/lib/ceph/osd/NAME-ID and leaves it there.
+        let id: u64 = std::fs::read_dir("/var/lib/ceph/osd")
+            .unwrap()
+            .flatten()
+            .find_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix(&format!("{}-", self.name))?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no OSD dir of {}: {text}", self.name));
+        self.release(id);
+        id
+    }
+
+    /// Unmounts and removes ceph-volume's OSD dir, as a host that moves to cephboot would.
+    fn release(&self, id: u64) {
+        let dir = format!("/var/lib/ceph/osd/{}-{id}", self.name);
+        let _ = Command::new("umount").arg(&dir).output();
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
+impl Drop for CephVolume {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.bootstrap_keyring);
+        if let Ok(dirs) = std::fs::read_dir("/var/lib/ceph/osd") {
+            for e in dirs.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if let Some(id) = n
+                    .strip_prefix(&format!("{}-", self.name))
+                    .and_then(|i| i.parse().ok())
+                {
+                    self.release(id);
+                }
+            }
+        }
+    }
+}
+
+fn listed(list: &serde_json::Value, id: u64) -> &serde_json::Value {
+    list["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["osd_id"].as_u64() == Some(id))
+        .unwrap_or_else(|| panic!("osd.{id} not listed: {list:#}"))
+}
+
+#[test]
+fn an_osd_ceph_volume_raw_made_is_listed_with_its_origin_and_started_without_ceph_volume() {
+    if !root_or_skip("adopting a ceph-volume raw OSD") {
+        return;
+    }
+    if !Path::new("/usr/sbin/ceph-volume").exists() {
+        required_or_skip(
+            "adopting a ceph-volume raw OSD",
+            "ceph-volume (package ceph-osd)",
+        );
+        return;
+    }
+    let raw_disk = LoopDisk::new(3 * GIB);
+    let ours_disk = LoopDisk::labelled(3 * GIB, &format!("{PREFIX}_OSD_BOOTSTRAP_BS"));
+    let c = TestCluster::new();
+    let cv = CephVolume::new(&c);
+    let raw_id = cv.raw_prepare(raw_disk.path());
+
+    let made = c.cb_in(PREFIX, &["osd", "prepare", ours_disk.path()]);
+    let ours_id = made["osds"][0]["osd_id"].as_u64().unwrap();
+    let label = || {
+        sh(
+            "sh",
+            &[
+                "-c",
+                &format!(
+                    "dd if={} bs=4096 count=1 status=none | sha256sum",
+                    raw_disk.path()
+                ),
+            ],
+        )
+    };
+    let label_before = label();
+
+    // Listed, each with who made it; the raw one by its whole disk.
+    let list = c.cb_in(PREFIX, &["osd", "list"]);
+    let raw = listed(&list, raw_id);
+    assert_eq!(raw["origin"], "ceph-volume-raw", "{raw:#}");
+    assert_eq!(raw["store"], "bluestore", "{raw:#}");
+    assert_eq!(raw["partitions"]["bluestore"], raw_disk.path(), "{raw:#}");
+    assert_eq!(raw["up"], false, "{raw:#}");
+    assert_eq!(listed(&list, ours_id)["origin"], "cephboot", "{list:#}");
+    let conf = c.conf();
+    let table = c.cb(&[
+        "--label-prefix",
+        PREFIX,
+        "--conf",
+        conf.to_str().unwrap(),
+        "osd",
+        "list",
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("ORIGIN") && table.contains("ceph-volume-raw"),
+        "{table}"
+    );
+    // Reading it rewrote nothing.
+    assert_eq!(label(), label_before, "listing changed the raw OSD's label");
+
+    // Started by cephboot with its own OSD (`--all`): ceph-bluestore-tool prime-osd-dir from
+    // the raw OSD's label, its block linked to the whole disk; no ceph-volume involved.
+    let a = c.cb_in(PREFIX, &["osd", "activate", "--all"]);
+    let action = |id: u64| {
+        a["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["osd_id"].as_u64() == Some(id))
+            .map(|o| o["action"].clone())
+    };
+    assert_eq!(action(raw_id), Some("started".into()), "{a:#}");
+    assert_eq!(action(ours_id), Some("started".into()), "{a:#}");
+    c.wait_all_up(180);
+    let dir = c.state.path().join(format!("osd/ceph-{raw_id}"));
+    assert_eq!(
+        std::fs::read_link(dir.join("block")).unwrap(),
+        PathBuf::from(raw_disk.path())
+    );
+    assert!(std::fs::read_to_string(dir.join("keyring"))
+        .unwrap()
+        .contains(&format!("[osd.{raw_id}]")));
+    let again = c.cb_in(PREFIX, &["osd", "activate", &raw_id.to_string()]);
+    assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
+    let listed_up = c.cb_in(PREFIX, &["osd", "list"]);
+    assert_eq!(listed(&listed_up, raw_id)["up"], true, "{listed_up:#}");
+    drop(cv);
+    drop(c);
+}
