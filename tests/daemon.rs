@@ -34,17 +34,7 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     // The metrics also on a TCP port, scraped by a real Prometheus, and in a textfile.
-    let metrics_port = free_port();
-    let textfile = dir.path().join("cephboot.prom");
-    let config = dir.path().join("daemon.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\ntextfile = {:?}\ntextfile_interval_secs = 1\n",
-            textfile.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (metrics_port, textfile, config) = metrics_config(dir.path());
     let prometheus = Prometheus::start(&format!("127.0.0.1:{metrics_port}"));
     let mut d = Daemon::start_args(
         &c,
@@ -220,6 +210,23 @@ fn metrics_count_the_two_jobs_the_disks_and_the_uevents(d: &Daemon) {
     assert!(metric("cephboot_disk_events_total") >= 3.0, "{text}");
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"all\"}") > 0.0);
     assert!(metric("cephboot_last_scan_duration_seconds{scope=\"disk\"}") > 0.0);
+}
+
+/// A daemon config whose `[metrics]` opens a TCP port and a textfile (rewritten every
+/// second): (port, textfile, config file).
+fn metrics_config(dir: &std::path::Path) -> (u16, std::path::PathBuf, std::path::PathBuf) {
+    let port = free_port();
+    let textfile = dir.join("cephboot.prom");
+    let config = dir.join("daemon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metrics]\nlisten = \"127.0.0.1:{port}\"\ntextfile = {:?}\ntextfile_interval_secs = 1\n",
+            textfile.display().to_string()
+        ),
+    )
+    .unwrap();
+    (port, textfile, config)
 }
 
 /// A real Prometheus scrapes the TCP port: the two jobs with their durations, the OSDs they

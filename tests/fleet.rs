@@ -360,6 +360,24 @@ fn check_mode_reports_exactly_the_fourth_host(
     assert_eq!(q["quorum_names"].as_array().unwrap().len(), 3, "{q:#}");
 }
 
+/// The OSD whose partitions are on `disk`, by `osd list`.
+fn osd_on_disk(h: &SimHost, disk: &LoopDisk) -> u64 {
+    let listed = h.cb_ok(&["--label-prefix", "FLT", "osd", "list"]);
+    let on_disk = |p: &serde_json::Map<String, Value>| {
+        p.values().any(|v| {
+            v.as_str()
+                .is_some_and(|v| v.starts_with(&format!("{}p", disk.path())))
+        })
+    };
+    listed["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["partitions"].as_object().is_some_and(on_disk))
+        .and_then(|o| o["osd_id"].as_u64())
+        .unwrap_or_else(|| panic!("no OSD on {}: {listed:#}", disk.path()))
+}
+
 /// replace.yml, one host at a time: the first host's second OSD goes and comes back with its
 /// id and CRUSH host, its object still readable; the second host's only OSD is refused (its
 /// pools could not keep three copies on distinct hosts) and the play stops there.
@@ -373,23 +391,7 @@ fn rolling_replacement_stops_at_cephboots_refusal(
     let ids = |host: &str| tree.iter().find(|(h, _)| h == host).unwrap().1.clone();
     let (one, two, three) = (ids("fleet1"), ids("fleet2"), ids("fleet3"));
     // The first host's OSD on its second disk.
-    let on_second: u64 = {
-        let listed = h1.cb_ok(&["--label-prefix", "FLT", "osd", "list"]);
-        listed["osds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| {
-                o["partitions"].as_object().is_some_and(|p| {
-                    p.values().any(|v| {
-                        v.as_str()
-                            .is_some_and(|v| v.starts_with(&format!("{}p", disks[1].path())))
-                    })
-                })
-            })
-            .and_then(|o| o["osd_id"].as_u64())
-            .unwrap_or_else(|| panic!("no OSD on {}: {listed:#}", disks[1].path()))
-    };
+    let on_second = osd_on_disk(h1, &disks[1]);
     assert!(one.contains(&on_second));
     let payload = h1.state.path().join("payload");
     std::fs::write(&payload, vec![7u8; 3 << 20]).unwrap();
@@ -446,21 +448,51 @@ fn rolling_replacement_stops_at_cephboots_refusal(
     );
     assert!(results(&r, "The OSD leaves service, its id kept", "fleet3").is_empty());
 
-    // The replaced OSD has its id and host; every OSD up and in; the refused and untouched
-    // disks are as they were; the object reads back.
+    everything_is_in_place_after_the_stop(
+        fleet,
+        &tree,
+        on_second,
+        &victims,
+        &uuids_before,
+        (&disks[2], &disks[3]),
+        &payload,
+    );
+}
+
+/// After replace.yml stopped: the replaced OSD has its id and host (and a new uuid); every
+/// OSD is up and in; the refused and untouched hosts' partition tables and OSDs are as they
+/// were; the object written before reads back the same.
+fn everything_is_in_place_after_the_stop(
+    fleet: &Fleet,
+    tree: &[(String, Vec<u64>)],
+    on_second: u64,
+    victims: &[String; 2],
+    uuids_before: &std::collections::BTreeMap<u64, String>,
+    (refused, untouched): (&LoopDisk, &LoopDisk),
+    payload: &std::path::Path,
+) {
+    let h1 = &fleet.net.hosts[0];
+    let conf = h1.conf();
     assert_eq!(osd_tree_hosts(h1), tree, "CRUSH placement changed");
     let mut up = up_osds(h1);
     up.sort_unstable();
-    let mut all: Vec<u64> = one.iter().chain(&two).chain(&three).copied().collect();
+    let mut all: Vec<u64> = tree
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
     all.sort_unstable();
     assert_eq!(up, all);
     assert_eq!(
-        [table_checksum(&disks[2]), table_checksum(&disks[3])],
-        victims,
+        [table_checksum(refused), table_checksum(untouched)],
+        *victims,
         "a refused or untouched host's partition table changed"
     );
     let uuids_after = osd_uuids(h1);
-    for id in two.iter().chain(&three) {
+    let on_other_hosts = tree
+        .iter()
+        .filter(|(h, _)| h != "fleet1")
+        .flat_map(|(_, ids)| ids.iter());
+    for id in on_other_hosts {
         assert_eq!(
             uuids_after.get(id),
             uuids_before.get(id),
@@ -489,6 +521,6 @@ fn rolling_replacement_stops_at_cephboots_refusal(
     assert!(get.status.success(), "{get:?}");
     assert_eq!(
         std::fs::read(&back).unwrap(),
-        std::fs::read(&payload).unwrap()
+        std::fs::read(payload).unwrap()
     );
 }

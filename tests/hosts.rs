@@ -136,15 +136,19 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
         again["action"], "unchanged",
         "a rerun rewrites nothing: {again:#}"
     );
-    let would = h2.cb_ok(&[
-        "cluster",
-        "join",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--mon-ip",
-        &h2.ip,
-        "--dry-run",
-    ]);
+    let join = |h: &SimHost, extra: &[&str]| {
+        let mut args = vec![
+            "cluster",
+            "join",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--mon-ip",
+            &h.ip,
+        ];
+        args.extend(extra);
+        h.cb_ok(&args)
+    };
+    let would = join(h2, &["--dry-run"]);
     assert_eq!(
         (&would["daemons"][1]["name"], &would["daemons"][1]["action"]),
         (&"mgr.cbhost2".into(), &"would_create".into()),
@@ -153,14 +157,7 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
     assert_eq!(would["fsid"], b["fsid"]);
     assert!(!h2.state.path().join("ceph.conf").exists());
     for h in [h2, h3] {
-        let j = h.cb_ok(&[
-            "cluster",
-            "join",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "--mon-ip",
-            &h.ip,
-        ]);
+        let j = join(h, &[]);
         assert_eq!(j["fsid"], b["fsid"], "{j:#}");
     }
     let q = h3.ceph_json(&["quorum_status"]);
@@ -182,14 +179,7 @@ fn three_hosts_join_one_cluster(net: &SimHosts) {
             m["name"]
         );
     }
-    let again = h2.cb_ok(&[
-        "cluster",
-        "join",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--mon-ip",
-        &h2.ip,
-    ]);
+    let again = join(h2, &[]);
     assert_eq!(
         again["changed"], false,
         "a rerun changes nothing: {again:#}"

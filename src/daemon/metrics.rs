@@ -216,8 +216,15 @@ pub fn render(s: &Sample) -> String {
         "1 while the daemon is stopping (no new jobs).",
     );
     let _ = writeln!(out, "cephboot_draining {}", u8::from(s.draining));
+    render_osds_and_outcomes(&mut out, s);
+    out
+}
+
+/// The families of what the daemon's work came to: the inventory's size, the OSDs, failures
+/// by reason, and the durations.
+fn render_osds_and_outcomes(out: &mut String, s: &Sample) {
     family(
-        &mut out,
+        out,
         "cephboot_last_scan_disks",
         "gauge",
         "Disks in the last full inventory read (at start).",
@@ -226,7 +233,7 @@ pub fn render(s: &Sample) -> String {
         let _ = writeln!(out, "cephboot_last_scan_disks {n}");
     }
     family(
-        &mut out,
+        out,
         "cephboot_osds",
         "gauge",
         "This host's prepared OSDs (found on its disks by label), by whether a ceph-osd of that id runs here.",
@@ -236,7 +243,7 @@ pub fn render(s: &Sample) -> String {
         let _ = writeln!(out, "cephboot_osds{{state=\"{st}\"}} {n}");
     }
     family(
-        &mut out,
+        out,
         "cephboot_jobs_failed_total",
         "counter",
         "Failed jobs by reason: the exit kinds of docs/exit-codes.md, job_timeout, not_started (the disk changed before its turn), nothing_selected (the spec took nothing), killed, other.",
@@ -257,10 +264,9 @@ pub fn render(s: &Sample) -> String {
             "How long each osd activate the daemon ran took (a job's OSD, or every OSD at start).",
         ),
     ] {
-        family(&mut out, name, "histogram", help);
-        h.render(&mut out, name);
+        family(out, name, "histogram", help);
+        h.render(out, name);
     }
-    out
 }
 
 #[cfg(test)]
