@@ -507,9 +507,11 @@ pub enum OsdCommand {
     /// OSD directory and starts ceph-osd with a pidfile. Re-attaches loop-file disks of
     /// --state-dir first. See docs/supervision.md.
     Activate(ActivateArgs),
-    /// Prepared OSDs on this host: their partitions by role (block, block.db, block.wal,
-    /// journal: where each lives), and when the cluster answers, whether they are up and in,
-    /// their CRUSH device class, and whether Ceph says stopping each now is safe.
+    /// Prepared OSDs on this host: who made each (ORIGIN: cephboot, kolla, or ceph-volume-raw
+    /// for a BlueStore label on an unnamed device; docs/adopt.md), their partitions by role
+    /// (block, block.db, block.wal, journal: where each lives), and when the cluster answers,
+    /// whether they are up and in, their CRUSH device class, and whether Ceph says stopping
+    /// each now is safe.
     List,
     /// Take an OSD out of service: only when Ceph says it is safe (ok-to-stop, then
     /// safe-to-destroy after marking it out, waiting up to --timeout for its data to move),

@@ -19,12 +19,21 @@ fn has_bluestore_signature(d: &Device) -> bool {
 
 /// The devices worth reading a label from (pure): a BlueStore signature, not a member of an
 /// OSD found by its partition labels, and not a disk with a partition table (its partitions
-/// are the devices).
+/// are the devices). Never a device-mapper device: an encrypted OSD's open mapping shows its
+/// BlueStore label (the system guest caught cephboot starting an encrypted OSD a second time
+/// through its mapping), and an LVM volume is ceph-volume lvm's, not raw's.
 pub fn candidates<'a>(snapshot: &'a Snapshot, found: &[FoundOsd]) -> Vec<&'a Device> {
+    let held_by_found: Vec<&str> = snapshot
+        .devices
+        .iter()
+        .filter(|d| found.iter().any(|o| o.has_member(&d.path)))
+        .flat_map(|d| d.holders.iter().map(String::as_str))
+        .collect();
     snapshot
         .devices
         .iter()
         .filter(|d| has_bluestore_signature(d))
+        .filter(|d| !d.name.starts_with("dm-") && !held_by_found.contains(&d.name.as_str()))
         .filter(|d| {
             !(d.kind == DeviceKind::Disk && d.table.as_ref().is_some_and(|t| *t != TableInfo::None))
         })
@@ -180,13 +189,33 @@ mod tests {
     fn only_unclaimed_bluestore_devices_without_a_table_are_read() {
         let mut with_table = device("sdb", true);
         with_table.table = Some(TableInfo::Mbr);
+        let mut mapping = device("dm-0", true);
+        mapping.kind = DeviceKind::Disk;
         let snapshot = Snapshot {
-            devices: vec![device("sda", false), with_table, device("sdc", true)],
+            devices: vec![
+                device("sda", false),
+                with_table,
+                device("sdc", true),
+                mapping,
+            ],
         };
         let names: Vec<&str> = candidates(&snapshot, &[])
             .iter()
             .map(|d| d.name.as_str())
             .collect();
         assert_eq!(names, ["sdc"]);
+        // A device held by a found OSD's member (its open mapping, whatever its name) is not
+        // a second OSD.
+        let mut member = device("sdd", true);
+        member.holders = vec!["mapped".into()];
+        let found = [FoundOsd::raw(2, "u2", &member)];
+        let snapshot = Snapshot {
+            devices: vec![member, device("mapped", true), device("sde", true)],
+        };
+        let names: Vec<&str> = candidates(&snapshot, &found)
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["sde"]);
     }
 }
