@@ -148,7 +148,9 @@ pub fn template(kind: DaemonKind, bin: &Path, env_dir: &Path) -> String {
         DaemonKind::Osd => (
             "Ceph OSD",
             "After=network-online.target local-fs.target cephboot-mon.target systemd-udev-settle.service\nWants=network-online.target\nBefore=cephboot-osd.target",
-            format!("{bin} --quiet --state-dir ${{STATE_DIR}} --conf ${{CEPH_CONF}} --cluster ${{CLUSTER}} --label-prefix ${{LABEL_PREFIX}} osd activate ${{ID}} --exec"),
+            // Not --quiet: the journal keeps the start's steps and its warnings (an encrypted
+            // OSD's wait for the monitors, each attempt; the TPM not unsealing a key).
+            format!("{bin} --state-dir ${{STATE_DIR}} --conf ${{CEPH_CONF}} --cluster ${{CLUSTER}} --label-prefix ${{LABEL_PREFIX}} osd activate ${{ID}} --exec"),
             "WantedBy=cephboot-osd.target",
         ),
     };
@@ -224,7 +226,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("ExecStart=/usr/bin/cephboot --quiet --state-dir ${STATE_DIR}")
+            t.contains("ExecStart=/usr/bin/cephboot --state-dir ${STATE_DIR}")
                 && t.contains("osd activate ${ID} --exec"),
             "{t}"
         );
