@@ -26,16 +26,27 @@ pub const PROGRAMS: &[&str] = &[
     "ceph-osd",
     "cryptsetup",
     "losetup",
+    "lvs",
     "mkfs.xfs",
     "monmaptool",
     "mount",
     "systemctl",
+    "systemd-cryptenroll",
+    "systemd-cryptsetup",
     "udevadm",
     "umount",
 ];
 
-/// Where programs are looked for, in order.
-const SYSTEM_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+/// Where programs are looked for, in order (systemd keeps its helpers, systemd-cryptsetup
+/// among them, in its own directory).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+    "/usr/lib/systemd",
+    "/lib/systemd",
+];
 
 /// Largest output kept of one program (the rest is read and dropped).
 const MAX_CAPTURE: usize = 16 << 20;

@@ -747,6 +747,17 @@ pub struct PrepareArgs {
     /// store, read by the OSD's lockbox entity at each start). See docs/encryption.md.
     #[arg(long)]
     pub encrypt: bool,
+    /// With --encrypt: also enroll a TPM 2.0 keyslot on each of the OSD's devices
+    /// (systemd-cryptenroll), so that it opens at boot with the monitors unreachable; the
+    /// monitors' key stays beside it. Refused before anything is written on a host without a
+    /// TPM 2.0 (/dev/tpmrm0).
+    #[arg(long, requires = "encrypt")]
+    pub tpm2: bool,
+    /// The PCRs the TPM2 keyslot is bound to, `+`-separated. 7 (the Secure Boot state) does
+    /// not change with a kernel or initramfs update; adding others can lock the OSD out of
+    /// its TPM keyslot after an update (it then opens with the monitors' key).
+    #[arg(long, value_name = "PCRS", default_value = "7", requires = "tpm2")]
+    pub tpm2_pcrs: String,
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -837,6 +848,23 @@ pub enum KeyCommand {
     /// Prove that FILE opens every device of an encrypted OSD, mapping nothing (cryptsetup
     /// --test-passphrase); a device it does not open is named and the command fails (exit 3).
     Verify(KeyVerifyArgs),
+    /// Enroll a TPM 2.0 keyslot (systemd-cryptenroll, authorised by the key the monitors
+    /// keep) on every device of an encrypted OSD that has none, so that it opens at boot with
+    /// the monitors unreachable; then prove the TPM opens each (cryptsetup --test-passphrase
+    /// through the token). A device already enrolled is left as it is. See
+    /// docs/encryption.md.
+    Tpm2(KeyTpm2Args),
+}
+
+/// `osd key tpm2` options.
+#[derive(Debug, Args)]
+pub struct KeyTpm2Args {
+    /// The OSD id.
+    pub id: u32,
+    /// The PCRs the keyslot is bound to, `+`-separated (7: the Secure Boot state, unchanged
+    /// by a kernel or initramfs update).
+    #[arg(long, value_name = "PCRS", default_value = "7")]
+    pub pcrs: String,
 }
 
 /// `osd key export` options.

@@ -159,6 +159,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         },
         crush_host: args.crush_location.clone(),
         encrypt: args.encrypt,
+        tpm2_pcrs: args.tpm2.then(|| args.tpm2_pcrs.clone()),
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;
@@ -383,7 +384,7 @@ pub fn convert(args: &ConvertArgs, global: &Global, grammar: &LabelGrammar) -> R
     Ok(())
 }
 
-/// `cephboot osd key export | verify`.
+/// `cephboot osd key export | verify | tpm2`.
 pub fn key(cmd: &super::KeyCommand, global: &Global, grammar: &LabelGrammar) -> Result<()> {
     let report = match cmd {
         super::KeyCommand::Export(a) => {
@@ -392,6 +393,12 @@ pub fn key(cmd: &super::KeyCommand, global: &Global, grammar: &LabelGrammar) -> 
         super::KeyCommand::Verify(a) => {
             crate::osd::keys::verify_on_host(a.id, &a.file, grammar, &global.conf_path())?
         }
+        super::KeyCommand::Tpm2(a) => crate::osd::keys::enroll_tpm2_on_host(
+            a.id,
+            &a.pcrs,
+            grammar,
+            &global.connect_options(),
+        )?,
     };
     if global.format != Format::Table {
         print_json(global.format, &report);

@@ -131,11 +131,19 @@ pub fn close_all(names: &[String]) -> Result<Vec<String>> {
 /// first failure) those this call opened are closed again and the error returned. Returns the
 /// mapper paths in the order given.
 pub fn open_all(devices: &[(PathBuf, String)], key: &DmcryptKey) -> Result<Vec<PathBuf>> {
+    open_all_with(devices, |dev, name| open(dev, name, key))
+}
+
+/// [`open_all`] with another way of opening each device (its TPM2 token, say).
+pub fn open_all_with(
+    devices: &[(PathBuf, String)],
+    open: impl Fn(&Path, &str) -> Result<PathBuf>,
+) -> Result<Vec<PathBuf>> {
     let mut opened_here: Vec<String> = Vec::new();
     let mut paths = Vec::new();
     for (dev, name) in devices {
         let was_open = is_open(name);
-        match open(dev, name, key) {
+        match open(dev, name) {
             Ok(p) => {
                 if !was_open {
                     opened_here.push(name.clone());

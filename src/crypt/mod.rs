@@ -1,8 +1,10 @@
 //! Encrypted OSDs, interchangeable with ceph-volume's: the key (`key`), LUKS through
-//! cryptsetup (`luks`), and where the key is kept (`custody`). See docs/encryption.md.
+//! cryptsetup (`luks`), where the key is kept (`custody`), recovery keys (`recovery`) and TPM2
+//! keyslots (`tpm2`). See docs/encryption.md.
 
 pub mod custody;
 pub mod key;
 pub mod luks;
 pub mod mappings;
 pub mod recovery;
+pub mod tpm2;

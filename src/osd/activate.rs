@@ -35,6 +35,8 @@ pub enum Origin {
     Kolla,
     /// A BlueStore label on a whole device or an unnamed partition (`ceph-volume raw`).
     CephVolumeRaw,
+    /// Logical volumes tagged `ceph.*` (`ceph-volume lvm`).
+    CephVolumeLvm,
 }
 
 impl Origin {
@@ -44,6 +46,7 @@ impl Origin {
             Origin::Cephboot => "cephboot",
             Origin::Kolla => "kolla",
             Origin::CephVolumeRaw => "ceph-volume-raw",
+            Origin::CephVolumeLvm => "ceph-volume-lvm",
         }
     }
 }
@@ -72,6 +75,14 @@ pub struct FoundOsd {
     main: Option<Device>,
     #[serde(skip)]
     members: Vec<Device>,
+    /// The dm-crypt mapping name of each role where it is not the partition's PARTUUID
+    /// (ceph-volume lvm: the LV's uuid).
+    #[serde(skip)]
+    mappings: BTreeMap<&'static str, String>,
+    /// The cluster it belongs to, where its devices say so outside any label (ceph-volume
+    /// lvm's `ceph.cluster_fsid` tag).
+    #[serde(skip)]
+    tagged_fsid: Option<String>,
 }
 
 impl FoundOsd {
@@ -91,6 +102,37 @@ impl FoundOsd {
             encrypted: false,
             main: None,
             members: Vec::new(),
+            mappings: BTreeMap::new(),
+            tagged_fsid: None,
+        }
+    }
+
+    /// An OSD `ceph-volume lvm` made (crate::osd::lvm), before its volumes are added.
+    pub fn lvm(osd_id: u32, osd_uuid: &str, cluster_fsid: &str, encrypted: bool) -> Self {
+        let mut o = FoundOsd::with_partitions(osd_id, Store::Bluestore, BTreeMap::new());
+        o.origin = Origin::CephVolumeLvm;
+        o.osd_uuid = Some(osd_uuid.to_string());
+        o.tagged_fsid = Some(cluster_fsid.to_string()).filter(|f| !f.is_empty());
+        o.encrypted = encrypted;
+        o
+    }
+
+    /// One of an lvm OSD's volumes: its path under `role`, its mapping named after the LV's
+    /// uuid, and the host's device it resolves to (the block's is the main device).
+    pub fn add_lvm_volume(
+        &mut self,
+        role: Role,
+        volume: &super::lvm::Volume,
+        device: Option<Device>,
+    ) {
+        self.partitions
+            .insert(role.as_str(), volume.lv_path.clone());
+        self.mappings.insert(role.as_str(), volume.lv_uuid.clone());
+        if let Some(d) = device {
+            if role == Role::Bluestore {
+                self.main = Some(d.clone());
+            }
+            self.members.push(d);
         }
     }
 
@@ -133,6 +175,7 @@ pub fn find_on_host(
     let mut found = find_prepared(snapshot, classified, &label_osd_uuid);
     let raw = super::raw::find(snapshot, &found, fsid, &read_device_label);
     found.extend(raw);
+    found.extend(super::lvm::find(snapshot, fsid));
     found.sort_by_key(|o| o.osd_id);
     found
 }
@@ -141,8 +184,8 @@ pub fn find_on_host(
 /// disk is the cluster's fsid (`fsid`: its BlueStore label's, else this cluster's), Kolla
 /// otherwise. A raw OSD keeps its origin.
 pub fn origin_of(osd: &FoundOsd, disk_guid: Option<uuid::Uuid>, fsid: Option<&str>) -> Origin {
-    if osd.origin == Origin::CephVolumeRaw {
-        return Origin::CephVolumeRaw;
+    if matches!(osd.origin, Origin::CephVolumeRaw | Origin::CephVolumeLvm) {
+        return osd.origin;
     }
     let ours = fsid.and_then(|f| uuid::Uuid::parse_str(f).ok());
     match (disk_guid, ours) {
@@ -233,8 +276,12 @@ pub fn find_prepared(
 }
 
 impl FoundOsd {
-    /// The dm-crypt mapping names of its partitions (`/dev/mapper/<partuuid>`).
+    /// The dm-crypt mapping names of its devices (`/dev/mapper/<partuuid>`; an lvm OSD's
+    /// after its LVs' uuids).
     pub fn mapping_names(&self) -> Vec<String> {
+        if !self.mappings.is_empty() {
+            return self.mappings.values().cloned().collect();
+        }
         self.members
             .iter()
             .filter_map(|m| m.gpt.as_ref())
@@ -263,6 +310,10 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
     })?;
     let mut devices: Vec<(&'static str, PathBuf, String)> = Vec::new();
     for (role, node) in &osd.partitions {
+        if let Some(name) = osd.mappings.get(role) {
+            devices.push((role, node.clone(), name.clone()));
+            continue;
+        }
         let partuuid = osd
             .members
             .iter()
@@ -293,6 +344,22 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
             .map(|(role, _, name)| (role, crate::crypt::luks::mapper_path(&name)))
             .collect());
     }
+    let pairs: Vec<(PathBuf, String)> = devices
+        .iter()
+        .map(|(_, node, name)| (node.clone(), name.clone()))
+        .collect();
+    let by_role = |paths: Vec<PathBuf>| {
+        devices
+            .iter()
+            .map(|(role, _, _)| *role)
+            .zip(paths)
+            .collect::<BTreeMap<_, _>>()
+    };
+    if env.recovery_key.is_none() {
+        if let Some(paths) = unlock_with_tpm2(osd.osd_id, &pairs) {
+            return Ok(by_role(paths));
+        }
+    }
     let step = crate::progress::step(format!(
         "unlocking osd.{} ({} devices)",
         osd.osd_id,
@@ -306,16 +373,36 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
         }
     };
     let key = step.end(key)?;
-    let pairs: Vec<(PathBuf, String)> = devices
-        .iter()
-        .map(|(_, node, name)| (node.clone(), name.clone()))
-        .collect();
     let paths = crate::crypt::luks::open_all(&pairs, &key)?;
-    Ok(devices
+    Ok(by_role(paths))
+}
+
+/// Opens every device of the OSD through its TPM2 keyslot, without the monitors, when every
+/// one has such a keyslot (`osd prepare --tpm2`, `osd key tpm2`); all or none. `None` (logged)
+/// when a device has none or the TPM does not unseal one (the PCRs it is bound to changed, the
+/// TPM was cleared): the monitors' key is used then.
+fn unlock_with_tpm2(osd_id: u32, pairs: &[(PathBuf, String)]) -> Option<Vec<PathBuf>> {
+    use crate::crypt::tpm2;
+    let enrolled = pairs
         .iter()
-        .map(|(role, _, _)| *role)
-        .zip(paths)
-        .collect())
+        .all(|(node, _)| tpm2::token_count(node).map(|n| n > 0).unwrap_or(false));
+    if !enrolled {
+        return None;
+    }
+    let step = crate::progress::step(format!(
+        "unlocking osd.{osd_id} ({} devices) with the TPM",
+        pairs.len()
+    ));
+    match step.end(crate::crypt::luks::open_all_with(pairs, tpm2::open)) {
+        Ok(paths) => {
+            tracing::info!(osd = osd_id, "unlocked with the TPM");
+            Some(paths)
+        }
+        Err(e) => {
+            tracing::warn!(osd = osd_id, error = %e, "the TPM did not unlock the OSD; using the monitors' key");
+            None
+        }
+    }
 }
 
 /// An OSD found so far, with the disk GUID of its main partition's disk.
@@ -558,8 +645,12 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
 
 /// The fsid of the cluster an OSD belongs to: from the BlueStore label of its block (the main
 /// device, or its `_B` partition), or
-/// from the GPT disk GUID cephboot sets on the disks it lays out (a FileStore OSD's, an encrypted one's).
+/// from the GPT disk GUID cephboot sets on the disks it lays out (a FileStore OSD's, an encrypted one's),
+/// or from ceph-volume lvm's `ceph.cluster_fsid` tag.
 pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
+    if let Some(f) = &osd.tagged_fsid {
+        return Some(f.clone());
+    }
     let main = osd.main.as_ref()?;
     // The label is on the block: an external `_B` partition when there is one.
     let block = osd

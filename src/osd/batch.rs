@@ -207,6 +207,15 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
         // Before any disk is judged or written: an encrypted OSD needs cryptsetup.
         crate::exec::require(&["cryptsetup"])?;
     }
+    if let Some(pcrs) = &req.tpm2_pcrs {
+        if !req.encrypt {
+            return Err(Error::Usage(
+                "--tpm2 enrolls a TPM2 keyslot on an encrypted OSD's devices: add --encrypt".into(),
+            ));
+        }
+        // A TPM and systemd-cryptenroll, checked before anything is written.
+        crate::crypt::tpm2::check_host(pcrs)?;
+    }
     let mut snapshot = (ctx.scan)();
     // Mappings an interrupted encrypted preparation left open hold its partitions (still of a
     // "being prepared" type): closed first, so the rerun can take the disk again.
@@ -398,6 +407,7 @@ fn prepare_one(
         device_class: &class,
         host_wait: ctx.host_wait,
         encrypt: req.encrypt,
+        tpm2_pcrs: req.tpm2_pcrs.as_deref(),
     };
     if let Err(e) = prepare::admit(&env, &fresh, &plan) {
         return PrepareItem::not_admitted(device, e);

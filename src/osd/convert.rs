@@ -780,6 +780,7 @@ pub fn prepare_request(
         wal_slots: None,
         crush_host: rec.crush_host.clone(),
         encrypt: false,
+        tpm2_pcrs: None,
     }
 }
 

@@ -136,6 +136,59 @@ pub fn export_on_host(
     })
 }
 
+/// Enrolls a TPM2 keyslot bound to `pcrs` on every device of osd.`id` that has none,
+/// authorised by the monitors' key, then proves the TPM opens each (mapping nothing). The
+/// report's `file` is the TPM.
+pub fn enroll_tpm2_on_host(
+    id: u32,
+    pcrs: &str,
+    grammar: &LabelGrammar,
+    opts: &ConnectOptions,
+) -> Result<KeyReport> {
+    crate::exec::require(&["cryptsetup"])?;
+    crate::crypt::tpm2::check_host(pcrs)?;
+    let (client, conf) = crate::ceph::client::connect_configured(opts)?;
+    let osd = encrypted_osd(id, grammar, conf.fsid())?;
+    let mut current = None;
+    let mut changed = false;
+    for path in osd.partitions.values() {
+        if crate::crypt::tpm2::token_count(path)? > 0 {
+            continue;
+        }
+        if current.is_none() {
+            current = Some(monitors_key(&client, &osd)?);
+        }
+        let Some(key) = current.as_ref() else {
+            continue;
+        };
+        crate::progress::step(format!(
+            "enrolling a TPM2 keyslot on {} (PCRs {pcrs})",
+            path.display()
+        ))
+        .end(crate::crypt::tpm2::enroll(path, key, pcrs))?;
+        changed = true;
+    }
+    let devices = osd
+        .partitions
+        .iter()
+        .map(|(role, path)| {
+            Ok(DeviceKey {
+                path: path.clone(),
+                role,
+                opens: crate::crypt::tpm2::opens(path)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let verified = devices.iter().all(|d| d.opens);
+    Ok(KeyReport {
+        osd_id: id,
+        file: PathBuf::from(crate::crypt::tpm2::TPM_DEVICE),
+        changed,
+        verified,
+        devices,
+    })
+}
+
 /// Proves that `file` opens every device of osd.`id`, mapping nothing; a device it does not
 /// open fails the command (exit 3) naming it.
 pub fn verify_on_host(

@@ -1,6 +1,8 @@
 //! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
 //! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
-//! removing (`remove`, with `removed`: the disks whose OSD the operator removed), and retiring the units of OSDs whose disks were zapped (`retire`).
+//! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
+//! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
+//! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm).
 
 pub mod activate;
 pub mod batch;
@@ -8,6 +10,7 @@ pub mod convert;
 pub mod drain;
 pub mod host_down;
 pub mod keys;
+pub mod lvm;
 pub mod plan;
 pub mod prepare;
 pub mod raw;

@@ -67,6 +67,9 @@ pub struct PrepareRequest {
     pub crush_host: Option<String>,
     /// `--encrypt`: each device of a BlueStore OSD a LUKS device under one key.
     pub encrypt: bool,
+    /// `--tpm2` (with `--tpm2-pcrs`): each encrypted device also gets a TPM2 keyslot bound
+    /// to these PCRs, so that the OSD opens without the monitors.
+    pub tpm2_pcrs: Option<String>,
 }
 
 /// A partition the plan creates.
@@ -1542,6 +1545,7 @@ mod tests {
             wal_slots: None,
             crush_host: None,
             encrypt: false,
+            tpm2_pcrs: None,
         }
     }
 
@@ -1937,6 +1941,7 @@ mod slot_tests {
             wal_slots: None,
             crush_host: None,
             encrypt: false,
+            tpm2_pcrs: None,
         }
     }
 

@@ -70,6 +70,8 @@ pub struct Env<'a> {
     pub host_wait: Duration,
     /// Each of the OSD's devices a LUKS device opened under one key (BlueStore).
     pub encrypt: bool,
+    /// Each encrypted device also gets a TPM2 keyslot bound to these PCRs.
+    pub tpm2_pcrs: Option<&'a str>,
 }
 
 /// One partition of a prepared OSD.
@@ -707,7 +709,7 @@ fn make_osd_dir(
             let mut roles = vec![(block, "block")];
             roles.extend(find(Role::BluestoreWal).map(|p| (p, "block.wal")));
             roles.extend(find(Role::BluestoreDb).map(|p| (p, "block.db")));
-            let paths = open_devices(osd, dir, &roles)?;
+            let paths = open_devices(osd, dir, &roles, env.tpm2_pcrs)?;
             for ((_, what), path) in roles.iter().zip(paths.iter()) {
                 match *what {
                     "block" => link(path, &dir.join("block"))?,
@@ -764,8 +766,14 @@ fn make_osd_dir(
 
 /// The paths Ceph is given for a BlueStore OSD's devices: the partitions, or for an encrypted
 /// OSD each formatted and opened under its key (block, wal, db: ceph-volume's order) with its
-/// lockbox keyring written first, the mappings.
-fn open_devices(osd: &NewOsd, dir: &Path, roles: &[(&Placed, &str)]) -> Result<Vec<PathBuf>> {
+/// lockbox keyring written first, the mappings; with `tpm2_pcrs`, each device also gets a TPM2
+/// keyslot bound to those PCRs.
+fn open_devices(
+    osd: &NewOsd,
+    dir: &Path,
+    roles: &[(&Placed, &str)],
+    tpm2_pcrs: Option<&str>,
+) -> Result<Vec<PathBuf>> {
     let Some((key, lockbox)) = &osd.crypt else {
         return Ok(roles.iter().map(|(p, _)| p.node.clone()).collect());
     };
@@ -778,6 +786,13 @@ fn open_devices(osd: &NewOsd, dir: &Path, roles: &[(&Placed, &str)]) -> Result<V
             osd.id
         ))
         .end(crate::crypt::luks::format(&p.node, key))?;
+        if let Some(pcrs) = tpm2_pcrs {
+            crate::progress::step(format!(
+                "enrolling a TPM2 keyslot on {} (PCRs {pcrs})",
+                p.node.display()
+            ))
+            .end(crate::crypt::tpm2::enroll(&p.node, key, pcrs))?;
+        }
         devices.push((
             p.node.clone(),
             crate::crypt::luks::mapping_name(&p.partuuid),
@@ -1041,6 +1056,7 @@ mod tests {
             device_class: "hdd",
             host_wait: Duration::from_secs(0),
             encrypt: false,
+            tpm2_pcrs: None,
         }
     }
 
