@@ -172,11 +172,54 @@ pub fn find_on_host(
     classified: &[Classified<'_>],
     fsid: Option<&str>,
 ) -> Vec<FoundOsd> {
-    let mut found = find_prepared(snapshot, classified, &label_osd_uuid);
-    let raw = super::raw::find(snapshot, &found, fsid, &read_device_label);
-    found.extend(raw);
-    found.extend(super::lvm::find(snapshot, fsid));
-    found.sort_by_key(|o| o.osd_id);
+    let found = find_prepared(snapshot, classified, &label_osd_uuid);
+    let mut others = super::raw::find(snapshot, &found, fsid, &read_device_label);
+    others.extend(super::lvm::find(snapshot, fsid));
+    let mut all = merge_marking_conflicts(found, others);
+    all.sort_by_key(|o| o.osd_id);
+    all
+}
+
+/// `found` and `others` together (pure); where an id is claimed by OSDs of different uuids
+/// across them (a volume ceph-volume left behind when its OSD was purged, and a new OSD that
+/// took the id), every claimant is marked a conflict: started by guess, the wrong one would
+/// run under the id.
+pub fn merge_marking_conflicts(mut found: Vec<FoundOsd>, others: Vec<FoundOsd>) -> Vec<FoundOsd> {
+    let start = found.len();
+    found.extend(others);
+    let describe = |o: &FoundOsd| {
+        format!(
+            "{} ({}, uuid {})",
+            o.partitions
+                .values()
+                .next()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            o.origin.as_str(),
+            o.osd_uuid.as_deref().unwrap_or("?")
+        )
+    };
+    for i in start..found.len() {
+        for j in 0..found.len() {
+            let (Some(a), Some(b)) = (found.get(i), found.get(j)) else {
+                continue;
+            };
+            if i == j || a.osd_id != b.osd_id || a.osd_uuid == b.osd_uuid {
+                continue;
+            }
+            let why = format!(
+                "osd.{} is claimed by {} and by {}: remove the stale one (its OSD no longer exists) before starting either",
+                a.osd_id,
+                describe(a),
+                describe(b)
+            );
+            for k in [i, j] {
+                if let Some(o) = found.get_mut(k) {
+                    o.conflict.get_or_insert_with(|| why.clone());
+                }
+            }
+        }
+    }
     found
 }
 
@@ -1412,6 +1455,34 @@ mod find_prepared_tests {
 #[cfg(test)]
 mod origin_tests {
     use super::*;
+
+    #[test]
+    fn an_id_claimed_by_two_uuids_across_origins_starts_neither() {
+        let mut labelled = FoundOsd::with_partitions(
+            4,
+            Store::Bluestore,
+            BTreeMap::from([("bluestore", PathBuf::from("/dev/sdh1"))]),
+        );
+        labelled.osd_uuid = Some("new".into());
+        let mut stale = FoundOsd::lvm(4, "old", "f", true);
+        stale
+            .partitions
+            .insert("bluestore", PathBuf::from("/dev/ceph-x/osd-block-old"));
+        let other = FoundOsd::lvm(5, "five", "f", false);
+        let all = merge_marking_conflicts(vec![labelled], vec![stale, other]);
+        assert_eq!(all.len(), 3);
+        let four: Vec<&FoundOsd> = all.iter().filter(|o| o.osd_id == 4).collect();
+        assert!(four.iter().all(|o| o
+            .conflict
+            .as_deref()
+            .is_some_and(|c| c.contains("/dev/sdh1") && c.contains("osd-block-old"))));
+        assert!(all
+            .iter()
+            .find(|o| o.osd_id == 5)
+            .unwrap()
+            .conflict
+            .is_none());
+    }
 
     #[test]
     fn a_labelled_osd_is_cephboots_only_on_a_disk_whose_guid_is_its_clusters_fsid() {
