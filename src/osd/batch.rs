@@ -200,11 +200,10 @@ pub fn prepare_on_host(
     prepare_all(req, &ctx)
 }
 
-/// Prepares every OSD of `req`. An error is returned only when the cluster cannot be reached
-/// before anything was written; every device's own outcome is in the report.
-pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {
+/// Before any disk is judged or written: an encrypted OSD needs cryptsetup; `--tpm2` needs
+/// `--encrypt`, a TPM and systemd-cryptenroll.
+fn check_encryption_tools(req: &PrepareRequest) -> Result<()> {
     if req.encrypt {
-        // Before any disk is judged or written: an encrypted OSD needs cryptsetup.
         crate::exec::require(&["cryptsetup"])?;
     }
     if let Some(pcrs) = &req.tpm2_pcrs {
@@ -213,9 +212,15 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
                 "--tpm2 enrolls a TPM2 keyslot on an encrypted OSD's devices: add --encrypt".into(),
             ));
         }
-        // A TPM and systemd-cryptenroll, checked before anything is written.
         crate::crypt::tpm2::check_host(pcrs)?;
     }
+    Ok(())
+}
+
+/// Prepares every OSD of `req`. An error is returned only when the cluster cannot be reached
+/// before anything was written; every device's own outcome is in the report.
+pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareReport> {
+    check_encryption_tools(req)?;
     let mut snapshot = (ctx.scan)();
     // Mappings an interrupted encrypted preparation left open hold its partitions (still of a
     // "being prepared" type): closed first, so the rerun can take the disk again.
