@@ -65,13 +65,18 @@ fn encrypted_osd(id: u32, grammar: &LabelGrammar, fsid: Option<&str>) -> Result<
 
 /// Whether `key` opens each device of `osd`.
 fn check(osd: &FoundOsd, key: &DmcryptKey) -> Result<Vec<DeviceKey>> {
+    each_device(osd, |path| luks::key_opens(path, key))
+}
+
+/// `opens` asked of each device of `osd`.
+fn each_device(osd: &FoundOsd, opens: impl Fn(&Path) -> Result<bool>) -> Result<Vec<DeviceKey>> {
     osd.partitions
         .iter()
         .map(|(role, path)| {
             Ok(DeviceKey {
                 path: path.clone(),
                 role,
-                opens: luks::key_opens(path, key)?,
+                opens: opens(path)?,
             })
         })
         .collect()
@@ -168,17 +173,7 @@ pub fn enroll_tpm2_on_host(
         .end(crate::crypt::tpm2::enroll(path, key, pcrs))?;
         changed = true;
     }
-    let devices = osd
-        .partitions
-        .iter()
-        .map(|(role, path)| {
-            Ok(DeviceKey {
-                path: path.clone(),
-                role,
-                opens: crate::crypt::tpm2::opens(path)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let devices = each_device(&osd, crate::crypt::tpm2::opens)?;
     let verified = devices.iter().all(|d| d.opens);
     Ok(KeyReport {
         osd_id: id,
