@@ -1,7 +1,11 @@
 //! LUKS through `cryptsetup`, with ceph-volume's arguments (16.2's `util/encryption.py`):
-//! `--batch-mode --key-size 512 --key-file - luksFormat DEV` (cryptsetup's defaults otherwise:
-//! LUKS2, argon2id) and `--key-size 512 --key-file - --allow-discards luksOpen DEV NAME`, the
-//! key always on stdin. A mapping is named after the PARTUUID of the partition it opens, as
+//! `--batch-mode --key-size 512 --key-file - luksFormat DEV` (LUKS2) and `--key-size 512
+//! --key-file - --allow-discards luksOpen DEV NAME`, the key always on stdin. One difference:
+//! every keyslot cephboot adds derives with PBKDF2 at cryptsetup's floor of 1000 iterations
+//! ([`KEYSLOT_PBKDF`]) instead of argon2id's benchmarked 2 s and up to 1 GiB of memory per
+//! open: the keys are 1024 random bits, which no key derivation needs to stretch (systemd-
+//! cryptenroll derives its TPM2 slots the same way), and a host opening 60 OSDs at boot must not
+//! spend minutes or gigabytes doing it. Any cryptsetup (ceph-volume's too) opens such a slot. A mapping is named after the PARTUUID of the partition it opens, as
 //! ceph-volume names a partition's (and ceph-disk named every one): `/dev/mapper/<partuuid>`.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +19,9 @@ use crate::exec;
 /// header copies and its keyslot area end before cryptsetup's default data offset of 16 MiB
 /// (LUKS1's keyslots end at 2 MiB). Zeroing them makes the data unreadable for good.
 pub const HEADER_AREA: u64 = 16 << 20;
+
+/// The key derivation of every keyslot cephboot adds (see the module's doc).
+pub const KEYSLOT_PBKDF: [&str; 4] = ["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"];
 
 /// The device-mapper name of the mapping that opens the partition with this PARTUUID.
 pub fn mapping_name(partuuid: &uuid::Uuid) -> String {
@@ -34,17 +41,12 @@ pub fn is_open(name: &str) -> bool {
 /// Formats `dev` as LUKS with `key`.
 pub fn format(dev: &Path, key: &DmcryptKey) -> Result<()> {
     let d = dev.display().to_string();
+    let mut args = vec!["--batch-mode", "--key-size", "512"];
+    args.extend(KEYSLOT_PBKDF);
+    args.extend(["--key-file", "-", "luksFormat", &d]);
     exec::run(
         "cryptsetup",
-        &[
-            "--batch-mode",
-            "--key-size",
-            "512",
-            "--key-file",
-            "-",
-            "luksFormat",
-            &d,
-        ],
+        &args,
         Some(key.expose()),
         Duration::from_secs(300),
     )

@@ -73,9 +73,12 @@ pub fn read_key_file(path: &Path) -> Result<DmcryptKey> {
 pub fn add_keyslot(dev: &Path, existing: &DmcryptKey, new_key_file: &Path) -> Result<()> {
     let d = dev.display().to_string();
     let f = new_key_file.display().to_string();
+    let mut args = vec!["--batch-mode"];
+    args.extend(super::luks::KEYSLOT_PBKDF);
+    args.extend(["--key-file", "-", "luksAddKey", &d, &f]);
     exec::run(
         "cryptsetup",
-        &["--batch-mode", "--key-file", "-", "luksAddKey", &d, &f],
+        &args,
         Some(existing.expose()),
         Duration::from_secs(300),
     )
