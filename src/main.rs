@@ -62,6 +62,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Osd(OsdCommand::Convert(args)) => cli::osd::convert(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::Key(cmd)) => cli::osd::key(cmd, &cli.global, &grammar),
         Command::Osd(OsdCommand::Stop(args)) => cli::osd::stop(args, &cli.global),
+        Command::Osd(OsdCommand::Adopt(args)) => cli::osd::adopt(args, &cli.global, &grammar),
         Command::Osd(OsdCommand::Apply(args)) => cli::osd_apply::apply(args, &cli.global, &grammar),
         Command::Pools(PoolsCommand::Init(args)) => cli::pools::init(args, &cli.global),
         Command::Cinder(CinderCommand::Type(CinderTypeCommand::Ensure(args))) => {

@@ -529,6 +529,15 @@ pub enum OsdCommand {
     /// up to report it they would wait 15 minutes). What the daemon does when an OSD's disk
     /// is pulled. `unchanged` when it was not running.
     Stop(StopArgs),
+    /// Move the start of OSDs another tool set up to cephboot's unit: ceph-volume's
+    /// `ceph-volume@lvm-ID-UUID` / `ceph-volume@simple-ID-UUID` units and the package's
+    /// `ceph-osd@ID` are disabled as they were enabled (for good, or for this boot only) and
+    /// stopped, the OSD is marked down and started by `osd activate ID` under
+    /// `cephboot-osd@<cluster>-<id>` (nothing on its devices is rewritten). The units it had are
+    /// recorded in <state-dir>/adopted/ first; `--revert` retires cephboot's unit and enables and
+    /// starts exactly those again. `unchanged` when cephboot's unit alone starts it. The OSD is
+    /// down for its restart (seconds; no data moves). Needs systemd as PID 1. See docs/adopt.md.
+    Adopt(AdoptArgs),
     /// Prepare the OSDs a cephadm OSD service specification selects on this host (`service_type:
     /// osd`: `data_devices`, `db_devices`, `wal_devices` with `all`, `paths`, `rotational`,
     /// `size`, `model`, `vendor`, `limit`; `db_slots`, `block_db_size`, `crush_device_class`,
@@ -553,6 +562,22 @@ pub enum OsdCommand {
     /// Recovery keys of encrypted OSDs: `export`, `verify`.
     #[command(subcommand)]
     Key(KeyCommand),
+}
+
+/// `osd adopt` options.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The OSD ids (this cluster's, found on this host's devices).
+    pub ids: Vec<u32>,
+    /// Every OSD of this cluster on this host.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// Give the OSDs back to the units they had before their adoption.
+    #[arg(long)]
+    pub revert: bool,
+    /// Say which units would be disabled (or with --revert, enabled again); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `osd convert` options.

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::output::{print_json, table};
-use super::{ActivateArgs, ConvertArgs, Format, Global, PrepareArgs, RemoveArgs, StoreArg};
+use super::{
+    ActivateArgs, AdoptArgs, ConvertArgs, Format, Global, PrepareArgs, RemoveArgs, StoreArg,
+};
 use crate::disk::label::{LabelGrammar, Store};
 use crate::error::{Error, Result};
 use crate::osd::batch::{self, Action};
@@ -297,6 +299,59 @@ pub fn stop(args: &super::StopArgs, global: &Global) -> Result<()> {
         crate::outln!("osd.{}: {}", args.id, action.as_str());
     }
     Ok(())
+}
+
+/// `cephboot osd adopt ID...|--all [--revert] [--dry-run]`.
+pub fn adopt(args: &AdoptArgs, global: &Global, grammar: &LabelGrammar) -> Result<()> {
+    if !args.all && args.ids.is_empty() {
+        return Err(Error::Usage("name OSD ids or pass --all".into()));
+    }
+    let req = crate::osd::adopt::AdoptRequest {
+        ids: args.ids.clone(),
+        all: args.all,
+        dry_run: args.dry_run,
+        revert: args.revert,
+        wait_up: Duration::from_secs(global.timeout.max(60)),
+    };
+    let report = crate::osd::adopt::adopt_on_host(
+        &req,
+        grammar,
+        &global.connect_options(),
+        &global.state_dir,
+    )?;
+    let failed = report
+        .osds
+        .iter()
+        .find(|o| o.action == Action::Failed)
+        .map(|o| Error::Device {
+            device: format!("osd.{}", o.osd_id).into(),
+            message: o.error.clone().unwrap_or_default(),
+        });
+    if global.format != Format::Table {
+        print_json(global.format, &report);
+    } else if report.osds.is_empty() {
+        crate::outln!("no OSD of this cluster on this host's devices");
+    } else {
+        for o in &report.osds {
+            let units = if o.units.is_empty() {
+                String::new()
+            } else if args.revert {
+                format!(" (back to {})", o.units.join(", "))
+            } else {
+                format!(" (from {} to {})", o.units.join(", "), o.unit)
+            };
+            let err = o
+                .error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            crate::outln!("osd.{} ({}): {}{units}{err}", o.osd_id, o.origin, o.action);
+        }
+    }
+    match failed {
+        Some(e) => Err(Error::AlreadyReported(Box::new(e))),
+        None => Ok(()),
+    }
 }
 
 /// `cephboot osd remove ID`.

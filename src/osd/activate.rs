@@ -1053,6 +1053,13 @@ pub fn activate_on_host(
     // An OSD that is up and whose daemon runs on another host (its disk is visible here too:
     // shared storage, or a disk moved while its host still runs it) is never started twice.
     let elsewhere = running_elsewhere(&client, &crate::host::short_hostname());
+    // Nor beside the daemon another tool's unit runs (ceph-volume's `ceph-osd@ID`): `osd adopt`
+    // moves it.
+    let foreign = if env.units.is_some() {
+        super::adopt::running_foreign(&chosen)
+    } else {
+        Vec::new()
+    };
     let osds: Vec<Activated> = chosen
         .iter()
         .map(|o| match elsewhere.iter().find(|(id, _)| *id == o.osd_id) {
@@ -1061,6 +1068,17 @@ pub fn activate_on_host(
                 action: Action::Skipped,
                 pid: None,
                 error: Some(format!("is up on host {host}: started there, not here (stop it there first to move it)")),
+                unit: None,
+            },
+            None if foreign.iter().any(|(id, _)| *id == o.osd_id) => Activated {
+                osd_id: o.osd_id,
+                action: Action::Skipped,
+                pid: None,
+                error: Some(format!(
+                    "runs under {}, another tool's unit: `cephboot osd adopt {}` moves it to cephboot's",
+                    foreign.iter().find(|(id, _)| *id == o.osd_id).map_or("", |(_, n)| n.as_str()),
+                    o.osd_id
+                )),
                 unit: None,
             },
             None => match stopped_unit(&env, req, o.osd_id) {
@@ -1129,7 +1147,7 @@ pub fn stop_on_host(id: u32, opts: &crate::ceph::client::ConnectOptions) -> Resu
 /// peers' failure reports (20 s of heartbeat grace), or with no peer up, for
 /// `mon_osd_report_timeout` (15 minutes), keeping its PGs waiting on it. Only for an OSD that
 /// is up in the map; a cluster that does not answer leaves it to those timers.
-fn mark_down(id: u32, opts: &crate::ceph::client::ConnectOptions) {
+pub(crate) fn mark_down(id: u32, opts: &crate::ceph::client::ConnectOptions) {
     let Ok((client, _)) = crate::ceph::client::connect_configured(opts) else {
         tracing::warn!(osd = id, "stopped, but the cluster did not answer: it marks the OSD down itself after its heartbeat grace");
         return;

@@ -2,9 +2,11 @@
 //! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
 //! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
 //! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
-//! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm).
+//! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm) and moving their start to cephboot's
+//! units (`adopt`).
 
 pub mod activate;
+pub mod adopt;
 pub mod batch;
 pub mod convert;
 pub mod drain;

@@ -7,6 +7,7 @@
 //! pidfiles, as it always did. `CEPHBOOT_SUPERVISOR=pidfile` forces the latter (a host whose
 //! systemd must not be touched).
 
+pub mod foreign;
 pub mod systemd;
 pub mod units;
 
