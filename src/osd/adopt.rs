@@ -180,10 +180,15 @@ pub fn adopt_on_host(
                 unit: unit.name(),
                 error: None,
             };
+            let ctx = Ctx {
+                req,
+                opts,
+                state_dir,
+            };
             let r = if req.revert {
-                revert_one(req, o, &unit, opts, state_dir, &mut out)
+                revert_one(&ctx, o, &unit, &mut out)
             } else {
-                adopt_one(req, grammar, o, &unit, opts, state_dir, &mut out)
+                adopt_one(&ctx, grammar, o, &unit, &mut out)
             };
             if let Err(e) = r {
                 out.action = Action::Failed;
@@ -199,15 +204,25 @@ pub fn adopt_on_host(
     })
 }
 
+/// What every OSD of one `osd adopt` shares.
+struct Ctx<'a> {
+    req: &'a AdoptRequest,
+    opts: &'a crate::ceph::client::ConnectOptions,
+    state_dir: &'a Path,
+}
+
 fn adopt_one(
-    req: &AdoptRequest,
+    ctx: &Ctx<'_>,
     grammar: &crate::disk::label::LabelGrammar,
     osd: &FoundOsd,
     unit: &units::DaemonUnit,
-    opts: &crate::ceph::client::ConnectOptions,
-    state_dir: &Path,
     out: &mut Adopted,
 ) -> Result<()> {
+    let Ctx {
+        req,
+        opts,
+        state_dir,
+    } = *ctx;
     if let Some(c) = &osd.conflict {
         return Err(Error::Usage(c.clone()));
     }
@@ -267,13 +282,16 @@ fn adopt_one(
 }
 
 fn revert_one(
-    req: &AdoptRequest,
+    ctx: &Ctx<'_>,
     osd: &FoundOsd,
     unit: &units::DaemonUnit,
-    opts: &crate::ceph::client::ConnectOptions,
-    state_dir: &Path,
     out: &mut Adopted,
 ) -> Result<()> {
+    let Ctx {
+        req,
+        opts,
+        state_dir,
+    } = *ctx;
     let record = record_path(state_dir, &opts.cluster, osd.osd_id);
     let Some(units) = read_record(&record)? else {
         // Never adopted (or reverted already): nothing to give back.

@@ -90,15 +90,7 @@ pub fn read(names: &[String]) -> Result<Vec<UnitState>> {
 
 /// Disables `unit` as it was enabled (`--runtime` for this boot's enablement).
 pub fn disable(unit: &UnitState) -> Result<()> {
-    if !unit.enabled() {
-        return Ok(());
-    }
-    let mut args = vec!["disable"];
-    if unit.enablement == "enabled-runtime" {
-        args.push("--runtime");
-    }
-    args.push(&unit.name);
-    exec::run("systemctl", &args, None, Duration::from_secs(60)).map(|_| ())
+    set_enablement("disable", unit)
 }
 
 /// Stops `unit` (waiting for its processes: longer than a unit's stop timeout).
@@ -108,10 +100,15 @@ pub fn stop(name: &str) -> Result<()> {
 
 /// Enables `unit` again as it was recorded (`--runtime` for this boot's enablement).
 pub fn reenable(unit: &UnitState) -> Result<()> {
+    set_enablement("enable", unit)
+}
+
+/// `systemctl enable|disable [--runtime] UNIT` for a unit that was enabled (nothing else).
+fn set_enablement(verb: &str, unit: &UnitState) -> Result<()> {
     if !unit.enabled() {
         return Ok(());
     }
-    let mut args = vec!["enable"];
+    let mut args = vec![verb];
     if unit.enablement == "enabled-runtime" {
         args.push("--runtime");
     }
