@@ -1062,45 +1062,57 @@ pub fn activate_on_host(
     };
     let osds: Vec<Activated> = chosen
         .iter()
-        .map(|o| match elsewhere.iter().find(|(id, _)| *id == o.osd_id) {
-            Some((_, host)) => Activated {
-                osd_id: o.osd_id,
-                action: Action::Skipped,
-                pid: None,
-                error: Some(format!("is up on host {host}: started there, not here (stop it there first to move it)")),
-                unit: None,
-            },
-            None if foreign.iter().any(|(id, _)| *id == o.osd_id) => Activated {
-                osd_id: o.osd_id,
-                action: Action::Skipped,
-                pid: None,
-                error: Some(format!(
-                    "runs under {}, another tool's unit: `cephboot osd adopt {}` moves it to cephboot's",
-                    foreign.iter().find(|(id, _)| *id == o.osd_id).map_or("", |(_, n)| n.as_str()),
-                    o.osd_id
-                )),
-                unit: None,
-            },
-            None => match stopped_unit(&env, req, o.osd_id) {
-                Some(unit) => Activated {
-                    osd_id: o.osd_id,
-                    action: Action::Skipped,
-                    pid: None,
-                    error: Some(format!(
-                        "its unit {unit} is stopped (by someone, or failed) and left so; \
-                         `cephboot osd activate {}` or `systemctl start {unit}` starts it",
-                        o.osd_id
-                    )),
-                    unit: Some(unit),
-                },
-                None => start(&env, o, &snapshot),
-            },
+        .map(|o| {
+            not_here(&env, req, o.osd_id, &elsewhere, &foreign)
+                .unwrap_or_else(|| start(&env, o, &snapshot))
         })
         .collect();
     Ok(ActivateReport {
         dry_run: req.dry_run,
         changed: osds.iter().any(|r| r.action.changed()),
         osds,
+    })
+}
+
+/// Why OSD `id` is not started here (`skipped`), if it is not: it is up on another host
+/// (`elsewhere`), another tool's unit runs it (`foreign`), or, with `keep_stopped`, its
+/// cephboot unit was stopped.
+fn not_here(
+    env: &Env<'_>,
+    req: &ActivateRequest,
+    id: u32,
+    elsewhere: &[(u32, String)],
+    foreign: &[(u32, String)],
+) -> Option<Activated> {
+    let skipped = |error: String, unit: Option<String>| Activated {
+        osd_id: id,
+        action: Action::Skipped,
+        pid: None,
+        error: Some(error),
+        unit,
+    };
+    if let Some((_, host)) = elsewhere.iter().find(|(i, _)| *i == id) {
+        return Some(skipped(
+            format!(
+                "is up on host {host}: started there, not here (stop it there first to move it)"
+            ),
+            None,
+        ));
+    }
+    if let Some((_, unit)) = foreign.iter().find(|(i, _)| *i == id) {
+        return Some(skipped(
+            format!("runs under {unit}, another tool's unit: `cephboot osd adopt {id}` moves it to cephboot's"),
+            None,
+        ));
+    }
+    stopped_unit(env, req, id).map(|unit| {
+        skipped(
+            format!(
+                "its unit {unit} is stopped (by someone, or failed) and left so; \
+                 `cephboot osd activate {id}` or `systemctl start {unit}` starts it"
+            ),
+            Some(unit),
+        )
     })
 }
 

@@ -211,6 +211,18 @@ struct Ctx<'a> {
     state_dir: &'a Path,
 }
 
+impl<'a> Ctx<'a> {
+    fn parts(
+        &self,
+    ) -> (
+        &'a AdoptRequest,
+        &'a crate::ceph::client::ConnectOptions,
+        &'a Path,
+    ) {
+        (self.req, self.opts, self.state_dir)
+    }
+}
+
 fn adopt_one(
     ctx: &Ctx<'_>,
     grammar: &crate::disk::label::LabelGrammar,
@@ -218,11 +230,7 @@ fn adopt_one(
     unit: &units::DaemonUnit,
     out: &mut Adopted,
 ) -> Result<()> {
-    let Ctx {
-        req,
-        opts,
-        state_dir,
-    } = *ctx;
+    let (req, opts, state_dir) = ctx.parts();
     if let Some(c) = &osd.conflict {
         return Err(Error::Usage(c.clone()));
     }
@@ -287,11 +295,7 @@ fn revert_one(
     unit: &units::DaemonUnit,
     out: &mut Adopted,
 ) -> Result<()> {
-    let Ctx {
-        req,
-        opts,
-        state_dir,
-    } = *ctx;
+    let (req, opts, state_dir) = ctx.parts();
     let record = record_path(state_dir, &opts.cluster, osd.osd_id);
     let Some(units) = read_record(&record)? else {
         // Never adopted (or reverted already): nothing to give back.
