@@ -511,3 +511,35 @@ fn a_gpt_with_its_entries_far_from_the_header_is_read_in_full() {
     assert_eq!(p["state"], "bootstrap");
     assert_eq!(device(&v, d.path())["table"], "gpt");
 }
+
+/// A partition and its disk are separate block-device nodes with separate page caches; while
+/// anything keeps the disk open (a dm-crypt mapping on one of its partitions does), pages read
+/// through the disk stay cached after a write through the partition's node. `disks list` reads
+/// partitions through their disk, so it must read the medium, not those pages: the power-cut
+/// case in the system guest once listed a freshly formatted LUKS partition as empty (no
+/// `crypto_LUKS`), and an encrypted OSD as not encrypted.
+#[test]
+fn a_partition_written_through_its_own_node_is_listed_as_it_is_now() {
+    if !root_or_skip("partition written through its own node") {
+        return;
+    }
+    use std::os::unix::fs::FileExt;
+    let d = LoopDisk::labelled(64 * MIB, "data");
+    // The disk held open for the whole test, its cache of partition 1's head filled (zeros).
+    let holder = std::fs::File::open(d.path()).unwrap();
+    let mut head = vec![0u8; 4 << 20];
+    holder.read_exact_at(&mut head, MIB).unwrap();
+    let before = list(&[&d]);
+    assert_eq!(
+        device(&before, &d.part(1))["fs_type"],
+        Value::Null,
+        "{before:#}"
+    );
+    // Written through the partition's node, as mkfs and cryptsetup write.
+    sh("mkfs.ext4", &["-q", "-F", "-L", "now", &d.part(1)]);
+    let after = list(&[&d]);
+    let p1 = device(&after, &d.part(1));
+    assert_eq!(p1["fs_type"], "ext4", "{p1:#}");
+    assert_eq!(p1["fs_label"], "now", "{p1:#}");
+    drop(holder);
+}

@@ -94,6 +94,23 @@ pub fn flush_buffers(dev: &File) -> io::Result<()> {
     check(unsafe { libc::ioctl(dev.as_raw_fd(), BLKFLSBUF) })
 }
 
+/// Drops the clean pages the kernel caches for `dev` (`POSIX_FADV_DONTNEED` over the whole
+/// device), so the next read comes from the medium. A partition and its disk are separate
+/// block-device inodes with separate caches: what was written through one node (cryptsetup,
+/// mkfs on `/dev/sdb1`) is not seen through the other's cached pages while anything keeps the
+/// disk open (a dm-crypt mapping on one of its partitions does). Needs no privilege; dirty
+/// pages stay (write them first with `sync_all`).
+pub fn drop_cached_pages(dev: &File) -> io::Result<()> {
+    // SAFETY: posix_fadvise only reads its integer arguments (offset 0 and length 0 mean the
+    // whole file); the descriptor is open for as long as `dev` is borrowed.
+    let rc = unsafe { libc::posix_fadvise(dev.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
 /// Size of the device in bytes (`BLKGETSIZE64`).
 pub fn size_bytes(dev: &File) -> io::Result<u64> {
     let mut size: u64 = 0;

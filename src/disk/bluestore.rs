@@ -47,6 +47,19 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The label at `offset` of the device node `path` (a partition's through its disk), read
+/// from the medium: the pages this node has cached are dropped first, since `ceph-osd --mkfs`
+/// writes the label through another node (the partition's, or its dm-crypt mapping's) whose
+/// writes this node's cache does not see. None when unreadable or not a label.
+pub fn read_at(path: &std::path::Path, offset: u64) -> Option<BluestoreLabel> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).ok()?;
+    let _ = cephboot_ffi::blockdev::drop_cached_pages(&f);
+    let mut buf = vec![0u8; 4096];
+    f.read_exact_at(&mut buf, offset).ok()?;
+    parse(&buf)
+}
+
 /// Parses the first bytes of a device; `None` when it is not a BlueStore label.
 pub fn parse(buf: &[u8]) -> Option<BluestoreLabel> {
     if !buf.starts_with(MAGIC) {

@@ -164,6 +164,8 @@ pub fn openers(nodes: &[PathBuf]) -> Vec<Opener> {
 fn read_head(path: &Path, offset: u64, len: usize) -> Option<Vec<u8>> {
     use std::io::{Seek, SeekFrom};
     let mut f = fs::File::open(path).ok()?;
+    // From the medium, not this node's cache (see `drop_cached_pages`).
+    let _ = cephboot_ffi::blockdev::drop_cached_pages(&f);
     f.seek(SeekFrom::Start(offset)).ok()?;
     let mut buf = vec![0u8; len];
     f.read_exact(&mut buf).ok()?;

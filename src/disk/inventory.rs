@@ -555,6 +555,10 @@ fn describe_disk(
             .errors
             .push(format!("cannot open {}: {e}", disk.path.display())),
         Ok(mut file) => {
+            // What is on the medium now, not pages cached through this disk's node before
+            // something wrote through a partition's node (cryptsetup, mkfs): the two caches
+            // are separate, and a mapping on a partition keeps the disk's alive.
+            let _ = cephboot_ffi::blockdev::drop_cached_pages(&file);
             // What the table reader and libblkid will read, read first in few large reads
             // (disk::prefetch); exact reads, no readahead beyond them.
             let _ = cephboot_ffi::blockdev::advise_random(&file);

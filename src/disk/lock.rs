@@ -94,6 +94,9 @@ impl LockedDisk {
                 }
             }
         }
+        // Judged from the medium, not from pages cached before the lock was had (see
+        // `drop_cached_pages`).
+        let _ = cephboot_ffi::blockdev::drop_cached_pages(&file);
         Ok(LockedDisk {
             file,
             claim: None,

@@ -526,28 +526,16 @@ pub fn label_osd_uuid(d: &Device) -> Option<uuid::Uuid> {
 }
 
 fn read_bluestore_label(d: &Device) -> Option<crate::disk::bluestore::BluestoreLabel> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; 4096];
-    std::fs::File::open(d.parent.as_deref()?)
-        .ok()?
-        .read_exact_at(&mut buf, d.start_bytes?)
-        .ok()?;
-    crate::disk::bluestore::parse(&buf)
+    crate::disk::bluestore::read_at(d.parent.as_deref()?, d.start_bytes?)
 }
 
 /// The BlueStore label of a device: a partition's through its disk, a whole disk's at its
 /// start.
 pub fn read_device_label(d: &Device) -> Option<crate::disk::bluestore::BluestoreLabel> {
-    use std::os::unix::fs::FileExt;
     if d.kind == crate::disk::inventory::DeviceKind::Partition {
         return read_bluestore_label(d);
     }
-    let mut buf = vec![0u8; 4096];
-    std::fs::File::open(&d.path)
-        .ok()?
-        .read_exact_at(&mut buf, 0)
-        .ok()?;
-    crate::disk::bluestore::parse(&buf)
+    crate::disk::bluestore::read_at(&d.path, 0)
 }
 
 /// What activation needs.
