@@ -169,7 +169,7 @@ fn the_example_play_deploys_then_changes_nothing_and_check_mode_writes_nothing()
     );
     assert_eq!(kolla_after, kolla_before);
 
-    a_refusal_fails_the_task_with_cephboots_words(&ansible, &c, &first);
+    a_refusal_fails_the_task_with_cephboots_words(&ansible, &c, &first, &second);
     a_spec_is_planned_in_check_mode_and_ok_when_applied(&ansible, &c, &first, &second);
 }
 
@@ -246,12 +246,40 @@ fn a_spec_is_planned_in_check_mode_and_ok_when_applied(
 }
 
 /// A refusal fails the task with cephboot's words and exit code: `disk_zap` of the running
-/// OSD's disk; its table and the OSD are unchanged.
+/// OSD's disk; its table and the OSD are unchanged. And `osd` with `encrypt` and `tpm2` on a
+/// host without a TPM: `--tpm2` reached cephboot, which refused before writing (the blank
+/// second disk unchanged byte for byte).
 fn a_refusal_fails_the_task_with_cephboots_words(
     ansible: &Ansible,
     c: &TestCluster,
     first: &LoopDisk,
+    second: &LoopDisk,
 ) {
+    if std::path::Path::new("/dev/tpmrm0").exists() {
+        eprintln!("NOTE: this host has a TPM: the osd module's tpm2 refusal is not checked here (the system guest enrolls one)");
+    } else {
+        let tpm = ansible.home.path().join("tpm2.yml");
+        std::fs::write(
+            &tpm,
+            format!(
+                "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: tpm2\n      cephboot.ceph.osd:\n        binary: {}\n        state_dir: {}\n        devices: [{}]\n        encrypt: true\n        tpm2: true\n        tpm2_pcrs: '0+7'\n",
+                cephboot_bin(),
+                c.dir(),
+                second.path()
+            ),
+        )
+        .unwrap();
+        let before = second.checksum();
+        let (code, r) = run_play(ansible, &tpm, &serde_json::json!({}), &[]);
+        assert_ne!(code, 0);
+        let result = task(&r, "tpm2");
+        assert_eq!(result["failed"], true, "{result:#}");
+        assert_eq!(result["rc"], 2, "{result:#}");
+        let msg = result["msg"].as_str().unwrap_or("");
+        assert!(msg.contains("no TPM 2.0"), "{msg}");
+        assert_eq!(second.checksum(), before, "the blank disk was written");
+    }
+
     let zap = ansible.home.path().join("zap.yml");
     std::fs::write(
         &zap,

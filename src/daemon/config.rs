@@ -71,6 +71,14 @@ pub struct DaemonConfig {
     /// says so itself with `encrypted: true`).
     #[serde(default)]
     pub encrypted: bool,
+    /// With `encrypted`, also enroll a TPM2 keyslot on each device (`osd prepare --tpm2`), so
+    /// the OSDs start at boot with the monitors unreachable; a spec says so itself with
+    /// `cephboot: {tpm2: true}`.
+    #[serde(default)]
+    pub tpm2: bool,
+    /// The PCRs the TPM2 keyslot is bound to (`--tpm2-pcrs`; 7 when unset).
+    #[serde(default)]
+    pub tpm2_pcrs: Option<String>,
     /// What devices report, overridden for hardware that lies: used by the spec's filters
     /// (after the spec's own `cephboot.overrides`, passed to `osd apply` as `--override`) and
     /// for the CRUSH class of the OSDs it prepares from bootstrap labels.
@@ -221,6 +229,8 @@ impl Default for DaemonConfig {
             spec: None,
             host_labels: Vec::new(),
             encrypted: false,
+            tpm2: false,
+            tpm2_pcrs: None,
             overrides: Vec::new(),
             metrics: MetricsConfig::default(),
             specs: Vec::new(),
@@ -289,6 +299,24 @@ impl DaemonConfig {
         }
         if self.job_timeout_secs == 0 {
             return bad("job_timeout_secs", "must be at least 1".into());
+        }
+        if self.tpm2 && !self.encrypted {
+            return bad(
+                "tpm2",
+                "a TPM2 keyslot is enrolled on an encrypted OSD's devices: add `encrypted = true`"
+                    .into(),
+            );
+        }
+        if let Some(pcrs) = &self.tpm2_pcrs {
+            if !self.tpm2 {
+                return bad(
+                    "tpm2_pcrs",
+                    "without `tpm2 = true` it enrolls nothing".into(),
+                );
+            }
+            if let Err(e) = crate::crypt::tpm2::parse_pcrs(pcrs) {
+                return bad("tpm2_pcrs", e.to_string());
+            }
         }
         if let Err((key, why)) = self.metrics.validate() {
             return bad(&key, why);
@@ -378,6 +406,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("concurrency"), "{e}");
+        for (text, key) in [
+            ("tpm2 = true\n", "`tpm2`"),
+            ("encrypted = true\ntpm2_pcrs = \"7\"\n", "`tpm2_pcrs`"),
+            (
+                "encrypted = true\ntpm2 = true\ntpm2_pcrs = \"7+40\"\n",
+                "`tpm2_pcrs`",
+            ),
+        ] {
+            let e = DaemonConfig::parse(Path::new("d.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text:?}: {e}");
+        }
+        let c = DaemonConfig::parse(
+            Path::new("d.toml"),
+            "encrypted = true\ntpm2 = true\ntpm2_pcrs = \"0+7\"\n",
+        )
+        .unwrap();
+        assert_eq!((c.tpm2, c.tpm2_pcrs.as_deref()), (true, Some("0+7")));
     }
 
     #[test]

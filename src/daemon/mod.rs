@@ -696,6 +696,13 @@ fn job_args(config: &DaemonConfig, device: &str, wipe: bool, by_spec: bool) -> V
         if config.encrypted {
             a.push("--encrypt".into());
         }
+        if config.tpm2 {
+            a.push("--tpm2".into());
+            a.push(format!(
+                "--tpm2-pcrs={}",
+                config.tpm2_pcrs.as_deref().unwrap_or("7")
+            ));
+        }
         if let Some(class) = config.class_for(device.trim_start_matches("/dev/")) {
             a.push(format!("--device-class={class}"));
         }
@@ -1209,6 +1216,23 @@ mod tests {
                 "--deny-device=sda",
                 "--wipe"
             ]
+        );
+        config.tpm2 = true;
+        assert_eq!(
+            job_args(&config, "/dev/sdb", false, false),
+            vec![
+                "osd",
+                "prepare",
+                "/dev/sdb",
+                "--encrypt",
+                "--tpm2",
+                "--tpm2-pcrs=7",
+                "--deny-device=sda"
+            ]
+        );
+        config.tpm2_pcrs = Some("0+7".into());
+        assert!(
+            job_args(&config, "/dev/sdb", false, false).contains(&"--tpm2-pcrs=0+7".to_string())
         );
         config.spec = Some(std::path::PathBuf::from("/etc/cephboot/osds.yml"));
         config.host_labels = vec!["osd".into()];

@@ -245,7 +245,7 @@ pub fn run(specs: &[OsdSpec], plan: Plan, o: &RunOptions<'_>) -> Result<ApplyRep
             wal_slots,
             crush_host: o.crush_host.clone(),
             encrypt: spec.encrypted,
-            tpm2_pcrs: None,
+            tpm2_pcrs: spec.tpm2_pcrs.clone(),
         };
         let group_dry = o.dry_run || spec.preview_only;
         let report = batch::prepare_on_host(&req, o.grammar, o.connect, group_dry)?;

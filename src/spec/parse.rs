@@ -207,6 +207,9 @@ pub struct OsdSpec {
     pub filter_logic: Logic,
     /// cephboot's overrides for lying hardware.
     pub overrides: Vec<Override>,
+    /// `cephboot.tpm2` (with `cephboot.tpm2_pcrs`, default 7): each encrypted device also gets
+    /// a TPM2 keyslot bound to these PCRs (`osd prepare --tpm2`). cephadm's spec has no such key.
+    pub tpm2_pcrs: Option<String>,
 }
 
 /// Keys a cephadm service spec has at its top level besides the OSD ones.
@@ -559,10 +562,17 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
     let crush_device_class = get(&osd, "crush_device_class")
         .map(|v| as_string(doc, "crush_device_class", &v))
         .transpose()?;
-    let overrides = match get(&top, "cephboot") {
-        None => Vec::new(),
-        Some(c) => overrides(doc, &name, &c)?,
+    let own = match get(&top, "cephboot") {
+        None => CephbootKeys::default(),
+        Some(c) => cephboot_keys(doc, &name, &c)?,
     };
+    if own.tpm2_pcrs.is_some() && !encrypted {
+        return Err(err(
+            doc,
+            "tpm2",
+            format!("spec {name}: `cephboot.tpm2` enrolls a TPM2 keyslot on an encrypted OSD's devices: add `encrypted: true`"),
+        ));
+    }
     Ok(OsdSpec {
         service_id,
         line: doc.first_line(),
@@ -581,7 +591,8 @@ fn one(v: &Value, doc: &Doc<'_>) -> Result<OsdSpec, SpecError> {
         objectstore,
         encrypted,
         filter_logic,
-        overrides,
+        overrides: own.overrides,
+        tpm2_pcrs: own.tpm2_pcrs,
     })
 }
 
@@ -966,49 +977,99 @@ fn selection(doc: &Doc<'_>, name: &str, key: &str, v: &Value) -> Result<Selectio
     Ok(s)
 }
 
-fn overrides(doc: &Doc<'_>, name: &str, v: &Value) -> Result<Vec<Override>, SpecError> {
+/// The keys of the spec's `cephboot:` section, cephboot's own beside cephadm's.
+#[derive(Debug, Default)]
+struct CephbootKeys {
+    overrides: Vec<Override>,
+    /// The PCRs of `tpm2: true` (`tpm2_pcrs`, default 7); None without `tpm2`.
+    tpm2_pcrs: Option<String>,
+}
+
+fn cephboot_keys(doc: &Doc<'_>, name: &str, v: &Value) -> Result<CephbootKeys, SpecError> {
     let m = as_map(doc, "cephboot", v)?;
-    let mut out = Vec::new();
+    let mut out = CephbootKeys::default();
+    let mut tpm2 = false;
+    let mut pcrs: Option<String> = None;
     for (k, v) in m {
-        let k = key_str(k);
-        if k != "overrides" {
+        match key_str(k).as_str() {
+            "overrides" => out.overrides = overrides(doc, name, v)?,
+            "tpm2" => tpm2 = as_bool(doc, "tpm2", v)?,
+            "tpm2_pcrs" => {
+                let text = match v {
+                    Value::Number(n) => n.to_string(),
+                    other => as_string(doc, "tpm2_pcrs", other)?,
+                };
+                crate::crypt::tpm2::parse_pcrs(&text).map_err(|e| {
+                    err(
+                        doc,
+                        "tpm2_pcrs",
+                        format!("spec {name}: `cephboot.tpm2_pcrs`: {e}"),
+                    )
+                })?;
+                pcrs = Some(text);
+            }
+            other => {
+                return Err(err(
+                    doc,
+                    other,
+                    format!(
+                        "spec {name}: unknown key `cephboot.{other}` (overrides, tpm2, tpm2_pcrs)"
+                    ),
+                ))
+            }
+        }
+    }
+    if pcrs.is_some() && !tpm2 {
+        return Err(err(
+            doc,
+            "tpm2_pcrs",
+            format!(
+                "spec {name}: `cephboot.tpm2_pcrs` without `cephboot.tpm2: true` enrolls nothing"
+            ),
+        ));
+    }
+    out.tpm2_pcrs = tpm2.then(|| pcrs.unwrap_or_else(|| "7".into()));
+    Ok(out)
+}
+
+fn overrides(doc: &Doc<'_>, name: &str, v: &Value) -> Result<Vec<Override>, SpecError> {
+    let mut out = Vec::new();
+    let list = v.as_sequence().ok_or_else(|| {
+        err(
+            doc,
+            "overrides",
+            format!("spec {name}: `cephboot.overrides` must be a list"),
+        )
+    })?;
+    for (i, e) in list.iter().enumerate() {
+        let em = as_map(doc, "overrides", e)?;
+        let mut o = Override {
+            devices: String::new(),
+            rotational: None,
+            crush_device_class: None,
+            origin: format!("cephboot.overrides[{i}]"),
+        };
+        for (ek, ev) in em {
+            match key_str(ek).as_str() {
+                "devices" => o.devices = as_string(doc, "devices", ev)?,
+                "rotational" => o.rotational = Some(as_bool(doc, "rotational", ev)?),
+                "crush_device_class" => o.crush_device_class = Some(as_string(doc, "crush_device_class", ev)?),
+                other => return Err(err(doc, other, format!("spec {name}: unknown key `{other}` in an override (devices, rotational, crush_device_class)"))),
+            }
+        }
+        if o.devices.trim().is_empty() {
             return Err(err(
                 doc,
-                &k,
-                format!("spec {name}: unknown key `cephboot.{k}` (overrides)"),
+                "overrides",
+                format!(
+                    "spec {name}: an override needs `devices` (a glob on the kernel name or path)"
+                ),
             ));
         }
-        let list = v.as_sequence().ok_or_else(|| {
-            err(
-                doc,
-                "overrides",
-                format!("spec {name}: `cephboot.overrides` must be a list"),
-            )
-        })?;
-        for (i, e) in list.iter().enumerate() {
-            let em = as_map(doc, "overrides", e)?;
-            let mut o = Override {
-                devices: String::new(),
-                rotational: None,
-                crush_device_class: None,
-                origin: format!("cephboot.overrides[{i}]"),
-            };
-            for (ek, ev) in em {
-                match key_str(ek).as_str() {
-                    "devices" => o.devices = as_string(doc, "devices", ev)?,
-                    "rotational" => o.rotational = Some(as_bool(doc, "rotational", ev)?),
-                    "crush_device_class" => o.crush_device_class = Some(as_string(doc, "crush_device_class", ev)?),
-                    other => return Err(err(doc, other, format!("spec {name}: unknown key `{other}` in an override (devices, rotational, crush_device_class)"))),
-                }
-            }
-            if o.devices.trim().is_empty() {
-                return Err(err(doc, "overrides", format!("spec {name}: an override needs `devices` (a glob on the kernel name or path)")));
-            }
-            if o.rotational.is_none() && o.crush_device_class.is_none() {
-                return Err(err(doc, "overrides", format!("spec {name}: an override of {} changes nothing: give rotational or crush_device_class", o.devices)));
-            }
-            out.push(o);
+        if o.rotational.is_none() && o.crush_device_class.is_none() {
+            return Err(err(doc, "overrides", format!("spec {name}: an override of {} changes nothing: give rotational or crush_device_class", o.devices)));
         }
+        out.push(o);
     }
     Ok(out)
 }
@@ -1098,6 +1159,57 @@ mod tests {
             "{HEAD}data_devices: {{all: true}}\ncephboot:\n  overides: []\n"
         ));
         assert!(e.message.contains("cephboot.overides"), "{e}");
+    }
+
+    #[test]
+    fn a_tpm2_keyslot_is_cephboots_own_key_and_needs_encryption() {
+        let base = format!("{HEAD}data_devices: {{all: true}}\n");
+        let s = parse(&format!("{base}encrypted: true\ncephboot:\n  tpm2: true\n")).unwrap();
+        assert_eq!(s[0].tpm2_pcrs.as_deref(), Some("7"));
+        let s = parse(&format!(
+            "{base}encrypted: true\ncephboot:\n  tpm2: true\n  tpm2_pcrs: '7+11'\n"
+        ))
+        .unwrap();
+        assert_eq!(s[0].tpm2_pcrs.as_deref(), Some("7+11"));
+        let s = parse(&format!(
+            "{base}encrypted: true\ncephboot: {{tpm2: true, tpm2_pcrs: 0}}\n"
+        ))
+        .unwrap();
+        assert_eq!(s[0].tpm2_pcrs.as_deref(), Some("0"));
+        let s = parse(&format!(
+            "{base}encrypted: true\ncephboot: {{tpm2: false}}\n"
+        ))
+        .unwrap();
+        assert_eq!(s[0].tpm2_pcrs, None);
+        assert_eq!(parse(&base).unwrap()[0].tpm2_pcrs, None);
+        for (yaml, want) in [
+            (
+                format!("{base}cephboot: {{tpm2: true}}\n"),
+                "add `encrypted: true`",
+            ),
+            (
+                format!("{base}encrypted: true\ncephboot: {{tpm2_pcrs: 7}}\n"),
+                "enrolls nothing",
+            ),
+            (
+                format!("{base}encrypted: true\ncephboot: {{tpm2: true, tpm2_pcrs: '7+99'}}\n"),
+                "tpm2_pcrs",
+            ),
+            (
+                format!("{base}encrypted: true\ncephboot: {{tpm2: yes please}}\n"),
+                "tpm2",
+            ),
+            (
+                format!("{base}encrypted: true\ncephboot: {{tpm: true}}\n"),
+                "unknown key `cephboot.tpm`",
+            ),
+        ] {
+            let e = refused(&yaml);
+            assert!(
+                e.to_string().contains(want),
+                "{yaml:?}: {e} (wanted {want:?})"
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,16 @@ options:
       LUKS2 under one key kept in the monitors (docs/encryption.md).
     type: bool
     default: false
+  tpm2:
+    description: >-
+      With I(encrypt), also enroll a TPM 2.0 keyslot on each device (C(--tpm2)), so the
+      OSD starts at boot with the monitors unreachable.
+    type: bool
+    default: false
+  tpm2_pcrs:
+    description: The PCRs the TPM 2.0 keyslot is bound to (C(--tpm2-pcrs), e.g. C(7) or C(0+7)).
+    type: str
+    default: "7"
   id:
     description: Only this OSD (state=started); the OSD to remove (state=absent).
     type: int
@@ -133,6 +143,8 @@ def main():
             crush_location=dict(type="str"),
             wipe=dict(type="bool", default=False),
             encrypt=dict(type="bool", default=False),
+            tpm2=dict(type="bool", default=False),
+            tpm2_pcrs=dict(type="str", default="7"),
             id=dict(type="int"),
             osd_id=dict(type="int"),
             keep_id=dict(type="bool", default=False),
@@ -159,6 +171,8 @@ def main():
             args.append("--wipe")
         if p["encrypt"]:
             args.append("--encrypt")
+        if p["tpm2"]:
+            args += ["--tpm2", "--tpm2-pcrs", p["tpm2_pcrs"]]
         if p["osd_id"] is not None:
             args += ["--osd-id", str(p["osd_id"])]
     elif p["state"] == "absent":
