@@ -1,7 +1,8 @@
 //! OSDs other tools made, taken over by cephboot: an OSD made by the real `ceph-volume raw
 //! prepare` (Ceph 16.2's, on a loop disk, against a cluster cephboot bootstrapped) is listed by
 //! `osd list` with its origin, started by `osd activate ID` without ceph-volume, and up in the
-//! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Root only.
+//! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Its disk is not zapped
+//! while it runs; `osd remove` purges it and zaps its whole disk. Root only.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -232,6 +233,55 @@ fn an_osd_ceph_volume_raw_made_is_listed_with_its_origin_and_started_without_cep
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
     let listed_up = c.cb_in(PREFIX, &["osd", "list"]);
     assert_eq!(listed(&listed_up, raw_id)["up"], true, "{listed_up:#}");
+
+    // Its disk is not zapped while the OSD runs: refused, the label unchanged (as the running
+    // OSD left it: ceph-osd writes its require_osd_release into the label once it runs).
+    let label_running = label();
+    let (code, err) = c.cb_in_fails(PREFIX, &["disks", "zap", raw_disk.path()]);
+    assert_eq!(code, 3, "zap of a running raw OSD's disk: {err}");
+    assert_eq!(
+        label(),
+        label_running,
+        "a refused zap changed the raw OSD's label"
+    );
+
+    // Removed like cephboot's own: taken out safely, stopped, purged, and its whole disk
+    // zapped (no BlueStore label left); cephboot's OSD beside it up, its table unchanged.
+    let ours_table = read_at(&ours_disk.dev, 0, 1 << 20);
+    let removed = c.cb_in(
+        PREFIX,
+        &["osd", "remove", &raw_id.to_string(), "--wait", "120"],
+    );
+    assert_eq!(removed["action"], "removed", "{removed:#}");
+    assert_eq!(
+        removed["zapped"],
+        serde_json::json!([raw_disk.path()]),
+        "{removed:#}"
+    );
+    assert!(
+        read_at(&raw_disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
+        "the raw OSD's label is still on its disk"
+    );
+    let sigs = Command::new("blkid")
+        .args(["-p", raw_disk.path()])
+        .output()
+        .unwrap();
+    assert!(
+        sigs.stdout.is_empty(),
+        "blkid still finds: {}",
+        String::from_utf8_lossy(&sigs.stdout)
+    );
+    assert!(
+        !c.osds().iter().any(|(id, _, _)| *id == raw_id),
+        "osd.{raw_id} is still in the map"
+    );
+    assert_eq!(read_at(&ours_disk.dev, 0, 1 << 20), ours_table);
+    assert!(
+        c.osds().iter().any(|(id, up, _)| *id == ours_id && *up),
+        "cephboot's OSD went down"
+    );
+    let after = c.cb_in(PREFIX, &["disks", "list", raw_disk.path()]);
+    assert_eq!(after["devices"][0]["state"], "free", "{after:#}");
     drop(cv);
     drop(c);
 }

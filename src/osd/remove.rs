@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use super::activate::{find_prepared, FoundOsd};
+use super::activate::FoundOsd;
 use super::drain;
 use crate::action::Action;
 use crate::ceph::client::{CephClient, ConnectOptions};
@@ -161,24 +161,28 @@ pub fn needs_work(req: &RemoveRequest, map: Option<InMap>, local: bool) -> bool 
     in_cluster || local
 }
 
-/// The disks to zap and the partitions to leave: a disk is zapped when every partition on it
-/// is one of this OSD's (pure; `partitions_of` lists a disk's partitions with the OSD id their
-/// label names, if any).
+/// The disks to zap and the devices to leave: a disk is zapped when every partition on it is
+/// one of this OSD's, or when the OSD's device is the whole disk (a `ceph-volume raw` OSD's)
+/// (pure; `disk_of` gives the disk a device lies on, itself for a whole disk, None for what
+/// is no disk or partition of one — a logical volume; `partitions_of` lists a disk's
+/// partitions with the OSD id their label names, if any).
 pub fn disks_to_zap(
     osd: &FoundOsd,
-    parent_of: impl Fn(&Path) -> Option<PathBuf>,
+    disk_of: impl Fn(&Path) -> Option<PathBuf>,
     partitions_of: impl Fn(&Path) -> Vec<(PathBuf, Option<u32>)>,
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut zap = BTreeSet::new();
     let mut left = Vec::new();
     for part in osd.partitions.values() {
-        let Some(disk) = parent_of(part) else {
+        let Some(disk) = disk_of(part) else {
             left.push(part.clone());
             continue;
         };
-        let all_ours = partitions_of(&disk)
-            .iter()
-            .all(|(_, id)| *id == Some(osd.osd_id));
+        let whole = &disk == part;
+        let all_ours = whole
+            || partitions_of(&disk)
+                .iter()
+                .all(|(_, id)| *id == Some(osd.osd_id));
         if all_ours {
             zap.insert(disk);
         } else {
@@ -702,7 +706,9 @@ pub fn remove_on_host(
     let id = req.id;
     let snapshot = crate::disk::listing::scan_all();
     let classified = classify(&snapshot, grammar);
-    let found = find_prepared(&snapshot, &classified, &super::activate::label_osd_uuid);
+    // Every kind of OSD this host has (cephboot's and Kolla's by label, ceph-volume's raw by
+    // BlueStore label and lvm by tags).
+    let found = super::activate::find_on_host(&snapshot, &classified, conf.fsid());
     let info = crate::ceph::commands::osds(&client)?
         .into_iter()
         .find(|o| o.id == id);
@@ -734,7 +740,11 @@ pub fn remove_on_host(
     let (disks, left) = match &local {
         Some(osd) => disks_to_zap(
             osd,
-            |p| snapshot.find(p).and_then(|d| d.parent.clone()),
+            |p| {
+                snapshot
+                    .find(p)
+                    .map(|d| d.parent.clone().unwrap_or_else(|| d.path.clone()))
+            },
             |disk| {
                 classified
                     .iter()
@@ -875,6 +885,22 @@ mod tests {
             [PathBuf::from("/dev/nvme0n1p2")],
             "osd.4's DB shares the device"
         );
+    }
+
+    #[test]
+    fn a_whole_disk_osd_is_zapped_and_a_logical_volume_left() {
+        // ceph-volume raw: the block is the whole disk (no partitions listed on it).
+        let raw = osd(&[("bluestore", "/dev/sdc"), ("block.db", "/dev/sdd")]);
+        let itself = |p: &Path| Some(p.to_path_buf());
+        let none = |_: &Path| -> Vec<(PathBuf, Option<u32>)> { Vec::new() };
+        let (zap, left) = disks_to_zap(&raw, itself, none);
+        assert_eq!(zap, [PathBuf::from("/dev/sdc"), PathBuf::from("/dev/sdd")]);
+        assert!(left.is_empty());
+        // ceph-volume lvm: a logical volume is no disk: left, and said so.
+        let lvm = osd(&[("bluestore", "/dev/ceph-a/osd-block-1")]);
+        let (zap, left) = disks_to_zap(&lvm, |_: &Path| None, none);
+        assert!(zap.is_empty());
+        assert_eq!(left, [PathBuf::from("/dev/ceph-a/osd-block-1")]);
     }
 
     #[test]
