@@ -124,6 +124,17 @@ pub struct InMap {
     pub is_in: bool,
     /// Destroyed (id kept for a replacement).
     pub destroyed: bool,
+    /// Has booted at least once (the osdmap has an `up_from` for it).
+    pub ever_up: bool,
+}
+
+impl InMap {
+    /// Whether the OSD can hold no data (pure): it has never booted, so no PG ever wrote to
+    /// it, and Ceph's own answers (`ok-to-stop`, `safe-to-destroy`) about it are not needed —
+    /// nor to be waited for while PGs elsewhere are unknown.
+    pub fn never_started(self) -> bool {
+        !self.up && !self.ever_up
+    }
 }
 
 impl From<&crate::ceph::commands::OsdInfo> for InMap {
@@ -132,6 +143,7 @@ impl From<&crate::ceph::commands::OsdInfo> for InMap {
             up: o.up,
             is_in: o.is_in,
             destroyed: o.destroyed,
+            ever_up: o.ever_up,
         }
     }
 }
@@ -306,6 +318,11 @@ fn make_safe(
     map: InMap,
     steps: &mut Vec<RemoveStep>,
 ) -> Result<()> {
+    if map.never_started() {
+        let detail = "never started (no up_from in the osdmap): it holds no data".to_string();
+        step(steps, "safety", Action::Unchanged, detail);
+        return Ok(());
+    }
     let wait = if req.force {
         Duration::ZERO
     } else {
@@ -827,7 +844,21 @@ mod tests {
         up: true,
         is_in: true,
         destroyed: false,
+        ever_up: true,
     };
+
+    #[test]
+    fn only_an_osd_that_never_booted_skips_cephs_answers() {
+        let new = InMap {
+            up: false,
+            ever_up: false,
+            ..UP_IN
+        };
+        assert!(new.never_started());
+        let down = InMap { up: false, ..UP_IN };
+        assert!(!down.never_started(), "booted once: it may hold data");
+        assert!(!UP_IN.never_started());
+    }
 
     #[test]
     fn a_removed_osd_is_left_alone_and_a_destroyed_one_is_done_only_for_keep_id() {
