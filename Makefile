@@ -86,6 +86,7 @@ bench: deps
 	bench/inventory/run
 	bench/inventory/reads
 	bench/prepare/run
+	bench/prepare/many
 	bench/pools/run
 	bench/daemon/run
 

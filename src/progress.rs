@@ -24,6 +24,10 @@ pub enum Mode {
 
 static MODE: OnceLock<Mode> = OnceLock::new();
 
+/// A redrawn line is on the terminal: a step that starts meanwhile (OSDs prepared side by
+/// side) is shown as plain lines instead, never two spinners over one line.
+static SPINNING: AtomicBool = AtomicBool::new(false);
+
 /// Chooses the mode once per process: off when quiet, a redrawn line on a terminal, plain
 /// lines otherwise.
 pub fn init(quiet: bool) {
@@ -60,10 +64,14 @@ pub fn step(what: impl Into<String>) -> Step {
             crate::errln!("cephboot: {what} ...");
             None
         }
+        Mode::Terminal if SPINNING.swap(true, Ordering::AcqRel) => {
+            crate::errln!("\r\x1b[2Kcephboot: {what} ...");
+            None
+        }
         Mode::Terminal => {
             let stop = Arc::new(AtomicBool::new(false));
             let (flag, text) = (stop.clone(), what.clone());
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name("progress".into())
                 .spawn(move || {
                     const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
@@ -82,8 +90,11 @@ pub fn step(what: impl Into<String>) -> Step {
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 })
-                .ok()
-                .map(|h| (stop, h))
+                .ok();
+            if handle.is_none() {
+                SPINNING.store(false, Ordering::Release);
+            }
+            handle.map(|h| (stop, h))
         }
     };
     Step {
@@ -114,6 +125,7 @@ impl Step {
         if let Some((stop, handle)) = self.spinner.take() {
             stop.store(true, Ordering::Relaxed);
             let _ = handle.join();
+            SPINNING.store(false, Ordering::Release);
         }
         let took = self.started.elapsed().as_secs_f64();
         let outcome = if ok { "done" } else { "failed" };

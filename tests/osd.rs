@@ -632,3 +632,70 @@ fn a_new_osd_waits_for_an_up_osd_of_its_host_and_never_crashes_the_monitor() {
     assert_eq!(v["osds"][0]["action"], "created", "{v:#}");
     assert_eq!(bystander.checksum(), sums[1]);
 }
+
+/// Disks named together are prepared side by side (`--jobs 2`: two `ceph-osd --mkfs` running
+/// at once, seen in the progress lines), the report in the order given whatever finished
+/// first, each OSD with its own id and up once activated.
+#[test]
+fn disks_named_together_are_prepared_side_by_side_and_reported_in_order() {
+    if !root_or_skip("parallel prepare") {
+        return;
+    }
+    let disks: Vec<LoopDisk> = (0..3).map(|_| LoopDisk::new(3 * GIB)).collect();
+    let c = TestCluster::new();
+    // Given in reverse order of their names: the report follows the order given.
+    let given: Vec<&str> = disks.iter().rev().map(LoopDisk::path).collect();
+    let conf = c.conf();
+    let mut args = vec![
+        "--label-prefix",
+        "TPAR",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--format",
+        "json",
+        "osd",
+        "prepare",
+        "--jobs",
+        "2",
+    ];
+    args.extend(&given);
+    let out = c.cb(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let devices: Vec<&str> = report["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(devices, given, "{report:#}");
+    let mut ids: Vec<u64> = report["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["action"], "created", "{report:#}");
+            o["osd_id"].as_u64().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{report:#}");
+    // Two mkfs at once: the second started before the first ended.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let first_end = lines
+        .iter()
+        .position(|l| l.contains("ceph-osd --mkfs for osd.") && l.contains(": done in"))
+        .unwrap_or_else(|| panic!("no mkfs ended: {stderr}"));
+    let started_before = lines
+        .get(..first_end)
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| l.contains("ceph-osd --mkfs for osd.") && l.ends_with(" ..."))
+        .count();
+    assert_eq!(started_before, 2, "not side by side: {stderr}");
+    c.cb_in("TPAR", &["osd", "activate", "--all"]);
+    let up = c.wait_all_up(180);
+    assert_eq!(up.iter().filter(|(_, up, _)| *up).count(), 3, "{up:?}");
+}

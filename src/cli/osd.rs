@@ -162,6 +162,7 @@ pub fn prepare(args: &PrepareArgs, global: &Global, grammar: &LabelGrammar) -> R
         crush_host: args.crush_location.clone(),
         encrypt: args.encrypt,
         tpm2_pcrs: args.tpm2.then(|| args.tpm2_pcrs.clone()),
+        jobs: args.jobs.map(usize::from),
     };
     let mut report =
         batch::prepare_on_host(&req, grammar, &global.connect_options(), args.dry_run)?;

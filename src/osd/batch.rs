@@ -143,7 +143,7 @@ pub struct Context<'a> {
     /// Plan and write nothing.
     pub dry_run: bool,
     /// Reads the host's disks (every device).
-    pub scan: &'a dyn Fn() -> Snapshot,
+    pub scan: &'a (dyn Fn() -> Snapshot + Sync),
     /// How long to wait for an OSD of the host to be up when all are down
     /// (crate::osd::host_down).
     pub host_wait: std::time::Duration,
@@ -158,6 +158,28 @@ impl std::fmt::Debug for Context<'_> {
             .field("host", &self.host)
             .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
+    }
+}
+
+/// What preparing one OSD needs of the [`Context`], shared by the threads that prepare side
+/// by side.
+struct Shared<'a> {
+    grammar: &'a LabelGrammar,
+    cluster_name: &'a str,
+    host: &'a str,
+    scan: &'a (dyn Fn() -> Snapshot + Sync),
+    host_wait: std::time::Duration,
+}
+
+impl<'a> Context<'a> {
+    fn shared(&self) -> Shared<'a> {
+        Shared {
+            grammar: self.grammar,
+            cluster_name: self.cluster_name,
+            host: self.host,
+            scan: self.scan,
+            host_wait: self.host_wait,
+        }
     }
 }
 
@@ -272,17 +294,19 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
         (Some(id), Some(c)) => reuse_refusal(c.cluster.client.as_ref(), id, &resumed)?,
         _ => None,
     };
-    let mut items = Vec::new();
-    for entry in entries {
+    // Each entry's outcome in the order given; the OSDs to prepare are done side by side.
+    let mut items: Vec<Option<PrepareItem>> = Vec::with_capacity(entries.len());
+    let mut to_prepare: Vec<(usize, std::path::PathBuf, Vec<std::path::PathBuf>)> = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
         if let (Some(why), PlanEntry::Prepare { device, .. }) = (&reuse_refusal, &entry) {
-            items.push(PrepareItem::refused(device, why.clone(), false));
+            items.push(Some(PrepareItem::refused(device, why.clone(), false)));
             continue;
         }
         items.push(match (entry, &connected) {
-            (PlanEntry::Unchanged { device, osd_id }, _) => PrepareItem {
+            (PlanEntry::Unchanged { device, osd_id }, _) => Some(PrepareItem {
                 osd_id,
                 ..PrepareItem::new(&device, Action::Unchanged)
-            },
+            }),
             (
                 PlanEntry::Refused {
                     device,
@@ -290,28 +314,135 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
                     usage,
                 },
                 _,
-            ) => PrepareItem::refused(&device, reason, usage),
+            ) => Some(PrepareItem::refused(&device, reason, usage)),
             (PlanEntry::Prepare { device, plan }, _)
                 if req.encrypt && plan.store == Store::Filestore =>
             {
-                PrepareItem::refused(
+                Some(PrepareItem::refused(
                     &device,
                     "--encrypt is for BlueStore OSDs (FileStore is gone from Reef on): prepare it with --store bluestore, or without --encrypt".into(),
                     true,
-                )
+                ))
             }
-            (PlanEntry::Prepare { device, plan }, None) => PrepareItem {
+            (PlanEntry::Prepare { device, plan }, None) => Some(PrepareItem {
                 plan: Some(*plan),
                 ..PrepareItem::new(&device, Action::WouldCreate)
-            },
-            (PlanEntry::Prepare { device, .. }, Some(c)) => prepare_one(req, ctx, c, &device),
+            }),
+            (PlanEntry::Prepare { device, plan }, Some(_)) => {
+                let disks = plan.disks().into_iter().map(Path::to_path_buf).collect();
+                to_prepare.push((index, device, disks));
+                None
+            }
         });
     }
+    if let Some(c) = &connected {
+        let jobs = req.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let disks: Vec<Vec<std::path::PathBuf>> =
+            to_prepare.iter().map(|(_, _, d)| d.clone()).collect();
+        let groups: Vec<Vec<(usize, &Path)>> = serial_groups(&disks)
+            .into_iter()
+            .map(|g| {
+                g.into_iter()
+                    .filter_map(|k| to_prepare.get(k))
+                    .map(|(index, device, _)| (*index, device.as_path()))
+                    .collect()
+            })
+            .collect();
+        let shared = ctx.shared();
+        for (index, item) in
+            run_groups(&groups, jobs, |device| prepare_one(req, &shared, c, device))
+        {
+            if let Some(slot) = items.get_mut(index) {
+                *slot = Some(item);
+            }
+        }
+    }
+    let items: Vec<PrepareItem> = items.into_iter().flatten().collect();
     Ok(PrepareReport {
         dry_run: ctx.dry_run,
         changed: items.iter().any(|i| i.action == Action::Created),
         osds: items,
     })
+}
+
+/// The OSDs to prepare split into groups that share no disk (pure): `disks[k]` are the disks
+/// OSD `k` writes; two OSDs that write one disk (db slots on one fast device) are in the same
+/// group, directly or through others. Each group in the order of its first OSD, each group's
+/// OSDs in the order given; a group's OSDs run one after another, groups side by side.
+pub fn serial_groups(disks: &[Vec<std::path::PathBuf>]) -> Vec<Vec<usize>> {
+    // Union-find over the OSDs, joined through the disks they write.
+    let mut parent: Vec<usize> = (0..disks.len()).collect();
+    fn root(parent: &mut [usize], mut k: usize) -> usize {
+        while let Some(&p) = parent.get(k) {
+            if p == k {
+                break;
+            }
+            let grand = parent.get(p).copied().unwrap_or(p);
+            if let Some(slot) = parent.get_mut(k) {
+                *slot = grand;
+            }
+            k = p;
+        }
+        k
+    }
+    let mut first_writer: std::collections::BTreeMap<&Path, usize> = Default::default();
+    for (k, list) in disks.iter().enumerate() {
+        for d in list {
+            match first_writer.get(d.as_path()) {
+                Some(&other) => {
+                    let (a, b) = (root(&mut parent, k), root(&mut parent, other));
+                    if let Some(slot) = parent.get_mut(a.max(b)) {
+                        *slot = a.min(b);
+                    }
+                }
+                None => {
+                    first_writer.insert(d.as_path(), k);
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for k in 0..disks.len() {
+        let r = root(&mut parent, k);
+        groups.entry(r).or_default().push(k);
+    }
+    let mut out: Vec<Vec<usize>> = groups.into_values().collect();
+    out.sort_by_key(|g| g.first().copied());
+    out
+}
+
+/// Runs `one` on every device of `groups` with at most `jobs` threads: each thread takes the
+/// next group and runs its devices in order. Returns each device's index with its outcome.
+fn run_groups<T: Send>(
+    groups: &[Vec<(usize, &Path)>],
+    jobs: usize,
+    one: impl Fn(&Path) -> T + Sync,
+) -> Vec<(usize, T)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    let work = || loop {
+        let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(group) = groups.get(g) else { break };
+        for (index, device) in group {
+            let outcome = one(device);
+            if let Ok(mut d) = done.lock() {
+                d.push((*index, outcome));
+            }
+        }
+    };
+    let threads = jobs.clamp(1, groups.len().max(1));
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+    }
+    done.into_inner().unwrap_or_default()
 }
 
 /// The CRUSH device class of an OSD on `disk`, from sysfs: `nvme` for an NVMe namespace,
@@ -342,7 +473,7 @@ fn reuse_refusal(
 /// prepares it.
 fn prepare_one(
     req: &PrepareRequest,
-    ctx: &Context<'_>,
+    ctx: &Shared<'_>,
     c: &Connected,
     device: &Path,
 ) -> PrepareItem {
@@ -432,6 +563,67 @@ fn prepare_one(
 mod tests {
     use super::*;
     use crate::disk::inventory::Device;
+
+    #[test]
+    fn osds_that_share_a_disk_are_prepared_one_after_another() {
+        let d = |names: &[&str]| -> Vec<std::path::PathBuf> {
+            names.iter().map(std::path::PathBuf::from).collect()
+        };
+        // sdb and sdc share the fast nvme0n1 (db slots); sdd alone; sde shares sdf's journal
+        // disk with sdg; sdh reaches sdb's group only through sdi's slot on nvme0n1.
+        let disks = [
+            d(&["/dev/sdb", "/dev/nvme0n1"]),
+            d(&["/dev/sdd"]),
+            d(&["/dev/sdc", "/dev/nvme0n1"]),
+            d(&["/dev/sde", "/dev/sdf"]),
+            d(&["/dev/sdg", "/dev/sdf"]),
+            d(&["/dev/sdh", "/dev/sdi"]),
+            d(&["/dev/sdj", "/dev/sdi", "/dev/nvme0n1"]),
+        ];
+        assert_eq!(
+            serial_groups(&disks),
+            vec![vec![0, 2, 5, 6], vec![1], vec![3, 4]]
+        );
+        assert!(serial_groups(&[]).is_empty());
+        let alone: Vec<Vec<usize>> = (0..4).map(|k| vec![k]).collect();
+        assert_eq!(
+            serial_groups(&[
+                d(&["/dev/a"]),
+                d(&["/dev/b"]),
+                d(&["/dev/c"]),
+                d(&["/dev/e"])
+            ]),
+            alone
+        );
+    }
+
+    #[test]
+    fn every_device_is_run_once_and_a_group_in_its_order() {
+        let p = |s: &'static str| std::path::Path::new(s);
+        let groups = vec![
+            vec![(0, p("a")), (2, p("c")), (5, p("f"))],
+            vec![(1, p("b"))],
+            vec![(3, p("d")), (4, p("e"))],
+        ];
+        let seen = std::sync::Mutex::new(Vec::new());
+        for jobs in [1, 2, 8] {
+            seen.lock().unwrap().clear();
+            let mut out = run_groups(&groups, jobs, |dev| {
+                seen.lock().unwrap().push(dev.to_path_buf());
+                dev.display().to_string()
+            });
+            out.sort();
+            let names: Vec<(usize, &str)> = out.iter().map(|(i, s)| (*i, s.as_str())).collect();
+            assert_eq!(
+                names,
+                [(0, "a"), (1, "b"), (2, "c"), (3, "d"), (4, "e"), (5, "f")]
+            );
+            let order = seen.lock().unwrap().clone();
+            let at = |n: &'static str| order.iter().position(|x| x == p(n)).unwrap();
+            assert!(at("a") < at("c") && at("c") < at("f"), "{order:?}");
+            assert!(at("d") < at("e"), "{order:?}");
+        }
+    }
 
     #[test]
     fn the_device_class_follows_sysfs() {

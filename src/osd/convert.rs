@@ -781,6 +781,7 @@ pub fn prepare_request(
         crush_host: rec.crush_host.clone(),
         encrypt: false,
         tpm2_pcrs: None,
+        jobs: None,
     }
 }
 

@@ -70,6 +70,10 @@ pub struct PrepareRequest {
     /// `--tpm2` (with `--tpm2-pcrs`): each encrypted device also gets a TPM2 keyslot bound
     /// to these PCRs, so that the OSD opens without the monitors.
     pub tpm2_pcrs: Option<String>,
+    /// `--jobs`: at most this many OSDs prepared at once (None: one per core). OSDs that
+    /// share a disk (db slots on one fast device) are prepared one after another whatever
+    /// this says.
+    pub jobs: Option<usize>,
 }
 
 /// A partition the plan creates.
@@ -198,6 +202,23 @@ pub struct OsdPlan {
 }
 
 impl OsdPlan {
+    /// Every disk whose table or bytes this OSD's preparation writes: its main disk, whole
+    /// extra disks, the disks of partitions it reuses and of its fast-device slots.
+    pub fn disks(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = vec![self.main.disk.as_path()];
+        out.extend(self.extra_disks.iter().map(|d| d.disk.as_path()));
+        out.extend(self.reuse.iter().map(|r| r.disk.as_path()));
+        out.extend(
+            [&self.db_slot, &self.wal_slot]
+                .into_iter()
+                .flatten()
+                .map(|s| s.disk.as_path()),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Its slot for `role` (block.db or block.wal) on a shared fast device.
     pub fn slot(&self, role: Role) -> Option<&FastSlot> {
         match role {
@@ -1546,6 +1567,7 @@ mod tests {
             crush_host: None,
             encrypt: false,
             tpm2_pcrs: None,
+            jobs: None,
         }
     }
 
@@ -1942,6 +1964,7 @@ mod slot_tests {
             crush_host: None,
             encrypt: false,
             tpm2_pcrs: None,
+            jobs: None,
         }
     }
 

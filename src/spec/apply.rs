@@ -246,6 +246,7 @@ pub fn run(specs: &[OsdSpec], plan: Plan, o: &RunOptions<'_>) -> Result<ApplyRep
             crush_host: o.crush_host.clone(),
             encrypt: spec.encrypted,
             tpm2_pcrs: spec.tpm2_pcrs.clone(),
+            jobs: None,
         };
         let group_dry = o.dry_run || spec.preview_only;
         let report = batch::prepare_on_host(&req, o.grammar, o.connect, group_dry)?;
