@@ -171,11 +171,19 @@ pub fn device_classes(c: &dyn CephClient) -> Result<std::collections::BTreeMap<u
         .unwrap_or_default())
 }
 
-/// The OSD's CRUSH device class set to `class` (any class it had is removed first: the
-/// monitors refuse to change one in place).
+/// The OSD's CRUSH device class set to `class`: nothing when it has it already, and any other
+/// class it had removed first (the monitors refuse to change one in place). Read first
+/// because each write waits for a monitor commit (about a second, `paxos_propose_interval`):
+/// a new OSD has no class, and one write is enough.
 pub fn osd_set_device_class(c: &dyn CephClient, id: u32, class: &str) -> Result<()> {
     let ids = [id.to_string()];
-    c.mon(json!({"prefix": "osd crush rm-device-class", "ids": ids}))?;
+    match device_classes(c)?.get(&id).map(String::as_str) {
+        Some(now) if now == class => return Ok(()),
+        Some(_) => {
+            c.mon(json!({"prefix": "osd crush rm-device-class", "ids": ids}))?;
+        }
+        None => {}
+    }
     c.mon(json!({"prefix": "osd crush set-device-class", "class": class, "ids": ids}))?;
     Ok(())
 }

@@ -783,8 +783,9 @@ pub struct PrepareArgs {
     /// its TPM keyslot after an update (it then opens with the monitors' key).
     #[arg(long, value_name = "PCRS", default_value = "7", requires = "tpm2")]
     pub tpm2_pcrs: String,
-    /// Prepare at most N OSDs at once [default: one per core]. Disks are prepared side by
-    /// side (`ceph-osd --mkfs` is the long part); OSDs whose devices share a disk (block.db
+    /// Prepare at most N OSDs at once [default: four per core, 4 to 16]. Disks are prepared
+    /// side by side (`ceph-osd --mkfs` is the long part, and mostly waits on BlueStore's syncs
+    /// and the monitors' commits rather than using a core); OSDs whose devices share a disk (block.db
     /// slots on one fast device) are prepared one after another whatever N is. The report
     /// keeps the order the disks were given in.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]

@@ -70,7 +70,7 @@ pub struct PrepareRequest {
     /// `--tpm2` (with `--tpm2-pcrs`): each encrypted device also gets a TPM2 keyslot bound
     /// to these PCRs, so that the OSD opens without the monitors.
     pub tpm2_pcrs: Option<String>,
-    /// `--jobs`: at most this many OSDs prepared at once (None: one per core). OSDs that
+    /// `--jobs`: at most this many OSDs prepared at once (None: four per core, 4 to 16). OSDs that
     /// share a disk (db slots on one fast device) are prepared one after another whatever
     /// this says.
     pub jobs: Option<usize>,
