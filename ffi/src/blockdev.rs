@@ -101,9 +101,14 @@ pub fn flush_buffers(dev: &File) -> io::Result<()> {
 /// disk open (a dm-crypt mapping on one of its partitions does). Needs no privilege; dirty
 /// pages stay (write them first with `sync_all`).
 pub fn drop_cached_pages(dev: &File) -> io::Result<()> {
+    fadvise_whole(dev, libc::POSIX_FADV_DONTNEED)
+}
+
+/// `posix_fadvise(dev, 0, 0, advice)`: `advice` for the whole of `dev`.
+fn fadvise_whole(dev: &File, advice: libc::c_int) -> io::Result<()> {
     // SAFETY: posix_fadvise only reads its integer arguments (offset 0 and length 0 mean the
     // whole file); the descriptor is open for as long as `dev` is borrowed.
-    let rc = unsafe { libc::posix_fadvise(dev.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let rc = unsafe { libc::posix_fadvise(dev.as_raw_fd(), 0, 0, advice) };
     if rc == 0 {
         Ok(())
     } else {
@@ -131,14 +136,7 @@ pub fn logical_sector_size(dev: &File) -> io::Result<u32> {
 /// beyond what each read asks for, so a read costs the device exactly its own bytes. It holds
 /// for this open file (libblkid sets the same on the descriptor it probes).
 pub fn advise_random(dev: &File) -> io::Result<()> {
-    // SAFETY: posix_fadvise only reads its integer arguments (offset 0 and length 0 mean the
-    // whole file); the descriptor is open for as long as `dev` is borrowed.
-    let rc = unsafe { libc::posix_fadvise(dev.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
+    fadvise_whole(dev, libc::POSIX_FADV_RANDOM)
 }
 
 /// Whether the kernel marks the device read-only (`BLKROGET`).
