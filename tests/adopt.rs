@@ -234,6 +234,22 @@ fn an_osd_ceph_volume_raw_made_is_listed_with_its_origin_and_started_without_cep
     let listed_up = c.cb_in(PREFIX, &["osd", "list"]);
     assert_eq!(listed(&listed_up, raw_id)["up"], true, "{listed_up:#}");
 
+    removed_with_its_disk(&c, &raw_disk, &ours_disk, raw_id, ours_id, &label);
+    drop(cv);
+    drop(c);
+}
+
+/// The raw OSD's disk is not zapped while it runs (refused, its label unchanged, as the running
+/// OSD left it); `osd remove` then purges it and zaps its whole disk, and cephboot's OSD beside
+/// it stays up with its table unchanged.
+fn removed_with_its_disk(
+    c: &TestCluster,
+    raw_disk: &LoopDisk,
+    ours_disk: &LoopDisk,
+    raw_id: u64,
+    ours_id: u64,
+    label: &dyn Fn() -> String,
+) {
     // Its disk is not zapped while the OSD runs: refused, the label unchanged (as the running
     // OSD left it: ceph-osd writes its require_osd_release into the label once it runs).
     let label_running = label();
@@ -282,6 +298,4 @@ fn an_osd_ceph_volume_raw_made_is_listed_with_its_origin_and_started_without_cep
     );
     let after = c.cb_in(PREFIX, &["disks", "list", raw_disk.path()]);
     assert_eq!(after["devices"][0]["state"], "free", "{after:#}");
-    drop(cv);
-    drop(c);
 }

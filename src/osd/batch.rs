@@ -298,60 +298,16 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
     let mut items: Vec<Option<PrepareItem>> = Vec::with_capacity(entries.len());
     let mut to_prepare: Vec<(usize, std::path::PathBuf, Vec<std::path::PathBuf>)> = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
-        if let (Some(why), PlanEntry::Prepare { device, .. }) = (&reuse_refusal, &entry) {
-            items.push(Some(PrepareItem::refused(device, why.clone(), false)));
-            continue;
-        }
-        items.push(match (entry, &connected) {
-            (PlanEntry::Unchanged { device, osd_id }, _) => Some(PrepareItem {
-                osd_id,
-                ..PrepareItem::new(&device, Action::Unchanged)
-            }),
-            (
-                PlanEntry::Refused {
-                    device,
-                    reason,
-                    usage,
-                },
-                _,
-            ) => Some(PrepareItem::refused(&device, reason, usage)),
-            (PlanEntry::Prepare { device, plan }, _)
-                if req.encrypt && plan.store == Store::Filestore =>
-            {
-                Some(PrepareItem::refused(
-                    &device,
-                    "--encrypt is for BlueStore OSDs (FileStore is gone from Reef on): prepare it with --store bluestore, or without --encrypt".into(),
-                    true,
-                ))
-            }
-            (PlanEntry::Prepare { device, plan }, None) => Some(PrepareItem {
-                plan: Some(*plan),
-                ..PrepareItem::new(&device, Action::WouldCreate)
-            }),
-            (PlanEntry::Prepare { device, plan }, Some(_)) => {
-                let disks = plan.disks().into_iter().map(Path::to_path_buf).collect();
+        match settled(entry, req, connected.is_some(), reuse_refusal.as_deref()) {
+            Ok(item) => items.push(Some(item)),
+            Err((device, disks)) => {
                 to_prepare.push((index, device, disks));
-                None
+                items.push(None);
             }
-        });
+        }
     }
     if let Some(c) = &connected {
-        let jobs = req.jobs.unwrap_or_else(default_jobs);
-        let disks: Vec<Vec<std::path::PathBuf>> =
-            to_prepare.iter().map(|(_, _, d)| d.clone()).collect();
-        let groups: Vec<Vec<(usize, &Path)>> = serial_groups(&disks)
-            .into_iter()
-            .map(|g| {
-                g.into_iter()
-                    .filter_map(|k| to_prepare.get(k))
-                    .map(|(index, device, _)| (*index, device.as_path()))
-                    .collect()
-            })
-            .collect();
-        let shared = ctx.shared();
-        for (index, item) in
-            run_groups(&groups, jobs, |device| prepare_one(req, &shared, c, device))
-        {
+        for (index, item) in prepare_side_by_side(req, ctx, c, &to_prepare) {
             if let Some(slot) = items.get_mut(index) {
                 *slot = Some(item);
             }
@@ -363,6 +319,72 @@ pub fn prepare_all(req: &PrepareRequest, ctx: &Context<'_>) -> Result<PrepareRep
         changed: items.iter().any(|i| i.action == Action::Created),
         osds: items,
     })
+}
+
+/// The outcome of a plan entry that needs no writing (pure): unchanged, refused, or with no
+/// cluster connected (a dry run) the plan; `Err` with the device and the disks it writes when
+/// it is to be prepared.
+#[allow(clippy::type_complexity)]
+fn settled(
+    entry: PlanEntry,
+    req: &PrepareRequest,
+    connected: bool,
+    reuse_refusal: Option<&str>,
+) -> std::result::Result<PrepareItem, (std::path::PathBuf, Vec<std::path::PathBuf>)> {
+    Ok(match entry {
+        PlanEntry::Prepare { device, .. } if reuse_refusal.is_some() => {
+            PrepareItem::refused(&device, reuse_refusal.unwrap_or_default().to_string(), false)
+        }
+        PlanEntry::Unchanged { device, osd_id } => PrepareItem {
+            osd_id,
+            ..PrepareItem::new(&device, Action::Unchanged)
+        },
+        PlanEntry::Refused {
+            device,
+            reason,
+            usage,
+        } => PrepareItem::refused(&device, reason, usage),
+        PlanEntry::Prepare { device, plan } if req.encrypt && plan.store == Store::Filestore => {
+            PrepareItem::refused(
+                &device,
+                "--encrypt is for BlueStore OSDs (FileStore is gone from Reef on): prepare it with --store bluestore, or without --encrypt".into(),
+                true,
+            )
+        }
+        PlanEntry::Prepare { device, plan } if !connected => PrepareItem {
+            plan: Some(*plan),
+            ..PrepareItem::new(&device, Action::WouldCreate)
+        },
+        PlanEntry::Prepare { device, plan } => {
+            let disks = plan.disks().into_iter().map(Path::to_path_buf).collect();
+            return Err((device, disks));
+        }
+    })
+}
+
+/// Prepares `to_prepare` (each OSD's index in the report, its device and the disks it
+/// writes): OSDs that share no disk side by side, up to `--jobs` at once; each OSD's outcome
+/// with its index.
+fn prepare_side_by_side(
+    req: &PrepareRequest,
+    ctx: &Context<'_>,
+    c: &Connected,
+    to_prepare: &[(usize, std::path::PathBuf, Vec<std::path::PathBuf>)],
+) -> Vec<(usize, PrepareItem)> {
+    let jobs = req.jobs.unwrap_or_else(default_jobs);
+    let disks: Vec<Vec<std::path::PathBuf>> =
+        to_prepare.iter().map(|(_, _, d)| d.clone()).collect();
+    let groups: Vec<Vec<(usize, &Path)>> = serial_groups(&disks)
+        .into_iter()
+        .map(|g| {
+            g.into_iter()
+                .filter_map(|k| to_prepare.get(k))
+                .map(|(index, device, _)| (*index, device.as_path()))
+                .collect()
+        })
+        .collect();
+    let shared = ctx.shared();
+    run_groups(&groups, jobs, |device| prepare_one(req, &shared, c, device))
 }
 
 /// How many OSDs are prepared at once without `--jobs`: four per core, at least 4 and at most

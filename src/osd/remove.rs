@@ -204,6 +204,29 @@ pub fn disks_to_zap(
     (zap.into_iter().collect(), left)
 }
 
+/// [`disks_to_zap`] for `osd` on this host's disks as `snapshot` read them.
+fn disks_on_host_to_zap(
+    osd: &FoundOsd,
+    snapshot: &crate::disk::inventory::Snapshot,
+    classified: &[crate::disk::classify::Classified<'_>],
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    disks_to_zap(
+        osd,
+        |p| {
+            snapshot
+                .find(p)
+                .map(|d| d.parent.clone().unwrap_or_else(|| d.path.clone()))
+        },
+        |disk| {
+            classified
+                .iter()
+                .filter(|c| c.device.parent.as_deref() == Some(disk))
+                .map(|c| (c.device.path.clone(), c.verdict.osd_id()))
+                .collect()
+        },
+    )
+}
+
 fn step(steps: &mut Vec<RemoveStep>, step: &'static str, action: Action, detail: String) {
     steps.push(RemoveStep {
         step,
@@ -755,21 +778,7 @@ pub fn remove_on_host(
         make_safe(&client, req, m, steps)?;
     }
     let (disks, left) = match &local {
-        Some(osd) => disks_to_zap(
-            osd,
-            |p| {
-                snapshot
-                    .find(p)
-                    .map(|d| d.parent.clone().unwrap_or_else(|| d.path.clone()))
-            },
-            |disk| {
-                classified
-                    .iter()
-                    .filter(|c| c.device.parent.as_deref() == Some(disk))
-                    .map(|c| (c.device.path.clone(), c.verdict.osd_id()))
-                    .collect()
-            },
-        ),
+        Some(osd) => disks_on_host_to_zap(osd, &snapshot, &classified),
         None => (Vec::new(), Vec::new()),
     };
     let slots = sort_left(&mut report, req, left, |p| {
