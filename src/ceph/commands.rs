@@ -86,25 +86,31 @@ pub fn crush_ls(c: &dyn CephClient, bucket: &str) -> Result<Vec<u32>> {
 
 /// `osd new UUID [ID]` with a cephx secret (passed as input, never logged): the OSD id.
 /// Idempotent for the same uuid. With `id`, a destroyed OSD's id is taken again, with its
-/// CRUSH position.
+/// CRUSH position. `device_class` is the new OSD's initial CRUSH device class, set in the
+/// same monitor commit as the id (a separate `set-device-class` would wait for the next one,
+/// about a second later).
 pub fn osd_new(
     c: &dyn CephClient,
     uuid: &str,
     cephx_secret: &str,
     id: Option<u32>,
     crypt: Option<OsdCrypt<'_>>,
+    device_class: Option<&str>,
 ) -> Result<u32> {
     // An encrypted OSD's secrets go together, as ceph-volume sends them: the monitors keep the
     // dm-crypt key at `dm-crypt/osd/<uuid>/luks`, readable by `client.osd-lockbox.<uuid>`.
-    let input = match crypt {
+    let mut input = match crypt {
         None => json!({"cephx_secret": cephx_secret}),
         Some(c) => json!({
             "cephx_secret": cephx_secret,
             "dmcrypt_key": c.dmcrypt_key.expose_str(),
             "cephx_lockbox_secret": c.lockbox_secret,
         }),
+    };
+    if let (Some(class), Some(fields)) = (device_class, input.as_object_mut()) {
+        fields.insert("crush_device_class".into(), json!(class));
     }
-    .to_string();
+    let input = input.to_string();
     let mut cmd = json!({"prefix": "osd new", "uuid": uuid, "format": "json"});
     if let (Some(id), Some(fields)) = (id, cmd.as_object_mut()) {
         fields.insert("id".into(), json!(id));

@@ -299,6 +299,9 @@ pub fn prepare(env: &Env<'_>, snapshot: &Snapshot, plan: &OsdPlan) -> Result<Pre
             dmcrypt_key: k,
             lockbox_secret: l,
         }),
+        // A new OSD gets its class with its id; a replacement's class is checked at step 7
+        // (the destroyed OSD's may differ).
+        env.reuse_id.is_none().then_some(env.device_class),
     )?;
     tracing::info!(osd = id, uuid = %uuid, encrypted = env.encrypt, "allocated");
     fault_point(4);
