@@ -24,7 +24,7 @@ pub const TPM_DEVICE: &str = "/dev/tpmrm0";
 /// Checks, before anything is written, that this host can enroll a TPM2 keyslot: a TPM 2.0
 /// and systemd-cryptenroll; `pcrs` must be a `+`- or `,`-separated list of PCR indexes 0-23.
 pub fn check_host(pcrs: &str) -> Result<()> {
-    parse_pcrs(pcrs)?;
+    parse_pcrs(pcrs).map_err(|e| Error::Usage(format!("--tpm2-pcrs {e}")))?;
     if !Path::new(TPM_DEVICE).exists() {
         return Err(Error::Usage(format!(
             "--tpm2: this host has no TPM 2.0 ({TPM_DEVICE} is missing); prepare without --tpm2 \
@@ -34,11 +34,13 @@ pub fn check_host(pcrs: &str) -> Result<()> {
     exec::require(&["systemd-cryptenroll", "systemd-cryptsetup"])
 }
 
-/// The PCR indexes of `--tpm2-pcrs` (`7`, `0+7`, `0,2,7`), checked.
+/// The PCR indexes of a PCR list (`7`, `0+7`, `0,2,7`: `--tpm2-pcrs`, a spec's or the
+/// daemon's `tpm2_pcrs`), checked; the error names the value only (each caller names where
+/// it came from).
 pub fn parse_pcrs(pcrs: &str) -> Result<Vec<u8>> {
     let bad = || {
         Error::Usage(format!(
-            "--tpm2-pcrs {pcrs:?}: expected PCR indexes 0-23 separated by + (e.g. 7 or 0+7)"
+            "{pcrs:?}: expected PCR indexes 0-23 separated by + (e.g. 7 or 0+7)"
         ))
     };
     let list: Vec<u8> = pcrs
