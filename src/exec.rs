@@ -26,15 +26,19 @@ pub const PROGRAMS: &[&str] = &[
     "ceph-osd",
     "cryptsetup",
     "losetup",
+    "lvremove",
     "lvs",
     "mkfs.xfs",
     "monmaptool",
     "mount",
+    "pvremove",
+    "pvs",
     "systemctl",
     "systemd-cryptenroll",
     "systemd-cryptsetup",
     "udevadm",
     "umount",
+    "vgremove",
 ];
 
 /// Where programs are looked for, in order (systemd keeps its helpers, systemd-cryptsetup

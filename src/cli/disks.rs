@@ -142,6 +142,14 @@ pub fn zap(args: &ZapArgs, global: &Global, grammar: &LabelGrammar) -> Result<()
         print_json(format, &report);
         return Ok(());
     }
+    for v in &report.volumes {
+        let verb = if report.dry_run {
+            "would remove first"
+        } else {
+            "removed first"
+        };
+        crate::outln!("{v}: {verb}");
+    }
     for r in &report.devices {
         let verb = match r.action {
             crate::action::Action::WouldZap => "would remove (dry run, nothing written)",

@@ -390,8 +390,20 @@ pub fn remove(args: &RemoveArgs, global: &Global, grammar: &LabelGrammar) -> Res
     for p in &report.kept {
         crate::outln!("  kept {p}: for the replacement (`osd prepare DEV --osd-id {} --db <its disk>` takes it again)", report.osd_id);
     }
+    for v in &report.volumes {
+        let verb = if report.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        crate::outln!("  {verb} {v}");
+    }
     for p in &report.left {
-        crate::outln!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
+        if p.starts_with('/') && !p.contains("physical volume") {
+            crate::outln!("  left {p}: its disk holds partitions of something else (zap it, or reuse it with `osd prepare --db/--wal/--journal`)");
+        } else {
+            crate::outln!("  left {p}");
+        }
     }
     Ok(())
 }

@@ -27,6 +27,10 @@ pub struct ZapRequest {
     pub force: bool,
     /// Plan only.
     pub dry_run: bool,
+    /// Devices a dry run judges as the real run will find them: held now only by what that
+    /// run releases first (an LVM group it takes apart), so they cannot be claimed
+    /// exclusively yet.
+    pub released_first: Vec<PathBuf>,
 }
 
 /// One disk's zap result.
@@ -59,6 +63,10 @@ pub struct ZapReport {
     /// (`crate::osd::retire`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retired_units: Vec<String>,
+    /// ceph-volume lvm OSDs' logical volumes, volume groups and physical volumes on the
+    /// disks, removed first (with `dry_run`: that would be).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 /// Why nothing was zapped.
@@ -119,6 +127,22 @@ pub fn zap_named(
     let (disks, mut snapshot) =
         super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
     let conf = crate::ceph::conf::CephConf::read(conf).ok();
+    // ceph-volume lvm OSDs' volume groups on the named disks: taken apart first (refused
+    // while a volume is in use; a dry run judges the disks as they will be then).
+    let volumes = crate::osd::lvm_teardown::release_for_zap(&snapshot, &disks, dry_run)?;
+    if let Some(t) = &volumes {
+        if dry_run {
+            for d in &mut snapshot.devices {
+                if t.physical.contains(&d.path) {
+                    d.holders.clear();
+                }
+            }
+        } else {
+            let (_, fresh) =
+                super::listing::scan_named(devices, true).map_err(ZapFailure::Error)?;
+            snapshot = fresh;
+        }
+    }
     // This cluster's stopped encrypted OSDs on the named disks: their idle mappings are closed
     // first (a dry run judges the disks as they will be then).
     let fsid = conf
@@ -143,8 +167,15 @@ pub fn zap_named(
         cluster_fsid: conf.as_ref().and_then(|c| c.fsid()).map(str::to_string),
         force,
         dry_run,
+        released_first: volumes
+            .as_ref()
+            .map(|t| t.physical.clone())
+            .unwrap_or_default(),
     };
-    zap_all(&snapshot, &req)
+    let mut report = zap_all(&snapshot, &req)?;
+    report.volumes = volumes.map(|t| t.described()).unwrap_or_default();
+    report.changed |= !dry_run && !report.volumes.is_empty();
+    Ok(report)
 }
 
 /// Zaps every disk of `req`, judging all of them before the first is written.
@@ -156,7 +187,10 @@ pub fn zap_all(
     let mut refusals = Vec::new();
     for name in &req.disks {
         let disk = whole_disk(snapshot, name)?;
-        let facts = guard::gather(snapshot, &disk.path);
+        let mut facts = guard::gather(snapshot, &disk.path);
+        facts
+            .exclusive_failures
+            .retain(|(d, _)| !(req.dry_run && req.released_first.contains(d)));
         refusals.extend(guard::judge(&facts, req.cluster_fsid.as_deref(), req.force));
         planned.push(Planned {
             path: disk.path.clone(),
@@ -177,6 +211,7 @@ pub fn zap_all(
         changed: devices.iter().any(|r| r.changed),
         devices,
         retired_units: Vec::new(),
+        volumes: Vec::new(),
     })
 }
 

@@ -2,8 +2,8 @@
 //! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
 //! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
 //! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
-//! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm) and moving their start to cephboot's
-//! units (`adopt`).
+//! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm, `lvm_teardown` taking one's volumes
+//! apart) and moving their start to cephboot's units (`adopt`).
 
 pub mod activate;
 pub mod adopt;
@@ -13,6 +13,7 @@ pub mod drain;
 pub mod host_down;
 pub mod keys;
 pub mod lvm;
+pub mod lvm_teardown;
 pub mod plan;
 pub mod prepare;
 pub mod raw;

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use super::activate::FoundOsd;
+use super::activate::{FoundOsd, Origin};
 use super::drain;
+use super::lvm_teardown::{self, Teardown};
 use crate::action::Action;
 use crate::ceph::client::{CephClient, ConnectOptions};
 use crate::ceph::conf::CephConf;
@@ -96,6 +97,9 @@ pub struct RemoveReport {
     /// With `keep_id`: its partitions on shared fast disks kept for the replacement
     /// (`osd prepare DEV --osd-id ID --db DISK` takes them again in place).
     pub kept: Vec<String>,
+    /// A ceph-volume lvm OSD's logical volumes, the volume groups they leave empty and those
+    /// groups' physical volumes, removed in that order (or that would be).
+    pub volumes: Vec<String>,
 }
 
 impl RemoveReport {
@@ -111,6 +115,7 @@ impl RemoveReport {
             left: Vec::new(),
             freed: Vec::new(),
             kept: Vec::new(),
+            volumes: Vec::new(),
         }
     }
 }
@@ -202,6 +207,89 @@ pub fn disks_to_zap(
         }
     }
     (zap.into_iter().collect(), left)
+}
+
+/// Whether `osd`, found on this host by ceph-volume's marks, is this cluster's: those finders
+/// keep only OSDs of the cluster's fsid (`have_fsid`), and the map, when it still has the id,
+/// must have it under the same uuid (otherwise the volume is an older osd.ID's) (pure).
+fn found_as_this_clusters(osd: &FoundOsd, have_fsid: bool, map_uuid: Option<&str>) -> bool {
+    let by_marks = matches!(osd.origin, Origin::CephVolumeLvm | Origin::CephVolumeRaw);
+    let same = match (map_uuid, osd.osd_uuid.as_deref()) {
+        (Some(m), Some(o)) => m.eq_ignore_ascii_case(o),
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    by_marks && have_fsid && same
+}
+
+/// The teardown of a ceph-volume lvm OSD's volumes, from LVM read now.
+fn lvm_teardown_of(osd: &FoundOsd) -> Result<Teardown> {
+    let uuid = osd.osd_uuid.as_deref().ok_or_else(|| {
+        Error::Internal(format!(
+            "ceph-volume lvm osd.{} without its uuid",
+            osd.osd_id
+        ))
+    })?;
+    let (lvs, pvs) = lvm_teardown::read_host()?;
+    Ok(lvm_teardown::plan(uuid, &lvs, &pvs))
+}
+
+/// Once its daemon is gone, before its disks are zapped: an encrypted OSD's mappings closed,
+/// then (`teardown`) a ceph-volume lvm OSD's volumes taken apart as LVM says they are now.
+fn release_devices(osd: &FoundOsd, teardown: bool, steps: &mut Vec<RemoveStep>) -> Result<()> {
+    if osd.encrypted {
+        let closed = crate::crypt::luks::close_all(&osd.mapping_names())?;
+        if !closed.is_empty() {
+            let detail = format!("dm-crypt mappings closed: {}", closed.join(", "));
+            step(steps, "mappings", Action::Updated, detail);
+        }
+    }
+    if teardown {
+        let fresh = lvm_teardown_of(osd)?;
+        lvm_teardown::apply(&fresh)?;
+        let detail = fresh.described().join(", ");
+        step(steps, "volumes", Action::Removed, detail);
+    }
+    Ok(())
+}
+
+/// A ceph-volume lvm OSD's volumes, groups and physical volumes to take apart (read from LVM
+/// now; nothing for other OSDs): its volumes are no longer `left`, its physical volumes' whole
+/// disks join the `disks` to zap, a physical volume on a partition is named under `left`.
+fn volumes_to_take_apart(
+    local: Option<&FoundOsd>,
+    snapshot: &crate::disk::inventory::Snapshot,
+    disks: &mut Vec<PathBuf>,
+    left: &mut Vec<PathBuf>,
+) -> Result<Teardown> {
+    let mut teardown = match local.filter(|o| o.origin == Origin::CephVolumeLvm) {
+        Some(osd) => lvm_teardown_of(osd)?,
+        None => return Ok(Teardown::default()),
+    };
+    left.retain(|p| !teardown.volumes.contains(p));
+    let (pv_disks, pv_parts) = whole_disks(&teardown.physical, snapshot);
+    disks.extend(pv_disks);
+    teardown.kept.extend(pv_parts.iter().map(|p| {
+        format!(
+            "{} (its physical volume removed, the partition left)",
+            p.display()
+        )
+    }));
+    Ok(teardown)
+}
+
+/// Of `devices`, the whole disks and the rest (partitions, and what the snapshot does not know).
+fn whole_disks(
+    devices: &[PathBuf],
+    snapshot: &crate::disk::inventory::Snapshot,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    devices.iter().cloned().partition(|p| {
+        snapshot.find(p).is_some_and(|d| {
+            d.parent.is_none()
+                && d.kind == crate::disk::inventory::DeviceKind::Disk
+                && !d.name.starts_with("dm-")
+        })
+    })
 }
 
 /// [`disks_to_zap`] for `osd` on this host's disks as `snapshot` read them.
@@ -646,6 +734,7 @@ fn zap_disks(disks: &[PathBuf], fsid: Option<&str>) -> Result<Action> {
         cluster_fsid: fsid.map(str::to_string),
         force: false,
         dry_run: false,
+        released_first: Vec::new(),
     };
     match zap::zap_all(&fresh, &zap_req) {
         Ok(z) if z.changed => Ok(Action::Zapped),
@@ -764,10 +853,11 @@ pub fn remove_on_host(
             .and_then(|disk| snapshot.find(disk))
             .and_then(|disk| disk.disk_guid)
     };
-    let (ours, theirs): (Vec<&FoundOsd>, Vec<&FoundOsd>) = found
-        .iter()
-        .filter(|o| o.osd_id == id)
-        .partition(|o| is_this_clusters(o, fsid, map_uuid.as_deref(), guid_of));
+    let (ours, theirs): (Vec<&FoundOsd>, Vec<&FoundOsd>) =
+        found.iter().filter(|o| o.osd_id == id).partition(|o| {
+            is_this_clusters(o, fsid, map_uuid.as_deref(), guid_of)
+                || found_as_this_clusters(o, fsid.is_some(), map_uuid.as_deref())
+        });
     let local = ours.first().map(|o| (*o).clone());
     let mut report = RemoveReport::unchanged(req);
     if !needs_work(req, map, local.is_some()) {
@@ -777,13 +867,16 @@ pub fn remove_on_host(
     if let Some(m) = map.filter(|m| !m.destroyed) {
         make_safe(&client, req, m, steps)?;
     }
-    let (disks, left) = match &local {
+    let (mut disks, mut left) = match &local {
         Some(osd) => disks_on_host_to_zap(osd, &snapshot, &classified),
         None => (Vec::new(), Vec::new()),
     };
+    let teardown = volumes_to_take_apart(local.as_ref(), &snapshot, &mut disks, &mut left)?;
     let slots = sort_left(&mut report, req, left, |p| {
         fsid.is_some() && guid_of(p) == fsid
     });
+    report.volumes = teardown.described();
+    report.left.extend(teardown.kept.iter().cloned());
     report.left.extend(theirs.iter().flat_map(|o| {
         o.partitions
             .values()
@@ -796,13 +889,8 @@ pub fn remove_on_host(
     }
     let steps = &mut report.steps;
     take_out(&client, &conf, &opts.cluster, req, map, steps)?;
-    // An encrypted OSD's mappings closed once its daemon is gone, before its disks are zapped.
-    if let Some(osd) = local.as_ref().filter(|o| o.encrypted) {
-        let closed = crate::crypt::luks::close_all(&osd.mapping_names())?;
-        if !closed.is_empty() {
-            let detail = format!("dm-crypt mappings closed: {}", closed.join(", "));
-            step(&mut report.steps, "mappings", Action::Updated, detail);
-        }
+    if let Some(osd) = &local {
+        release_devices(osd, !teardown.is_empty(), &mut report.steps)?;
     }
     let steps = &mut report.steps;
     // 5. Its directory and its disks.
