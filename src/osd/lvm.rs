@@ -42,12 +42,7 @@ pub fn parse_lvs(json: &[u8]) -> Vec<Volume> {
         .flatten();
     lvs.filter_map(|lv| {
         let field = |k: &str| lv.get(k).and_then(|x| x.as_str()).unwrap_or("");
-        let tags: BTreeMap<String, String> = field("lv_tags")
-            .split(',')
-            .filter_map(|t| t.strip_prefix("ceph."))
-            .filter_map(|t| t.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let tags = ceph_tags(field("lv_tags"));
         let path = field("lv_path");
         (!path.is_empty() && !tags.is_empty()).then(|| Volume {
             lv_path: PathBuf::from(path),
@@ -56,6 +51,16 @@ pub fn parse_lvs(json: &[u8]) -> Vec<Volume> {
         })
     })
     .collect()
+}
+
+/// A volume's `ceph.*` tags from `lvs`' comma-separated `lv_tags`, without the prefix (pure).
+pub fn ceph_tags(lv_tags: &str) -> BTreeMap<String, String> {
+    lv_tags
+        .split(',')
+        .filter_map(|t| t.strip_prefix("ceph."))
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The OSDs these volumes make (pure): one per `ceph.type=block` volume with a numeric

@@ -198,14 +198,8 @@ pub fn parse(lvs_json: &[u8], pvs_json: &[u8]) -> (Vec<LogicalVolume>, Vec<Physi
     let lvs = rows(lvs_json, "lv")
         .iter()
         .filter_map(|row| {
-            let tags: Vec<(String, String)> = field(row, "lv_tags")
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|t| t.strip_prefix("ceph."))
-                .filter_map(|t| t.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let tag = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone());
+            let tags = super::lvm::ceph_tags(&field(row, "lv_tags").unwrap_or_default());
+            let tag = |k: &str| tags.get(k).cloned();
             Some(LogicalVolume {
                 path: PathBuf::from(field(row, "lv_path").filter(|p| !p.is_empty())?),
                 uuid: field(row, "lv_uuid").unwrap_or_default(),
