@@ -2,7 +2,9 @@
 //! prepare` (Ceph 16.2's, on a loop disk, against a cluster cephboot bootstrapped) is listed by
 //! `osd list` with its origin, started by `osd activate ID` without ceph-volume, and up in the
 //! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Its disk is not zapped
-//! while it runs; `osd remove` purges it and zaps its whole disk. Root only.
+//! while it runs; `osd remove` purges it and zaps its whole disk. An OSD made by Kolla's own
+//! BlueStore bootstrap steps is listed as `kolla` and started with the key from its xfs. Root
+//! only.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -298,4 +300,155 @@ fn removed_with_its_disk(
     );
     let after = c.cb_in(PREFIX, &["disks", "list", raw_disk.path()]);
     assert_eq!(after["devices"][0]["state"], "free", "{after:#}");
+}
+
+/// The Kolla test's label prefix: its OSD (id 0 of its own cluster) stays out of the other
+/// test's listing.
+const KOLLA_PREFIX: &str = "TKB";
+
+/// Kolla's own BlueStore bootstrap (kolla's `ceph-osd` extend_start.sh, block on the same disk),
+/// run step by step as Kolla runs it, with the cluster's config and the partition node where
+/// Kolla links `/dev/disk/by-partlabel/…` (this host has no udev). Its names use this test's
+/// label prefix in place of `KOLLA` (the grammar is the same).
+fn kolla_bluestore_osd(c: &TestCluster, disk: &LoopDisk) -> u64 {
+    let conf = c.conf();
+    let conf = conf.to_str().unwrap();
+    const CEPH_OSD_TYPE: &str = "4FBD7E29-9D25-41B8-AFD0-062C0CEFF05D";
+    sh("sgdisk", &["--zap-all", "--", disk.path()]);
+    sh(
+        "sgdisk",
+        &["--new=1:0:+100M", "--mbrtogpt", "--", disk.path()],
+    );
+    sh(
+        "sgdisk",
+        &["--largest-new=2", "--mbrtogpt", "--", disk.path()],
+    );
+    disk.partx_add();
+    let uuid = sh("uuidgen", &[]).trim().to_string();
+    let id: u64 = c.ceph(&["osd", "new", &uuid]).trim().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Kolla's 100 MB xfs, as the xfsprogs of its day made it: today's refuses a filesystem under
+    // 300 MB except for its own test suite (fstests' variables).
+    let mkfs = Command::new("mkfs.xfs")
+        .args(["-f", "-q", &disk.part(1)])
+        .envs([("TEST_DEV", "1"), ("TEST_DIR", "1"), ("QA_CHECK_FS", "1")])
+        .output()
+        .unwrap();
+    assert!(mkfs.status.success(), "{mkfs:?}");
+    sh("mount", &[&disk.part(1), d]);
+    std::fs::write(dir.path().join("type"), "bluestore\n").unwrap();
+    let keyring = format!("{d}/keyring");
+    let id_s = id.to_string();
+    let osd = |extra: &[&str]| {
+        let mut args = vec![
+            "-c",
+            conf,
+            "-i",
+            &id_s,
+            "--osd-data",
+            d,
+            "--keyring",
+            &keyring,
+            "--no-mon-config",
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new("ceph-osd").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ceph-osd {extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    osd(&["--mkkey"]);
+    sh(
+        "sgdisk",
+        &[
+            &format!("--change-name=2:{KOLLA_PREFIX}_DATA_BS_{id}_B"),
+            &format!("--typecode=2:{CEPH_OSD_TYPE}"),
+            "--",
+            disk.path(),
+        ],
+    );
+    std::os::unix::fs::symlink(disk.part(2), dir.path().join("block")).unwrap();
+    osd(&["--mkfs", "--osd-uuid", &uuid]);
+    c.ceph(&[
+        "auth",
+        "add",
+        &format!("osd.{id}"),
+        "osd",
+        "allow *",
+        "mon",
+        "allow profile osd",
+        "-i",
+        &keyring,
+    ]);
+    sh("umount", &[d]);
+    let host = sh("hostname", &["-s"]).trim().to_string();
+    c.ceph(&[
+        "osd",
+        "crush",
+        "add",
+        &format!("osd.{id}"),
+        "0.0029",
+        &format!("host={host}"),
+    ]);
+    sh(
+        "sgdisk",
+        &[
+            &format!("--change-name=1:{KOLLA_PREFIX}_DATA_BS_{id}"),
+            &format!("--typecode=1:{CEPH_OSD_TYPE}"),
+            "--",
+            disk.path(),
+        ],
+    );
+    id
+}
+
+#[test]
+fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_its_key() {
+    if !root_or_skip("adopting Kolla's BlueStore OSD") {
+        return;
+    }
+    let disk = LoopDisk::new(3 * GIB);
+    let c = TestCluster::new();
+    let id = kolla_bluestore_osd(&c, &disk);
+    let tables = || read_at(&disk.dev, 0, 1 << 20);
+    let xfs = || sh("sha256sum", &[&disk.part(1)]);
+    let (tables_before, xfs_before) = (tables(), xfs());
+
+    let list = c.cb_in(KOLLA_PREFIX, &["osd", "list"]);
+    let o = listed(&list, id);
+    assert_eq!(o["origin"], "kolla", "{o:#}");
+    assert_eq!(o["store"], "bluestore", "{o:#}");
+    assert_eq!(o["partitions"]["bluestore-block"], disk.part(2), "{o:#}");
+
+    // Started by cephboot: its directory primed from the block's label, the key (which Kolla
+    // keeps only on its xfs) read from the xfs mounted read-only, the block linked.
+    let a = c.cb_in(KOLLA_PREFIX, &["osd", "activate", &id.to_string()]);
+    assert_eq!(a["osds"][0]["action"], "started", "{a:#}");
+    c.wait_all_up(180);
+    let dir = c.state.path().join(format!("osd/ceph-{id}"));
+    let key = std::fs::read_to_string(dir.join("keyring")).unwrap();
+    assert!(key.contains(&format!("[osd.{id}]")), "{key}");
+    assert!(
+        c.ceph(&["auth", "get", &format!("osd.{id}")])
+            .contains(key.lines().nth(1).unwrap().trim()),
+        "the key cephboot started it with is not the cluster's for osd.{id}"
+    );
+    assert_eq!(
+        std::fs::read_link(dir.join("block")).unwrap(),
+        PathBuf::from(disk.part(2))
+    );
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounted.contains(&format!(" {} ", disk.part(1))),
+        "Kolla's xfs is still mounted: {mounted}"
+    );
+    // Its devices were read, never written: the tables and the xfs as Kolla left them.
+    assert_eq!(tables(), tables_before, "activation changed the GPT");
+    assert_eq!(xfs(), xfs_before, "activation changed Kolla's xfs");
+    let again = c.cb_in(KOLLA_PREFIX, &["osd", "activate", &id.to_string()]);
+    assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
+    drop(c);
 }

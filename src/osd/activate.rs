@@ -635,6 +635,10 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                 None,
                 Duration::from_secs(120),
             )?;
+            // Kolla's own BlueStore layout keeps the OSD's key only on its xfs main partition.
+            if !dir.join("keyring").exists() && super::kolla::keeps_the_key(main, &block) {
+                super::kolla::copy_keyring(&main.path, &dir)?;
+            }
             link(&block, &dir.join("block"))?;
             for (role, file) in [
                 (Role::BluestoreDb, "block.db"),

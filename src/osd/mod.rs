@@ -3,7 +3,7 @@
 //! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
 //! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
 //! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm, `lvm_teardown` taking one's volumes
-//! apart) and moving their start to cephboot's units (`adopt`).
+//! apart; `kolla`: the key of Kolla's own BlueStore layout) and moving their start to cephboot's units (`adopt`).
 
 pub mod activate;
 pub mod adopt;
@@ -12,6 +12,7 @@ pub mod convert;
 pub mod drain;
 pub mod host_down;
 pub mod keys;
+pub mod kolla;
 pub mod lvm;
 pub mod lvm_teardown;
 pub mod plan;
