@@ -3,8 +3,9 @@
 //! `osd list` with its origin, started by `osd activate ID` without ceph-volume, and up in the
 //! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Its disk is not zapped
 //! while it runs; `osd remove` purges it and zaps its whole disk. An OSD made by Kolla's own
-//! BlueStore bootstrap steps is listed as `kolla` and started with the key from its xfs. Root
-//! only.
+//! BlueStore bootstrap steps is listed as `kolla` and started with the key from its xfs;
+//! FileStore and BlueStore OSDs laid out as ceph-disk did are listed as `ceph-disk`, started
+//! without rewriting them, and removed with their disk. Root only.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -451,4 +452,297 @@ fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
     let again = c.cb_in(KOLLA_PREFIX, &["osd", "activate", &id.to_string()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
     drop(c);
+}
+
+/// The ceph-disk test's label prefix (no OSD of it is labelled; its own cluster's ids).
+const CEPH_DISK_PREFIX: &str = "TCD";
+const CEPH_OSD_DATA_TYPE: &str = "4fbd7e29-9d25-41b8-afd0-062c0ceff05d";
+const CEPH_JOURNAL_TYPE: &str = "45b0969e-9b03-4f30-b4c6-b4b80ceff106";
+const CEPH_BLOCK_TYPE: &str = "cafecafe-9b03-4f30-b4c6-b4b80ceff106";
+
+/// `/dev/disk/by-partuuid/<uuid>` links, as udev makes them on the hosts ceph-disk ran on (this
+/// one has no udev); removed on drop.
+struct PartuuidLinks(Vec<PathBuf>);
+
+impl PartuuidLinks {
+    fn add(&mut self, uuid: &str, node: &str) -> String {
+        std::fs::create_dir_all("/dev/disk/by-partuuid").unwrap();
+        let link = PathBuf::from(format!("/dev/disk/by-partuuid/{uuid}"));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(node, &link).unwrap();
+        self.0.push(link.clone());
+        link.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for PartuuidLinks {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            let _ = std::fs::remove_file(l);
+        }
+    }
+}
+
+/// One OSD as `ceph-disk prepare` and its first activation left it (Luminous): a `ceph data`
+/// xfs partition holding the OSD directory (`ceph_fsid`, `fsid`, `magic`, the partner's uuid
+/// file and link by PARTUUID, then `ceph-osd --mkfs --mkkey`), the key added, the OSD in CRUSH,
+/// the data partition's type set to Ceph's OSD type last.
+fn ceph_disk_osd(c: &TestCluster, disk: &LoopDisk, store: &str, links: &mut PartuuidLinks) -> u64 {
+    let conf = c.conf();
+    let conf = conf.to_str().unwrap();
+    let (partner, partner_type, partner_name, partner_file, data_size) = match store {
+        "filestore" => (
+            "journal",
+            CEPH_JOURNAL_TYPE,
+            "ceph journal",
+            "journal_uuid",
+            "0",
+        ),
+        _ => (
+            "block",
+            CEPH_BLOCK_TYPE,
+            "ceph block",
+            "block_uuid",
+            "+100M",
+        ),
+    };
+    let partner_uuid = sh("uuidgen", &[]).trim().to_string();
+    let osd_uuid = sh("uuidgen", &[]).trim().to_string();
+    // FileStore: the journal first, the data over the rest; BlueStore: 100 MB of data, the
+    // block over the rest.
+    let (data_n, partner_n) = (1, 2);
+    let mut args = vec!["--zap-all".to_string(), "--".into(), disk.path().into()];
+    sh(
+        "sgdisk",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    args = if store == "filestore" {
+        vec![
+            format!("--new={partner_n}:0:+512M"),
+            format!("--new={data_n}:0:{data_size}"),
+        ]
+    } else {
+        vec![
+            format!("--new={data_n}:0:{data_size}"),
+            format!("--new={partner_n}:0:0"),
+        ]
+    };
+    args.extend([
+        format!("--change-name={partner_n}:{partner_name}"),
+        format!("--typecode={partner_n}:{partner_type}"),
+        format!("--partition-guid={partner_n}:{partner_uuid}"),
+        format!("--change-name={data_n}:ceph data"),
+        "--".into(),
+        disk.path().into(),
+    ]);
+    sh(
+        "sgdisk",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    disk.partx_add();
+    let data = disk.part(data_n);
+    let partner_link = links.add(&partner_uuid, &disk.part(partner_n));
+    let mkfs = Command::new("mkfs.xfs")
+        .args(["-f", "-q", &data])
+        .envs([("TEST_DEV", "1"), ("TEST_DIR", "1"), ("QA_CHECK_FS", "1")])
+        .output()
+        .unwrap();
+    assert!(mkfs.status.success(), "{mkfs:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    sh("mount", &[&data, d]);
+    let fsid = c.ceph(&["fsid"]).trim().to_string();
+    for (f, v) in [
+        ("ceph_fsid", fsid.as_str()),
+        ("fsid", osd_uuid.as_str()),
+        ("magic", "ceph osd volume v026"),
+        (partner_file, partner_uuid.as_str()),
+    ] {
+        std::fs::write(dir.path().join(f), format!("{v}\n")).unwrap();
+    }
+    std::os::unix::fs::symlink(&partner_link, dir.path().join(partner)).unwrap();
+    let id: u64 = c.ceph(&["osd", "new", &osd_uuid]).trim().parse().unwrap();
+    let id_s = id.to_string();
+    let keyring = format!("{d}/keyring");
+    let journal = format!("{d}/journal");
+    let mut osd_args = vec![
+        "-c",
+        conf,
+        "-i",
+        &id_s,
+        "--mkfs",
+        "--mkkey",
+        "--osd-data",
+        d,
+        "--osd-uuid",
+        &osd_uuid,
+        "--keyring",
+        &keyring,
+        "--osd-objectstore",
+        store,
+        "--no-mon-config",
+    ];
+    if store == "filestore" {
+        osd_args.extend(["--osd-journal", &journal]);
+    }
+    let out = Command::new("ceph-osd").args(&osd_args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ceph-osd --mkfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.ceph(&[
+        "auth",
+        "add",
+        &format!("osd.{id}"),
+        "osd",
+        "allow *",
+        "mon",
+        "allow profile osd",
+        "-i",
+        &keyring,
+    ]);
+    for marker in ["ready", "active", "systemd"] {
+        std::fs::write(dir.path().join(marker), "").unwrap();
+    }
+    sh("umount", &[d]);
+    let host = sh("hostname", &["-s"]).trim().to_string();
+    c.ceph(&[
+        "osd",
+        "crush",
+        "add",
+        &format!("osd.{id}"),
+        "0.0029",
+        &format!("host={host}"),
+    ]);
+    sh(
+        "sgdisk",
+        &[
+            &format!("--typecode={data_n}:{CEPH_OSD_DATA_TYPE}"),
+            "--",
+            disk.path(),
+        ],
+    );
+    id
+}
+
+#[test]
+fn osds_ceph_disk_made_are_listed_as_ceph_disk_and_started_without_rewriting_them() {
+    if !root_or_skip("adopting ceph-disk OSDs") {
+        return;
+    }
+    let fs_disk = LoopDisk::new(3 * GIB);
+    let bs_disk = LoopDisk::new(3 * GIB);
+    let c = TestCluster::new();
+    let mut links = PartuuidLinks(Vec::new());
+    let fs_id = ceph_disk_osd(&c, &fs_disk, "filestore", &mut links);
+    let bs_id = ceph_disk_osd(&c, &bs_disk, "bluestore", &mut links);
+    let bs_xfs = || sh("sha256sum", &[&bs_disk.part(1)]);
+    let tables = |d: &LoopDisk| read_at(&d.dev, 0, 1 << 20);
+    let before = (bs_xfs(), tables(&fs_disk), tables(&bs_disk));
+
+    let list = c.cb_in(CEPH_DISK_PREFIX, &["osd", "list"]);
+    let fs = listed(&list, fs_id);
+    assert_eq!(fs["origin"], "ceph-disk", "{fs:#}");
+    assert_eq!(fs["store"], "filestore", "{fs:#}");
+    assert_eq!(
+        fs["partitions"]["filestore-data"],
+        fs_disk.part(1),
+        "{fs:#}"
+    );
+    assert_eq!(
+        fs["partitions"]["filestore-journal"],
+        fs_disk.part(2),
+        "{fs:#}"
+    );
+    let bs = listed(&list, bs_id);
+    assert_eq!(bs["origin"], "ceph-disk", "{bs:#}");
+    assert_eq!(bs["store"], "bluestore", "{bs:#}");
+    assert_eq!(
+        bs["partitions"]["bluestore-block"],
+        bs_disk.part(2),
+        "{bs:#}"
+    );
+    // Listing read the directories without leaving them mounted or changing them.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&format!(" {} ", bs_disk.part(1))),
+        "{mounts}"
+    );
+    assert_eq!(
+        bs_xfs(),
+        before.0,
+        "listing changed the BlueStore OSD's xfs"
+    );
+
+    let a = c.cb_in(CEPH_DISK_PREFIX, &["osd", "activate", "--all"]);
+    for id in [fs_id, bs_id] {
+        let o = a["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["osd_id"].as_u64() == Some(id));
+        assert_eq!(
+            o.map(|o| o["action"].clone()),
+            Some("started".into()),
+            "{a:#}"
+        );
+    }
+    c.wait_all_up(180);
+    // FileStore: its data partition is the OSD's directory, its journal link (by PARTUUID, as
+    // ceph-disk made it) left as it was. BlueStore: the key read from its xfs, which stays
+    // as ceph-disk left it, the block linked in cephboot's directory.
+    let fs_dir = c.state.path().join(format!("osd/ceph-{fs_id}"));
+    let journal = std::fs::read_link(fs_dir.join("journal")).unwrap();
+    assert!(
+        journal.starts_with("/dev/disk/by-partuuid/"),
+        "the journal link on the xfs was rewritten: {}",
+        journal.display()
+    );
+    let bs_dir = c.state.path().join(format!("osd/ceph-{bs_id}"));
+    assert!(std::fs::read_to_string(bs_dir.join("keyring"))
+        .unwrap()
+        .contains(&format!("[osd.{bs_id}]")));
+    assert_eq!(
+        std::fs::read_link(bs_dir.join("block")).unwrap(),
+        PathBuf::from(bs_disk.part(2))
+    );
+    assert_eq!(
+        bs_xfs(),
+        before.0,
+        "activation changed the BlueStore OSD's xfs"
+    );
+    assert_eq!(tables(&fs_disk), before.1, "activation changed a GPT");
+    assert_eq!(tables(&bs_disk), before.2, "activation changed a GPT");
+    let again = c.cb_in(CEPH_DISK_PREFIX, &["osd", "activate", "--all"]);
+    assert!(
+        again["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "unchanged"),
+        "{again:#}"
+    );
+    // Removed as any OSD is, its whole disk zapped (both partitions are its own, though
+    // unlabelled); the FileStore one beside it still up.
+    let removed = c.cb_in(
+        CEPH_DISK_PREFIX,
+        &["osd", "remove", &bs_id.to_string(), "--wait", "120"],
+    );
+    assert_eq!(removed["action"], "removed", "{removed:#}");
+    assert_eq!(
+        removed["zapped"],
+        serde_json::json!([bs_disk.path()]),
+        "{removed:#}"
+    );
+    assert!(
+        read_at(&bs_disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
+        "the ceph-disk OSD's table is still on its disk"
+    );
+    assert!(
+        c.osds().iter().any(|(id, up, _)| *id == fs_id && *up),
+        "the FileStore OSD went down"
+    );
+    drop(c);
+    drop(links);
 }

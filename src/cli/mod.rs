@@ -507,8 +507,9 @@ pub enum OsdCommand {
     /// OSD directory and starts ceph-osd with a pidfile. Re-attaches loop-file disks of
     /// --state-dir first. See docs/supervision.md.
     Activate(ActivateArgs),
-    /// Prepared OSDs on this host: who made each (ORIGIN: cephboot, kolla, or ceph-volume-raw
-    /// for a BlueStore label on an unnamed device; docs/adopt.md), their partitions by role
+    /// Prepared OSDs on this host: who made each (ORIGIN: cephboot, kolla, ceph-volume-raw for
+    /// a BlueStore label on an unnamed device, ceph-volume-lvm for volumes with ceph-volume's
+    /// tags, ceph-disk for a `ceph data` xfs partition; docs/adopt.md), their partitions by role
     /// (block, block.db, block.wal, journal: where each lives), and when the cluster answers,
     /// whether they are up and in, their CRUSH device class, and whether Ceph says stopping
     /// each now is safe.

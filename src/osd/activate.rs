@@ -37,6 +37,8 @@ pub enum Origin {
     CephVolumeRaw,
     /// Logical volumes tagged `ceph.*` (`ceph-volume lvm`).
     CephVolumeLvm,
+    /// An xfs OSD directory on a partition of Ceph's OSD type (`ceph-disk prepare`).
+    CephDisk,
 }
 
 impl Origin {
@@ -47,6 +49,7 @@ impl Origin {
             Origin::Kolla => "kolla",
             Origin::CephVolumeRaw => "ceph-volume-raw",
             Origin::CephVolumeLvm => "ceph-volume-lvm",
+            Origin::CephDisk => "ceph-disk",
         }
     }
 }
@@ -148,6 +151,26 @@ impl FoundOsd {
         o
     }
 
+    /// An OSD `ceph-disk prepare` made (crate::osd::ceph_disk): its xfs data partition under
+    /// `role`, before its partners are added.
+    pub fn ceph_disk(
+        osd_id: u32,
+        store: Store,
+        osd_uuid: &str,
+        cluster_fsid: Option<&str>,
+        role: Role,
+        data: &Device,
+    ) -> Self {
+        let mut o = FoundOsd::with_partitions(osd_id, store, BTreeMap::new());
+        o.origin = Origin::CephDisk;
+        o.osd_uuid = Some(osd_uuid.to_string());
+        o.tagged_fsid = cluster_fsid.map(str::to_string);
+        o.partitions.insert(role.as_str(), data.path.clone());
+        o.main = Some(data.clone());
+        o.members.push(data.clone());
+        o
+    }
+
     /// A raw OSD's db or wal device.
     pub fn add_raw_partner(&mut self, d: &Device, role: Role) {
         add_partner(self, d, role);
@@ -173,7 +196,15 @@ pub fn find_on_host(
     fsid: Option<&str>,
 ) -> Vec<FoundOsd> {
     let found = find_prepared(snapshot, classified, &label_osd_uuid);
-    let mut others = super::raw::find(snapshot, &found, fsid, &read_device_label);
+    // ceph-disk's before the raw ones: its block partition carries a BlueStore label too.
+    let mut others = super::ceph_disk::find(snapshot, &found);
+    let claimed: Vec<FoundOsd> = found.iter().chain(others.iter()).cloned().collect();
+    others.extend(super::raw::find(
+        snapshot,
+        &claimed,
+        fsid,
+        &read_device_label,
+    ));
     others.extend(super::lvm::find(snapshot, fsid));
     let mut all = merge_marking_conflicts(found, others);
     all.sort_by_key(|o| o.osd_id);
@@ -227,7 +258,10 @@ pub fn merge_marking_conflicts(mut found: Vec<FoundOsd>, others: Vec<FoundOsd>) 
 /// disk is the cluster's fsid (`fsid`: its BlueStore label's, else this cluster's), Kolla
 /// otherwise. A raw OSD keeps its origin.
 pub fn origin_of(osd: &FoundOsd, disk_guid: Option<uuid::Uuid>, fsid: Option<&str>) -> Origin {
-    if matches!(osd.origin, Origin::CephVolumeRaw | Origin::CephVolumeLvm) {
+    if matches!(
+        osd.origin,
+        Origin::CephVolumeRaw | Origin::CephVolumeLvm | Origin::CephDisk
+    ) {
         return osd.origin;
     }
     let ours = fsid.and_then(|f| uuid::Uuid::parse_str(f).ok());
@@ -637,7 +671,7 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
             )?;
             // Kolla's own BlueStore layout keeps the OSD's key only on its xfs main partition.
             if !dir.join("keyring").exists() && super::kolla::keeps_the_key(main, &block) {
-                super::kolla::copy_keyring(&main.path, &dir)?;
+                super::kolla::copy_keyring(main, &dir)?;
             }
             link(&block, &dir.join("block"))?;
             for (role, file) in [
@@ -672,7 +706,9 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                         osd.osd_id
                     ))
                 })?;
-            link(journal, &dir.join("journal"))?;
+            if !super::ceph_disk::journal_link_holds(&dir, journal) {
+                link(journal, &dir.join("journal"))?;
+            }
         }
     }
     Ok(dir)

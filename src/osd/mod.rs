@@ -3,11 +3,13 @@
 //! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
 //! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
 //! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm, `lvm_teardown` taking one's volumes
-//! apart; `kolla`: the key of Kolla's own BlueStore layout) and moving their start to cephboot's units (`adopt`).
+//! apart; `kolla`: the key of Kolla's own BlueStore layout; `ceph_disk`: ceph-disk's data
+//! partitions, read through `xfs_dir`) and moving their start to cephboot's units (`adopt`).
 
 pub mod activate;
 pub mod adopt;
 pub mod batch;
+pub mod ceph_disk;
 pub mod convert;
 pub mod drain;
 pub mod host_down;
@@ -23,3 +25,4 @@ pub mod removed;
 pub mod retire;
 pub mod slots;
 pub mod target;
+pub mod xfs_dir;

@@ -309,7 +309,15 @@ fn disks_on_host_to_zap(
             classified
                 .iter()
                 .filter(|c| c.device.parent.as_deref() == Some(disk))
-                .map(|c| (c.device.path.clone(), c.verdict.osd_id()))
+                .map(|c| {
+                    // Its own partitions count as its own even unlabelled (ceph-disk's).
+                    let id = if osd.has_member(&c.device.path) {
+                        Some(osd.osd_id)
+                    } else {
+                        c.verdict.osd_id()
+                    };
+                    (c.device.path.clone(), id)
+                })
                 .collect()
         },
     )
