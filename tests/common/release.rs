@@ -40,36 +40,90 @@ pub struct ReleaseCluster {
     _state_dir: tempfile::TempDir,
 }
 
+/// Builds (or reuses) the suite's root, mounted (its /dev, /proc, /sys the host's); `None`
+/// (after one loud line; a failure under CI=true) when it cannot be built here.
+pub fn root_of(suite: Suite) -> Option<PathBuf> {
+    let out = Command::new(script())
+        .args(["build", suite.name])
+        .output()
+        .expect("run tests/releases/root");
+    if !out.status.success() {
+        required_or_skip(
+            &format!("Ceph {} ({})", suite.ceph_major, suite.name),
+            &format!(
+                "a {} root with its Ceph packages (tests/releases/root build {} failed: {})",
+                suite.name,
+                suite.name,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ),
+        );
+        return None;
+    }
+    Some(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim(),
+    ))
+}
+
+/// Runs `program` of the release inside `root` (a clean environment).
+pub fn run_in(root: &Path, program: &str, args: &[&str]) -> Output {
+    Command::new("chroot")
+        .arg(root)
+        .args([
+            "/usr/bin/env",
+            "-i",
+            "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=/root",
+            "LC_ALL=C.UTF-8",
+        ])
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("chroot")
+}
+
+/// A host directory seen at the same path inside a release's root (a recursive bind mount,
+/// with the mounts under it at the time), unmounted on drop: the release's daemons then read
+/// and write a cluster the host's release made, at the paths its config names.
+pub struct BoundDir {
+    at: PathBuf,
+}
+
+impl BoundDir {
+    pub fn new(root: &Path, dir: &Path) -> Self {
+        let at = root.join(dir.strip_prefix("/").unwrap_or(dir));
+        std::fs::create_dir_all(&at).expect("mount point in the root");
+        super::sh(
+            "mount",
+            &["--rbind", dir.to_str().unwrap(), at.to_str().unwrap()],
+        );
+        // A slave: the host's mounts and unmounts under `dir` reach the copy, and unmounting
+        // the copy never reaches back to the host's.
+        super::sh("mount", &["--make-rslave", at.to_str().unwrap()]);
+        BoundDir { at }
+    }
+}
+
+impl Drop for BoundDir {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .args(["-R", self.at.to_str().unwrap()])
+            .output();
+        let _ = std::fs::remove_dir(&self.at);
+    }
+}
+
 impl ReleaseCluster {
     /// Builds (or reuses) the suite's root and bootstraps a cluster in it; `None` (after one
     /// loud line; a failure under CI=true) when the root cannot be built here.
     pub fn new(suite: Suite) -> Option<Self> {
-        let out = Command::new(script())
-            .args(["build", suite.name])
-            .output()
-            .expect("run tests/releases/root");
-        if !out.status.success() {
-            required_or_skip(
-                &format!("Ceph {} ({})", suite.ceph_major, suite.name),
-                &format!(
-                    "a {} root with its Ceph packages (tests/releases/root build {} failed: {})",
-                    suite.name,
-                    suite.name,
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                ),
-            );
-            return None;
-        }
-        let root = PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim(),
-        );
+        let root = root_of(suite)?;
         let bin = root.join("usr/local/bin/cephboot");
         // Copy to a new name and rename: another test of this suite may be running it.
         let tmp = root.join(format!("usr/local/bin/.cephboot-{}", std::process::id()));
