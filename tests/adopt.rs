@@ -307,14 +307,21 @@ fn removed_with_its_disk(
 /// test's listing.
 const KOLLA_PREFIX: &str = "TKB";
 
-/// Kolla's own BlueStore bootstrap (kolla's `ceph-osd` extend_start.sh, block on the same disk),
+/// Kolla's own BlueStore bootstrap (kolla's `ceph-osd` extend_start.sh, the block on the same
+/// disk, block.db and block.wal on partitions of a fast disk),
 /// run step by step as Kolla runs it, with the cluster's config and the partition node where
 /// Kolla links `/dev/disk/by-partlabel/…` (this host has no udev). Its names use this test's
 /// label prefix in place of `KOLLA` (the grammar is the same).
-fn kolla_bluestore_osd(c: &TestCluster, disk: &LoopDisk) -> u64 {
+fn kolla_bluestore_osd(c: &TestCluster, disk: &LoopDisk, fast: &LoopDisk) -> u64 {
     let conf = c.conf();
     let conf = conf.to_str().unwrap();
     const CEPH_OSD_TYPE: &str = "4FBD7E29-9D25-41B8-AFD0-062C0CEFF05D";
+    const BS_WAL_TYPE: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+    const BS_DB_TYPE: &str = "CE8DF73C-B89D-45B0-AD98-D45332906D90";
+    // The operator's partitions on a fast disk for its block.db (1) and block.wal (2), which
+    // Kolla's inventory names by disk and partition number.
+    sh("sgdisk", &["-n1:1M:+1G", "-n2:0:+256M", "--", fast.path()]);
+    fast.partx_add();
     sh("sgdisk", &["--zap-all", "--", disk.path()]);
     sh(
         "sgdisk",
@@ -371,6 +378,21 @@ fn kolla_bluestore_osd(c: &TestCluster, disk: &LoopDisk) -> u64 {
             disk.path(),
         ],
     );
+    for (n, suffix, code, link) in [
+        (1, "D", BS_DB_TYPE, "block.db"),
+        (2, "W", BS_WAL_TYPE, "block.wal"),
+    ] {
+        sh(
+            "sgdisk",
+            &[
+                &format!("--change-name={n}:{KOLLA_PREFIX}_DATA_BS_{id}_{suffix}"),
+                &format!("--typecode={n}:{code}"),
+                "--",
+                fast.path(),
+            ],
+        );
+        std::os::unix::fs::symlink(fast.part(n), dir.path().join(link)).unwrap();
+    }
     std::os::unix::fs::symlink(disk.part(2), dir.path().join("block")).unwrap();
     osd(&["--mkfs", "--osd-uuid", &uuid]);
     c.ceph(&[
@@ -412,17 +434,21 @@ fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
         return;
     }
     let disk = LoopDisk::new(3 * GIB);
+    let fast = LoopDisk::new(2 * GIB);
     let c = TestCluster::new();
-    let id = kolla_bluestore_osd(&c, &disk);
+    let id = kolla_bluestore_osd(&c, &disk, &fast);
     let tables = || read_at(&disk.dev, 0, 1 << 20);
     let xfs = || sh("sha256sum", &[&disk.part(1)]);
-    let (tables_before, xfs_before) = (tables(), xfs());
+    let fast_tables = || read_at(&fast.dev, 0, 1 << 20);
+    let (tables_before, xfs_before, fast_before) = (tables(), xfs(), fast_tables());
 
     let list = c.cb_in(KOLLA_PREFIX, &["osd", "list"]);
     let o = listed(&list, id);
     assert_eq!(o["origin"], "kolla", "{o:#}");
     assert_eq!(o["store"], "bluestore", "{o:#}");
     assert_eq!(o["partitions"]["bluestore-block"], disk.part(2), "{o:#}");
+    assert_eq!(o["partitions"]["bluestore-db"], fast.part(1), "{o:#}");
+    assert_eq!(o["partitions"]["bluestore-wal"], fast.part(2), "{o:#}");
 
     // Started by cephboot: its directory primed from the block's label, the key (which Kolla
     // keeps only on its xfs) read from the xfs mounted read-only, the block linked.
@@ -441,6 +467,9 @@ fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
         std::fs::read_link(dir.join("block")).unwrap(),
         PathBuf::from(disk.part(2))
     );
+    let meta = c.ceph_json(&["osd", "metadata", &id.to_string()]);
+    assert_eq!(meta["bluefs_dedicated_db"], "1", "{meta:#}");
+    assert_eq!(meta["bluefs_dedicated_wal"], "1", "{meta:#}");
     let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mounted.contains(&format!(" {} ", disk.part(1))),
@@ -449,6 +478,7 @@ fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
     // Its devices were read, never written: the tables and the xfs as Kolla left them.
     assert_eq!(tables(), tables_before, "activation changed the GPT");
     assert_eq!(xfs(), xfs_before, "activation changed Kolla's xfs");
+    assert_eq!(fast_tables(), fast_before, "activation changed the fast disk's GPT");
     let again = c.cb_in(KOLLA_PREFIX, &["osd", "activate", &id.to_string()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
     drop(c);
