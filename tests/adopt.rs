@@ -3,7 +3,8 @@
 //! `osd list` with its origin, started by `osd activate ID` without ceph-volume, and up in the
 //! cluster; beside it an OSD cephboot prepared is listed as cephboot's. Its disk is not zapped
 //! while it runs; `osd remove` purges it and zaps its whole disk. An OSD made by Kolla's own
-//! BlueStore bootstrap steps is listed as `kolla` and started with the key from its xfs;
+//! BlueStore bootstrap steps is listed as `kolla` and started with the key from its xfs, one
+//! made by its FileStore steps started with its journal partition and nothing written;
 //! FileStore and BlueStore OSDs laid out as ceph-disk did are listed as `ceph-disk`, started
 //! without rewriting them, and removed with their disk. Root only.
 #![allow(
@@ -478,7 +479,11 @@ fn an_osd_kollas_bluestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
     // Its devices were read, never written: the tables and the xfs as Kolla left them.
     assert_eq!(tables(), tables_before, "activation changed the GPT");
     assert_eq!(xfs(), xfs_before, "activation changed Kolla's xfs");
-    assert_eq!(fast_tables(), fast_before, "activation changed the fast disk's GPT");
+    assert_eq!(
+        fast_tables(),
+        fast_before,
+        "activation changed the fast disk's GPT"
+    );
     let again = c.cb_in(KOLLA_PREFIX, &["osd", "activate", &id.to_string()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
     drop(c);
@@ -775,4 +780,140 @@ fn osds_ceph_disk_made_are_listed_as_ceph_disk_and_started_without_rewriting_the
     );
     drop(c);
     drop(links);
+}
+
+/// The Kolla FileStore test's label prefix.
+const KOLLA_FS_PREFIX: &str = "TKF";
+
+/// Kolla's own FileStore bootstrap (kolla's `ceph-osd` extend_start.sh, the journal on the same
+/// disk): `ceph osd create`, the data partition's xfs mounted, `ceph-osd --mkfs
+/// --osd-journal=<journal partition> --mkkey` (no `journal` link in the directory: Kolla passes
+/// the flag at every start), `ceph auth add`, `osd crush add`, then the names and type codes.
+fn kolla_filestore_osd(c: &TestCluster, disk: &LoopDisk) -> u64 {
+    let conf = c.conf();
+    let conf = conf.to_str().unwrap();
+    sh("sgdisk", &["--zap-all", "--", disk.path()]);
+    sh("sgdisk", &["--new=2:1M:5G", "--", disk.path()]);
+    sh("sgdisk", &["--largest-new=1", "--", disk.path()]);
+    disk.partx_add();
+    let id: u64 = c.ceph(&["osd", "create"]).trim().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    sh("mkfs.xfs", &["-f", "-q", &disk.part(1)]);
+    sh("mount", &[&disk.part(1), d]);
+    let keyring = format!("{d}/keyring");
+    let out = Command::new("ceph-osd")
+        .args([
+            "-c",
+            conf,
+            "-i",
+            &id.to_string(),
+            "--mkfs",
+            &format!("--osd-journal={}", disk.part(2)),
+            "--mkkey",
+            "--osd-data",
+            d,
+            "--keyring",
+            &keyring,
+            "--osd-objectstore",
+            "filestore",
+            "--no-mon-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ceph-osd --mkfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.ceph(&[
+        "auth",
+        "add",
+        &format!("osd.{id}"),
+        "osd",
+        "allow *",
+        "mon",
+        "allow profile osd",
+        "-i",
+        &keyring,
+    ]);
+    sh("umount", &[d]);
+    let host = sh("hostname", &["-s"]).trim().to_string();
+    c.ceph(&[
+        "osd",
+        "crush",
+        "add",
+        &id.to_string(),
+        "0.0029",
+        &format!("host={host}"),
+    ]);
+    sh(
+        "sgdisk",
+        &[
+            &format!("--change-name=1:{KOLLA_FS_PREFIX}_DATA_{id}"),
+            "--typecode=1:4FBD7E29-9D25-41B8-AFD0-062C0CEFF05D",
+            "--",
+            disk.path(),
+        ],
+    );
+    sh(
+        "sgdisk",
+        &[
+            &format!("--change-name=2:{KOLLA_FS_PREFIX}_DATA_{id}_J"),
+            "--typecode=2:45B0969E-9B03-4F30-B4C6-B4B80CEFF106",
+            "--",
+            disk.path(),
+        ],
+    );
+    id
+}
+
+#[test]
+fn an_osd_kollas_filestore_bootstrap_made_is_listed_as_kolla_and_started_with_its_journal() {
+    if !root_or_skip("adopting Kolla's FileStore OSD") {
+        return;
+    }
+    let disk = LoopDisk::new(8 * GIB);
+    let c = TestCluster::new();
+    let id = kolla_filestore_osd(&c, &disk);
+    let tables = || read_at(&disk.dev, 0, 1 << 20);
+    let before = tables();
+    let list = c.cb_in(KOLLA_FS_PREFIX, &["osd", "list"]);
+    let o = listed(&list, id);
+    assert_eq!(o["origin"], "kolla", "{o:#}");
+    assert_eq!(o["store"], "filestore", "{o:#}");
+    assert_eq!(o["partitions"]["filestore-journal"], disk.part(2), "{o:#}");
+
+    // Started as Kolla starts it: its xfs mounted as the OSD's directory and the journal
+    // partition passed to ceph-osd; no `journal` link written into Kolla's directory.
+    let a = c.cb_in(KOLLA_FS_PREFIX, &["osd", "activate", &id.to_string()]);
+    assert_eq!(a["osds"][0]["action"], "started", "{a:#}");
+    c.wait_all_up(180);
+    let dir = c.state.path().join(format!("osd/ceph-{id}"));
+    assert!(
+        dir.join("whoami").exists(),
+        "its xfs is the OSD's directory"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.join("journal")).is_err(),
+        "a journal link was written into Kolla's directory"
+    );
+    let cmdline = sh(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "cat /proc/$(cat {}/run/ceph-osd.{id}.pid)/cmdline | tr '\\0' ' '",
+                c.dir()
+            ),
+        ],
+    );
+    assert!(
+        cmdline.contains(&format!("--osd-journal {}", disk.part(2))),
+        "{cmdline}"
+    );
+    assert_eq!(tables(), before, "activation changed the GPT");
+    let again = c.cb_in(KOLLA_FS_PREFIX, &["osd", "activate", &id.to_string()]);
+    assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
+    drop(c);
 }

@@ -197,7 +197,7 @@ pub fn find_on_host(
 ) -> Vec<FoundOsd> {
     let found = find_prepared(snapshot, classified, &label_osd_uuid);
     // ceph-disk's before the raw ones: its block partition carries a BlueStore label too.
-    let mut others = super::ceph_disk::find(snapshot, &found);
+    let mut others = super::ceph_disk::find(snapshot, &found, fsid);
     let claimed: Vec<FoundOsd> = found.iter().chain(others.iter()).cloned().collect();
     others.extend(super::raw::find(
         snapshot,
@@ -610,6 +610,21 @@ pub struct Activated {
     pub unit: Option<String>,
 }
 
+/// `--osd-journal PARTITION` for a FileStore OSD whose directory's `journal` link does not lead
+/// to its journal partition (Kolla's has none: Kolla passes the flag itself; ceph-disk's leads
+/// by PARTUUID, through udev; cephboot's own names a node that may have moved at boot); empty
+/// when the link holds, and for BlueStore. Nothing on the data partition is rewritten for it.
+pub fn journal_arg(osd: &FoundOsd, dir: &Path) -> Vec<String> {
+    match osd.partitions.get(Role::FilestoreJournal.as_str()) {
+        Some(j)
+            if osd.store == Store::Filestore && !super::ceph_disk::journal_link_holds(dir, j) =>
+        {
+            vec!["--osd-journal".into(), j.display().to_string()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Makes the OSD's partitions visible to the kernel and its directory ready. Returns the dir.
 pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result<PathBuf> {
     let main = osd.main.as_ref().ok_or_else(|| {
@@ -697,8 +712,9 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                     Duration::from_secs(60),
                 )?;
             }
-            let journal = osd
-                .partitions
+            // The journal is checked here; the daemon is told where it is (journal_arg), so
+            // the data partition's own files are never rewritten to start it.
+            osd.partitions
                 .get(Role::FilestoreJournal.as_str())
                 .ok_or_else(|| {
                     Error::NotFound(format!(
@@ -706,18 +722,16 @@ pub fn prepare_dir(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Result
                         osd.osd_id
                     ))
                 })?;
-            if !super::ceph_disk::journal_link_holds(&dir, journal) {
-                link(journal, &dir.join("journal"))?;
-            }
         }
     }
     Ok(dir)
 }
 
 /// The fsid of the cluster an OSD belongs to: from the BlueStore label of its block (the main
-/// device, or its `_B` partition), or
-/// from the GPT disk GUID cephboot sets on the disks it lays out (a FileStore OSD's, an encrypted one's),
-/// or from ceph-volume lvm's `ceph.cluster_fsid` tag.
+/// device, or its `_B` partition), from a FileStore OSD's own `ceph_fsid` file (read where its
+/// xfs is mounted, or read-only: crate::osd::xfs_dir), from the GPT disk GUID cephboot sets on
+/// the disks it lays out (an encrypted OSD's, a FileStore one whose directory cannot be read),
+/// or from ceph-volume lvm's `ceph.cluster_fsid` tag (ceph-disk's `ceph_fsid`).
 pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
     if let Some(f) = &osd.tagged_fsid {
         return Some(f.clone());
@@ -729,10 +743,22 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
         .get(Role::BluestoreBlock.as_str())
         .and_then(|b| osd.members.iter().find(|m| &m.path == b))
         .unwrap_or(main);
+    let from_xfs = || {
+        let files = super::xfs_dir::read_files(main, &["ceph_fsid"]).ok()?;
+        super::xfs_dir::text(&files, "ceph_fsid").map(|f| f.to_ascii_lowercase())
+    };
     match (osd.store, osd.encrypted) {
         (Store::Bluestore, false) => read_device_label(block)?.ceph_fsid,
-        // FileStore, and an encrypted OSD (its BlueStore label is inside the encryption): the
-        // GPT disk GUID cephboot sets to the cluster's fsid.
+        // FileStore: the `ceph_fsid` its directory keeps (Kolla's own disks carry no fsid in
+        // their GPT), else the disk GUID cephboot sets to the cluster's fsid.
+        (Store::Filestore, _) => from_xfs().or_else(|| {
+            snapshot
+                .find(main.parent.as_deref()?)?
+                .disk_guid
+                .map(|g| g.to_string())
+        }),
+        // An encrypted OSD (its BlueStore label is inside the encryption): the GPT disk GUID
+        // cephboot sets to the cluster's fsid.
         _ => snapshot
             .find(main.parent.as_deref()?)?
             .disk_guid
@@ -793,7 +819,8 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
         };
     }
     let result = (|| {
-        prepare_dir(env, osd, snapshot)?;
+        let dir = prepare_dir(env, osd, snapshot)?;
+        let journal = journal_arg(osd, &dir);
         let conf = env.conf.path.display().to_string();
         let id = osd.osd_id.to_string();
         // The pidfile is passed explicitly: Ceph writes none unless its config names one, and
@@ -802,26 +829,25 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
         }
         let pid_s = pidfile.display().to_string();
-        exec::start_daemon(
-            "ceph-osd",
-            &[
-                "--cluster",
-                env.cluster,
-                "-c",
-                &conf,
-                "-i",
-                &id,
-                "--pid-file",
-                &pid_s,
-            ],
-            Duration::from_secs(120),
-        )
-        .map_err(|e| Error::Device {
-            device: PathBuf::from(format!("osd.{id}")),
-            message: format!(
-                "{e}; see {}",
-                env.conf.osd_log(env.cluster, osd.osd_id).display()
-            ),
+        let mut args = vec![
+            "--cluster",
+            env.cluster,
+            "-c",
+            &conf,
+            "-i",
+            &id,
+            "--pid-file",
+            &pid_s,
+        ];
+        args.extend(journal.iter().map(String::as_str));
+        exec::start_daemon("ceph-osd", &args, Duration::from_secs(120)).map_err(|e| {
+            Error::Device {
+                device: PathBuf::from(format!("osd.{id}")),
+                message: format!(
+                    "{e}; see {}",
+                    env.conf.osd_log(env.cluster, osd.osd_id).display()
+                ),
+            }
         })?;
         wait_up(env, osd.osd_id)
     })();
@@ -946,9 +972,10 @@ pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Er
             );
         }
     }
-    if let Err(e) = prepare_dir(env, osd, snapshot) {
-        return e;
-    }
+    let dir = match prepare_dir(env, osd, snapshot) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
     let bin = match exec::resolve("ceph-osd") {
         Ok(b) => b,
         Err(e) => return e,
@@ -968,6 +995,7 @@ pub fn exec_foreground(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Er
                 .to_string(),
             "-f",
         ])
+        .args(journal_arg(osd, &dir))
         .exec();
     Error::io(format!("executing ceph-osd for osd.{}", osd.osd_id), err)
 }

@@ -111,9 +111,11 @@ pub fn osd_of(
     o
 }
 
-/// The ceph-disk OSDs on this host: data partitions of Ceph's OSD type named `ceph data` with
-/// an xfs that no OSD in `found` claims; one whose directory cannot be read is logged and left out.
-pub fn find(snapshot: &Snapshot, found: &[FoundOsd]) -> Vec<FoundOsd> {
+/// The ceph-disk OSDs of cluster `fsid` (when known) on this host: data partitions of Ceph's
+/// OSD type named `ceph data` with an xfs that no OSD in `found` claims; one whose directory
+/// cannot be read is logged and left out, another cluster's too (as ceph-volume's are: an id
+/// of another cluster would otherwise stand against this cluster's OSD of the same id).
+pub fn find(snapshot: &Snapshot, found: &[FoundOsd], fsid: Option<&str>) -> Vec<FoundOsd> {
     let candidates = snapshot.devices.iter().filter(|d| {
         d.kind == DeviceKind::Partition
             && d.gpt.as_ref().is_some_and(|g| {
@@ -134,6 +136,9 @@ pub fn find(snapshot: &Snapshot, found: &[FoundOsd]) -> Vec<FoundOsd> {
     for d in candidates {
         match super::xfs_dir::read_files(d, &FILES) {
             Ok(files) => match parse(&files) {
+                Some(dir) if !of_cluster(&dir, fsid) => {
+                    tracing::info!(device = %d.path.display(), cluster = ?dir.cluster_fsid, "a ceph-disk OSD of another cluster")
+                }
                 Some(dir) => out.push(osd_of(&dir, d, &by_partuuid)),
                 None => {
                     tracing::info!(device = %d.path.display(), "an xfs of Ceph's OSD type without a ceph-disk OSD directory")
@@ -145,6 +150,14 @@ pub fn find(snapshot: &Snapshot, found: &[FoundOsd]) -> Vec<FoundOsd> {
         }
     }
     out
+}
+
+/// Whether a directory belongs to cluster `fsid` (pure): yes when either is unknown.
+pub fn of_cluster(dir: &DataDir, fsid: Option<&str>) -> bool {
+    match (&dir.cluster_fsid, fsid) {
+        (Some(theirs), Some(ours)) => theirs.eq_ignore_ascii_case(ours),
+        _ => true,
+    }
 }
 
 /// Whether `dir`'s `journal` link already leads to `journal` (a ceph-disk directory links
@@ -201,6 +214,15 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(bs.cluster_fsid, None);
+        assert!(of_cluster(
+            &fs,
+            Some("FFFF0000-0000-0000-0000-00000000000F")
+        ));
+        assert!(!of_cluster(
+            &fs,
+            Some("ffff0000-0000-0000-0000-0000000000ff")
+        ));
+        assert!(of_cluster(&bs, Some("anything")) && of_cluster(&fs, None));
         assert_eq!(
             bs.partners,
             [
