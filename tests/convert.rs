@@ -1,8 +1,9 @@
 //! `osd convert --to bluestore` on a real cluster: three FileStore OSDs (two with colocated
 //! journals, one Kolla-style with its journal on a shared disk) holding RADOS objects and an
 //! RBD image become BlueStore OSDs with the same ids, CRUSH host and data; refusals change
-//! nothing; a conversion cut off after the id is taken again, and after mkfs, is finished by
-//! the next run. Then the upgrade it enables: Reef 18.2's own ceph-osd (the release root of
+//! nothing; a conversion cut off after each of its steps (its record, the removal, the
+//! journal's release, inside the preparation after the id and after mkfs, the activation) is
+//! finished by the next run. Then the upgrade it enables: Reef 18.2's own ceph-osd (the release root of
 //! tests/releases) refuses one of the FileStore OSDs before the conversion, and Reef's
 //! ceph-mon, ceph-mgr and ceph-osd start the converted cluster's directories to HEALTH_OK with
 //! the data unchanged. Root only.
@@ -309,11 +310,22 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
     assert_eq!(kolla_dry["action"], "would_convert");
     unchanged("dry run");
 
-    // Cut off after the id was taken again (step 4 of prepare), then after mkfs (step 6):
-    // each rerun goes on from where the last stopped.
-    let first = ids[0].to_string();
+    // The Kolla OSD's conversion (its journal becomes a block.db) cut off after each of its
+    // steps in turn, as by a crash or a power cut: after its record, its removal, its journal's
+    // release, inside its preparation after the id was taken again (prepare's step 4) and
+    // after mkfs (step 6), and after its activation. Each rerun goes on from where the last
+    // stopped.
+    let first = kolla_id.to_string();
     let conf = c.conf();
-    for step in ["4", "6"] {
+    let cuts: [(&str, &str); 6] = [
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "record"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "remove"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "journal"),
+        ("CEPHBOOT_FAULT_AFTER_STEP", "4"),
+        ("CEPHBOOT_FAULT_AFTER_STEP", "6"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "activate"),
+    ];
+    for (var, step) in cuts {
         let out = c.cb_env(
             &[
                 "--label-prefix",
@@ -326,18 +338,18 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
                 "bluestore",
                 &first,
             ],
-            &[("CEPHBOOT_FAULT_AFTER_STEP", step)],
+            &[(var, step)],
         );
         assert_eq!(
             out.status.code(),
             Some(99),
-            "cut after step {step}: {}",
+            "cut after {step}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let record = c.state.path().join(format!("convert/osd.{first}.json"));
         assert!(
             record.exists(),
-            "the conversion of osd.{first} stays recorded"
+            "the conversion of osd.{first} stays recorded (cut after {step})"
         );
     }
 
@@ -349,7 +361,9 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
         .iter()
         .map(|o| o["osd_id"].as_u64().unwrap())
         .collect();
-    assert_eq!(converted, ids, "{done:#}");
+    let mut want_order = vec![kolla_id];
+    want_order.extend(ids.iter().filter(|i| **i != kolla_id));
+    assert_eq!(converted, want_order, "{done:#}");
     assert!(
         done["osds"]
             .as_array()

@@ -34,6 +34,11 @@ pub struct Facts {
     pub openers: Vec<Opener>,
     /// BlueStore labels found at the start of the disk or a partition.
     pub bluestore_labels: Vec<(PathBuf, BluestoreLabel)>,
+    /// The OSD uuids of this host's interrupted preparations: the PARTUUIDs of partitions,
+    /// on any disk, that still have cephboot's "being prepared" type. A BlueStore label with
+    /// one of them (a block.db partition that an `osd prepare --db` cut off after mkfs left
+    /// labelled) is that preparation's own, which its rerun takes again.
+    pub preparing_uuids: Vec<String>,
 }
 
 /// Why a device may not be written (defined with the errors, which carry a list of them).
@@ -96,7 +101,10 @@ pub fn judge(facts: &Facts, cluster_fsid: Option<&str>, force: bool) -> Vec<Refu
         let ours = match (&label.ceph_fsid, cluster_fsid) {
             (Some(theirs), Some(ours)) => theirs == ours,
             _ => false,
-        };
+        } || facts
+            .preparing_uuids
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(&label.osd_uuid));
         if !ours && !force {
             let whose = label
                 .ceph_fsid
@@ -188,7 +196,16 @@ pub fn holds_data(disk: &Path, start: u64, size: u64) -> bool {
 
 /// Gathers the facts for `disk` (a whole disk in `snapshot`) and its partitions.
 pub fn gather(snapshot: &Snapshot, disk: &Path) -> Facts {
-    let mut facts = Facts::default();
+    let mut facts = Facts {
+        preparing_uuids: snapshot
+            .devices
+            .iter()
+            .filter_map(|d| d.gpt.as_ref())
+            .filter(|g| crate::disk::types::is_preparing(&g.type_guid))
+            .map(|g| g.unique_guid.to_string())
+            .collect(),
+        ..Facts::default()
+    };
     if let Some(d) = snapshot.find(disk) {
         facts.devices.push(d.clone());
     }
@@ -349,5 +366,23 @@ mod tests {
         assert!(judge(&facts, Some("mine"), false).is_empty());
         // Unknown cluster: refuse without --force.
         assert_eq!(judge(&facts, None, false).len(), 1);
+        // A block.db label (no cluster in it) of an interrupted preparation of this host is
+        // that preparation's; of anything else, refused.
+        let db = BluestoreLabel {
+            osd_uuid: "8D3717B3-0000-0000-0000-000000000001".into(),
+            description: Some("bluefs db".into()),
+            ..Default::default()
+        };
+        let facts = Facts {
+            bluestore_labels: vec![("/dev/sdc2".into(), db)],
+            preparing_uuids: vec!["8d3717b3-0000-0000-0000-000000000001".into()],
+            ..Default::default()
+        };
+        assert!(judge(&facts, Some("mine"), false).is_empty());
+        let facts = Facts {
+            preparing_uuids: vec!["another".into()],
+            ..facts
+        };
+        assert_eq!(judge(&facts, Some("mine"), false).len(), 1);
     }
 }

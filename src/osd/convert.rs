@@ -607,6 +607,7 @@ fn convert_one(
     }
     if !resumed {
         save_record(&req.state_dir, rec)?;
+        fault_after("record");
     } else {
         step(
             &mut out.steps,
@@ -635,9 +636,25 @@ fn convert_one(
             &mut out.steps,
         );
         progress.end(result)?;
+        fault_after(step_name(s));
     }
     drop_record(&req.state_dir, rec.osd_id)?;
     Ok(out)
+}
+
+/// Debug builds only: `CEPHBOOT_CONVERT_FAULT_AFTER=<step>` (record, remove, journal, prepare,
+/// activate, settle) ends the process right after that step, as a crash would
+/// (tests/convert.rs cuts a conversion after each).
+fn fault_after(step: &str) {
+    if cfg!(debug_assertions)
+        && std::env::var("CEPHBOOT_CONVERT_FAULT_AFTER")
+            .ok()
+            .as_deref()
+            == Some(step)
+    {
+        crate::errln!("cephboot: test fault injected after the conversion's {step} step");
+        cephboot_ffi::process::exit_immediately(99);
+    }
 }
 
 fn step_name(s: Step) -> &'static str {
