@@ -304,6 +304,34 @@ fn removed_with_its_disk(
     assert_eq!(after["devices"][0]["state"], "free", "{after:#}");
 }
 
+/// `ceph auth add osd.ID` with the key of `keyring`, as the bootstraps of other tools did.
+fn auth_add(c: &TestCluster, id: u64, keyring: &str) {
+    c.ceph(&[
+        "auth",
+        "add",
+        &format!("osd.{id}"),
+        "osd",
+        "allow *",
+        "mon",
+        "allow profile osd",
+        "-i",
+        keyring,
+    ]);
+}
+
+/// `ceph osd crush add osd.ID` under this host's bucket, as the bootstraps of other tools did.
+fn crush_add(c: &TestCluster, id: u64) {
+    let host = sh("hostname", &["-s"]).trim().to_string();
+    c.ceph(&[
+        "osd",
+        "crush",
+        "add",
+        &format!("osd.{id}"),
+        "0.0029",
+        &format!("host={host}"),
+    ]);
+}
+
 /// The Kolla test's label prefix: its OSD (id 0 of its own cluster) stays out of the other
 /// test's listing.
 const KOLLA_PREFIX: &str = "TKB";
@@ -396,27 +424,9 @@ fn kolla_bluestore_osd(c: &TestCluster, disk: &LoopDisk, fast: &LoopDisk) -> u64
     }
     std::os::unix::fs::symlink(disk.part(2), dir.path().join("block")).unwrap();
     osd(&["--mkfs", "--osd-uuid", &uuid]);
-    c.ceph(&[
-        "auth",
-        "add",
-        &format!("osd.{id}"),
-        "osd",
-        "allow *",
-        "mon",
-        "allow profile osd",
-        "-i",
-        &keyring,
-    ]);
+    auth_add(c, id, &keyring);
     sh("umount", &[d]);
-    let host = sh("hostname", &["-s"]).trim().to_string();
-    c.ceph(&[
-        "osd",
-        "crush",
-        "add",
-        &format!("osd.{id}"),
-        "0.0029",
-        &format!("host={host}"),
-    ]);
+    crush_add(c, id);
     sh(
         "sgdisk",
         &[
@@ -626,30 +636,12 @@ fn ceph_disk_osd(c: &TestCluster, disk: &LoopDisk, store: &str, links: &mut Part
         "ceph-osd --mkfs: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    c.ceph(&[
-        "auth",
-        "add",
-        &format!("osd.{id}"),
-        "osd",
-        "allow *",
-        "mon",
-        "allow profile osd",
-        "-i",
-        &keyring,
-    ]);
+    auth_add(c, id, &keyring);
     for marker in ["ready", "active", "systemd"] {
         std::fs::write(dir.path().join(marker), "").unwrap();
     }
     sh("umount", &[d]);
-    let host = sh("hostname", &["-s"]).trim().to_string();
-    c.ceph(&[
-        "osd",
-        "crush",
-        "add",
-        &format!("osd.{id}"),
-        "0.0029",
-        &format!("host={host}"),
-    ]);
+    crush_add(c, id);
     sh(
         "sgdisk",
         &[
@@ -826,27 +818,9 @@ fn kolla_filestore_osd(c: &TestCluster, disk: &LoopDisk) -> u64 {
         "ceph-osd --mkfs: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    c.ceph(&[
-        "auth",
-        "add",
-        &format!("osd.{id}"),
-        "osd",
-        "allow *",
-        "mon",
-        "allow profile osd",
-        "-i",
-        &keyring,
-    ]);
+    auth_add(c, id, &keyring);
     sh("umount", &[d]);
-    let host = sh("hostname", &["-s"]).trim().to_string();
-    c.ceph(&[
-        "osd",
-        "crush",
-        "add",
-        &id.to_string(),
-        "0.0029",
-        &format!("host={host}"),
-    ]);
+    crush_add(c, id);
     sh(
         "sgdisk",
         &[
