@@ -528,34 +528,17 @@ impl Drop for PartuuidLinks {
     }
 }
 
-/// One OSD as `ceph-disk prepare` and its first activation left it (Luminous): a `ceph data`
-/// xfs partition holding the OSD directory (`ceph_fsid`, `fsid`, `magic`, the partner's uuid
-/// file and link by PARTUUID, then `ceph-osd --mkfs --mkkey`), the key added, the OSD in CRUSH,
-/// the data partition's type set to Ceph's OSD type last.
-fn ceph_disk_osd(c: &TestCluster, disk: &LoopDisk, store: &str, links: &mut PartuuidLinks) -> u64 {
-    let conf = c.conf();
-    let conf = conf.to_str().unwrap();
-    let (partner, partner_type, partner_name, partner_file, data_size) = match store {
-        "filestore" => (
-            "journal",
-            CEPH_JOURNAL_TYPE,
-            "ceph journal",
-            "journal_uuid",
-            "0",
-        ),
-        _ => (
-            "block",
-            CEPH_BLOCK_TYPE,
-            "ceph block",
-            "block_uuid",
-            "+100M",
-        ),
-    };
-    let partner_uuid = sh("uuidgen", &[]).trim().to_string();
-    let osd_uuid = sh("uuidgen", &[]).trim().to_string();
+/// ceph-disk's partitions for one OSD (before its directory is made): FileStore's journal first
+/// and the data over the rest, BlueStore's 100 MB of data and the block over the rest; the
+/// partner named and typed with PARTUUID `partner_uuid`, the data named `ceph data`.
+fn ceph_disk_layout(disk: &LoopDisk, store: &str, partner_uuid: &str) {
     // FileStore: the journal first, the data over the rest; BlueStore: 100 MB of data, the
     // block over the rest.
     let (data_n, partner_n) = (1, 2);
+    let (partner_type, partner_name, data_size) = match store {
+        "filestore" => (CEPH_JOURNAL_TYPE, "ceph journal", "0"),
+        _ => (CEPH_BLOCK_TYPE, "ceph block", "+100M"),
+    };
     let mut args = vec!["--zap-all".to_string(), "--".into(), disk.path().into()];
     sh(
         "sgdisk",
@@ -584,6 +567,23 @@ fn ceph_disk_osd(c: &TestCluster, disk: &LoopDisk, store: &str, links: &mut Part
         "sgdisk",
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
+}
+
+/// One OSD as `ceph-disk prepare` and its first activation left it (Luminous): a `ceph data`
+/// xfs partition holding the OSD directory (`ceph_fsid`, `fsid`, `magic`, the partner's uuid
+/// file and link by PARTUUID, then `ceph-osd --mkfs --mkkey`), the key added, the OSD in CRUSH,
+/// the data partition's type set to Ceph's OSD type last.
+fn ceph_disk_osd(c: &TestCluster, disk: &LoopDisk, store: &str, links: &mut PartuuidLinks) -> u64 {
+    let conf = c.conf();
+    let conf = conf.to_str().unwrap();
+    let (partner, partner_file) = match store {
+        "filestore" => ("journal", "journal_uuid"),
+        _ => ("block", "block_uuid"),
+    };
+    let partner_uuid = sh("uuidgen", &[]).trim().to_string();
+    let osd_uuid = sh("uuidgen", &[]).trim().to_string();
+    let (data_n, partner_n) = (1, 2);
+    ceph_disk_layout(disk, store, &partner_uuid);
     disk.partx_add();
     let data = disk.part(data_n);
     let partner_link = links.add(&partner_uuid, &disk.part(partner_n));
@@ -750,26 +750,7 @@ fn osds_ceph_disk_made_are_listed_as_ceph_disk_and_started_without_rewriting_the
             .all(|o| o["action"] == "unchanged"),
         "{again:#}"
     );
-    // Removed as any OSD is, its whole disk zapped (both partitions are its own, though
-    // unlabelled); the FileStore one beside it still up.
-    let removed = c.cb_in(
-        CEPH_DISK_PREFIX,
-        &["osd", "remove", &bs_id.to_string(), "--wait", "120"],
-    );
-    assert_eq!(removed["action"], "removed", "{removed:#}");
-    assert_eq!(
-        removed["zapped"],
-        serde_json::json!([bs_disk.path()]),
-        "{removed:#}"
-    );
-    assert!(
-        read_at(&bs_disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
-        "the ceph-disk OSD's table is still on its disk"
-    );
-    assert!(
-        c.osds().iter().any(|(id, up, _)| *id == fs_id && *up),
-        "the FileStore OSD went down"
-    );
+    removed_with_its_whole_disk(&c, &bs_disk, bs_id, fs_id);
     drop(c);
     drop(links);
 }
@@ -890,4 +871,27 @@ fn an_osd_kollas_filestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
     let again = c.cb_in(KOLLA_FS_PREFIX, &["osd", "activate", &id.to_string()]);
     assert_eq!(again["osds"][0]["action"], "unchanged", "{again:#}");
     drop(c);
+}
+
+/// A ceph-disk OSD removed as any OSD is, its whole disk zapped (both partitions are its own,
+/// though unlabelled); the other OSD beside it still up.
+fn removed_with_its_whole_disk(c: &TestCluster, disk: &LoopDisk, id: u64, other: u64) {
+    let removed = c.cb_in(
+        CEPH_DISK_PREFIX,
+        &["osd", "remove", &id.to_string(), "--wait", "120"],
+    );
+    assert_eq!(removed["action"], "removed", "{removed:#}");
+    assert_eq!(
+        removed["zapped"],
+        serde_json::json!([disk.path()]),
+        "{removed:#}"
+    );
+    assert!(
+        read_at(&disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
+        "the ceph-disk OSD's table is still on its disk"
+    );
+    assert!(
+        c.osds().iter().any(|(i, up, _)| *i == other && *up),
+        "the OSD beside it went down"
+    );
 }

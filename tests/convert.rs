@@ -153,6 +153,9 @@ fn check_data(c: &TestCluster, data: &Data) {
     );
 }
 
+// One cluster, one ordered story (refusals, dry run, cuts, the conversion, the upgrade): the
+// parts that need little of its state are helpers; the rest stays here rather than passing
+// the disks, ids, checksums and the `unchanged` check around.
 #[test]
 fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
     if !root_or_skip("osd convert") {
@@ -315,43 +318,7 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
     // release, inside its preparation after the id was taken again (prepare's step 4) and
     // after mkfs (step 6), and after its activation. Each rerun goes on from where the last
     // stopped.
-    let first = kolla_id.to_string();
-    let conf = c.conf();
-    let cuts: [(&str, &str); 6] = [
-        ("CEPHBOOT_CONVERT_FAULT_AFTER", "record"),
-        ("CEPHBOOT_CONVERT_FAULT_AFTER", "remove"),
-        ("CEPHBOOT_CONVERT_FAULT_AFTER", "journal"),
-        ("CEPHBOOT_FAULT_AFTER_STEP", "4"),
-        ("CEPHBOOT_FAULT_AFTER_STEP", "6"),
-        ("CEPHBOOT_CONVERT_FAULT_AFTER", "activate"),
-    ];
-    for (var, step) in cuts {
-        let out = c.cb_env(
-            &[
-                "--label-prefix",
-                PREFIX,
-                "--conf",
-                conf.to_str().unwrap(),
-                "osd",
-                "convert",
-                "--to",
-                "bluestore",
-                &first,
-            ],
-            &[(var, step)],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(99),
-            "cut after {step}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let record = c.state.path().join(format!("convert/osd.{first}.json"));
-        assert!(
-            record.exists(),
-            "the conversion of osd.{first} stays recorded (cut after {step})"
-        );
-    }
+    cut_after_each_step(&c, kolla_id);
 
     // The rest: the interrupted one finished first, then every other, one at a time.
     let done = cb(&["osd", "convert", "--to", "bluestore", "--all"]);
@@ -407,7 +374,17 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
         .unwrap_or(0);
     assert_eq!(left, 0, "no conversion record is left");
 
-    // A rerun has nothing to do.
+    nothing_left_to_convert(&c);
+
+    // The upgrade it enables: Reef's own daemons start the converted cluster.
+    if let Some(root) = &reef {
+        reef_starts_the_converted_cluster(&c, root, &ids, &data);
+    }
+}
+
+/// A rerun has nothing to do, and every OSD is listed as BlueStore.
+fn nothing_left_to_convert(c: &TestCluster) {
+    let cb = |args: &[&str]| c.cb_in(PREFIX, args);
     let again = cb(&["osd", "convert", "--to", "bluestore", "--all"]);
     assert_eq!(again["changed"], false, "{again:#}");
     assert!(again["osds"].as_array().unwrap().is_empty(), "{again:#}");
@@ -420,10 +397,47 @@ fn filestore_osds_become_bluestore_keeping_ids_place_and_data() {
             .all(|o| o["store"] == "bluestore"),
         "{listed:#}"
     );
+}
 
-    // The upgrade it enables: Reef's own daemons start the converted cluster.
-    if let Some(root) = &reef {
-        reef_starts_the_converted_cluster(&c, root, &ids, &data);
+/// Converts osd `id` cut off after each of its steps in turn (see the caller), each rerun going
+/// on from where the last stopped, its record kept throughout.
+fn cut_after_each_step(c: &TestCluster, id: u64) {
+    let first = id.to_string();
+    let conf = c.conf();
+    let cuts: [(&str, &str); 6] = [
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "record"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "remove"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "journal"),
+        ("CEPHBOOT_FAULT_AFTER_STEP", "4"),
+        ("CEPHBOOT_FAULT_AFTER_STEP", "6"),
+        ("CEPHBOOT_CONVERT_FAULT_AFTER", "activate"),
+    ];
+    for (var, step) in cuts {
+        let out = c.cb_env(
+            &[
+                "--label-prefix",
+                PREFIX,
+                "--conf",
+                conf.to_str().unwrap(),
+                "osd",
+                "convert",
+                "--to",
+                "bluestore",
+                &first,
+            ],
+            &[(var, step)],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(99),
+            "cut after {step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let record = c.state.path().join(format!("convert/osd.{first}.json"));
+        assert!(
+            record.exists(),
+            "the conversion of osd.{first} stays recorded (cut after {step})"
+        );
     }
 }
 
