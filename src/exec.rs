@@ -26,6 +26,7 @@ pub const PROGRAMS: &[&str] = &[
     "ceph-osd",
     "cryptsetup",
     "losetup",
+    "lvchange",
     "lvremove",
     "lvs",
     "mkfs.xfs",

@@ -3,7 +3,9 @@
 //! `client.osd-lockbox.<osd-uuid>`, allowed to read only that key; the lockbox's keyring is
 //! `lockbox.keyring` in the OSD's directory (mode 0600). `osd destroy` and `osd purge` remove
 //! both. When the keyring is missing (a directory lost with a reinstalled root), the
-//! configured client (an admin) reads the lockbox's key from the monitors and writes it again.
+//! configured client (an admin) reads the lockbox's key from the monitors and writes it again;
+//! at boot (`osd activate ID --exec`, no connection made up front) that client connects only
+//! then, waiting for the monitors as the key's own read does.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,66 +39,113 @@ pub fn write_lockbox_keyring(osd_dir: &Path, osd_uuid: &str, secret: &str) -> Re
     )
 }
 
+/// Who writes a missing lockbox keyring again from the monitors.
+pub enum Restorer<'a> {
+    /// This connected (admin) client.
+    Client(&'a dyn CephClient),
+    /// The client these options configure, connected only when the keyring is missing and
+    /// waited for like the key itself (the boot-time start, which connects to nothing first).
+    Connect(&'a ConnectOptions),
+}
+
+impl std::fmt::Debug for Restorer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restorer::Client(_) => f.write_str("Restorer::Client"),
+            Restorer::Connect(o) => write!(f, "Restorer::Connect({})", o.name),
+        }
+    }
+}
+
 /// The OSD's key from the monitors, read as its lockbox, retried until `bound` while the
 /// monitors do not answer (at boot they may have no quorum yet), each failure logged. A
-/// missing keyring is written first from the monitors through `admin`.
+/// missing keyring is written first from the monitors through `restorer`.
 pub fn fetch_key(
-    admin: Option<&dyn CephClient>,
+    restorer: Restorer<'_>,
     opts: &ConnectOptions,
     osd_dir: &Path,
     osd_uuid: &str,
     bound: Duration,
 ) -> Result<DmcryptKey> {
+    let start = Instant::now();
     let keyring = lockbox_keyring(osd_dir);
     if !keyring.exists() {
-        restore_lockbox_keyring(admin, osd_dir, osd_uuid)?;
+        let secret = match restorer {
+            Restorer::Client(admin) => lockbox_secret(admin, osd_uuid).map_err(|e| e.to_string()),
+            Restorer::Connect(admin) => retry_until(start, bound, "the lockbox's key", || {
+                lockbox_secret(&RadosClient::connect(admin)?, osd_uuid)
+            }),
+        }
+        .map_err(|e| Error::Cluster {
+            context: format!(
+                "restoring {}, missing, from the monitors",
+                keyring.display()
+            ),
+            message: format!(
+                "{e}; with the monitors unreachable, open the OSD with its recovery key"
+            ),
+            errno: None,
+        })?;
+        std::fs::create_dir_all(osd_dir)
+            .map_err(|e| Error::io(format!("creating {}", osd_dir.display()), e))?;
+        write_lockbox_keyring(osd_dir, osd_uuid, &secret)?;
+        tracing::info!(osd_uuid, "lockbox keyring restored from the monitors");
     }
     let lockbox = ConnectOptions {
         name: lockbox_entity(osd_uuid),
         keyring: Some(keyring),
         ..opts.clone()
     };
-    let start = Instant::now();
+    let bytes = retry_until(start, bound, "the OSD's dm-crypt key", || {
+        RadosClient::connect(&lockbox)?.mon_raw(
+            &json!({"prefix": "config-key get", "key": config_key(osd_uuid)}),
+            &[],
+        )
+    })
+    .map_err(|e| Error::Cluster {
+        context: format!(
+            "reading the dm-crypt key of OSD {osd_uuid} ({}) as {}",
+            config_key(osd_uuid),
+            lockbox_entity(osd_uuid)
+        ),
+        message: format!("{e}; with the monitors' key lost, open it with its recovery key"),
+        errno: None,
+    })?;
+    DmcryptKey::from_stored(&bytes).ok_or_else(|| Error::Cluster {
+        context: format!("reading {}", config_key(osd_uuid)),
+        message: "the monitors keep an empty key".into(),
+        errno: None,
+    })
+}
+
+/// `f` until it answers, retried every 5 s while the monitors do not answer and `bound` has
+/// not passed since `start`, each failure logged; the last failure, saying how long it waited.
+fn retry_until<T>(
+    start: Instant,
+    bound: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Result<T>,
+) -> std::result::Result<T, String> {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let got = RadosClient::connect(&lockbox).and_then(|c| {
-            c.mon_raw(
-                &json!({"prefix": "config-key get", "key": config_key(osd_uuid)}),
-                &[],
-            )
-        });
-        match got {
-            Ok(bytes) => {
-                return DmcryptKey::from_stored(&bytes).ok_or_else(|| Error::Cluster {
-                    context: format!("reading {}", config_key(osd_uuid)),
-                    message: "the monitors keep an empty key".into(),
-                    errno: None,
-                })
-            }
+        match f() {
+            Ok(v) => return Ok(v),
             Err(e) if start.elapsed() < bound && retriable(&e) => {
                 tracing::warn!(
                     attempt,
                     waited_s = start.elapsed().as_secs(),
                     bound_s = bound.as_secs(),
                     error = %e,
-                    "the OSD's dm-crypt key is not readable from the monitors yet; retrying"
+                    "{what} is not readable from the monitors yet; retrying"
                 );
                 std::thread::sleep(Duration::from_secs(5));
             }
             Err(e) => {
-                return Err(Error::Cluster {
-                    context: format!(
-                        "reading the dm-crypt key of OSD {osd_uuid} ({}) as {}",
-                        config_key(osd_uuid),
-                        lockbox_entity(osd_uuid)
-                    ),
-                    message: format!(
-                        "{e} (after {} s and {attempt} attempt(s)); with the monitors' key lost, open it with its recovery key",
-                        start.elapsed().as_secs()
-                    ),
-                    errno: None,
-                })
+                return Err(format!(
+                    "{e} (after {} s and {attempt} attempt(s))",
+                    start.elapsed().as_secs()
+                ))
             }
         }
     }
@@ -112,33 +161,19 @@ fn retriable(e: &Error) -> bool {
     }
 }
 
-fn restore_lockbox_keyring(
-    admin: Option<&dyn CephClient>,
-    osd_dir: &Path,
-    osd_uuid: &str,
-) -> Result<()> {
-    let admin = admin.ok_or_else(|| {
-        Error::NotFound(format!(
-            "{}: the lockbox keyring of OSD {osd_uuid} is missing and the cluster did not answer to restore it",
-            lockbox_keyring(osd_dir).display()
-        ))
-    })?;
+/// The lockbox's cephx secret, read through an admin client.
+fn lockbox_secret(admin: &dyn CephClient, osd_uuid: &str) -> Result<String> {
     let v = admin.mon(
         json!({"prefix": "auth get-key", "entity": lockbox_entity(osd_uuid), "format": "json"}),
     )?;
-    let secret = v
-        .get("key")
+    v.get("key")
         .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
         .ok_or_else(|| Error::Cluster {
             context: format!("reading the key of {}", lockbox_entity(osd_uuid)),
             message: "the reply has no key".into(),
             errno: None,
-        })?;
-    std::fs::create_dir_all(osd_dir)
-        .map_err(|e| Error::io(format!("creating {}", osd_dir.display()), e))?;
-    write_lockbox_keyring(osd_dir, osd_uuid, secret)?;
-    tracing::info!(osd_uuid, "lockbox keyring restored from the monitors");
-    Ok(())
+        })
 }
 
 #[cfg(test)]

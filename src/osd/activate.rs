@@ -86,6 +86,11 @@ pub struct FoundOsd {
     /// lvm's `ceph.cluster_fsid` tag).
     #[serde(skip)]
     tagged_fsid: Option<String>,
+    /// An encrypted OSD's lockbox secret where its devices keep it (ceph-volume lvm's
+    /// `ceph.cephx_lockbox_secret` tag): its `lockbox.keyring` is written from it, as
+    /// ceph-volume writes it at each activation into its tmpfs directory.
+    #[serde(skip)]
+    lockbox_secret: Option<String>,
 }
 
 impl FoundOsd {
@@ -107,6 +112,7 @@ impl FoundOsd {
             members: Vec::new(),
             mappings: BTreeMap::new(),
             tagged_fsid: None,
+            lockbox_secret: None,
         }
     }
 
@@ -118,6 +124,16 @@ impl FoundOsd {
         o.tagged_fsid = Some(cluster_fsid.to_string()).filter(|f| !f.is_empty());
         o.encrypted = encrypted;
         o
+    }
+
+    /// The lockbox secret its devices keep (ceph-volume lvm's block tag), when not empty.
+    pub fn set_lockbox_secret(&mut self, secret: &str) {
+        self.lockbox_secret = Some(secret.to_string()).filter(|s| !s.is_empty());
+    }
+
+    /// Whether its devices keep its lockbox secret.
+    pub fn keeps_lockbox_secret(&self) -> bool {
+        self.lockbox_secret.is_some()
     }
 
     /// One of an lvm OSD's volumes: its path under `role`, its mapping named after the LV's
@@ -445,8 +461,25 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
     let key = match env.recovery_key {
         Some(file) => crate::crypt::recovery::read_key_file(file),
         None => {
-            let admin: Option<&dyn CephClient> = Some(env.client);
-            crate::crypt::custody::fetch_key(admin, &opts, dir, &uuid, KEY_WAIT)
+            use crate::crypt::custody::{self, Restorer};
+            if let Some(secret) = osd
+                .lockbox_secret
+                .as_deref()
+                .filter(|_| !custody::lockbox_keyring(dir).exists())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                custody::write_lockbox_keyring(dir, &uuid, secret)?;
+                tracing::info!(
+                    osd = osd.osd_id,
+                    "lockbox keyring written from the volume's ceph.cephx_lockbox_secret tag"
+                );
+            }
+            let restorer = match env.admin_on_demand {
+                Some(admin) => Restorer::Connect(admin),
+                None => Restorer::Client(env.client),
+            };
+            custody::fetch_key(restorer, &opts, dir, &uuid, KEY_WAIT)
         }
     };
     let key = step.end(key)?;
@@ -590,6 +623,10 @@ pub struct Env<'a> {
     pub units: Option<crate::supervise::units::UnitSettings>,
     /// An encrypted OSD is opened with this recovery key file, not the monitors' key.
     pub recovery_key: Option<&'a Path>,
+    /// Where `client` connects to nothing (the boot-time `--exec` start): the configured
+    /// client's options, connected only to restore a missing lockbox keyring, waiting for
+    /// the monitors as the key's read does.
+    pub admin_on_demand: Option<&'a crate::ceph::client::ConnectOptions>,
 }
 
 /// One OSD's activation.
@@ -766,9 +803,10 @@ pub fn owner_fsid(osd: &FoundOsd, snapshot: &Snapshot) -> Option<String> {
     }
 }
 
-/// Starts the OSD as a daemon and waits until the cluster sees it up. An OSD of another
-/// cluster is skipped.
-pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
+/// Starts the OSD as a daemon (its unit, or `ceph-osd` with a pidfile), without waiting:
+/// `started` OSDs are then waited for all at once (`wait_all_up`). An OSD of another cluster
+/// is skipped.
+fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
     if let Some(c) = &osd.conflict {
         return Activated {
             osd_id: osd.osd_id,
@@ -840,16 +878,15 @@ pub fn start(env: &Env<'_>, osd: &FoundOsd, snapshot: &Snapshot) -> Activated {
             &pid_s,
         ];
         args.extend(journal.iter().map(String::as_str));
-        exec::start_daemon("ceph-osd", &args, Duration::from_secs(120)).map_err(|e| {
-            Error::Device {
+        exec::start_daemon("ceph-osd", &args, Duration::from_secs(120))
+            .map(drop)
+            .map_err(|e| Error::Device {
                 device: PathBuf::from(format!("osd.{id}")),
                 message: format!(
                     "{e}; see {}",
                     env.conf.osd_log(env.cluster, osd.osd_id).display()
                 ),
-            }
-        })?;
-        wait_up(env, osd.osd_id)
+            })
     })();
     match result {
         Ok(()) => Activated {
@@ -910,10 +947,6 @@ fn start_under_systemd(
             unlock(env, osd, &dir)?;
         }
         systemd::start(&unit)?;
-        wait_up(env, osd.osd_id).map_err(|e| Error::Device {
-            device: PathBuf::from(format!("osd.{}", osd.osd_id)),
-            message: format!("{e}; see `journalctl -u {}`", unit.name()),
-        })?;
         Ok(Action::Started)
     })();
     match result {
@@ -926,30 +959,61 @@ fn start_under_systemd(
     }
 }
 
-fn wait_up(env: &Env<'_>, id: u32) -> Result<()> {
-    let step = crate::progress::step(format!("waiting for osd.{id} to be up"));
-    step.end(wait_up_quietly(env, id))
-}
-
-fn wait_up_quietly(env: &Env<'_>, id: u32) -> Result<()> {
+/// Waits until every OSD `start` launched (`started`) is up, all at once: one osdmap read
+/// per poll for all of them, so N OSDs boot side by side and the wait is the slowest one's,
+/// not the sum. One that is not up within `env.wait_up` (or when the cluster stops
+/// answering) fails, naming where its log is.
+fn wait_all_up(env: &Env<'_>, osds: &mut [Activated]) {
+    let mut pending: Vec<&mut Activated> = osds
+        .iter_mut()
+        .filter(|a| a.action == Action::Started)
+        .collect();
+    let what = match pending.as_slice() {
+        [] => return,
+        [one] => format!("osd.{}", one.osd_id),
+        many => format!("{} OSDs", many.len()),
+    };
+    let step = crate::progress::step(format!("waiting for {what} to be up"));
     let started = Instant::now();
-    loop {
-        if commands::osds(env.client)?
-            .iter()
-            .any(|o| o.id == id && o.up)
-        {
-            return Ok(());
+    let outcome = loop {
+        let up: Vec<u32> = match commands::osds(env.client) {
+            Ok(map) => map.iter().filter(|o| o.up).map(|o| o.id).collect(),
+            Err(e) => break Err(e),
+        };
+        pending.retain(|a| !up.contains(&a.osd_id));
+        if pending.is_empty() {
+            break Ok(());
         }
         if started.elapsed() > env.wait_up {
-            return Err(Error::Timeout {
+            break Err(Error::Timeout {
                 what: format!(
-                    "osd.{id} to be up (see {})",
-                    env.conf.osd_log(env.cluster, id).display()
+                    "{} of {what} to be up",
+                    pending
+                        .iter()
+                        .map(|a| format!("osd.{}", a.osd_id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 seconds: env.wait_up.as_secs(),
             });
         }
         std::thread::sleep(Duration::from_millis(500));
+    };
+    let Err(e) = step.end(outcome) else { return };
+    for a in pending {
+        let see = match &a.unit {
+            Some(unit) => format!("`journalctl -u {unit}`"),
+            None => env
+                .conf
+                .osd_log(env.cluster, a.osd_id)
+                .display()
+                .to_string(),
+        };
+        a.action = Action::Failed;
+        a.error = Some(format!(
+            "osd.{} was started but is not up: {e}; see {see}",
+            a.osd_id
+        ));
     }
 }
 
@@ -1050,19 +1114,28 @@ pub fn activate_on_host(
 ) -> Result<ActivateReport> {
     exec::require(&["ceph-osd", "ceph-bluestore-tool", "mount"])?;
     super::target::reattach_all(state_dir)?;
-    let snapshot = crate::disk::listing::scan_all();
     let fsid = crate::ceph::client::read_configured(opts)
         .ok()
         .and_then(|c| c.fsid().map(str::to_string));
-    let found = find_on_host(
-        &snapshot,
-        &crate::disk::classify::classify(&snapshot, grammar),
-        fsid.as_deref(),
-    );
-    let chosen: Vec<&FoundOsd> = found
-        .iter()
+    let find = |snapshot: &Snapshot| -> Vec<FoundOsd> {
+        find_on_host(
+            snapshot,
+            &crate::disk::classify::classify(snapshot, grammar),
+            fsid.as_deref(),
+        )
+        .into_iter()
         .filter(|o| req.id.is_none_or(|id| o.osd_id == id))
-        .collect();
+        .collect()
+    };
+    let mut snapshot = crate::disk::listing::scan_all();
+    let mut found = find(&snapshot);
+    // ceph-volume's logical volumes that LVM did not activate at boot are activated, and the
+    // host read again to find them.
+    if !req.dry_run && super::lvm::activate_volumes(&found) {
+        snapshot = crate::disk::listing::scan_all();
+        found = find(&snapshot);
+    }
+    let chosen: Vec<&FoundOsd> = found.iter().collect();
     if let Some(id) = req.id.filter(|_| chosen.is_empty()) {
         return Err(Error::NotFound(format!(
             "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
@@ -1086,6 +1159,7 @@ pub fn activate_on_host(
             dry_run: false,
             units: None,
             recovery_key: req.recovery_key.as_deref(),
+            admin_on_demand: Some(opts),
         };
         return Err(exec_foreground(&env, one, &snapshot));
     }
@@ -1105,6 +1179,7 @@ pub fn activate_on_host(
         dry_run: req.dry_run,
         units,
         recovery_key: req.recovery_key.as_deref(),
+        admin_on_demand: None,
     };
     // An OSD that is up and whose daemon runs on another host (its disk is visible here too:
     // shared storage, or a disk moved while its host still runs it) is never started twice.
@@ -1116,13 +1191,16 @@ pub fn activate_on_host(
     } else {
         Vec::new()
     };
-    let osds: Vec<Activated> = chosen
+    // Each started in turn (its unit installed, its devices opened, its daemon launched),
+    // then all waited for at once.
+    let mut osds: Vec<Activated> = chosen
         .iter()
         .map(|o| {
             not_here(&env, req, o.osd_id, &elsewhere, &foreign)
                 .unwrap_or_else(|| start(&env, o, &snapshot))
         })
         .collect();
+    wait_all_up(&env, &mut osds);
     Ok(ActivateReport {
         dry_run: req.dry_run,
         changed: osds.iter().any(|r| r.action.changed()),

@@ -97,6 +97,9 @@ pub fn group(
             &tag(v, "cluster_fsid"),
             tag(v, "encrypted") == "1",
         );
+        if o.encrypted {
+            o.set_lockbox_secret(&tag(v, "cephx_lockbox_secret"));
+        }
         o.add_lvm_volume(Role::Bluestore, v, device_of(&v.lv_path));
         by_uuid.insert(uuid.as_str(), o);
     }
@@ -160,6 +163,38 @@ pub fn find(snapshot: &Snapshot, fsid: Option<&str>) -> Vec<FoundOsd> {
     }
 }
 
+/// The volumes of these ceph-volume `lvm` OSDs that are not active (no `/dev/VG/LV`) (pure
+/// but for the path checks).
+pub fn inactive_volumes(osds: &[FoundOsd]) -> Vec<PathBuf> {
+    osds.iter()
+        .filter(|o| o.origin == super::activate::Origin::CephVolumeLvm)
+        .flat_map(|o| o.partitions.values())
+        .filter(|p| !p.exists())
+        .cloned()
+        .collect()
+}
+
+/// Activates the inactive volumes of these OSDs (`lvchange -ay`), as LVM's autoactivation
+/// does at boot where it runs (ceph-volume relies on it; in the system guest it once left an
+/// adopted OSD's block volume inactive). Whether any was activated; a failure is logged, and
+/// the OSD's start then names the volume it lacks.
+pub fn activate_volumes(osds: &[FoundOsd]) -> bool {
+    let mut any = false;
+    for lv in inactive_volumes(osds) {
+        let path = lv.display().to_string();
+        match crate::exec::run("lvchange", &["-ay", &path], None, Duration::from_secs(60)) {
+            Ok(_) => {
+                tracing::info!(volume = %path, "activated the inactive logical volume");
+                any = true;
+            }
+            Err(e) => {
+                tracing::warn!(volume = %path, error = %e, "could not activate the logical volume")
+            }
+        }
+    }
+    any
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -201,7 +236,21 @@ mod tests {
             PathBuf::from("/dev/ceph-b/osd-db-1")
         );
         assert_eq!(o.mapping_names(), ["AAAA-1", "BBBB-1"]);
-        assert_eq!(group(&vols, None, &|_| None).len(), 2);
+        assert!(
+            o.keeps_lockbox_secret(),
+            "its lockbox keyring is written from the block's tag at each start"
+        );
+        assert_eq!(
+            inactive_volumes(&found),
+            [
+                PathBuf::from("/dev/ceph-a/osd-block-1"),
+                PathBuf::from("/dev/ceph-b/osd-db-1")
+            ],
+            "volumes without a device node are activated before the start"
+        );
+        let plain = group(&vols, None, &|_| None);
+        assert_eq!(plain.len(), 2);
+        assert!(!plain[1].keeps_lockbox_secret(), "not encrypted");
         assert!(parse_lvs(b"garbage").is_empty());
     }
 }
