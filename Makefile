@@ -87,6 +87,7 @@ bench: deps
 	bench/inventory/reads
 	bench/prepare/run
 	bench/prepare/many
+	bench/activate/many
 	bench/pools/run
 	bench/daemon/run
 

@@ -1090,6 +1090,9 @@ pub struct ActivateReport {
     pub changed: bool,
     /// Per OSD.
     pub osds: Vec<Activated>,
+    /// What was changed on the host for them to start (`fs.aio-max-nr` raised: crate::osd::aio).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host: Vec<String>,
 }
 
 impl ActivateReport {
@@ -1151,6 +1154,8 @@ pub fn activate_on_host(
                 chosen.len()
             )));
         };
+        // Logged by `ensure` (the unit's journal).
+        let _ = super::aio::ensure(super::aio::per_osd(one.partitions.len()));
         let env = Env {
             client: &crate::ceph::client::Unconnected,
             conf: &conf,
@@ -1191,6 +1196,14 @@ pub fn activate_on_host(
     } else {
         Vec::new()
     };
+    let needed: u64 = chosen
+        .iter()
+        .filter(|o| !req.dry_run && !runs_here(&env, o.osd_id))
+        .map(|o| super::aio::per_osd(o.partitions.len()))
+        .sum();
+    let aio = super::aio::ensure(needed);
+    let raised = aio.as_ref().is_some_and(|(raised, _)| *raised);
+    let host: Vec<String> = aio.into_iter().map(|(_, what)| what).collect();
     // Each started in turn (its unit installed, its devices opened, its daemon launched),
     // then all waited for at once.
     let mut osds: Vec<Activated> = chosen
@@ -1203,9 +1216,18 @@ pub fn activate_on_host(
     wait_all_up(&env, &mut osds);
     Ok(ActivateReport {
         dry_run: req.dry_run,
-        changed: osds.iter().any(|r| r.action.changed()),
+        changed: osds.iter().any(|r| r.action.changed()) || raised,
         osds,
+        host,
     })
+}
+
+/// Whether OSD `id`'s daemon runs on this host already (its cephboot unit, or its pidfile).
+fn runs_here(env: &Env<'_>, id: u32) -> bool {
+    use crate::supervise::{systemd, units};
+    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, env.cluster, &id.to_string());
+    (env.units.is_some() && systemd::is_active(&unit))
+        || daemons::running_pid(&env.conf.osd_pidfile(env.cluster, id), "ceph-osd").is_some()
 }
 
 /// Why OSD `id` is not started here (`skipped`), if it is not: it is up on another host

@@ -1,5 +1,6 @@
 //! OSDs: resolving device arguments (`target`), planning (`plan`, pure), preparing one
-//! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`),
+//! (`prepare`) and many (`batch`, the loop with its typed report), activating (`activate`,
+//! with `aio`: the kernel's AIO budget the OSDs draw on),
 //! removing (`remove`, with `removed`: the disks whose OSD the operator removed), retiring the
 //! units of OSDs whose disks were zapped (`retire`), and finding the OSDs other tools made
 //! (`raw`: ceph-volume raw; `lvm`: ceph-volume lvm, `lvm_teardown` taking one's volumes
@@ -8,6 +9,7 @@
 
 pub mod activate;
 pub mod adopt;
+pub mod aio;
 pub mod batch;
 pub mod ceph_disk;
 pub mod convert;
