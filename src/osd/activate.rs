@@ -1145,28 +1145,7 @@ pub fn activate_on_host(
         )));
     }
     if req.exec {
-        // No connection: at boot the monitors may not have a quorum yet, and ceph-osd waits
-        // for them itself (a failed connect here would spend the unit's start limit).
-        let conf = crate::ceph::client::read_configured(opts)?;
-        let [one] = chosen.as_slice() else {
-            return Err(Error::Usage(format!(
-                "--exec runs one OSD in the foreground; {} were found: name one",
-                chosen.len()
-            )));
-        };
-        // Logged by `ensure` (the unit's journal).
-        let _ = super::aio::ensure(super::aio::per_osd(one.partitions.len()));
-        let env = Env {
-            client: &crate::ceph::client::Unconnected,
-            conf: &conf,
-            cluster: &opts.cluster,
-            wait_up: req.wait_up,
-            dry_run: false,
-            units: None,
-            recovery_key: req.recovery_key.as_deref(),
-            admin_on_demand: Some(opts),
-        };
-        return Err(exec_foreground(&env, one, &snapshot));
+        return Err(exec_one(req, opts, &chosen, &snapshot));
     }
     let (client, conf) = crate::ceph::client::connect_configured(opts)?;
     let units = (crate::supervise::detect() == crate::supervise::Supervisor::Systemd).then(|| {
@@ -1220,6 +1199,41 @@ pub fn activate_on_host(
         osds,
         host,
     })
+}
+
+/// `osd activate ID --exec`: the one OSD found replaces this process (its unit's start at
+/// boot). No connection is made: at boot the monitors may not have a quorum yet, and
+/// ceph-osd waits for them itself (a failed connect here would spend the unit's start limit).
+/// Returns only on failure.
+fn exec_one(
+    req: &ActivateRequest,
+    opts: &crate::ceph::client::ConnectOptions,
+    chosen: &[&FoundOsd],
+    snapshot: &Snapshot,
+) -> Error {
+    let conf = match crate::ceph::client::read_configured(opts) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let [one] = chosen else {
+        return Error::Usage(format!(
+            "--exec runs one OSD in the foreground; {} were found: name one",
+            chosen.len()
+        ));
+    };
+    // Logged by `ensure` (the unit's journal).
+    let _ = super::aio::ensure(super::aio::per_osd(one.partitions.len()));
+    let env = Env {
+        client: &crate::ceph::client::Unconnected,
+        conf: &conf,
+        cluster: &opts.cluster,
+        wait_up: req.wait_up,
+        dry_run: false,
+        units: None,
+        recovery_key: req.recovery_key.as_deref(),
+        admin_on_demand: Some(opts),
+    };
+    exec_foreground(&env, one, snapshot)
 }
 
 /// Whether OSD `id`'s daemon runs on this host already (its cephboot unit, or its pidfile).
