@@ -31,12 +31,24 @@ pub fn lockbox_keyring(osd_dir: &Path) -> PathBuf {
     osd_dir.join("lockbox.keyring")
 }
 
+/// The lockbox keyring's text.
+fn lockbox_keyring_text(osd_uuid: &str, secret: &str) -> String {
+    format!("[{}]\n\tkey = {secret}\n", lockbox_entity(osd_uuid))
+}
+
 /// Writes the lockbox keyring (0600, atomically).
 pub fn write_lockbox_keyring(osd_dir: &Path, osd_uuid: &str, secret: &str) -> Result<()> {
     crate::files::write_private(
         &lockbox_keyring(osd_dir),
-        format!("[{}]\n\tkey = {secret}\n", lockbox_entity(osd_uuid)).as_bytes(),
+        lockbox_keyring_text(osd_uuid, secret).as_bytes(),
     )
+}
+
+/// Whether the OSD directory's lockbox keyring is exactly this OSD's with this secret (not
+/// missing, nor left by another OSD that had the id).
+pub fn lockbox_keyring_is(osd_dir: &Path, osd_uuid: &str, secret: &str) -> bool {
+    std::fs::read_to_string(lockbox_keyring(osd_dir))
+        .is_ok_and(|text| text == lockbox_keyring_text(osd_uuid, secret))
 }
 
 /// Who writes a missing lockbox keyring again from the monitors.
@@ -82,7 +94,7 @@ pub fn fetch_key(
                 keyring.display()
             ),
             message: format!(
-                "{e}; with the monitors unreachable, open the OSD with its recovery key"
+                "{e}; where the monitors cannot be reached or no longer keep the lockbox, open the OSD with its recovery key (`osd activate ID --recovery-key FILE`)"
             ),
             errno: None,
         })?;
@@ -177,8 +189,20 @@ fn lockbox_secret(admin: &dyn CephClient, osd_uuid: &str) -> Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyring_left_by_another_osd_of_the_id_is_not_this_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!lockbox_keyring_is(dir.path(), "u1", "S"), "missing");
+        write_lockbox_keyring(dir.path(), "u0", "S").unwrap();
+        assert!(!lockbox_keyring_is(dir.path(), "u1", "S"), "another uuid's");
+        write_lockbox_keyring(dir.path(), "u1", "S").unwrap();
+        assert!(lockbox_keyring_is(dir.path(), "u1", "S"));
+        assert!(!lockbox_keyring_is(dir.path(), "u1", "T"), "another secret");
+    }
 
     #[test]
     fn names_are_ceph_volumes() {

@@ -465,7 +465,7 @@ fn unlock(env: &Env<'_>, osd: &FoundOsd, dir: &Path) -> Result<BTreeMap<&'static
             if let Some(secret) = osd
                 .lockbox_secret
                 .as_deref()
-                .filter(|_| !custody::lockbox_keyring(dir).exists())
+                .filter(|secret| !custody::lockbox_keyring_is(dir, &uuid, secret))
             {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -961,8 +961,8 @@ fn start_under_systemd(
 
 /// Waits until every OSD `start` launched (`started`) is up, all at once: one osdmap read
 /// per poll for all of them, so N OSDs boot side by side and the wait is the slowest one's,
-/// not the sum. One that is not up within `env.wait_up` (or when the cluster stops
-/// answering) fails, naming where its log is.
+/// not the sum. A poll the cluster does not answer (a monitor election) is logged and the
+/// wait goes on; each OSD not up within `env.wait_up` fails on its own, naming its log.
 fn wait_all_up(env: &Env<'_>, osds: &mut [Activated]) {
     let mut pending: Vec<&mut Activated> = osds
         .iter_mut()
@@ -975,31 +975,33 @@ fn wait_all_up(env: &Env<'_>, osds: &mut [Activated]) {
     };
     let step = crate::progress::step(format!("waiting for {what} to be up"));
     let started = Instant::now();
-    let outcome = loop {
-        let up: Vec<u32> = match commands::osds(env.client) {
-            Ok(map) => map.iter().filter(|o| o.up).map(|o| o.id).collect(),
-            Err(e) => break Err(e),
+    let unanswered: Option<Error> = loop {
+        let failed = match commands::osds(env.client) {
+            Ok(map) => {
+                let up: Vec<u32> = map.iter().filter(|o| o.up).map(|o| o.id).collect();
+                pending.retain(|a| !up.contains(&a.osd_id));
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the osdmap could not be read; waiting on");
+                Some(e)
+            }
         };
-        pending.retain(|a| !up.contains(&a.osd_id));
-        if pending.is_empty() {
-            break Ok(());
-        }
-        if started.elapsed() > env.wait_up {
-            break Err(Error::Timeout {
-                what: format!(
-                    "{} of {what} to be up",
-                    pending
-                        .iter()
-                        .map(|a| format!("osd.{}", a.osd_id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                seconds: env.wait_up.as_secs(),
-            });
+        if pending.is_empty() || started.elapsed() > env.wait_up {
+            break failed;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    let Err(e) = step.end(outcome) else { return };
+    let outcome = match pending.len() {
+        0 => Ok(()),
+        n => Err(Error::Timeout {
+            what: format!("{n} of {what} to be up"),
+            seconds: env.wait_up.as_secs(),
+        }),
+    };
+    if step.end(outcome).is_ok() {
+        return;
+    }
     for a in pending {
         let see = match &a.unit {
             Some(unit) => format!("`journalctl -u {unit}`"),
@@ -1009,10 +1011,18 @@ fn wait_all_up(env: &Env<'_>, osds: &mut [Activated]) {
                 .display()
                 .to_string(),
         };
+        let last = unanswered
+            .as_ref()
+            .map(|e| format!(" (the cluster's last answer: {e})"))
+            .unwrap_or_default();
         a.action = Action::Failed;
+        a.pid = None;
         a.error = Some(format!(
-            "osd.{} was started but is not up: {e}; see {see}",
-            a.osd_id
+            "{}{last}; see {see}",
+            Error::Timeout {
+                what: format!("osd.{} to be up", a.osd_id),
+                seconds: env.wait_up.as_secs(),
+            }
         ));
     }
 }
@@ -1090,7 +1100,8 @@ pub struct ActivateReport {
     pub changed: bool,
     /// Per OSD.
     pub osds: Vec<Activated>,
-    /// What was changed on the host for them to start (`fs.aio-max-nr` raised: crate::osd::aio).
+    /// What was done on the host for them to start: logical volumes activated, `fs.aio-max-nr`
+    /// raised (crate::osd::aio), or what to do when it could not be.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub host: Vec<String>,
 }
@@ -1126,26 +1137,17 @@ pub fn activate_on_host(
             &crate::disk::classify::classify(snapshot, grammar),
             fsid.as_deref(),
         )
-        .into_iter()
-        .filter(|o| req.id.is_none_or(|id| o.osd_id == id))
-        .collect()
     };
-    let mut snapshot = crate::disk::listing::scan_all();
-    let mut found = find(&snapshot);
-    // ceph-volume's logical volumes that LVM did not activate at boot are activated, and the
-    // host read again to find them.
-    if !req.dry_run && super::lvm::activate_volumes(&found) {
-        snapshot = crate::disk::listing::scan_all();
-        found = find(&snapshot);
-    }
-    let chosen: Vec<&FoundOsd> = found.iter().collect();
+    let is_chosen = |o: &FoundOsd| req.id.is_none_or(|id| o.osd_id == id);
+    let (snapshot, found, mut host) = read_host(&find, &is_chosen, req.dry_run);
+    let chosen: Vec<&FoundOsd> = found.iter().filter(|o| is_chosen(o)).collect();
     if let Some(id) = req.id.filter(|_| chosen.is_empty()) {
         return Err(Error::NotFound(format!(
             "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
         )));
     }
     if req.exec {
-        return Err(exec_one(req, opts, &chosen, &snapshot));
+        return Err(exec_one(req, opts, &chosen, &found, &snapshot));
     }
     let (client, conf) = crate::ceph::client::connect_configured(opts)?;
     let units = (crate::supervise::detect() == crate::supervise::Supervisor::Systemd).then(|| {
@@ -1175,30 +1177,74 @@ pub fn activate_on_host(
     } else {
         Vec::new()
     };
-    let needed: u64 = chosen
+    let skipped: Vec<Option<Activated>> = chosen
         .iter()
-        .filter(|o| !req.dry_run && !runs_here(&env, o.osd_id))
-        .map(|o| super::aio::per_osd(o.partitions.len()))
-        .sum();
-    let aio = super::aio::ensure(needed);
-    let raised = aio.as_ref().is_some_and(|(raised, _)| *raised);
-    let host: Vec<String> = aio.into_iter().map(|(_, what)| what).collect();
+        .map(|o| not_here(&env, req, o.osd_id, &elsewhere, &foreign))
+        .collect();
+    if !req.dry_run {
+        let to_start: Vec<&FoundOsd> = chosen
+            .iter()
+            .zip(&skipped)
+            .filter(|(_, skip)| skip.is_none())
+            .map(|(o, _)| *o)
+            .collect();
+        host.extend(make_aio_room(&to_start));
+    }
     // Each started in turn (its unit installed, its devices opened, its daemon launched),
     // then all waited for at once.
     let mut osds: Vec<Activated> = chosen
         .iter()
-        .map(|o| {
-            not_here(&env, req, o.osd_id, &elsewhere, &foreign)
-                .unwrap_or_else(|| start(&env, o, &snapshot))
-        })
+        .zip(skipped)
+        .map(|(o, skip)| skip.unwrap_or_else(|| start(&env, o, &snapshot)))
         .collect();
     wait_all_up(&env, &mut osds);
     Ok(ActivateReport {
         dry_run: req.dry_run,
-        changed: osds.iter().any(|r| r.action.changed()) || raised,
+        changed: osds.iter().any(|r| r.action.changed())
+            || host.iter().any(|h| !h.starts_with(super::aio::NOT_RAISED)),
         osds,
         host,
     })
+}
+
+/// The host's devices and the OSDs `find` finds on them. ceph-volume's logical volumes of the
+/// `chosen` OSDs that LVM did not activate at boot are activated first (not in a dry run) and
+/// the host read again; what was activated, for the report.
+fn read_host(
+    find: &dyn Fn(&Snapshot) -> Vec<FoundOsd>,
+    chosen: &dyn Fn(&FoundOsd) -> bool,
+    dry_run: bool,
+) -> (Snapshot, Vec<FoundOsd>, Vec<String>) {
+    let snapshot = crate::disk::listing::scan_all();
+    let found = find(&snapshot);
+    if dry_run {
+        return (snapshot, found, Vec::new());
+    }
+    let mine: Vec<FoundOsd> = found.iter().filter(|o| chosen(o)).cloned().collect();
+    let activated = super::lvm::activate_volumes(&mine);
+    if activated.is_empty() {
+        return (snapshot, found, Vec::new());
+    }
+    let done = activated
+        .iter()
+        .map(|lv| format!("logical volume {} activated (lvchange -ay)", lv.display()))
+        .collect();
+    let snapshot = crate::disk::listing::scan_all();
+    let found = find(&snapshot);
+    (snapshot, found, done)
+}
+
+/// Raises `fs.aio-max-nr` (crate::osd::aio) when these OSDs, those of them whose `ceph-osd`
+/// does not run yet and that can start, would not fit beside what runs: what was done, for
+/// the report.
+fn make_aio_room(osds: &[&FoundOsd]) -> Option<String> {
+    let running = crate::cluster::daemons::running_osd_ids();
+    let needed: u64 = osds
+        .iter()
+        .filter(|o| o.conflict.is_none() && !running.contains(&o.osd_id))
+        .map(|o| super::aio::per_osd(o.partitions.len()))
+        .sum();
+    (needed > 0).then(|| super::aio::ensure(needed)).flatten()
 }
 
 /// `osd activate ID --exec`: the one OSD found replaces this process (its unit's start at
@@ -1209,6 +1255,7 @@ fn exec_one(
     req: &ActivateRequest,
     opts: &crate::ceph::client::ConnectOptions,
     chosen: &[&FoundOsd],
+    on_host: &[FoundOsd],
     snapshot: &Snapshot,
 ) -> Error {
     let conf = match crate::ceph::client::read_configured(opts) {
@@ -1221,8 +1268,9 @@ fn exec_one(
             chosen.len()
         ));
     };
-    // Logged by `ensure` (the unit's journal).
-    let _ = super::aio::ensure(super::aio::per_osd(one.partitions.len()));
+    // At boot every OSD's unit starts at once, each before any ceph-osd holds its AIO events:
+    // each makes room for all of the host's OSDs (logged by `ensure`, in the unit's journal).
+    let _ = make_aio_room(&on_host.iter().collect::<Vec<_>>());
     let env = Env {
         client: &crate::ceph::client::Unconnected,
         conf: &conf,
@@ -1234,14 +1282,6 @@ fn exec_one(
         admin_on_demand: Some(opts),
     };
     exec_foreground(&env, one, snapshot)
-}
-
-/// Whether OSD `id`'s daemon runs on this host already (its cephboot unit, or its pidfile).
-fn runs_here(env: &Env<'_>, id: u32) -> bool {
-    use crate::supervise::{systemd, units};
-    let unit = units::DaemonUnit::new(units::DaemonKind::Osd, env.cluster, &id.to_string());
-    (env.units.is_some() && systemd::is_active(&unit))
-        || daemons::running_pid(&env.conf.osd_pidfile(env.cluster, id), "ceph-osd").is_some()
 }
 
 /// Why OSD `id` is not started here (`skipped`), if it is not: it is up on another host

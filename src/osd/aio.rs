@@ -38,26 +38,29 @@ fn read(path: &str) -> Option<u64> {
         .ok()
 }
 
-/// Raises `fs.aio-max-nr` when `needed` more events would not fit: whether it was raised, and
-/// what was done or what to do, for the report. Nothing when the files cannot be read (not
+/// How the report's line starts when the setting could not be raised (nothing was changed).
+pub const NOT_RAISED: &str = "fs.aio-max-nr is ";
+
+/// Raises `fs.aio-max-nr` when `needed` more events would not fit: what was done, or (starting
+/// with [`NOT_RAISED`]) what to do, for the report. Nothing when the files cannot be read (not
 /// Linux's procfs); a write that fails is reported, not an error (the OSDs that fit still
 /// start).
-pub fn ensure(needed: u64) -> Option<(bool, String)> {
+pub fn ensure(needed: u64) -> Option<String> {
     let (max, in_use) = (read(MAX)?, read(IN_USE)?);
     let to = raise_to(max, in_use, needed)?;
     let why = format!("{needed} AIO events needed by the OSDs to start beside {in_use} in use");
     Some(match std::fs::write(MAX, to.to_string()) {
         Ok(()) => {
             tracing::warn!(from = max, to, "raised fs.aio-max-nr: {why}");
-            (true, format!(
+            format!(
                 "fs.aio-max-nr raised from {max} to {to} ({why}; the value Ceph's ceph-osd package sets at boot in /etc/sysctl.d/30-ceph-osd.conf)"
-            ))
+            )
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not raise fs.aio-max-nr: {why}");
-            (false, format!(
-                "fs.aio-max-nr is {max}, too low ({why}): OSDs beyond it fail to start (ceph-osd exits 250); set `sysctl -w fs.aio-max-nr={to}` (raising it failed: {e})"
-            ))
+            format!(
+                "{NOT_RAISED}{max}, too low ({why}): OSDs beyond it fail to start (ceph-osd exits 250); set `sysctl -w fs.aio-max-nr={to}` (raising it failed: {e})"
+            )
         }
     })
 }

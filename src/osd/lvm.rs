@@ -176,23 +176,23 @@ pub fn inactive_volumes(osds: &[FoundOsd]) -> Vec<PathBuf> {
 
 /// Activates the inactive volumes of these OSDs (`lvchange -ay`), as LVM's autoactivation
 /// does at boot where it runs (ceph-volume relies on it; in the system guest it once left an
-/// adopted OSD's block volume inactive). Whether any was activated; a failure is logged, and
-/// the OSD's start then names the volume it lacks.
-pub fn activate_volumes(osds: &[FoundOsd]) -> bool {
-    let mut any = false;
+/// adopted OSD's block volume inactive). The volumes activated; a failure is logged, and the
+/// OSD's start then names the volume it lacks.
+pub fn activate_volumes(osds: &[FoundOsd]) -> Vec<PathBuf> {
+    let mut activated = Vec::new();
     for lv in inactive_volumes(osds) {
         let path = lv.display().to_string();
         match crate::exec::run("lvchange", &["-ay", &path], None, Duration::from_secs(60)) {
             Ok(_) => {
                 tracing::info!(volume = %path, "activated the inactive logical volume");
-                any = true;
+                activated.push(lv);
             }
             Err(e) => {
                 tracing::warn!(volume = %path, error = %e, "could not activate the logical volume")
             }
         }
     }
-    any
+    activated
 }
 
 #[cfg(test)]
