@@ -268,20 +268,7 @@ fn removed_with_its_disk(
     // Removed like cephboot's own: taken out safely, stopped, purged, and its whole disk
     // zapped (no BlueStore label left); cephboot's OSD beside it up, its table unchanged.
     let ours_table = read_at(&ours_disk.dev, 0, 1 << 20);
-    let removed = c.cb_in(
-        PREFIX,
-        &["osd", "remove", &raw_id.to_string(), "--wait", "120"],
-    );
-    assert_eq!(removed["action"], "removed", "{removed:#}");
-    assert_eq!(
-        removed["zapped"],
-        serde_json::json!([raw_disk.path()]),
-        "{removed:#}"
-    );
-    assert!(
-        read_at(&raw_disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
-        "the raw OSD's label is still on its disk"
-    );
+    removed_with_its_whole_disk(&c, PREFIX, &raw_disk, raw_id, ours_id);
     let sigs = Command::new("blkid")
         .args(["-p", raw_disk.path()])
         .output()
@@ -750,7 +737,7 @@ fn osds_ceph_disk_made_are_listed_as_ceph_disk_and_started_without_rewriting_the
             .all(|o| o["action"] == "unchanged"),
         "{again:#}"
     );
-    removed_with_its_whole_disk(&c, &bs_disk, bs_id, fs_id);
+    removed_with_its_whole_disk(&c, CEPH_DISK_PREFIX, &bs_disk, bs_id, fs_id);
     drop(c);
     drop(links);
 }
@@ -873,13 +860,16 @@ fn an_osd_kollas_filestore_bootstrap_made_is_listed_as_kolla_and_started_with_it
     drop(c);
 }
 
-/// A ceph-disk OSD removed as any OSD is, its whole disk zapped (both partitions are its own,
-/// though unlabelled); the other OSD beside it still up.
-fn removed_with_its_whole_disk(c: &TestCluster, disk: &LoopDisk, id: u64, other: u64) {
-    let removed = c.cb_in(
-        CEPH_DISK_PREFIX,
-        &["osd", "remove", &id.to_string(), "--wait", "120"],
-    );
+/// Another tool's OSD removed as any OSD is, its whole disk zapped (a raw OSD's device, or a
+/// ceph-disk OSD's two partitions, its own though unlabelled); the other OSD beside it still up.
+fn removed_with_its_whole_disk(
+    c: &TestCluster,
+    prefix: &str,
+    disk: &LoopDisk,
+    id: u64,
+    other: u64,
+) {
+    let removed = c.cb_in(prefix, &["osd", "remove", &id.to_string(), "--wait", "120"]);
     assert_eq!(removed["action"], "removed", "{removed:#}");
     assert_eq!(
         removed["zapped"],
@@ -888,7 +878,7 @@ fn removed_with_its_whole_disk(c: &TestCluster, disk: &LoopDisk, id: u64, other:
     );
     assert!(
         read_at(&disk.dev, 0, 1 << 20).iter().all(|b| *b == 0),
-        "the ceph-disk OSD's table is still on its disk"
+        "osd.{id}'s label or table is still on its disk"
     );
     assert!(
         c.osds().iter().any(|(i, up, _)| *i == other && *up),
