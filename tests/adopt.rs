@@ -268,7 +268,7 @@ fn removed_with_its_disk(
     // Removed like cephboot's own: taken out safely, stopped, purged, and its whole disk
     // zapped (no BlueStore label left); cephboot's OSD beside it up, its table unchanged.
     let ours_table = read_at(&ours_disk.dev, 0, 1 << 20);
-    removed_with_its_whole_disk(&c, PREFIX, &raw_disk, raw_id, ours_id);
+    removed_with_its_whole_disk(c, PREFIX, raw_disk, raw_id, ours_id);
     let sigs = Command::new("blkid")
         .args(["-p", raw_disk.path()])
         .output()
