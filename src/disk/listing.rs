@@ -25,6 +25,17 @@ pub fn scan_all() -> Snapshot {
     )
 }
 
+/// These whole disks (by node path: `/dev/sdb`) and their partitions, read now; a path that
+/// names no disk is left out.
+pub fn scan_disks(disks: &[PathBuf]) -> Snapshot {
+    let only = disks
+        .iter()
+        .filter_map(|d| d.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    inventory::scan(&Roots::default(), &Filter { all: true, only })
+}
+
 /// Resolves device arguments to kernel names and reads just those disks (every disk when
 /// none is named; zero-size and ram devices only with `all` or when named).
 pub fn scan_named(devices: &[PathBuf], all: bool) -> Result<(Vec<String>, Snapshot)> {

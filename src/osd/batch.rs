@@ -144,6 +144,8 @@ pub struct Context<'a> {
     pub dry_run: bool,
     /// Reads the host's disks (every device).
     pub scan: &'a (dyn Fn() -> Snapshot + Sync),
+    /// Reads these whole disks (by node path) and their partitions only.
+    pub scan_disks: &'a (dyn Fn(&[std::path::PathBuf]) -> Snapshot + Sync),
     /// How long to wait for an OSD of the host to be up when all are down
     /// (crate::osd::host_down).
     pub host_wait: std::time::Duration,
@@ -167,7 +169,7 @@ struct Shared<'a> {
     grammar: &'a LabelGrammar,
     cluster_name: &'a str,
     host: &'a str,
-    scan: &'a (dyn Fn() -> Snapshot + Sync),
+    scan_disks: &'a (dyn Fn(&[std::path::PathBuf]) -> Snapshot + Sync),
     host_wait: std::time::Duration,
 }
 
@@ -177,7 +179,7 @@ impl<'a> Context<'a> {
             grammar: self.grammar,
             cluster_name: self.cluster_name,
             host: self.host,
-            scan: self.scan,
+            scan_disks: self.scan_disks,
             host_wait: self.host_wait,
         }
     }
@@ -216,6 +218,7 @@ pub fn prepare_on_host(
         host: &host,
         dry_run,
         scan: &crate::disk::listing::scan_all,
+        scan_disks: &crate::disk::listing::scan_disks,
         host_wait: opts.timeout,
         connect: &connect,
     };
@@ -374,17 +377,21 @@ fn prepare_side_by_side(
     let jobs = req.jobs.unwrap_or_else(default_jobs);
     let disks: Vec<Vec<std::path::PathBuf>> =
         to_prepare.iter().map(|(_, _, d)| d.clone()).collect();
-    let groups: Vec<Vec<(usize, &Path)>> = serial_groups(&disks)
+    // Each OSD's index in the report, with its device and the disks it writes.
+    type Work<'w> = (usize, (&'w Path, &'w [std::path::PathBuf]));
+    let groups: Vec<Vec<Work<'_>>> = serial_groups(&disks)
         .into_iter()
         .map(|g| {
             g.into_iter()
                 .filter_map(|k| to_prepare.get(k))
-                .map(|(index, device, _)| (*index, device.as_path()))
+                .map(|(index, device, disks)| (*index, (device.as_path(), disks.as_slice())))
                 .collect()
         })
         .collect();
     let shared = ctx.shared();
-    run_groups(&groups, jobs, |device| prepare_one(req, &shared, c, device))
+    run_groups(&groups, jobs, |(device, disks)| {
+        prepare_one(req, &shared, c, device, disks)
+    })
 }
 
 /// How many OSDs are prepared at once without `--jobs`: four per core, at least 4 and at most
@@ -444,18 +451,18 @@ pub fn serial_groups(disks: &[Vec<std::path::PathBuf>]) -> Vec<Vec<usize>> {
 
 /// Runs `one` on every device of `groups` with at most `jobs` threads: each thread takes the
 /// next group and runs its devices in order. Returns each device's index with its outcome.
-fn run_groups<T: Send>(
-    groups: &[Vec<(usize, &Path)>],
+fn run_groups<W: Sync, T: Send>(
+    groups: &[Vec<(usize, W)>],
     jobs: usize,
-    one: impl Fn(&Path) -> T + Sync,
+    one: impl Fn(&W) -> T + Sync,
 ) -> Vec<(usize, T)> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
     let work = || loop {
         let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(group) = groups.get(g) else { break };
-        for (index, device) in group {
-            let outcome = one(device);
+        for (index, work) in group {
+            let outcome = one(work);
             if let Ok(mut d) = done.lock() {
                 d.push((*index, outcome));
             }
@@ -498,15 +505,18 @@ fn reuse_refusal(
     })
 }
 
-/// Re-plans `device` on a fresh snapshot (an earlier OSD may have changed a shared disk) and
-/// prepares it.
+/// Re-plans `device` on a fresh read of the disks its plan writes (`disks`: an earlier OSD of
+/// the run may have changed a shared one) and prepares it. Only those disks are read again:
+/// the batch read the whole host once, and what this OSD writes is judged on what they say
+/// now.
 fn prepare_one(
     req: &PrepareRequest,
     ctx: &Shared<'_>,
     c: &Connected,
     device: &Path,
+    disks: &[std::path::PathBuf],
 ) -> PrepareItem {
-    let fresh = (ctx.scan)();
+    let fresh = (ctx.scan_disks)(disks);
     let mut one = req.clone();
     one.disks = vec![fresh
         .find(device)
@@ -637,7 +647,7 @@ mod tests {
         let seen = std::sync::Mutex::new(Vec::new());
         for jobs in [1, 2, 8] {
             seen.lock().unwrap().clear();
-            let mut out = run_groups(&groups, jobs, |dev| {
+            let mut out = run_groups(&groups, jobs, |dev: &&Path| {
                 seen.lock().unwrap().push(dev.to_path_buf());
                 dev.display().to_string()
             });
