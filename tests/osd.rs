@@ -698,4 +698,82 @@ fn disks_named_together_are_prepared_side_by_side_and_reported_in_order() {
     c.cb_in("TPAR", &["osd", "activate", "--all"]);
     let up = c.wait_all_up(180);
     assert_eq!(up.iter().filter(|(_, up, _)| *up).count(), 3, "{up:?}");
+    started_together_at_boot(&c, &ids);
+}
+
+/// The boot-time start: each OSD's unit runs `osd activate ID --exec`, all at once. One of
+/// them reads the whole host and records what it found; the others read only their OSD's
+/// disks (crate::osd::boot_read). A record that no longer holds (here: one that lies about
+/// where an OSD is) is not trusted: that unit reads the whole host again and starts its OSD.
+fn started_together_at_boot(c: &TestCluster, ids: &[u64]) {
+    let conf = c.conf();
+    let exec_all = |ids: &[u64]| -> Vec<String> {
+        for id in ids {
+            c.cb_in("TPAR", &["osd", "stop", &id.to_string()]);
+        }
+        let children: Vec<(u64, std::process::Child)> = ids
+            .iter()
+            .map(|id| {
+                let child = std::process::Command::new(cephboot_bin())
+                    .args(["--state-dir", &c.dir(), "--label-prefix", "TPAR"])
+                    .args(["--conf", conf.to_str().unwrap()])
+                    .args(["osd", "activate", &id.to_string(), "--exec"])
+                    .env("CEPHBOOT_LOG", "cephboot=info")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(
+                        std::fs::File::create(c.state.path().join(format!("exec-{id}.log")))
+                            .unwrap(),
+                    )
+                    .spawn()
+                    .expect("start osd activate --exec");
+                (*id, child)
+            })
+            .collect();
+        let up = c.wait_all_up(180);
+        let logs: Vec<String> = children
+            .iter()
+            .map(|(id, _)| {
+                std::fs::read_to_string(c.state.path().join(format!("exec-{id}.log"))).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            up.iter().filter(|(_, up, _)| *up).count(),
+            3,
+            "{up:?} {logs:#?}"
+        );
+        // Each child is its OSD's ceph-osd now (the exec): `cluster stop` ends it by its pidfile.
+        drop(children);
+        logs
+    };
+    let from_record =
+        |log: &String| log.contains("found on the disks the host read of this boot recorded");
+    let logs = exec_all(ids);
+    assert_eq!(
+        logs.iter().filter(|l| from_record(l)).count(),
+        ids.len() - 1,
+        "one unit reads the host, the others its record: {logs:#?}"
+    );
+    // A record that says the first OSD's devices are on the second OSD's disk: read again
+    // from that disk, the OSD is not there as recorded; its unit reads the whole host.
+    let record_path = c.state.path().join("run/boot-read.json");
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    let osds = record["osds"].as_array_mut().unwrap();
+    let second_disks = osds.iter().find(|o| o["osd_id"] == ids[1]).unwrap()["disks"].clone();
+    for o in osds.iter_mut().filter(|o| o["osd_id"] == ids[0]) {
+        o["disks"] = second_disks.clone();
+    }
+    // Written now, so that only the lie can make it fail (not its age).
+    record["written_at"] = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .into();
+    std::fs::write(&record_path, serde_json::to_vec(&record).unwrap()).unwrap();
+    let logs = exec_all(&ids[..1]);
+    assert!(
+        logs[0].contains("the recorded disks no longer hold the OSD as recorded")
+            && !from_record(&logs[0]),
+        "{logs:#?}"
+    );
 }

@@ -1139,15 +1139,20 @@ pub fn activate_on_host(
         )
     };
     let is_chosen = |o: &FoundOsd| req.id.is_none_or(|id| o.osd_id == id);
+    if let (true, Some(id), false) = (req.exec, req.id, req.dry_run) {
+        let shared = SharedRead {
+            store: super::boot_read::RecordFile::new(state_dir),
+            context: format!("{} {}", fsid.as_deref().unwrap_or("-"), grammar.prefix()),
+        };
+        return Err(exec_with_shared_read(req, opts, id, &find, &shared));
+    }
     let (snapshot, found, mut host) = read_host(&find, &is_chosen, req.dry_run);
     let chosen: Vec<&FoundOsd> = found.iter().filter(|o| is_chosen(o)).collect();
     if let Some(id) = req.id.filter(|_| chosen.is_empty()) {
-        return Err(Error::NotFound(format!(
-            "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
-        )));
+        return Err(not_on_host(id));
     }
     if req.exec {
-        return Err(exec_one(req, opts, &chosen, &found, &snapshot));
+        return Err(exec_one(req, opts, &chosen, &aio_needs(&found), &snapshot));
     }
     let (client, conf) = crate::ceph::client::connect_configured(opts)?;
     let units = (crate::supervise::detect() == crate::supervise::Supervisor::Systemd).then(|| {
@@ -1182,11 +1187,11 @@ pub fn activate_on_host(
         .map(|o| not_here(&env, req, o.osd_id, &elsewhere, &foreign))
         .collect();
     if !req.dry_run {
-        let to_start: Vec<&FoundOsd> = chosen
+        let to_start: Vec<(u32, usize)> = chosen
             .iter()
             .zip(&skipped)
-            .filter(|(_, skip)| skip.is_none())
-            .map(|(o, _)| *o)
+            .filter(|(o, skip)| skip.is_none() && o.conflict.is_none())
+            .map(|(o, _)| (o.osd_id, o.partitions.len()))
             .collect();
         host.extend(make_aio_room(&to_start));
     }
@@ -1234,15 +1239,105 @@ fn read_host(
     (snapshot, found, done)
 }
 
-/// Raises `fs.aio-max-nr` (crate::osd::aio) when these OSDs, those of them whose `ceph-osd`
-/// does not run yet and that can start, would not fit beside what runs: what was done, for
-/// the report.
-fn make_aio_room(osds: &[&FoundOsd]) -> Option<String> {
+fn not_on_host(id: u32) -> Error {
+    Error::NotFound(format!(
+        "osd.{id} is not prepared on any disk of this host (see `cephboot osd list`)"
+    ))
+}
+
+/// The boot-time host read's record (crate::osd::boot_read) and what it must match.
+struct SharedRead {
+    store: super::boot_read::RecordFile,
+    /// The cluster fsid and label prefix the OSDs are found with.
+    context: String,
+}
+
+/// `osd activate ID --exec` (a unit's start): OSD `id` found from the disks the host read of
+/// the units started before it recorded, confirmed by what those disks say now; or, without
+/// a record that holds, by a whole read of the host, recorded for the units after it. One
+/// unit reads the host at a time (the others wait for its record). Returns only on failure.
+fn exec_with_shared_read(
+    req: &ActivateRequest,
+    opts: &crate::ceph::client::ConnectOptions,
+    id: u32,
+    find: &dyn Fn(&Snapshot) -> Vec<FoundOsd>,
+    shared: &SharedRead,
+) -> Error {
+    use super::boot_read;
+    let now = boot_read::now(shared.context.clone());
+    let mut guard = shared.store.lock();
+    let record = guard.as_ref().and_then(|_| shared.store.load());
+    if let Some(record) = &record {
+        if let Some(disks) =
+            boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity)
+        {
+            drop(guard.take());
+            let snapshot = crate::disk::inventory::scan(
+                &crate::disk::inventory::Roots::default(),
+                &crate::disk::inventory::Filter {
+                    all: true,
+                    only: disks.clone(),
+                },
+            );
+            let again = find(&snapshot);
+            if let Some(one) = again
+                .iter()
+                .find(|o| o.osd_id == id && boot_read::confirms(record, o))
+            {
+                tracing::info!(
+                    osd = id,
+                    disks = %disks.join(" "),
+                    "found on the disks the host read of this boot recorded"
+                );
+                let needs: Vec<(u32, usize)> = record
+                    .osds
+                    .iter()
+                    .filter(|r| !r.conflict)
+                    .map(|r| (r.osd_id, r.partitions.len()))
+                    .collect();
+                return exec_one(req, opts, &[one], &needs, &snapshot);
+            }
+            tracing::info!(
+                osd = id,
+                disks = %disks.join(" "),
+                "the recorded disks no longer hold the OSD as recorded: reading the whole host"
+            );
+            guard = shared.store.lock();
+        }
+    }
+    let identities = boot_read::host_disk_identities();
+    let (snapshot, found, _) = read_host(find, &|o: &FoundOsd| o.osd_id == id, false);
+    if guard.is_some() {
+        let identity = |name: &str| identities.get(name).cloned().unwrap_or_default();
+        shared
+            .store
+            .save(&boot_read::record_of(&found, &snapshot, &now, &identity));
+    }
+    drop(guard);
+    let chosen: Vec<&FoundOsd> = found.iter().filter(|o| o.osd_id == id).collect();
+    if chosen.is_empty() {
+        return not_on_host(id);
+    }
+    exec_one(req, opts, &chosen, &aio_needs(&found), &snapshot)
+}
+
+/// Each OSD that can start (no conflict) with its number of devices, for [`make_aio_room`].
+fn aio_needs(osds: &[FoundOsd]) -> Vec<(u32, usize)> {
+    osds.iter()
+        .filter(|o| o.conflict.is_none())
+        .map(|o| (o.osd_id, o.partitions.len()))
+        .collect()
+}
+
+/// Raises `fs.aio-max-nr` (crate::osd::aio) when these OSDs (id, number of devices), those
+/// of them whose `ceph-osd` does not run yet, would not fit beside what runs: what was done,
+/// for the report.
+fn make_aio_room(osds: &[(u32, usize)]) -> Option<String> {
     let running = crate::cluster::daemons::running_osd_ids();
     let needed: u64 = osds
         .iter()
-        .filter(|o| o.conflict.is_none() && !running.contains(&o.osd_id))
-        .map(|o| super::aio::per_osd(o.partitions.len()))
+        .filter(|(id, _)| !running.contains(id))
+        .map(|(_, devices)| super::aio::per_osd(*devices))
         .sum();
     (needed > 0).then(|| super::aio::ensure(needed)).flatten()
 }
@@ -1255,7 +1350,7 @@ fn exec_one(
     req: &ActivateRequest,
     opts: &crate::ceph::client::ConnectOptions,
     chosen: &[&FoundOsd],
-    on_host: &[FoundOsd],
+    aio_needs: &[(u32, usize)],
     snapshot: &Snapshot,
 ) -> Error {
     let conf = match crate::ceph::client::read_configured(opts) {
@@ -1270,7 +1365,7 @@ fn exec_one(
     };
     // At boot every OSD's unit starts at once, each before any ceph-osd holds its AIO events:
     // each makes room for all of the host's OSDs (logged by `ensure`, in the unit's journal).
-    let _ = make_aio_room(&on_host.iter().collect::<Vec<_>>());
+    let _ = make_aio_room(aio_needs);
     let env = Env {
         client: &crate::ceph::client::Unconnected,
         conf: &conf,
