@@ -218,6 +218,14 @@ pub fn start_daemon(name: &str, args: &[&str], timeout: Duration) -> Result<()> 
     let bin = resolve(name)?;
     let line = format!("{} {}", bin.display(), args.join(" "));
     tracing::debug!(command = %line, "starting daemon");
+    // As `run`: after a signal, nothing more is launched (daemons started side by side).
+    if STOP_CODE.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        return Err(Error::Command {
+            command: line,
+            status: "not started".into(),
+            stderr: "cephboot is stopping (signal)".into(),
+        });
+    }
     let mut child = Command::new(&bin)
         .args(args)
         .stdin(Stdio::null())

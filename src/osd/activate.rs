@@ -916,7 +916,9 @@ const LAUNCHES_AT_ONCE: usize = 64;
 /// Starts each of `chosen` not `skipped` ([`start`]), the outcomes in `chosen`'s order. Under
 /// systemd one after another (each unit's install reloads systemd; `systemctl start` returns
 /// at once and the units' daemons initialise side by side anyway); otherwise up to
-/// [`LAUNCHES_AT_ONCE`] side by side.
+/// [`LAUNCHES_AT_ONCE`] side by side, except OSDs that share a disk (their partitions may be
+/// synced into the kernel's table under the disk's lock) or an id (two disks claiming one id
+/// share its directory; the second finds the first running): those one after another.
 fn start_each(
     env: &Env<'_>,
     chosen: &[&FoundOsd],
@@ -934,28 +936,24 @@ fn start_each(
         .filter(|(_, s)| s.is_none())
         .map(|(i, _)| i)
         .collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let started = std::sync::Mutex::new(BTreeMap::new());
-    let work = || loop {
-        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(&i) = to_start.get(k) else { break };
-        let Some(osd) = chosen.get(i) else { break };
-        let outcome = start(env, osd, snapshot);
-        if let Ok(mut m) = started.lock() {
-            m.insert(i, outcome);
-        }
-    };
-    let threads = jobs.clamp(1, to_start.len().max(1));
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-    }
-    let mut started = started.into_inner().unwrap_or_default();
+    let shared: Vec<Vec<PathBuf>> = to_start
+        .iter()
+        .filter_map(|&i| chosen.get(i))
+        .map(|o| start_keys(o, snapshot))
+        .collect();
+    let groups: Vec<Vec<(usize, &FoundOsd)>> = super::batch::serial_groups(&shared)
+        .into_iter()
+        .map(|g| {
+            g.into_iter()
+                .filter_map(|k| to_start.get(k))
+                .filter_map(|&i| chosen.get(i).map(|o| (i, *o)))
+                .collect()
+        })
+        .collect();
+    let mut started: BTreeMap<usize, Activated> =
+        super::batch::run_groups(&groups, jobs, |o| start(env, o, snapshot))
+            .into_iter()
+            .collect();
     chosen
         .iter()
         .zip(skipped)
@@ -965,11 +963,28 @@ fn start_each(
                 osd_id: o.osd_id,
                 action: Action::Failed,
                 pid: None,
-                error: Some("its start did not finish (a thread of cephboot failed)".into()),
+                error: Some("its start was not attempted".into()),
                 unit: None,
             })
         })
         .collect()
+}
+
+/// What OSDs started side by side must not share (pure): the whole disks of its devices (a
+/// device's own path where the snapshot does not know it) and its id.
+fn start_keys(o: &FoundOsd, snapshot: &Snapshot) -> Vec<PathBuf> {
+    let mut keys: Vec<PathBuf> = o
+        .partitions
+        .values()
+        .map(|p| {
+            snapshot
+                .find(p)
+                .and_then(|d| d.parent.clone())
+                .unwrap_or_else(|| p.clone())
+        })
+        .collect();
+    keys.push(PathBuf::from(format!("osd.{}", o.osd_id)));
+    keys
 }
 
 /// Starts an OSD through its systemd unit (installed and enabled first), which runs `cephboot
@@ -1327,9 +1342,17 @@ fn exec_with_shared_read(
 ) -> Error {
     use super::boot_read;
     let now = boot_read::now(shared.context.clone());
-    let mut guard = shared.store.lock();
+    let mut guard = shared.store.lock().filter(|_| boot_read::may_record(&now));
     let record = guard.as_ref().and_then(|_| shared.store.load());
     if let Some(record) = &record {
+        // A record of this boot that cannot start this OSD (ceph-volume lvm volumes, a
+        // conflict, an OSD it does not know): read the host without holding the others up
+        // and without replacing what serves them.
+        if boot_read::is_fresh(record, &now)
+            && boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity).is_none()
+        {
+            drop(guard.take());
+        }
         if let Some(disks) =
             boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity)
         {
@@ -1894,5 +1917,62 @@ mod origin_tests {
         let raw = FoundOsd::raw(4, "u", &Device::test_disk("sdb"));
         assert_eq!(origin_of(&raw, guid, Some(fsid)), Origin::CephVolumeRaw);
         assert_eq!(Origin::CephVolumeRaw.as_str(), "ceph-volume-raw");
+    }
+}
+
+#[cfg(test)]
+mod start_each_tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let mut devices = Vec::new();
+        for (disk, parts) in [("sdb", 1), ("sdc", 1), ("sdd", 1), ("nvme0n1", 2)] {
+            devices.push(Device::test_disk(disk));
+            for n in 1..=parts {
+                let name = crate::disk::inventory::partition_node_name(disk, n);
+                let mut p = Device::test_disk(&name);
+                p.parent = Some(PathBuf::from(format!("/dev/{disk}")));
+                devices.push(p);
+            }
+        }
+        Snapshot { devices }
+    }
+
+    fn osd(id: u32, parts: &[(&'static str, &str)]) -> FoundOsd {
+        FoundOsd::with_partitions(
+            id,
+            Store::Bluestore,
+            parts.iter().map(|(r, p)| (*r, PathBuf::from(*p))).collect(),
+        )
+    }
+
+    #[test]
+    fn osds_sharing_a_disk_or_an_id_start_one_after_another_the_others_side_by_side() {
+        let snap = snapshot();
+        let osds = [
+            osd(
+                1,
+                &[
+                    ("bluestore", "/dev/sdb1"),
+                    ("bluestore-db", "/dev/nvme0n1p1"),
+                ],
+            ),
+            osd(
+                2,
+                &[
+                    ("bluestore", "/dev/sdc1"),
+                    ("bluestore-db", "/dev/nvme0n1p2"),
+                ],
+            ),
+            osd(3, &[("bluestore", "/dev/sdd1")]),
+            // Another disk claiming osd.3 (a stale disk of the same cluster).
+            osd(3, &[("bluestore", "/dev/sde")]),
+            osd(4, &[("bluestore", "/dev/sdf")]),
+        ];
+        let keys: Vec<Vec<PathBuf>> = osds.iter().map(|o| start_keys(o, &snap)).collect();
+        assert_eq!(
+            crate::osd::batch::serial_groups(&keys),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
     }
 }

@@ -451,7 +451,7 @@ pub fn serial_groups(disks: &[Vec<std::path::PathBuf>]) -> Vec<Vec<usize>> {
 
 /// Runs `one` on every device of `groups` with at most `jobs` threads: each thread takes the
 /// next group and runs its devices in order. Returns each device's index with its outcome.
-fn run_groups<W: Sync, T: Send>(
+pub(crate) fn run_groups<W: Sync, T: Send>(
     groups: &[Vec<(usize, W)>],
     jobs: usize,
     one: impl Fn(&W) -> T + Sync,

@@ -143,11 +143,7 @@ pub fn disks_to_read(
     id: u32,
     identity: &dyn Fn(&str) -> String,
 ) -> Option<Vec<String>> {
-    let fresh = record.boot_id == now.boot_id
-        && record.context == now.context
-        && record.written_at <= now.unix
-        && now.unix - record.written_at <= RECORD_TTL_SECS;
-    if !fresh {
+    if !is_fresh(record, now) {
         return None;
     }
     let mut claims = record.osds.iter().filter(|o| o.osd_id == id);
@@ -160,6 +156,21 @@ pub fn disks_to_read(
         .iter()
         .all(|d| identity(&d.name) == d.identity)
         .then(|| disks.iter().map(|d| d.name.clone()).collect())
+}
+
+/// Whether `record` was written in this boot (known: a boot whose id cannot be read is never
+/// taken for the same), for this cluster and labels, at most [`RECORD_TTL_SECS`] ago (pure).
+pub fn is_fresh(record: &Record, now: &Now) -> bool {
+    !now.boot_id.is_empty()
+        && record.boot_id == now.boot_id
+        && record.context == now.context
+        && record.written_at <= now.unix
+        && now.unix - record.written_at <= RECORD_TTL_SECS
+}
+
+/// Whether a record may be written now: only where the boot is known.
+pub fn may_record(now: &Now) -> bool {
+    !now.boot_id.is_empty()
 }
 
 /// Whether `found`, read again from the recorded disks alone, is the OSD the record describes
@@ -298,11 +309,6 @@ impl RecordFile {
             tracing::debug!(dir = %self.dir.display(), "the host's read was not recorded");
         }
     }
-
-    /// Forgets the record (a unit found it wrong).
-    pub fn forget(&self) {
-        let _ = std::fs::remove_file(self.record_path());
-    }
 }
 
 #[cfg(test)]
@@ -400,6 +406,12 @@ mod tests {
             None,
             "an OSD not recorded"
         );
+        let mut boot_unknown = now_at(101);
+        boot_unknown.boot_id = String::new();
+        let mut r_unknown = r.clone();
+        r_unknown.boot_id = String::new();
+        assert_eq!(disks_to_read(&r_unknown, &boot_unknown, 3, &same), None);
+        assert!(!may_record(&boot_unknown));
         // Its fast disk replaced (a new disk sequence number, say): read the whole host.
         let db_replaced = |n: &str| {
             if n == "nvme0n1" {
@@ -468,8 +480,12 @@ mod tests {
         let b = disk_identity(dir.path(), "loop0");
         assert_ne!(a, b, "a partition added");
         std::fs::write(part.join("start"), "4096\n").unwrap();
-        assert_ne!(b, disk_identity(dir.path(), "loop0"), "a partition moved");
+        let c = disk_identity(dir.path(), "loop0");
+        assert_ne!(b, c, "a partition moved");
         std::fs::write(disk.join("diskseq"), "10\n").unwrap();
-        assert_ne!(b, disk_identity(dir.path(), "loop0"), "re-attached");
+        let d = disk_identity(dir.path(), "loop0");
+        assert_ne!(c, d, "re-attached");
+        std::fs::write(disk.join("size"), "4096\n").unwrap();
+        assert_ne!(d, disk_identity(dir.path(), "loop0"), "resized");
     }
 }
