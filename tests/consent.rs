@@ -230,6 +230,32 @@ fn the_daemon_applies_its_policy_to_partners_and_never_consents_for_the_operator
     partner.detach();
 }
 
+/// `losetup DEV FILE`, tried again while the kernel still finishes DEV's detach (busy), for
+/// up to 10 s.
+fn reattach_when_free(dev: &str, file: &Path) {
+    for _ in 0..100 {
+        let out = Command::new("losetup")
+            .arg(dev)
+            .arg(file)
+            .output()
+            .expect("losetup");
+        if out.status.success() {
+            return;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("busy"),
+            "losetup {dev} {}: {err}",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "{dev} still busy 10 s after its detach: cannot re-attach it to {}",
+        file.display()
+    );
+}
+
 #[test]
 fn a_device_swapped_or_mounted_between_check_and_write_is_not_written() {
     if !root_or_skip("consent: identity pinned to the write") {
@@ -256,8 +282,14 @@ fn a_device_swapped_or_mounted_between_check_and_write_is_not_written() {
         .spawn()
         .unwrap();
     wait_paused(&gate);
-    sh("losetup", &["-d", judged.path()]);
-    sh("losetup", &[judged.path(), other.to_str().unwrap()]);
+    {
+        // The same loop number re-attached to another file: no other test's attach may take
+        // the number meanwhile, and the detach completes only once nothing holds the device
+        // open (another suite's cephboot reading every disk of the host may, for a moment).
+        let _numbers = loop_numbers(true);
+        sh("losetup", &["-d", judged.path()]);
+        reattach_when_free(judged.path(), &other);
+    }
     std::fs::remove_file(&gate).unwrap();
     let out = zap.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
