@@ -28,11 +28,17 @@ pub fn scan_all() -> Snapshot {
 /// These whole disks (by node path: `/dev/sdb`) and their partitions, read now; a path that
 /// names no disk is left out.
 pub fn scan_disks(disks: &[PathBuf]) -> Snapshot {
-    let only = disks
-        .iter()
-        .filter_map(|d| d.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .collect();
+    scan_disk_names(
+        disks
+            .iter()
+            .filter_map(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// These whole disks (by kernel name: `sdb`) and their partitions, read now.
+pub fn scan_disk_names(only: Vec<String>) -> Snapshot {
     inventory::scan(&Roots::default(), &Filter { all: true, only })
 }
 

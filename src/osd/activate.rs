@@ -1348,22 +1348,13 @@ fn exec_with_shared_read(
         // A record of this boot that cannot start this OSD (ceph-volume lvm volumes, a
         // conflict, an OSD it does not know): read the host without holding the others up
         // and without replacing what serves them.
-        if boot_read::is_fresh(record, &now)
-            && boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity).is_none()
-        {
+        let disks = boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity);
+        if disks.is_none() && boot_read::is_fresh(record, &now) {
             drop(guard.take());
         }
-        if let Some(disks) =
-            boot_read::disks_to_read(record, &now, id, &boot_read::host_disk_identity)
-        {
+        if let Some(disks) = disks {
             drop(guard.take());
-            let snapshot = crate::disk::inventory::scan(
-                &crate::disk::inventory::Roots::default(),
-                &crate::disk::inventory::Filter {
-                    all: true,
-                    only: disks.clone(),
-                },
-            );
+            let snapshot = crate::disk::listing::scan_disk_names(disks.clone());
             let again = find(&snapshot);
             if let Some(one) = again
                 .iter()
