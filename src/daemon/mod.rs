@@ -142,8 +142,24 @@ impl Shared {
             } else if st.wants_spec_job(name, allowed, &self.spec_context(&specs, &removed)) {
                 true
             } else {
+                let stuck = st.spec_stuck(name, allowed, &self.spec_context(&specs, &removed));
+                match stuck {
+                    Some(why) if st.spec_stuck_logged.get(name) != Some(&why) => {
+                        tracing::warn!(
+                            disk = name,
+                            reason = %why,
+                            "the OSD spec selects this disk but cannot make its OSD now: free a fast device's slot or change the spec"
+                        );
+                        st.spec_stuck_logged.insert(name.to_string(), why);
+                    }
+                    Some(_) => {}
+                    None => {
+                        st.spec_stuck_logged.remove(name);
+                    }
+                }
                 return;
             };
+            st.spec_stuck_logged.remove(name);
             (st.add_job(name, origin, false, by_spec), by_spec)
         };
         tracing::info!(job = id, disk = name, origin, by_spec, "queued osd prepare");

@@ -85,7 +85,29 @@ pub struct DaemonState {
     pub prepare_seconds: crate::daemon::metrics::Histogram,
     /// How long each activation the daemon ran took.
     pub activate_seconds: crate::daemon::metrics::Histogram,
+    /// Disks the spec selects but cannot make an OSD of now, with the reason last logged (each
+    /// logged once until it changes).
+    pub spec_stuck_logged: BTreeMap<String, String>,
     next_id: u64,
+}
+
+/// What the daemon's OSD spec makes of one disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecVerdict {
+    /// An OSD with this disk as its data device.
+    Takes,
+    /// Its data filter selects the disk, but the OSD cannot be made now (no free block.db or
+    /// block.wal slot, no fast device): the spec and its reasons.
+    Stuck(String),
+    /// Not the spec's disk (or only a preview-only spec's).
+    No,
+}
+
+/// Whether a spec's reason for not taking a disk is that its data filter selected it but no
+/// fast device has room for its block.db or block.wal (crate::spec::select's data reasons).
+fn waits_for_fast_device(reason: &str) -> bool {
+    reason.starts_with("data: no free block.")
+        || (reason.starts_with("data: no ") && reason.contains(" device available for its block."))
 }
 
 /// What deciding a spec job needs besides the state.
@@ -185,16 +207,47 @@ impl DaemonState {
 
     /// Whether the spec makes an OSD of disk `name` now.
     pub fn spec_selects(&self, name: &str, spec: &SpecContext<'_>) -> bool {
+        self.spec_verdict(name, spec) == SpecVerdict::Takes
+    }
+
+    /// Why a disk the spec's data filter selects gets no job (no free db or wal slot, no fast
+    /// device), when the daemon would otherwise queue one: what it logs instead of staying
+    /// silent. `None` when it gets a job, or is not the spec's.
+    pub fn spec_stuck(&self, name: &str, allowed: bool, spec: &SpecContext<'_>) -> Option<String> {
+        if !allowed
+            || spec.specs.is_empty()
+            || self.draining
+            || self.active.contains(name)
+            || self.failed.contains(name)
+        {
+            return None;
+        }
+        match self.spec_verdict(name, spec) {
+            SpecVerdict::Stuck(why) => Some(why),
+            SpecVerdict::Takes | SpecVerdict::No => None,
+        }
+    }
+
+    /// What the spec makes of disk `name` now (pure: the plan of the cached inventory).
+    pub fn spec_verdict(&self, name: &str, spec: &SpecContext<'_>) -> SpecVerdict {
         let disks =
             crate::spec::apply::disks_of(&self.snapshot, spec.grammar, spec.policy, spec.removed);
         let plan = crate::spec::select::plan(spec.specs, &disks, spec.host, &[name.to_string()]);
-        plan.osds.iter().any(|o| {
-            o.data.file_name().is_some_and(|n| n == name)
-                && plan
-                    .specs
-                    .iter()
-                    .any(|s| s.spec == o.spec && !s.preview_only)
-        })
+        let applied = |spec_id: &str| {
+            plan.specs
+                .iter()
+                .any(|s| s.spec == spec_id && !s.preview_only)
+        };
+        let this = |p: &std::path::Path| p.file_name().is_some_and(|n| n == name);
+        if plan.osds.iter().any(|o| this(&o.data) && applied(&o.spec)) {
+            return SpecVerdict::Takes;
+        }
+        plan.not_taken
+            .iter()
+            .find(|n| this(&n.device) && applied(&n.spec) && waits_for_fast_device(&n.reason))
+            .map_or(SpecVerdict::No, |n| {
+                SpecVerdict::Stuck(format!("spec {}: {}", n.spec, n.reason))
+            })
     }
 
     /// Whether disk `name` carries a ready bootstrap label for an OSD's main device.
@@ -342,5 +395,58 @@ mod tests {
         assert!(s.wants_job("loop1", true));
         s.draining = true;
         assert!(!s.wants_job("loop1", true));
+    }
+
+    #[test]
+    fn a_disk_the_spec_selects_without_a_free_db_device_is_stuck_with_the_reason() {
+        let g = LabelGrammar::default();
+        let specs = crate::spec::parse::parse(
+            "service_type: osd\nservice_id: hdd_db\nplacement: {host_pattern: '*'}\n\
+             data_devices: {rotational: 1}\ndb_devices: {rotational: 0}\n",
+        )
+        .unwrap();
+        let host = crate::spec::select::Host {
+            name: "h".into(),
+            labels: vec![],
+        };
+        let policy = crate::disk::policy::DevicePolicy::default();
+        let ctx = SpecContext {
+            specs: &specs,
+            host: &host,
+            grammar: &g,
+            policy: &policy,
+            removed: &[],
+        };
+        let mut hdd = disk("sdb", None);
+        hdd[0].rotational = Some(true);
+        let mut s = DaemonState::default();
+        s.set_snapshot(
+            Snapshot {
+                devices: hdd.clone(),
+            },
+            &g,
+        );
+        let why = s
+            .spec_stuck("sdb", true, &ctx)
+            .expect("stuck, with a reason");
+        assert!(
+            why.starts_with("spec hdd_db: data: no db device available"),
+            "{why}"
+        );
+        assert!(!s.wants_spec_job("sdb", true, &ctx));
+        assert_eq!(
+            s.spec_stuck("sdb", false, &ctx),
+            None,
+            "denied: nothing to say"
+        );
+        // An SSD arrives: the HDD's OSD can be made, and the SSD is no data device.
+        let mut ssd = disk("sdc", None);
+        ssd[0].rotational = Some(false);
+        hdd.extend(ssd);
+        s.set_snapshot(Snapshot { devices: hdd }, &g);
+        assert_eq!(s.spec_verdict("sdb", &ctx), SpecVerdict::Takes);
+        assert!(s.wants_spec_job("sdb", true, &ctx));
+        assert_eq!(s.spec_stuck("sdb", true, &ctx), None);
+        assert_eq!(s.spec_verdict("sdc", &ctx), SpecVerdict::No);
     }
 }
