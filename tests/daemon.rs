@@ -517,11 +517,18 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let mut taken = HotDisk::new(dir.path(), "taken.img", SIZE, None);
     let mut other = HotDisk::new(dir.path(), "other.img", SIZE + (1 << 20), None);
+    // A second spec selects this one as data, its block.db on a disk of a size no disk has.
+    let mut waiting = HotDisk::new(dir.path(), "waiting.img", SIZE + (2 << 20), None);
     let c = TestCluster::new();
     let spec = dir.path().join("osds.yml");
     std::fs::write(
         &spec,
-        format!("service_type: osd\nservice_id: daemon_test\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    size: '{SIZE}'\n"),
+        format!(
+            "service_type: osd\nservice_id: daemon_test\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    size: '{SIZE}'\n\
+             ---\nservice_type: osd\nservice_id: daemon_stuck\nplacement:\n  host_pattern: '*'\nspec:\n  data_devices:\n    size: '{}'\n  db_devices:\n    size: '{}'\n",
+            SIZE + (2 << 20),
+            SIZE + (3 << 20)
+        ),
     )
     .unwrap();
     let conf = dir.path().join("daemon.toml");
@@ -535,8 +542,10 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
     .unwrap();
     let mut d = Daemon::start_args(&c, "TDS", &[], &["--config", conf.to_str().unwrap()]);
     let other_sum = sh("sha256sum", &[other.file.to_str().unwrap()]);
+    let waiting_sum = sh("sha256sum", &[waiting.file.to_str().unwrap()]);
     let dev = taken.attach();
     let other_dev = other.attach();
+    let waiting_dev = waiting.attach();
     let jobs = d.wait_jobs_done(1, 240);
     assert_eq!(
         jobs.len(),
@@ -554,6 +563,15 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
     );
     let listed = d.get("/v1/disks").1;
     assert!(listed.to_string().contains(&other_dev), "{listed}");
+    // The disk the second spec selects but cannot make an OSD of is not passed over in
+    // silence: the health endpoint names it with the spec's reason.
+    let name = waiting_dev.trim_start_matches("/dev/");
+    let health = d.get("/v1/health").1;
+    let why = health["spec_waiting"][name].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("spec daemon_stuck: data: no db device available"),
+        "{health:#}"
+    );
 
     // The operator removes the OSD: its disk is zapped (blank again, still selected by the
     // spec), and the daemon leaves it.
@@ -583,8 +601,14 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
         other_sum,
         "the unselected disk was written"
     );
+    assert_eq!(
+        sh("sha256sum", &[waiting.file.to_str().unwrap()]),
+        waiting_sum,
+        "the disk waiting for a db device was written"
+    );
     assert_eq!(d.terminate().code(), Some(0));
     drop(c);
     taken.detach();
     other.detach();
+    waiting.detach();
 }

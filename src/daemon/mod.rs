@@ -144,22 +144,22 @@ impl Shared {
             } else {
                 let stuck = st.spec_stuck(name, allowed, &self.spec_context(&specs, &removed));
                 match stuck {
-                    Some(why) if st.spec_stuck_logged.get(name) != Some(&why) => {
+                    Some(why) if st.spec_waiting.get(name) != Some(&why) => {
                         tracing::warn!(
                             disk = name,
                             reason = %why,
                             "the OSD spec selects this disk but cannot make its OSD now: free a fast device's slot or change the spec"
                         );
-                        st.spec_stuck_logged.insert(name.to_string(), why);
+                        st.spec_waiting.insert(name.to_string(), why);
                     }
                     Some(_) => {}
                     None => {
-                        st.spec_stuck_logged.remove(name);
+                        st.spec_waiting.remove(name);
                     }
                 }
                 return;
             };
-            st.spec_stuck_logged.remove(name);
+            st.spec_waiting.remove(name);
             (st.add_job(name, origin, false, by_spec), by_spec)
         };
         tracing::info!(job = id, disk = name, origin, by_spec, "queued osd prepare");
@@ -1026,6 +1026,7 @@ fn route(shared: &Arc<Shared>, req: &http::Request) -> (u16, Value) {
                     "auto_prepare": shared.opts.config.auto_prepare,
                     "disks": st.snapshot.devices.iter().filter(|d| d.kind == inventory::DeviceKind::Disk).count(),
                     "jobs": st.job_counts(),
+                    "spec_waiting": st.spec_waiting,
                 }),
             )
         }

@@ -85,9 +85,9 @@ pub struct DaemonState {
     pub prepare_seconds: crate::daemon::metrics::Histogram,
     /// How long each activation the daemon ran took.
     pub activate_seconds: crate::daemon::metrics::Histogram,
-    /// Disks the spec selects but cannot make an OSD of now, with the reason last logged (each
-    /// logged once until it changes).
-    pub spec_stuck_logged: BTreeMap<String, String>,
+    /// Disks the spec selects but cannot make an OSD of now, with the reason (logged once until
+    /// it changes; `spec_waiting` in `GET /v1/health`).
+    pub spec_waiting: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -173,8 +173,10 @@ impl DaemonState {
         let snapshot = Snapshot { devices };
         self.set_snapshot(snapshot, grammar);
         if !present {
-            // A disk that went away (or lost its medium) may be retried when it returns.
+            // A disk that went away (or lost its medium) may be retried when it returns, and
+            // no longer waits for the spec.
             self.failed.remove(name);
+            self.spec_waiting.remove(name);
         }
         present
     }
@@ -434,6 +436,7 @@ mod tests {
             "{why}"
         );
         assert!(!s.wants_spec_job("sdb", true, &ctx));
+        s.spec_waiting.insert("sdb".into(), why);
         assert_eq!(
             s.spec_stuck("sdb", false, &ctx),
             None,
@@ -448,5 +451,8 @@ mod tests {
         assert!(s.wants_spec_job("sdb", true, &ctx));
         assert_eq!(s.spec_stuck("sdb", true, &ctx), None);
         assert_eq!(s.spec_verdict("sdc", &ctx), SpecVerdict::No);
+        // Pulled: it waits no more.
+        assert!(!s.replace_disk("sdb", Snapshot::default(), &g));
+        assert!(s.spec_waiting.is_empty(), "{:?}", s.spec_waiting);
     }
 }
