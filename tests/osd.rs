@@ -753,6 +753,13 @@ fn started_together_at_boot(c: &TestCluster, ids: &[u64]) {
         ids.len() - 1,
         "one unit reads the host, the others its record: {logs:#?}"
     );
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l.contains("read the whole host and recorded it for the other units"))
+            .count(),
+        1,
+        "the unit that read the host says so: {logs:#?}"
+    );
     // A record that says the first OSD's devices are on the second OSD's disk: read again
     // from that disk, the OSD is not there as recorded; its unit reads the whole host.
     let record_path = c.state.path().join("run/boot-read.json");

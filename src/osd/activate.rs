@@ -1388,6 +1388,13 @@ fn exec_with_shared_read(
         shared
             .store
             .save(&boot_read::record_of(&found, &snapshot, &now, &identity));
+        tracing::info!(
+            osd = id,
+            osds = found.len(),
+            "read the whole host and recorded it for the other units of this boot"
+        );
+    } else {
+        tracing::info!(osd = id, "read the whole host");
     }
     drop(guard);
     let chosen: Vec<&FoundOsd> = found.iter().filter(|o| o.osd_id == id).collect();

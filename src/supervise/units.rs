@@ -149,8 +149,10 @@ pub fn template(kind: DaemonKind, bin: &Path, env_dir: &Path) -> String {
             "Ceph OSD",
             "After=network-online.target local-fs.target cephboot-mon.target systemd-udev-settle.service\nWants=network-online.target\nBefore=cephboot-osd.target",
             // Not --quiet: the journal keeps the start's steps and its warnings (an encrypted
-            // OSD's wait for the monitors, each attempt; the TPM not unsealing a key).
-            format!("{bin} --state-dir ${{STATE_DIR}} --conf ${{CEPH_CONF}} --cluster ${{CLUSTER}} --label-prefix ${{LABEL_PREFIX}} osd activate ${{ID}} --exec"),
+            // OSD's wait for the monitors, each attempt; the TPM not unsealing a key). -v: and
+            // how the unit found its OSD (the boot's shared read of the host, or a read of its
+            // own), one line each.
+            format!("{bin} --state-dir ${{STATE_DIR}} --conf ${{CEPH_CONF}} --cluster ${{CLUSTER}} --label-prefix ${{LABEL_PREFIX}} osd activate ${{ID}} --exec -v"),
             "WantedBy=cephboot-osd.target",
         ),
     };
@@ -227,7 +229,7 @@ mod tests {
         );
         assert!(
             t.contains("ExecStart=/usr/bin/cephboot --state-dir ${STATE_DIR}")
-                && t.contains("osd activate ${ID} --exec"),
+                && t.contains("osd activate ${ID} --exec -v"),
             "{t}"
         );
         assert!(
