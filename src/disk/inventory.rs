@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -703,22 +702,4 @@ pub fn is_kernel_partition(name: &str) -> bool {
         .join(name)
         .join("partition")
         .exists()
-}
-
-/// Re-reads one disk (by kernel name), e.g. after a change event.
-pub fn scan_disk(roots: &Roots, name: &str) -> io::Result<Snapshot> {
-    let snap = scan(
-        roots,
-        &Filter {
-            all: true,
-            only: vec![name.to_string()],
-        },
-    );
-    if snap.devices.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no block device named {name}"),
-        ));
-    }
-    Ok(snap)
 }
