@@ -606,9 +606,22 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
         waiting_sum,
         "the disk waiting for a db device was written"
     );
+    // A disk of the spec's db size arrives: at its event the waiting disk gets its OSD.
+    let mut db = HotDisk::new(dir.path(), "db.img", SIZE + (3 << 20), None);
+    db.attach();
+    let jobs = d.wait_jobs_done(2, 240);
+    assert!(
+        jobs.iter().any(|j| j["device"] == waiting_dev.as_str()
+            && j["by_spec"] == true
+            && j["state"] == "succeeded"),
+        "{jobs:#?}"
+    );
+    let health = d.get("/v1/health").1;
+    assert_eq!(health["spec_waiting"], serde_json::json!({}), "{health:#}");
     assert_eq!(d.terminate().code(), Some(0));
     drop(c);
     taken.detach();
     other.detach();
     waiting.detach();
+    db.detach();
 }

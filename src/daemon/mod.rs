@@ -139,25 +139,19 @@ impl Shared {
             let mut st = self.state();
             let by_spec = if st.wants_job(name, allowed) {
                 false
-            } else if st.wants_spec_job(name, allowed, &self.spec_context(&specs, &removed)) {
-                true
             } else {
-                let stuck = st.spec_stuck(name, allowed, &self.spec_context(&specs, &removed));
-                match stuck {
-                    Some(why) if st.spec_waiting.get(name) != Some(&why) => {
+                let verdict = st.spec_decision(name, allowed, &self.spec_context(&specs, &removed));
+                if verdict != state::SpecVerdict::Takes {
+                    if let Some(why) = st.note_spec_wait(name, verdict) {
                         tracing::warn!(
                             disk = name,
                             reason = %why,
                             "the OSD spec selects this disk but cannot make its OSD now: free a fast device's slot or change the spec"
                         );
-                        st.spec_waiting.insert(name.to_string(), why);
                     }
-                    Some(_) => {}
-                    None => {
-                        st.spec_waiting.remove(name);
-                    }
+                    return;
                 }
-                return;
+                true
             };
             st.spec_waiting.remove(name);
             (st.add_job(name, origin, false, by_spec), by_spec)
@@ -467,6 +461,18 @@ async fn rescan(shared: &Arc<Shared>, name: &str) {
     });
     if present {
         shared.maybe_queue(name, "hotplug");
+    }
+    // Disks waiting for a fast device of the spec: this event may have freed one (its OSD
+    // removed) or plugged one.
+    let waiting: Vec<String> = shared
+        .state()
+        .spec_waiting
+        .keys()
+        .filter(|w| w.as_str() != name)
+        .cloned()
+        .collect();
+    for w in waiting {
+        shared.maybe_queue(&w, "hotplug");
     }
     // A disk that carried an OSD went away: its ceph-osd cannot serve (it fails at its next
     // read), so it is stopped now and the cluster marks it down at once; its unit stays

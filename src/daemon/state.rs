@@ -103,13 +103,6 @@ pub enum SpecVerdict {
     No,
 }
 
-/// Whether a spec's reason for not taking a disk is that its data filter selected it but no
-/// fast device has room for its block.db or block.wal (crate::spec::select's data reasons).
-fn waits_for_fast_device(reason: &str) -> bool {
-    reason.starts_with("data: no free block.")
-        || (reason.starts_with("data: no ") && reason.contains(" device available for its block."))
-}
-
 /// What deciding a spec job needs besides the state.
 #[derive(Debug)]
 pub struct SpecContext<'a> {
@@ -199,12 +192,7 @@ impl DaemonState {
     /// failed, and the spec makes an OSD of it as the data device (a blank disk it selects,
     /// not one whose OSD the operator removed).
     pub fn wants_spec_job(&self, name: &str, allowed: bool, spec: &SpecContext<'_>) -> bool {
-        allowed
-            && !spec.specs.is_empty()
-            && !self.draining
-            && !self.active.contains(name)
-            && !self.failed.contains(name)
-            && self.spec_selects(name, spec)
+        self.spec_decision(name, allowed, spec) == SpecVerdict::Takes
     }
 
     /// Whether the spec makes an OSD of disk `name` now.
@@ -212,21 +200,32 @@ impl DaemonState {
         self.spec_verdict(name, spec) == SpecVerdict::Takes
     }
 
-    /// Why a disk the spec's data filter selects gets no job (no free db or wal slot, no fast
-    /// device), when the daemon would otherwise queue one: what it logs instead of staying
-    /// silent. `None` when it gets a job, or is not the spec's.
-    pub fn spec_stuck(&self, name: &str, allowed: bool, spec: &SpecContext<'_>) -> Option<String> {
+    /// What the spec makes of disk `name` for a job now: `No` where no spec job may start
+    /// (the disk denied, no spec, the daemon stopping, the disk's job queued or failed).
+    pub fn spec_decision(&self, name: &str, allowed: bool, spec: &SpecContext<'_>) -> SpecVerdict {
         if !allowed
             || spec.specs.is_empty()
             || self.draining
             || self.active.contains(name)
             || self.failed.contains(name)
         {
-            return None;
+            return SpecVerdict::No;
         }
-        match self.spec_verdict(name, spec) {
-            SpecVerdict::Stuck(why) => Some(why),
-            SpecVerdict::Takes | SpecVerdict::No => None,
+        self.spec_verdict(name, spec)
+    }
+
+    /// Keeps [`DaemonState::spec_waiting`] for a disk that gets no job: the reason to log when
+    /// the disk starts waiting for a fast device or waits for another reason than before.
+    pub fn note_spec_wait(&mut self, name: &str, verdict: SpecVerdict) -> Option<String> {
+        match verdict {
+            SpecVerdict::Stuck(why) => {
+                let before = self.spec_waiting.insert(name.to_string(), why.clone());
+                (before.as_ref() != Some(&why)).then_some(why)
+            }
+            SpecVerdict::Takes | SpecVerdict::No => {
+                self.spec_waiting.remove(name);
+                None
+            }
         }
     }
 
@@ -246,7 +245,7 @@ impl DaemonState {
         }
         plan.not_taken
             .iter()
-            .find(|n| this(&n.device) && applied(&n.spec) && waits_for_fast_device(&n.reason))
+            .find(|n| this(&n.device) && applied(&n.spec) && n.waits_for_fast_device())
             .map_or(SpecVerdict::No, |n| {
                 SpecVerdict::Stuck(format!("spec {}: {}", n.spec, n.reason))
             })
@@ -428,20 +427,26 @@ mod tests {
             },
             &g,
         );
-        let why = s
-            .spec_stuck("sdb", true, &ctx)
-            .expect("stuck, with a reason");
+        let SpecVerdict::Stuck(why) = s.spec_decision("sdb", true, &ctx) else {
+            panic!(
+                "stuck, with a reason: {:?}",
+                s.spec_decision("sdb", true, &ctx)
+            );
+        };
         assert!(
             why.starts_with("spec hdd_db: data: no db device available"),
             "{why}"
         );
         assert!(!s.wants_spec_job("sdb", true, &ctx));
-        s.spec_waiting.insert("sdb".into(), why);
         assert_eq!(
-            s.spec_stuck("sdb", false, &ctx),
-            None,
+            s.spec_decision("sdb", false, &ctx),
+            SpecVerdict::No,
             "denied: nothing to say"
         );
+        // Logged once: the same reason again is not news.
+        let stuck = SpecVerdict::Stuck(why.clone());
+        assert_eq!(s.note_spec_wait("sdb", stuck.clone()), Some(why.clone()));
+        assert_eq!(s.note_spec_wait("sdb", stuck), None);
         // An SSD arrives: the HDD's OSD can be made, and the SSD is no data device.
         let mut ssd = disk("sdc", None);
         ssd[0].rotational = Some(false);
@@ -449,7 +454,6 @@ mod tests {
         s.set_snapshot(Snapshot { devices: hdd }, &g);
         assert_eq!(s.spec_verdict("sdb", &ctx), SpecVerdict::Takes);
         assert!(s.wants_spec_job("sdb", true, &ctx));
-        assert_eq!(s.spec_stuck("sdb", true, &ctx), None);
         assert_eq!(s.spec_verdict("sdc", &ctx), SpecVerdict::No);
         // Pulled: it waits no more.
         assert!(!s.replace_disk("sdb", Snapshot::default(), &g));

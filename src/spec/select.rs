@@ -97,6 +97,21 @@ pub struct NotTaken {
     pub reason: String,
 }
 
+/// The data reasons of a disk the data filter selected whose OSD has no fast device with room
+/// (the spec's fast devices are full, or there is none): [`NotTaken::waits_for_fast_device`].
+const NO_FREE_SLOT: &str = "data: no free block.";
+const NO_FAST_DEVICE: &str = " device available for its block.";
+
+impl NotTaken {
+    /// Whether the spec's data filter selected the disk and only a fast device's room is
+    /// missing (a free block.db/wal slot, or a fast device at all): the daemon says so rather
+    /// than pass over the disk in silence.
+    pub fn waits_for_fast_device(&self) -> bool {
+        self.reason.starts_with(NO_FREE_SLOT)
+            || (self.reason.starts_with("data: no ") && self.reason.contains(NO_FAST_DEVICE))
+    }
+}
+
 /// What became of one spec on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecOutcome {
@@ -592,12 +607,14 @@ impl<'s, 'd> SpecRun<'s, 'd> {
                     return Ok(None);
                 }
                 if fast.is_empty() {
-                    return Err(format!("data: no {role} device available for its block.{role} (see the {role} reasons)"));
+                    return Err(format!(
+                        "data: no {role}{NO_FAST_DEVICE}{role} (see the {role} reasons)"
+                    ));
                 }
                 match fast.iter().position(|f| f.room > 0) {
                     Some(i) => Ok(Some(i)),
                     None => Err(format!(
-                        "data: no free block.{role} slot left on {}",
+                        "{NO_FREE_SLOT}{role} slot left on {}",
                         fast.iter()
                             .map(|f| f.path.display().to_string())
                             .collect::<Vec<_>>()
@@ -790,6 +807,18 @@ mod tests {
         let p = plan_of(&yaml, &host_disks());
         assert_eq!(datas(&p), ["/dev/sda", "/dev/sdb", "/dev/sdc"]);
         assert!(reason(&p, "/dev/sdd").contains("no free block.db slot left on /dev/nvme0n1"));
+        let waits = |p: &Plan, d: &str| {
+            p.not_taken
+                .iter()
+                .any(|n| n.device == std::path::Path::new(d) && n.waits_for_fast_device())
+        };
+        assert!(waits(&p, "/dev/sdd"), "{:?}", p.not_taken);
+        // Without the fast device: it waits too; a disk the data filter does not select does not.
+        let mut disks = host_disks();
+        disks.retain(|d| d.path != std::path::Path::new("/dev/nvme0n1"));
+        let p = plan_of(&yaml, &disks);
+        assert!(waits(&p, "/dev/sda"), "{:?}", p.not_taken);
+        assert!(p.not_taken.iter().any(|n| !n.waits_for_fast_device()));
         // Slots already there count.
         let mut disks = host_disks();
         disks[6].usage = Use::FastSlots(2);
