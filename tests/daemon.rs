@@ -563,15 +563,6 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
     );
     let listed = d.get("/v1/disks").1;
     assert!(listed.to_string().contains(&other_dev), "{listed}");
-    // The disk the second spec selects but cannot make an OSD of is not passed over in
-    // silence: the health endpoint names it with the spec's reason.
-    let name = waiting_dev.trim_start_matches("/dev/");
-    let health = d.get("/v1/health").1;
-    let why = health["spec_waiting"][name].as_str().unwrap_or_default();
-    assert!(
-        why.starts_with("spec daemon_stuck: data: no db device available"),
-        "{health:#}"
-    );
 
     // The operator removes the OSD: its disk is zapped (blank again, still selected by the
     // spec), and the daemon leaves it.
@@ -601,27 +592,54 @@ fn a_spec_in_the_daemon_takes_the_disk_it_selects_and_never_redeploys_a_removed_
         other_sum,
         "the unselected disk was written"
     );
-    assert_eq!(
-        sh("sha256sum", &[waiting.file.to_str().unwrap()]),
-        waiting_sum,
-        "the disk waiting for a db device was written"
-    );
-    // A disk of the spec's db size arrives: at its event the waiting disk gets its OSD.
     let mut db = HotDisk::new(dir.path(), "db.img", SIZE + (3 << 20), None);
-    db.attach();
-    let jobs = d.wait_jobs_done(2, 240);
-    assert!(
-        jobs.iter().any(|j| j["device"] == waiting_dev.as_str()
-            && j["by_spec"] == true
-            && j["state"] == "succeeded"),
-        "{jobs:#?}"
+    a_waiting_disk_is_named_then_made_an_osd_when_its_db_disk_comes(
+        &d,
+        &waiting,
+        &waiting_dev,
+        &waiting_sum,
+        &mut db,
     );
-    let health = d.get("/v1/health").1;
-    assert_eq!(health["spec_waiting"], serde_json::json!({}), "{health:#}");
     assert_eq!(d.terminate().code(), Some(0));
     drop(c);
     taken.detach();
     other.detach();
     waiting.detach();
     db.detach();
+}
+
+/// The disk the spec test's second spec selects (its block.db on a disk of a size no disk has)
+/// waits in `spec_waiting`, untouched; once `db` (of that size) is plugged, it gets its OSD at
+/// that disk's event and leaves the list.
+fn a_waiting_disk_is_named_then_made_an_osd_when_its_db_disk_comes(
+    d: &Daemon,
+    waiting: &HotDisk,
+    waiting_dev: &str,
+    waiting_sum: &str,
+    db: &mut HotDisk,
+) {
+    // The disk the second spec selects but cannot make an OSD of is not passed over in
+    // silence: the health endpoint names it with the spec's reason.
+    let name = waiting_dev.trim_start_matches("/dev/");
+    let health = d.get("/v1/health").1;
+    let why = health["spec_waiting"][name].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("spec daemon_stuck: data: no db device available"),
+        "{health:#}"
+    );
+    assert_eq!(
+        sh("sha256sum", &[waiting.file.to_str().unwrap()]),
+        waiting_sum,
+        "the disk waiting for a db device was written"
+    );
+    db.attach();
+    let jobs = d.wait_jobs_done(2, 240);
+    assert!(
+        jobs.iter().any(|j| j["device"] == waiting_dev
+            && j["by_spec"] == true
+            && j["state"] == "succeeded"),
+        "{jobs:#?}"
+    );
+    let health = d.get("/v1/health").1;
+    assert_eq!(health["spec_waiting"], serde_json::json!({}), "{health:#}");
 }
