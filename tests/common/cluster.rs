@@ -184,6 +184,37 @@ impl TestCluster {
         }
     }
 
+    /// A failed test's cluster goes with its state dir, and a failure that names a daemon's
+    /// log there (`see .../log/ceph-osd.1.log`) would name a file that is gone: its daemons'
+    /// logs are copied beside the test logs first, and the copy named.
+    fn keep_daemon_logs(&self) {
+        let from = self.state.path().join("log");
+        let name = self
+            .state
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let to = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-logs")
+            .join(format!("{name}-logs"));
+        let Ok(entries) = std::fs::read_dir(&from) else {
+            return;
+        };
+        if std::fs::create_dir_all(&to).is_err() {
+            return;
+        }
+        for e in entries.filter_map(Result::ok) {
+            let _ = std::fs::copy(e.path(), to.join(e.file_name()));
+        }
+        eprintln!(
+            "the failed test's cluster logs ({}) are kept in {}",
+            from.display(),
+            to.display()
+        );
+    }
+
     /// Whether osd.`id`'s process runs (by its pidfile) and the last lines of its log.
     pub fn osd_evidence(&self, id: u64) -> String {
         let root = self.state.path();
@@ -305,6 +336,9 @@ impl Drop for TestCluster {
             .arg(self.state.path())
             .args(["cluster", "stop"])
             .output();
+        if std::thread::panicking() {
+            self.keep_daemon_logs();
+        }
         if let Ok(m) = std::fs::read_to_string("/proc/self/mounts") {
             for mp in m
                 .lines()
