@@ -3,7 +3,10 @@
 //! partitions are held by the mapping, so the guards would refuse them as in use; these are
 //! closed first (a mapping something uses is not: `cryptsetup close` fails, and the guard
 //! then names the holder). Only mappings named after the PARTUUID of the partition they open,
-//! on disks chosen by the caller, are considered.
+//! on disks chosen by the caller, are considered, and only while their disk's lock can be had:
+//! a preparation at work holds its disks' locks, and between opening its mappings and mkfs
+//! they look exactly as an interrupted one's (a rerun beside another prepare closed the
+//! other's fresh mapping, and its mkfs failed: the system guest's power cut, 2026-12-05).
 
 use std::path::PathBuf;
 
@@ -19,6 +22,8 @@ pub struct IdleMapping {
     pub name: String,
     /// Its kernel name (`dm-3`): the partition's holder.
     pub dm: String,
+    /// The whole disk of the partition (whose lock says whether a preparation is at work).
+    pub disk: PathBuf,
 }
 
 /// The idle mappings of partitions that `pick(partition, disk)` accepts.
@@ -50,6 +55,7 @@ pub fn idle(snapshot: &Snapshot, pick: impl Fn(&Device, &Device) -> bool) -> Vec
             partition: p.path.clone(),
             name,
             dm,
+            disk: disk.path.clone(),
         });
     }
     out
@@ -63,10 +69,23 @@ fn in_use(dm: &str, node: &std::path::Path) -> bool {
     stacked || !crate::disk::guard::openers(&[node.to_path_buf()]).is_empty()
 }
 
-/// Closes them; those that cannot be closed stay (the guards then refuse their partitions).
+/// Closes them, each while holding its disk's lock; those whose disk another process has
+/// locked (a preparation at work) or that cannot be closed stay (the guards then refuse their
+/// partitions).
 pub fn close(idle: &[IdleMapping]) -> Vec<String> {
     let mut closed = Vec::new();
     for m in idle {
+        let _held = match crate::disk::lock::try_hold(&m.disk) {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                tracing::info!(mapping = %m.name, disk = %m.disk.display(), "left open: another process holds the disk's lock (a preparation at work)");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(mapping = %m.name, error = %e, "left open: its disk's lock could not be tried");
+                continue;
+            }
+        };
         match luks::close(&m.name) {
             Ok(true) => {
                 tracing::info!(mapping = %m.name, partition = %m.partition.display(), "closed an idle dm-crypt mapping of ours");

@@ -64,6 +64,24 @@ pub fn test_pause_before_write(device: &Path) {
     let _ = std::fs::remove_file(&at);
 }
 
+/// The disk's lock taken without waiting, on a read-only descriptor (closing it makes udevd
+/// re-read nothing): `None` while another process holds it (a cephboot preparing or zapping
+/// the disk, or a partitioning tool). Held until the returned file is dropped.
+pub fn try_hold(path: &Path) -> Result<Option<File>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
 impl LockedDisk {
     /// Opens `path` (kernel name `name`) read-write and takes the lock, waiting up to `timeout`.
     pub fn open(path: &Path, name: &str, timeout: Duration) -> Result<Self> {
@@ -268,5 +286,32 @@ impl Drop for LockedDisk {
             Ok(Handback::NoAnswer) => tracing::warn!(disk, "udevd did not announce a change of the disk within {} s after cephboot closed it; it may re-read the partition table now (partitions disappear for a moment): run `udevadm settle` before using them", HANDOVER_WAIT.as_secs()),
             Err(e) => tracing::warn!(disk, "could not hand the disk back to udevd ({e}); it may re-read the partition table now (partitions disappear for a moment): run `udevadm settle` before using them"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_another_descriptor_holds_is_not_had_until_it_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        std::fs::write(&path, b"").unwrap();
+        let other = File::open(&path).unwrap();
+        other.try_lock().unwrap();
+        assert!(try_hold(&path).unwrap().is_none(), "held by the other");
+        drop(other);
+        let held = try_hold(&path).unwrap();
+        assert!(held.is_some(), "free once let go");
+        assert!(
+            try_hold(&path).unwrap().is_none(),
+            "and held by the first try while it lives"
+        );
+    }
+
+    #[test]
+    fn a_disk_that_is_not_there_is_an_error_not_a_free_lock() {
+        assert!(try_hold(Path::new("/nonexistent/cephboot-disk")).is_err());
     }
 }
