@@ -106,8 +106,9 @@ pub struct Prepared {
 
 /// The test hooks after step `step` (debug builds only): `CEPHBOOT_FAULT_AFTER_STEP=N` exits the
 /// process as a crash would; `CEPHBOOT_PAUSE_AFTER_STEP=N` says so on stderr, creates
-/// `/run/cephboot-paused-N` and waits there for good, so that a test can cut the machine's
-/// power at exactly that point (the system guest's power-cut case).
+/// `CEPHBOOT_PAUSE_FLAG` (default `/run/cephboot-paused-N`; a flag of its own lets prepares
+/// paused after the same step be told apart) and waits there for good, so that a test can cut
+/// the machine's power at exactly that point (the system guest's power-cut case).
 fn fault_point(step: u32) {
     let asked = |var: &str| {
         cfg!(debug_assertions)
@@ -115,7 +116,10 @@ fn fault_point(step: u32) {
     };
     if asked("CEPHBOOT_PAUSE_AFTER_STEP") {
         crate::errln!("cephboot: test pause after step {step}");
-        let _ = std::fs::write(format!("/run/cephboot-paused-{step}"), b"");
+        let flag = std::env::var_os("CEPHBOOT_PAUSE_FLAG")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| format!("/run/cephboot-paused-{step}").into());
+        let _ = std::fs::write(flag, b"");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
