@@ -622,6 +622,12 @@ fn stale_kernel_partitions_of_a_detached_disk_are_errors_not_free() {
         let still_detached = !sh("losetup", &["-l", "-n", "-O", "NAME"])
             .lines()
             .any(|l| l.trim() == d.path());
+        if still_detached {
+            // Its stale partition goes while the number is still held: once the lock is let
+            // go the number may be another test's, and LoopDisk's drop leaves a loop number
+            // that is no longer backed by its file alone.
+            clear_stale_partitions(d.path());
+        }
         drop(exclusive);
         if !listed || !still_detached {
             eprintln!("NOTE: attempt {attempt}: the loop number was reused meanwhile; again");

@@ -39,8 +39,7 @@ impl HotDisk {
     }
     pub fn detach(&mut self) {
         if let Some(d) = self.dev.take() {
-            let _ = Command::new("partx").args(["-d", &d]).output();
-            let _ = Command::new("losetup").args(["-d", &d]).output();
+            super::detach_if_backed_by(&d, &self.file);
         }
     }
 }

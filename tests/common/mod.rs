@@ -210,9 +210,28 @@ impl Drop for LoopDisk {
                 }
             }
         }
-        let _ = Command::new("partx").args(["-d", self.path()]).output();
-        let _ = Command::new("losetup").args(["-d", self.path()]).output();
+        detach_if_backed_by(self.path(), &self.file);
     }
+}
+
+/// Removes the kernel partitions of loop device `dev` and detaches it, only while it is still
+/// backed by `file`. A test that detached its loop itself (to swap a disk, or to leave stale
+/// partitions behind) has given the number back, and another test running beside it may have
+/// taken it since: a cleanup by number alone then took that test's disk away (clean-clone run
+/// 2026-12-05: ceph-osd exiting 250 on a vanished disk, a bystander's checksum changed, a
+/// disk that "holds data" mid-test, in three suites at once).
+pub fn detach_if_backed_by(dev: &str, file: &std::path::Path) {
+    let name = dev.trim_start_matches("/dev/");
+    let backing =
+        std::fs::read_to_string(format!("/sys/block/{name}/loop/backing_file")).unwrap_or_default();
+    let ours = std::fs::canonicalize(file)
+        .ok()
+        .is_some_and(|f| backing.trim_end() == f.to_string_lossy());
+    if !ours {
+        return;
+    }
+    let _ = Command::new("partx").args(["-d", dev]).output();
+    let _ = Command::new("losetup").args(["-d", dev]).output();
 }
 
 /// The cephboot binary built for this test run.
