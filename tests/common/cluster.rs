@@ -196,9 +196,7 @@ impl TestCluster {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let to = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/test-logs")
-            .join(format!("{name}-logs"));
+        let to = test_logs_dir().join(format!("{name}-logs"));
         let Ok(entries) = std::fs::read_dir(&from) else {
             return;
         };
@@ -254,12 +252,10 @@ impl TestCluster {
             .collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
         // Kept beside the test logs: the state dir goes with the test.
-        let keep = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/test-logs")
-            .join(format!(
-                "{}-osd.{id}.log",
-                root.file_name().unwrap_or_default().to_string_lossy()
-            ));
+        let keep = test_logs_dir().join(format!(
+            "{}-osd.{id}.log",
+            root.file_name().unwrap_or_default().to_string_lossy()
+        ));
         let _ = std::fs::copy(&log_path, &keep);
         format!(
             "osd.{id}: pid {pid:?}, process running: {alive}; its whole log kept as {}\nlines that tell:\n{}\nbefore the crash dump:\n{}\nits log's tail:\n{tail}",
@@ -370,4 +366,10 @@ impl Drop for TestCluster {
             eprintln!("NO_TEST_CLEAN_UP: keeping {}", keep.keep().display());
         }
     }
+}
+
+/// Where scripts/run-tests keeps each binary's log: what a test keeps of a failure goes there
+/// too (the state dirs go with their tests).
+fn test_logs_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-logs")
 }

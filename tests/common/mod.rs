@@ -196,6 +196,11 @@ impl Drop for LoopDisk {
             ));
             return;
         }
+        // A loop number the test gave back itself may be another test's disk by now: its
+        // mounts, partitions and loop are that test's (see `backed_by`).
+        if !backed_by(self.path(), &self.file) {
+            return;
+        }
         // Unmount anything a test left mounted on this disk or its partitions, then detach.
         // Only this disk's: /dev/loop1's partitions are /dev/loop1pN, never /dev/loop12p1 (a
         // prefix match once lazily unmounted a FileStore OSD of another test running beside
@@ -210,28 +215,36 @@ impl Drop for LoopDisk {
                 }
             }
         }
-        detach_if_backed_by(self.path(), &self.file);
+        detach(self.path());
     }
 }
 
-/// Removes the kernel partitions of loop device `dev` and detaches it, only while it is still
-/// backed by `file`. A test that detached its loop itself (to swap a disk, or to leave stale
-/// partitions behind) has given the number back, and another test running beside it may have
-/// taken it since: a cleanup by number alone then took that test's disk away (clean-clone run
-/// 2026-12-05: ceph-osd exiting 250 on a vanished disk, a bystander's checksum changed, a
-/// disk that "holds data" mid-test, in three suites at once).
-pub fn detach_if_backed_by(dev: &str, file: &std::path::Path) {
+/// Whether loop device `dev` is still backed by `file`. A test that detached its loop itself
+/// (to swap a disk, or to leave stale partitions behind) has given the number back, and
+/// another test running beside it may have taken it since: a cleanup by number alone then took
+/// that test's disk away (clean-clone run 2026-12-05: ceph-osd exiting 250 on a vanished disk,
+/// a bystander's checksum changed, a disk that "holds data" mid-test, in three suites at once).
+pub fn backed_by(dev: &str, file: &std::path::Path) -> bool {
     let name = dev.trim_start_matches("/dev/");
     let backing =
         std::fs::read_to_string(format!("/sys/block/{name}/loop/backing_file")).unwrap_or_default();
-    let ours = std::fs::canonicalize(file)
+    std::fs::canonicalize(file)
         .ok()
-        .is_some_and(|f| backing.trim_end() == f.to_string_lossy());
-    if !ours {
-        return;
-    }
+        .is_some_and(|f| backing.trim_end() == f.to_string_lossy())
+}
+
+/// Removes loop device `dev`'s kernel partitions and detaches it (the caller checked that it
+/// is its own: [`backed_by`]).
+fn detach(dev: &str) {
     let _ = Command::new("partx").args(["-d", dev]).output();
     let _ = Command::new("losetup").args(["-d", dev]).output();
+}
+
+/// [`detach`] of `dev` while it is still backed by `file`.
+pub fn detach_if_backed_by(dev: &str, file: &std::path::Path) {
+    if backed_by(dev, file) {
+        detach(dev);
+    }
 }
 
 /// The cephboot binary built for this test run.
