@@ -350,10 +350,7 @@ fn the_metrics_port_serves_metrics_only_and_is_bounded(port: u16, dir: &std::pat
         String::from_utf8_lossy(&reply)
     );
     // Eight idle connections take every slot (max_connections = 8): the ninth gets 503.
-    let idle: Vec<std::net::TcpStream> = (0..8)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let idle = eight_idle_connections(port);
     assert_eq!(status(&[&url("/metrics")]), 503);
     drop(idle);
     let start = Instant::now();
@@ -642,4 +639,37 @@ fn a_waiting_disk_is_named_then_made_an_osd_when_its_db_disk_comes(
     );
     let health = d.get("/v1/health").1;
     assert_eq!(health["spec_waiting"], serde_json::json!({}), "{health:#}");
+}
+
+/// Eight connections to the metrics port that each hold a slot, sending nothing. The slot of an
+/// earlier request can still be held while they connect (an answered error drains its client
+/// for up to 1 s): a connection refused so is answered 503 and closed at once, and is opened
+/// again (a CI run under load got its ninth request a slot so). Within 8 s: an idle connection's
+/// slot is freed after 10 s (408).
+fn eight_idle_connections(port: u16) -> Vec<std::net::TcpStream> {
+    use std::io::Read;
+    // Silent: no answer within 200 ms (a refused one has its 503 to read, or EOF).
+    let silent = |s: &std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        matches!((&*s).read(&mut byte), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    };
+    let start = Instant::now();
+    let mut idle: Vec<std::net::TcpStream> = Vec::new();
+    loop {
+        while idle.len() < 8 {
+            idle.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        idle.retain(|s| silent(s));
+        if idle.len() == 8 {
+            return idle;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "eight idle connections to the metrics port did not each get a slot within 8 s ({} did)",
+            idle.len()
+        );
+    }
 }
