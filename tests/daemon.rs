@@ -46,52 +46,7 @@ fn hot_plugged_labelled_disks_become_osds_and_the_api_holds_up() {
     let n = notify.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"READY=1");
     assert_eq!(d.get("/v1/health").1["status"], "ok");
-    // The event stream, read by curl for the whole hot-plug.
-    let events = Command::new("curl")
-        .args(["-sN", "--max-time", "60", "--unix-socket"])
-        .arg(&d.socket)
-        .arg("http://localhost/v1/events")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // Two labelled disks at once: two OSDs up within 120 s, one job each.
-    let started = Instant::now();
-    let dev_a = a.attach();
-    let dev_b = b.attach();
-    let dev_blank = blank.attach();
-    let jobs = d.wait_jobs_done(2, 120);
-    eprintln!(
-        "two hot-plugged disks prepared and up in {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        jobs.len(),
-        2,
-        "exactly one job per disk despite the disks' own change events: {jobs:#?}"
-    );
-    assert!(
-        jobs.iter()
-            .all(|j| j["state"] == "succeeded" && j["origin"] == "hotplug"),
-        "{jobs:#?}"
-    );
-    let devices: Vec<&str> = jobs.iter().map(|j| j["device"].as_str().unwrap()).collect();
-    assert!(devices.contains(&dev_a.as_str()) && devices.contains(&dev_b.as_str()));
-    let (code, one) = d.get(&format!("/v1/jobs/{}", jobs[0]["id"]));
-    assert_eq!(code, 200);
-    assert_eq!(one["id"], jobs[0]["id"]);
-    let osds = c.osds();
-    assert_eq!(osds.len(), 2);
-    assert!(osds.iter().all(|(_, up, _)| *up), "{osds:?}");
-    assert_eq!(d.get("/v1/osds").1["osds"].as_array().unwrap().len(), 2);
-    let _ = Command::new("kill").arg(events.id().to_string()).output();
-    let streamed = String::from_utf8_lossy(&events.wait_with_output().unwrap().stdout).into_owned();
-    assert!(
-        streamed.contains("\"state\":\"running\"")
-            && streamed.contains("\"state\":\"succeeded\"")
-            && streamed.contains("\"type\":\"log\""),
-        "{streamed}"
-    );
+    let (dev_a, dev_blank) = two_labelled_disks_become_two_osds(&d, &c, &mut a, &mut b, &mut blank);
 
     metrics_count_the_two_jobs_the_disks_and_the_uevents(&d);
 
@@ -639,6 +594,65 @@ fn a_waiting_disk_is_named_then_made_an_osd_when_its_db_disk_comes(
     );
     let health = d.get("/v1/health").1;
     assert_eq!(health["spec_waiting"], serde_json::json!({}), "{health:#}");
+}
+
+/// Two labelled disks plugged at once (and a blank one): two OSDs up within 120 s, one job
+/// each, seen in the API and in the event stream read for the whole hot-plug. Returns the
+/// first disk's and the blank disk's device paths.
+fn two_labelled_disks_become_two_osds(
+    d: &Daemon,
+    c: &TestCluster,
+    a: &mut HotDisk,
+    b: &mut HotDisk,
+    blank: &mut HotDisk,
+) -> (String, String) {
+    // The event stream, read by curl for the whole hot-plug.
+    let events = Command::new("curl")
+        .args(["-sN", "--max-time", "60", "--unix-socket"])
+        .arg(&d.socket)
+        .arg("http://localhost/v1/events")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Two labelled disks at once: two OSDs up within 120 s, one job each.
+    let started = Instant::now();
+    let dev_a = a.attach();
+    let dev_b = b.attach();
+    let dev_blank = blank.attach();
+    let jobs = d.wait_jobs_done(2, 120);
+    eprintln!(
+        "two hot-plugged disks prepared and up in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        jobs.len(),
+        2,
+        "exactly one job per disk despite the disks' own change events: {jobs:#?}"
+    );
+    assert!(
+        jobs.iter()
+            .all(|j| j["state"] == "succeeded" && j["origin"] == "hotplug"),
+        "{jobs:#?}"
+    );
+    let devices: Vec<&str> = jobs.iter().map(|j| j["device"].as_str().unwrap()).collect();
+    assert!(devices.contains(&dev_a.as_str()) && devices.contains(&dev_b.as_str()));
+    let (code, one) = d.get(&format!("/v1/jobs/{}", jobs[0]["id"]));
+    assert_eq!(code, 200);
+    assert_eq!(one["id"], jobs[0]["id"]);
+    let osds = c.osds();
+    assert_eq!(osds.len(), 2);
+    assert!(osds.iter().all(|(_, up, _)| *up), "{osds:?}");
+    assert_eq!(d.get("/v1/osds").1["osds"].as_array().unwrap().len(), 2);
+    let _ = Command::new("kill").arg(events.id().to_string()).output();
+    let streamed = String::from_utf8_lossy(&events.wait_with_output().unwrap().stdout).into_owned();
+    assert!(
+        streamed.contains("\"state\":\"running\"")
+            && streamed.contains("\"state\":\"succeeded\"")
+            && streamed.contains("\"type\":\"log\""),
+        "{streamed}"
+    );
+    (dev_a, dev_blank)
 }
 
 /// Eight connections to the metrics port that each hold a slot, sending nothing. The slot of an
